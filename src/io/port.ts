@@ -1,0 +1,119 @@
+/**
+ * The one batch contract every port follows (after wireguard-go's tun.Device
+ * and conn.Bind): frames move in batches through caller-owned, preallocated
+ * buffers, and every buffer keeps `headroom` bytes in front of the frame so a
+ * header (VXLAN + UDP) can be written in place, without a copy.
+ *
+ * A FrameBatch is one slab cut into `slots` fixed slots. Slot i spans
+ * slab[i*slotSize, (i+1)*slotSize); its frame starts at i*slotSize + headroom
+ * and is sizes[i] bytes long. `bufs[i]` is a view of slot i, made once.
+ * Nothing here allocates per frame.
+ */
+export class FrameBatch {
+  readonly slab: Buffer;
+  /** bufs[i] is slot i (a view into slab, made once): frame at bufs[i][headroom .. headroom + sizes[i]). */
+  readonly bufs: Buffer[];
+  /** Frame length per slot, not counting headroom. */
+  readonly sizes: Uint32Array;
+  /** For datagram ports: the sender's IPv4 address per slot, as a host-order u32. */
+  readonly addrs: Uint32Array;
+  /** For datagram ports: the sender's UDP port per slot. */
+  readonly ports: Uint16Array;
+  /** How many slots hold a frame now. */
+  count = 0;
+
+  constructor(
+    readonly slots: number,
+    readonly slotSize: number,
+    readonly headroom: number,
+  ) {
+    if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`slots must be >= 1, got ${slots}`);
+    if (headroom >= slotSize) throw new RangeError(`headroom ${headroom} leaves no room in a ${slotSize}-byte slot`);
+    // allocUnsafeSlow: a slab of our own, never a view into Node's shared pool,
+    // so that slab.byteOffset is 0 and the addon can address it directly.
+    this.slab = Buffer.allocUnsafeSlow(slots * slotSize);
+    this.bufs = [];
+    for (let i = 0; i < slots; i++) this.bufs.push(this.slab.subarray(i * slotSize, (i + 1) * slotSize));
+    this.sizes = new Uint32Array(slots);
+    this.addrs = new Uint32Array(slots);
+    this.ports = new Uint16Array(slots);
+  }
+
+  /** Absolute offset in `slab` where slot i's frame starts. */
+  frameStart(i: number): number {
+    return i * this.slotSize + this.headroom;
+  }
+
+  /** Largest frame a slot can hold. */
+  get capacity(): number {
+    return this.slotSize - this.headroom;
+  }
+}
+
+/**
+ * A list of frames to send, as spans of one slab: frame k is
+ * slab[starts[k], starts[k] + lens[k]). For datagram ports, addrs[k]/ports[k]
+ * give the destination (IPv4 host-order u32, UDP port) and srcPorts[k] the
+ * UDP source port to use where the port can choose it (the VXLAN flow hash).
+ * Preallocated once; `count` is reset per batch.
+ */
+export class SendList {
+  readonly starts: Uint32Array;
+  readonly lens: Uint32Array;
+  readonly addrs: Uint32Array;
+  readonly ports: Uint16Array;
+  readonly srcPorts: Uint16Array;
+  count = 0;
+
+  constructor(readonly capacity: number) {
+    this.starts = new Uint32Array(capacity);
+    this.lens = new Uint32Array(capacity);
+    this.addrs = new Uint32Array(capacity);
+    this.ports = new Uint16Array(capacity);
+    this.srcPorts = new Uint16Array(capacity);
+  }
+
+  push(start: number, len: number, addr = 0, port = 0, srcPort = 0): void {
+    const k = this.count++;
+    this.starts[k] = start;
+    this.lens[k] = len;
+    this.addrs[k] = addr;
+    this.ports[k] = port;
+    this.srcPorts[k] = srcPort;
+  }
+}
+
+/** Called once per batch. The batch's buffers are valid only during the call. */
+export type BatchHandler = (batch: FrameBatch) => void;
+
+/** Ethernet frames to and from a TAP device. */
+export interface FramePort {
+  readonly name: string;
+  /** Starts delivering batches into `batch` (the port fills it, then calls `onBatch`). */
+  start(batch: FrameBatch, onBatch: BatchHandler): void;
+  /** Writes frames (spans of `slab`) to the device. Returns how many were written. */
+  write(slab: Buffer, list: SendList): number;
+  /** Stops reading and releases the device. Idempotent; a pending read ends. */
+  close(): void;
+}
+
+/**
+ * VXLAN datagrams to and from the underlay. A received datagram's payload
+ * (starting with the VXLAN header) is placed at the slot's headroom; the
+ * sender is in batch.addrs/ports. To send, the caller writes the 8-byte VXLAN
+ * header (and, for ports with `writesUdpHeader`, the 8-byte UDP header in
+ * front of it) in the headroom and passes spans that start there.
+ */
+export interface DatagramPort {
+  /**
+   * True when the port sends through a raw socket and expects the caller to
+   * have written the UDP header (so the source port can vary per flow, as RFC
+   * 7348 section 5 asks). False for plain UDP sockets, whose source port is
+   * the bound port.
+   */
+  readonly writesUdpHeader: boolean;
+  start(batch: FrameBatch, onBatch: BatchHandler): void;
+  /** Sends spans of `slab` to list.addrs/ports. Returns how many were accepted by the kernel. */
+  send(slab: Buffer, list: SendList): number;
+  close(): void;
+}
