@@ -1,0 +1,311 @@
+/**
+ * The first peer source: a static JSON file, for a lab or a handful of hosts
+ * without etcd.
+ *
+ *   {"vni": 7, "port": 4789,
+ *    "self": {"subnet": "10.44.1.0/24"},
+ *    "peers": [{"subnet": "10.44.2.0/24", "publicIp": "192.168.90.2", "vtepMac": "02:76:c0:a8:5a:02"}]}
+ *
+ * Validation is strict, because a typo in a network config should stop the
+ * daemon, not quietly drop a peer: every problem is a ConfigError naming the
+ * file and the field path (`peers.json: peers[1].publicIp: not an IPv4
+ * address: "1.2.3"`), and unknown keys are rejected at every level.
+ *
+ * Changes: StaticPeerSource polls the file with fs.watchFile (every second by
+ * default). Polling, not SIGHUP and not fs.watch: it sees an editor's
+ * write-to-temp-and-rename as well as an in-place write, it needs no signal
+ * plumbing in the daemon, and one stat per second is nothing. `reload()` is
+ * public, so a daemon may also call it on SIGHUP. A file that turns invalid
+ * is reported through `onError` and the previous peers stay in force: a bad
+ * edit never tears down forwarding.
+ */
+import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { ConfigError } from '../errors';
+import { cidrContains, formatCidr, isIpv4, isMac, parseCidr, parseIpv4, type Ipv4Cidr } from '../wire/addr';
+import { diffPeers, macFromIp, type Peer, type PeerEvent, type PeerSource } from './peers';
+
+/** The VNI when the file names none: 1, flannel's default VNI for its vxlan backend. */
+export const DEFAULT_VNI = 1;
+/**
+ * The UDP port when the file names none: 4789, the IANA VXLAN port (RFC 7348).
+ * (flannel leaves it to the kernel, whose default is the pre-IANA 8472; set
+ * "port": 8472 to talk to such peers.)
+ */
+export const DEFAULT_PORT = 4789;
+export const MAX_VNI = 0xff_ffff;
+
+export interface SelfConfig {
+  readonly subnet: string;
+  /** This host's underlay address; when absent the caller takes the underlay interface's. */
+  readonly publicIp?: string;
+  /** This host's VTEP MAC; when absent the caller derives it: macFromIp(publicIp). */
+  readonly vtepMac?: string;
+}
+
+export interface StaticConfig {
+  readonly vni: number;
+  readonly port: number;
+  readonly self: SelfConfig;
+  readonly peers: Peer[];
+}
+
+const TOP_KEYS = ['vni', 'port', 'self', 'peers'] as const;
+const SELF_KEYS = ['subnet', 'publicIp', 'vtepMac'] as const;
+const PEER_KEYS = ['subnet', 'publicIp', 'vtepMac'] as const;
+
+/** Reads and validates a peers file. Throws ConfigError naming the file and the field. */
+export function loadPeersFile(path: string): StaticConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(`${path}: cannot read the peers file: ${e.code ?? e.message}`);
+  }
+  return parsePeersConfig(text, path);
+}
+
+/** Validates the text of a peers file; `file` names it in errors. */
+export function parsePeersConfig(text: string, file: string): StaticConfig {
+  const fail = (field: string, msg: string): never => {
+    throw new ConfigError(`${file}: ${field ? `${field}: ` : ''}${msg}`, field || undefined);
+  };
+
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return fail('', `not JSON: ${(err as Error).message}`);
+  }
+  const top = asObject(doc, '', 'the top level', fail);
+  checkKeys(top, TOP_KEYS, '', fail);
+
+  const vni = intField(top, 'vni', 'vni', 1, MAX_VNI, DEFAULT_VNI, fail);
+  const port = intField(top, 'port', 'port', 1, 65535, DEFAULT_PORT, fail);
+
+  if (top.self === undefined) fail('self', 'missing: this host\'s {"subnet": "a.b.c.d/len"}');
+  const selfObj = asObject(top.self, 'self', 'self', fail);
+  checkKeys(selfObj, SELF_KEYS, 'self', fail);
+  const selfSubnet = subnetField(selfObj, 'self.subnet', fail);
+  const selfIp = selfObj.publicIp === undefined ? undefined : ipField(selfObj.publicIp, 'self.publicIp', fail);
+  const selfMac = selfObj.vtepMac === undefined ? undefined : macField(selfObj.vtepMac, 'self.vtepMac', fail);
+  const self: SelfConfig = {
+    subnet: formatCidr(selfSubnet),
+    ...(selfIp !== undefined ? { publicIp: selfIp } : {}),
+    ...(selfMac !== undefined ? { vtepMac: selfMac } : {}),
+  };
+
+  if (top.peers === undefined) fail('peers', 'missing (use [] for a host with no peers yet)');
+  if (!Array.isArray(top.peers)) fail('peers', `must be an array, got ${typeName(top.peers)}`);
+  const list = top.peers as unknown[];
+
+  // Every subnet with its field path, self first, to report overlaps by name.
+  const taken: { cidr: Ipv4Cidr; field: string }[] = [{ cidr: selfSubnet, field: 'self.subnet' }];
+  const macOwner = new Map<string, { ip: string; field: string }>();
+  if (selfMac !== undefined && selfIp !== undefined) macOwner.set(selfMac, { ip: selfIp, field: 'self.vtepMac' });
+  const peers: Peer[] = [];
+
+  list.forEach((raw, i) => {
+    const at = `peers[${i}]`;
+    const o = asObject(raw, at, at, fail);
+    checkKeys(o, PEER_KEYS, at, fail);
+    const cidr = subnetField(o, `${at}.subnet`, fail);
+    for (const t of taken) {
+      if (t.cidr.addr === cidr.addr && t.cidr.len === cidr.len) {
+        fail(`${at}.subnet`, `${formatCidr(cidr)} is also ${t.field}`);
+      }
+      if (overlaps(t.cidr, cidr)) {
+        fail(`${at}.subnet`, `${formatCidr(cidr)} overlaps ${t.field} ${formatCidr(t.cidr)}`);
+      }
+    }
+    taken.push({ cidr, field: `${at}.subnet` });
+
+    if (o.publicIp === undefined) fail(`${at}.publicIp`, 'missing: the peer\'s underlay IPv4 address');
+    const publicIp = ipField(o.publicIp, `${at}.publicIp`, fail);
+    if (selfIp !== undefined && publicIp === selfIp) fail(`${at}.publicIp`, `${publicIp} is this host's own (self.publicIp)`);
+    const vtepMac = o.vtepMac === undefined ? macFromIp(publicIp) : macField(o.vtepMac, `${at}.vtepMac`, fail);
+    // One MAC, one VTEP: the FDB maps a MAC to exactly one public IP.
+    const owner = macOwner.get(vtepMac);
+    if (owner && owner.ip !== publicIp) {
+      fail(`${at}.vtepMac`, `${vtepMac}${o.vtepMac === undefined ? ' (derived from publicIp)' : ''} is also the MAC of ${owner.field.replace(/\.vtepMac$/, '')} at ${owner.ip}`);
+    }
+    macOwner.set(vtepMac, { ip: publicIp, field: `${at}.vtepMac` });
+    peers.push({ subnet: formatCidr(cidr), publicIp, vtepMac });
+  });
+
+  return { vni, port, self, peers };
+}
+
+export interface StaticPeerSourceOptions {
+  /** How often fs.watchFile stats the file, in ms (default 1000). */
+  readonly intervalMs?: number;
+  /** Called when a changed file cannot be used; the previous peers stay in force. */
+  readonly onError?: (err: ConfigError) => void;
+  /** Whether the watch keeps the process alive (default true: a daemon). */
+  readonly persistent?: boolean;
+}
+
+/**
+ * Peers from a static file, re-read when it changes. The file's vni, port and
+ * self are fixed for the life of the source (the data plane cannot change
+ * them under a running switch): an edit to them is reported through onError
+ * and the whole edit is ignored, peers included, until it is reverted or the
+ * daemon restarts.
+ */
+export class StaticPeerSource implements PeerSource {
+  private current: StaticConfig;
+  private onEvents: ((batch: PeerEvent[]) => void) | null = null;
+  private closed = false;
+  private readonly listener = (curr: Stats, prev: Stats): void => {
+    if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
+    this.reload();
+  };
+
+  /** Loads the file now; throws ConfigError when it is not valid. */
+  constructor(readonly path: string, private readonly opts: StaticPeerSourceOptions = {}) {
+    this.current = loadPeersFile(path);
+  }
+
+  /** The configuration in force (the last valid version of the file). */
+  get config(): StaticConfig {
+    return this.current;
+  }
+
+  async snapshot(): Promise<Peer[]> {
+    return [...this.current.peers];
+  }
+
+  /**
+   * Starts watching. The file is re-read once right away (asynchronously), so
+   * an edit made between snapshot() and watch() is not lost; after that, on
+   * every change that fs.watchFile sees.
+   */
+  watch(onEvents: (batch: PeerEvent[]) => void): void {
+    if (this.closed) throw new Error('StaticPeerSource.watch: the source is closed');
+    if (this.onEvents) throw new Error('StaticPeerSource.watch: already watching');
+    this.onEvents = onEvents;
+    watchFile(this.path, { interval: this.opts.intervalMs ?? 1000, persistent: this.opts.persistent ?? true }, this.listener);
+    setImmediate(() => this.reload());
+  }
+
+  /**
+   * Re-reads the file now and emits the difference as one batch (nothing when
+   * the peers did not change). Returns the batch. Safe to call from a SIGHUP
+   * handler. An invalid file goes to onError and changes nothing.
+   */
+  reload(): PeerEvent[] {
+    if (this.closed) return [];
+    let next: StaticConfig;
+    try {
+      next = loadPeersFile(this.path);
+      const fixed = fixedFieldChange(this.current, next);
+      if (fixed) throw new ConfigError(`${this.path}: ${fixed}: restart vxtap to apply it; this edit is ignored`, fixed.split(' ')[0]);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.opts.onError?.(err);
+      return [];
+    }
+    const batch = diffPeers(this.current.peers, next.peers);
+    this.current = next;
+    if (batch.length > 0 && this.onEvents) this.onEvents(batch);
+    return batch;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.onEvents) unwatchFile(this.path, this.listener);
+    this.onEvents = null;
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+type Fail = (field: string, msg: string) => never;
+type Obj = Record<string, unknown>;
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function asObject(v: unknown, field: string, what: string, fail: Fail): Obj {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(field, `${what} must be an object, got ${typeName(v)}`);
+  return v as Obj;
+}
+
+function checkKeys(o: Obj, allowed: readonly string[], at: string, fail: Fail): void {
+  for (const k of Object.keys(o)) {
+    if (allowed.includes(k)) continue;
+    const near = allowed.find((a) => editDistance(a.toLowerCase(), k.toLowerCase()) <= 2);
+    const field = at ? `${at}.${k}` : k;
+    fail(field, `unknown key${near ? ` (did you mean "${near}"?)` : ''}; allowed: ${allowed.join(', ')}`);
+  }
+}
+
+function intField(o: Obj, key: string, field: string, min: number, max: number, dflt: number, fail: Fail): number {
+  const v = o[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail(field, `must be an integer, got ${typeName(v)}`);
+  if ((v as number) < min || (v as number) > max) fail(field, `must be in ${min}..${max}, got ${v as number}`);
+  return v as number;
+}
+
+function subnetField(o: Obj, field: string, fail: Fail): Ipv4Cidr {
+  const v = o.subnet;
+  if (v === undefined) fail(field, 'missing: a subnet such as "10.44.1.0/24"');
+  if (typeof v !== 'string') fail(field, `must be a string such as "10.44.1.0/24", got ${typeName(v)}`);
+  let c: Ipv4Cidr;
+  try {
+    c = parseCidr(v as string);
+  } catch (err) {
+    return fail(field, (err as Error).message);
+  }
+  if (c.len === 0) fail(field, `${JSON.stringify(v)} would cover every address`);
+  return c;
+}
+
+function ipField(v: unknown, field: string, fail: Fail): string {
+  if (typeof v !== 'string' || !isIpv4(v)) fail(field, `not an IPv4 address: ${JSON.stringify(v)}`);
+  const a = parseIpv4(v as string);
+  // The outer destination of VXLAN packets: a unicast host address.
+  if (a === 0 || a === 0xffffffff || a >>> 28 === 0xe) fail(field, `not a unicast IPv4 address: ${JSON.stringify(v)}`);
+  return v as string;
+}
+
+function macField(v: unknown, field: string, fail: Fail): string {
+  if (typeof v !== 'string' || !isMac(v)) fail(field, `not a MAC address (aa:bb:cc:dd:ee:ff): ${JSON.stringify(v)}`);
+  const mac = (v as string).toLowerCase();
+  if (parseInt(mac.slice(0, 2), 16) & 1) fail(field, `${mac} is a multicast MAC; a VTEP needs a unicast one`);
+  if (mac === '00:00:00:00:00:00') fail(field, 'the all-zero MAC is not a VTEP address');
+  return mac;
+}
+
+function overlaps(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
+  return a.len <= b.len ? cidrContains(a, b.addr) : cidrContains(b, a.addr);
+}
+
+/** What changed among the fields a running switch cannot change (vni, port, self), or null. */
+function fixedFieldChange(a: StaticConfig, b: StaticConfig): string | null {
+  if (a.vni !== b.vni) return `vni changed from ${a.vni} to ${b.vni}`;
+  if (a.port !== b.port) return `port changed from ${a.port} to ${b.port}`;
+  for (const k of SELF_KEYS) {
+    if (a.self[k] !== b.self[k]) return `self.${k} changed from ${String(a.self[k])} to ${String(b.self[k])}`;
+  }
+  return null;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j]!;
+      row[j] = Math.min(up + 1, row[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return row[b.length]!;
+}
