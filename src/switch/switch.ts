@@ -1,0 +1,132 @@
+/**
+ * The switch: two ports, one pipeline, per-batch hand-off.
+ *
+ *   TAP --read batch--> Pipeline.encapBatch --send batch--> UDP   (to the network)
+ *    ^                        | ARP replies                        |
+ *    +-----write batch--------+                                    |
+ *   TAP <--write batch-- Pipeline.decapBatch <--read batch-- UDP   (from the network)
+ *
+ * Each direction owns its preallocated batch and send lists. A port calls us
+ * once per batch; we decide per frame, then make one send and one write per
+ * batch. Frames a port does not take are counted as drops, never retried:
+ * like a NIC queue, a full socket buffer means loss, and TCP above recovers.
+ */
+import { FrameBatch, SendList, type DatagramPort, type FramePort } from '../io/port';
+import { ArpTable } from './arp-table';
+import { Counters, DropReason } from './counters';
+import { Fdb } from './fdb';
+import { ENCAP_HEADROOM, Pipeline } from './pipeline';
+import * as ethernet from '../wire/ethernet';
+import * as vxlan from '../wire/vxlan';
+
+/** Headroom kept in every slot: the encap headers, rounded up so frames start 16-byte aligned. */
+export const SLOT_HEADROOM = 64;
+/** Frames per batch: wireguard-go's IdealBatchSize. */
+export const DEFAULT_BATCH = 128;
+
+export interface SwitchOptions {
+  vni: number;
+  tap: FramePort;
+  net: DatagramPort;
+  /** The TAP's MTU: sizes the slots (frame = MTU + Ethernet header + a VLAN tag). */
+  mtu: number;
+  batchSize?: number;
+  acceptUnknownVteps?: boolean;
+}
+
+export class Switch {
+  readonly fdb = new Fdb();
+  readonly arp = new ArpTable();
+  readonly counters = new Counters();
+  readonly pipeline: Pipeline;
+  private readonly tap: FramePort;
+  private readonly net: DatagramPort;
+  private readonly fromTap: FrameBatch;
+  private readonly fromNet: FrameBatch;
+  private readonly tapToNet: SendList;
+  private readonly tapToTap: SendList;
+  private readonly netToTap: SendList;
+  private started = false;
+
+  constructor(opts: SwitchOptions) {
+    this.tap = opts.tap;
+    this.net = opts.net;
+    const batch = opts.batchSize ?? DEFAULT_BATCH;
+    const maxFrame = opts.mtu + ethernet.VLAN_HEADER_LEN;
+    // A slot holds the largest frame plus our headroom; on the network side
+    // the datagram also carries the VXLAN header in the frame area.
+    const slotSize = align(SLOT_HEADROOM + maxFrame + vxlan.HEADER_LEN, 64);
+    if (SLOT_HEADROOM < ENCAP_HEADROOM) throw new Error('slot headroom is smaller than the encap headers');
+    this.fromTap = new FrameBatch(batch, slotSize, SLOT_HEADROOM);
+    this.fromNet = new FrameBatch(batch, slotSize, SLOT_HEADROOM);
+    this.tapToNet = new SendList(batch);
+    this.tapToTap = new SendList(batch);
+    this.netToTap = new SendList(batch);
+    this.pipeline = new Pipeline({
+      vni: opts.vni,
+      fdb: this.fdb,
+      arp: this.arp,
+      counters: this.counters,
+      writesUdpHeader: this.net.writesUdpHeader,
+      acceptUnknownVteps: opts.acceptUnknownVteps ?? false,
+    });
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.tap.start(this.fromTap, (b) => this.onTapBatch(b));
+    this.net.start(this.fromNet, (b) => this.onNetBatch(b));
+  }
+
+  close(): void {
+    this.tap.close();
+    this.net.close();
+  }
+
+  private onTapBatch(b: FrameBatch): void {
+    const toNet = this.tapToNet;
+    const toTap = this.tapToTap;
+    toNet.count = 0;
+    toTap.count = 0;
+    this.pipeline.encapBatch(b, toNet, toTap);
+    if (toNet.count > 0) {
+      const sent = this.net.send(b.slab, toNet);
+      if (sent < toNet.count) this.undoEncap(toNet, sent);
+    }
+    if (toTap.count > 0) {
+      const written = this.tap.write(b.slab, toTap);
+      if (written < toTap.count) this.counters.drop(DropReason.TAP_WRITE, toTap.count - written);
+    }
+  }
+
+  private onNetBatch(b: FrameBatch): void {
+    const toTap = this.netToTap;
+    toTap.count = 0;
+    this.pipeline.decapBatch(b, toTap);
+    if (toTap.count > 0) {
+      const written = this.tap.write(b.slab, toTap);
+      if (written < toTap.count) {
+        const lost = toTap.count - written;
+        this.counters.drop(DropReason.TAP_WRITE, lost);
+        this.counters.decapFrames -= lost;
+        for (let k = written; k < toTap.count; k++) this.counters.decapBytes -= toTap.lens[k]!;
+      }
+    }
+  }
+
+  /** Frames the socket did not take were counted as sent: move them to drops. */
+  private undoEncap(list: SendList, sent: number): void {
+    const c = this.counters;
+    const overhead = this.pipeline.encapOverhead;
+    for (let k = sent; k < list.count; k++) {
+      c.encapFrames--;
+      c.encapBytes -= list.lens[k]! - overhead;
+    }
+    c.drop(DropReason.UDP_SEND, list.count - sent);
+  }
+}
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
