@@ -40,7 +40,7 @@ function word(buf: Uint8Array, off: number): number {
 export function flowHash(buf: Uint8Array, off: number, len: number): number {
   const end = off + len;
   const type = ethernet.etherType(buf, off);
-  const l3 = ethernet.l3Offset(buf, off);
+  const l3 = off + ethernet.l3Offset(buf, off);
   if (type === ethernet.ETHERTYPE_IPV4 && l3 + ipv4.HEADER_LEN <= end) {
     const proto = ipv4.protocol(buf, l3);
     let h = mix(mix(0x9747b28c ^ proto, ipv4.src(buf, l3)), ipv4.dst(buf, l3));

@@ -83,7 +83,7 @@ export class Pipeline {
         continue;
       }
       if (ethernet.etherType(buf, off) === ethernet.ETHERTYPE_ARP) {
-        if (answerArpInPlace(buf, off, len, ethernet.l3Offset(buf, off), this.arp) >= 0) {
+        if (answerArpInPlace(buf, off, len, off + ethernet.l3Offset(buf, off), this.arp) >= 0) {
           c.arpAnswered++;
           toTap.push(off, len);
           continue;
