@@ -1,0 +1,222 @@
+/**
+ * End to end, with real parts only: network namespaces, TAP devices, the
+ * vxtap daemon as users run it (bin/vxtap.js run --peers FILE), and the Linux
+ * kernel's own vxlan device as the reference peer.
+ *
+ *              underlay bridge (ns vxt-e2e-u), 192.168.90.0/24
+ *        +-------------------+-------------------+-------------------+
+ *     h1 .1 (vxtap)       h2 .2 (vxtap)      h3 .3 (kernel vxlan)  x .9 (stranger)
+ *     10.44.1.0/24        10.44.2.0/24       10.44.3.0/24
+ *
+ * The kernel host is configured exactly as flannel's vxlan backend does it:
+ * `ip link add … type vxlan id VNI dstport PORT nolearning`, address
+ * <subnet>.0/32, one `ip neigh` + `bridge fdb append` + onlink route per host.
+ * Interop with it in both directions is the proof that our wire format is right.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, needNamespaces, run } from '../helpers/netns';
+import { Daemon, TOOLS } from '../helpers/daemon';
+import { macFromIp } from '../../src/control/peers';
+
+const VNI = 42;
+const PORT = 4789;
+const HOSTS = { h1: '192.168.90.1', h2: '192.168.90.2', h3: '192.168.90.3', x: '192.168.90.9' } as const;
+const SUBNET = { h1: '10.44.1.0', h2: '10.44.2.0', h3: '10.44.3.0' } as const;
+const TAP = `vxtap.${VNI}`;
+
+function ping(lab: Lab, from: string, to: string): void {
+  const out = lab.exec(from, ['ping', '-c', '3', '-i', '0.2', '-W', '2', to]);
+  assert.match(out, / 0% packet loss/, `ping ${from} -> ${to}:\n${out}`);
+}
+
+/** Sends `mb` MiB over TCP from `from` to `to`:5201 and checks the SHA-256 on both ends. Returns Mbit/s. */
+async function tcpTransfer(lab: Lab, from: string, to: string, toIp: string, mb: number): Promise<number> {
+  const sink = lab.spawn(to, [process.execPath, join(TOOLS, 'tcp-sink.js'), toIp, '5201']);
+  let out = '';
+  sink.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  let err = '';
+  sink.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  await new Promise<void>((resolve, reject) => {
+    const t = setInterval(() => { if (out.includes('listening')) { clearInterval(t); resolve(); } }, 20);
+    sink.once('exit', () => { clearInterval(t); reject(new Error(`sink exited: ${err}`)); });
+  });
+  const sent = JSON.parse(lab.exec(from, [process.execPath, join(TOOLS, 'tcp-source.js'), toIp, '5201', String(mb)])) as { bytes: number; sha256: string; ms: number };
+  await new Promise<void>((resolve) => { if (sink.exitCode !== null) resolve(); else sink.once('exit', () => resolve()); });
+  const got = JSON.parse(out.split('\n').find((l) => l.includes('sha256'))!) as { bytes: number; sha256: string };
+  assert.equal(got.bytes, mb * 1024 * 1024);
+  assert.equal(got.sha256, sent.sha256, 'the bytes arrived intact');
+  return (sent.bytes * 8) / (sent.ms / 1000) / 1e6;
+}
+
+function peersFile(dir: string, self: 'h1' | 'h2', kernelMac: string): string {
+  const other = self === 'h1' ? 'h2' : 'h1';
+  const path = join(dir, `${self}.json`);
+  writeFileSync(path, JSON.stringify({
+    vni: VNI,
+    port: PORT,
+    self: { subnet: `${SUBNET[self]}/24` },
+    peers: [
+      { subnet: `${SUBNET[other]}/24`, publicIp: HOSTS[other] }, // no vtepMac: derived from the public IP
+      { subnet: `${SUBNET.h3}/24`, publicIp: HOSTS.h3, vtepMac: kernelMac },
+    ],
+  }));
+  return path;
+}
+
+/** The kernel peer, as flannel's vxlan backend sets it up. Returns its VTEP MAC. */
+function kernelPeer(lab: Lab): string {
+  // A veth hands a packet to the other namespace with its checksums still
+  // "partial" (the pseudo-header sum only): no NIC ever finishes them. The
+  // kernel's receive path trusts that state, but a UDP socket (our decap) only
+  // sees bytes. Turning TX checksum offload off on the kernel peer's underlay
+  // veth makes it finish every checksum in software, as a real NIC would put
+  // finished checksums on a real wire.
+  lab.exec('h3', ['ethtool', '-K', 'eth0', 'tx', 'off']);
+  lab.exec('h3', ['ip', 'link', 'add', 'vx0', 'type', 'vxlan', 'id', String(VNI), 'dstport', String(PORT), 'local', HOSTS.h3, 'dev', 'eth0', 'nolearning']);
+  lab.exec('h3', ['ip', 'link', 'set', 'vx0', 'mtu', '1450', 'up']);
+  lab.exec('h3', ['ip', 'addr', 'add', `${SUBNET.h3}/32`, 'dev', 'vx0']);
+  for (const h of ['h1', 'h2'] as const) {
+    const mac = macFromIp(HOSTS[h]);
+    lab.exec('h3', ['ip', 'neigh', 'replace', SUBNET[h], 'lladdr', mac, 'dev', 'vx0', 'nud', 'permanent']);
+    lab.exec('h3', ['bridge', 'fdb', 'append', mac, 'dev', 'vx0', 'dst', HOSTS[h]]);
+    lab.exec('h3', ['ip', 'route', 'replace', `${SUBNET[h]}/24`, 'via', SUBNET[h], 'dev', 'vx0', 'onlink']);
+  }
+  const link = JSON.parse(lab.exec('h3', ['ip', '-j', 'link', 'show', 'vx0'])) as { address: string }[];
+  return link[0]!.address;
+}
+
+/** Datagrams for the bad-input test: each names the drop reason it must be counted under. */
+function badDatagrams(): { fromKnown: Record<string, string[]>; fromStranger: string } {
+  const inner = 'ffffffffffff' + '020000000001' + '0800' + '45000014000000004001' + '0000' + '0a2c0201' + '0a2c0100';
+  const vx = (flags: string, vni: number) => flags + '000000' + vni.toString(16).padStart(6, '0') + '00';
+  return {
+    fromKnown: {
+      'vxlan-too-short': ['08000000'],                                   // a truncated header
+      'vxlan-no-i-flag': [vx('00', VNI) + inner],                        // I flag clear
+      'vxlan-unknown-vni': [vx('08', 9) + inner, 'deadbeef'.repeat(10)], // VNI 9; random bytes (0xde has the I bit, VNI 0xdeadbe)
+    },
+    fromStranger: vx('08', VNI) + inner,                                  // well-formed, from no known VTEP
+  };
+}
+
+test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_000 }, async (t) => {
+  if (!needNamespaces(t)) return;
+  const lab = new Lab('vxt-e2e-');
+  const dir = mkdtempSync(join(tmpdir(), 'vxtap-e2e-'));
+  try {
+    lab.underlay('u', Object.fromEntries(Object.entries(HOSTS).map(([h, ip]) => [h, `${ip}/24`])));
+    for (const h of Object.keys(HOSTS)) lab.exec(h, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
+    const kernelMac = kernelPeer(lab);
+    const files = { h1: peersFile(dir, 'h1', kernelMac), h2: peersFile(dir, 'h2', kernelMac) };
+
+    for (const io of ['batch', 'dgram'] as const) {
+      await t.test(`--io ${io}`, async (t: TestContext) => {
+        const d1 = new Daemon(lab, 'h1', ['--peers', files.h1, '--io', io]);
+        const d2 = new Daemon(lab, 'h2', ['--peers', files.h2, '--io', io]);
+        let codes: number[] = [];
+        try {
+          await Promise.all([d1.up(), d2.up()]);
+
+          await t.test('the TAP is set up as flannel sets up its vxlan device', () => {
+            const link = (JSON.parse(lab.exec('h1', ['ip', '-j', '-d', 'link', 'show', TAP])) as { address: string; mtu: number; flags: string[] }[])[0]!;
+            assert.equal(link.address, macFromIp(HOSTS.h1), 'the TAP MAC is the VTEP MAC');
+            assert.equal(link.mtu, 1450, 'underlay MTU 1500 - 50');
+            assert.ok(link.flags.includes('UP'));
+            const addrs = lab.exec('h1', ['ip', '-4', '-o', 'addr', 'show', 'dev', TAP]);
+            assert.match(addrs, /inet 10\.44\.1\.0\/32/);
+            const routes = lab.exec('h1', ['ip', 'route', 'show', 'dev', TAP]);
+            assert.match(routes, /10\.44\.2\.0\/24 via 10\.44\.2\.0 .*onlink/);
+            assert.match(routes, /10\.44\.3\.0\/24 via 10\.44\.3\.0 .*onlink/);
+            assert.doesNotMatch(lab.exec('h1', ['ip', 'neigh', 'show', 'dev', TAP, 'nud', 'permanent']), /10\.44/, 'no static neighbour entries: ARP is answered in user space');
+          });
+
+          await t.test('ping between the vxtap hosts, both directions', () => {
+            ping(lab, 'h1', SUBNET.h2);
+            ping(lab, 'h2', SUBNET.h1);
+          });
+
+          await t.test('TCP: 50 MiB from h1 to h2 arrive with the same SHA-256', async () => {
+            const mbps = await tcpTransfer(lab, 'h1', 'h2', SUBNET.h2, 50);
+            t.diagnostic(`vxtap --io ${io}: 50 MiB h1 -> h2 at ${mbps.toFixed(0)} Mbit/s (not a benchmark: see bench/)`);
+          });
+
+          await t.test('interop with the kernel vxlan device: ping both directions', () => {
+            ping(lab, 'h1', SUBNET.h3);
+            ping(lab, 'h3', SUBNET.h1);
+            ping(lab, 'h3', SUBNET.h2);
+          });
+
+          await t.test('interop with the kernel vxlan device: TCP both directions', async () => {
+            await tcpTransfer(lab, 'h1', 'h3', SUBNET.h3, 20);
+            await tcpTransfer(lab, 'h3', 'h1', SUBNET.h1, 20);
+          });
+
+          await t.test('underlay capture: VNI 42, no ARP on the wire, source ports vary per flow', { skip: io === 'dgram' ? 'a plain UDP socket sends from its bound port; per-flow source ports need the raw socket of --io batch' : false }, async () => {
+            const pcap = join(dir, `underlay-${io}.pcap`);
+            const dump = lab.spawn('h1', ['tcpdump', '-i', 'eth0', '-U', '-n', '-w', pcap, 'udp port 4789 or arp']);
+            let dumpErr = '';
+            dump.stderr!.on('data', (d: Buffer) => { dumpErr += d.toString(); });
+            await new Promise<void>((resolve, reject) => {
+              const timer = setInterval(() => { if (dumpErr.includes('listening on')) { clearInterval(timer); resolve(); } }, 20);
+              dump.once('exit', () => { clearInterval(timer); reject(new Error(`tcpdump: ${dumpErr}`)); });
+            });
+            const before = await d1.stats();
+            // Forget the neighbours, so the kernel must ARP for 10.44.2.0 and 10.44.3.0 again.
+            lab.exec('h1', ['ip', 'neigh', 'flush', 'dev', TAP]);
+            ping(lab, 'h1', SUBNET.h2);
+            ping(lab, 'h1', SUBNET.h3);
+            for (let i = 0; i < 6; i++) lab.exec('h1', [process.execPath, join(TOOLS, 'udp-send.js'), SUBNET.h1, SUBNET.h2, '9999', '00'.repeat(20)]);
+            const after = await d1.stats();
+            assert.ok((after['arpAnswered'] as number) >= (before['arpAnswered'] as number) + 2, 'the ARPs were answered locally');
+            dump.kill('SIGINT');
+            await new Promise<void>((resolve) => dump.once('exit', () => resolve()));
+            assert.ok(existsSync(pcap) && statSync(pcap).size > 24, 'tcpdump wrote packets');
+            const rows = run('tshark', ['-r', pcap, '-n', '-d', `udp.port==${PORT},vxlan`, '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=f',
+              '-e', 'frame.protocols', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'udp.srcport', '-e', 'vxlan.vni', '-e', 'arp.dst.proto_ipv4'])
+              .trim().split('\n').map((l) => l.split('|'));
+            const vxlan = rows.filter((r) => r[0]!.includes('vxlan'));
+            assert.ok(vxlan.length >= 12, `expected VXLAN frames, got ${vxlan.length}`);
+            for (const r of vxlan) assert.equal(r[4], String(VNI), `VNI of ${r.join(' ')}`);
+            const arpInOverlay = rows.filter((r) => r[0]!.includes('arp') && (r[0]!.includes('vxlan') || (r[5] ?? '').startsWith('10.44.')));
+            assert.deepEqual(arpInOverlay, [], 'no ARP for an overlay address crosses the underlay');
+            const toH2 = new Set(vxlan.filter((r) => r[1] === HOSTS.h1 && r[2] === HOSTS.h2).map((r) => Number(r[3])));
+            assert.ok(toH2.size >= 4, `7 flows to h2 used only ${toH2.size} outer source port(s): ${[...toH2].join(', ')}`);
+            for (const p of toH2) assert.ok(p >= 49152 && p <= 65535, `source port ${p} outside 49152-65535`);
+          });
+
+          await t.test('bad input is a counted drop: the daemon stays up and traffic keeps flowing', async () => {
+            const before = await d1.stats();
+            const bad = badDatagrams();
+            for (const payloads of Object.values(bad.fromKnown)) {
+              lab.exec('h2', [process.execPath, join(TOOLS, 'udp-send.js'), HOSTS.h2, HOSTS.h1, String(PORT), ...payloads]);
+            }
+            lab.exec('x', [process.execPath, join(TOOLS, 'udp-send.js'), HOSTS.x, HOSTS.h1, String(PORT), bad.fromStranger]);
+            let after = await d1.stats();
+            for (let i = 0; i < 20 && after.drops['unknown-vtep'] === before.drops['unknown-vtep']; i++) {
+              await new Promise((r) => setTimeout(r, 100));
+              after = await d1.stats();
+            }
+            const delta = (k: string) => after.drops[k]! - before.drops[k]!;
+            assert.deepEqual(
+              { short: delta('vxlan-too-short'), noI: delta('vxlan-no-i-flag'), vni: delta('vxlan-unknown-vni'), stranger: delta('unknown-vtep') },
+              { short: 1, noI: 1, vni: 2, stranger: 1 });
+            assert.equal(d1.exitCode, null, 'the daemon is still running');
+            ping(lab, 'h2', SUBNET.h1);
+            ping(lab, 'h3', SUBNET.h1);
+          });
+        } finally {
+          codes = await Promise.all([d1.stop(), d2.stop()]);
+        }
+        assert.deepEqual(codes, [0, 0], `SIGTERM is a clean exit:\n${d1.dump()}\n${d2.dump()}`);
+        assert.doesNotMatch(lab.exec('h1', ['ip', 'route']), /10\.44\.2\.0/, 'routes are removed on SIGTERM');
+      });
+    }
+  } finally {
+    await lab.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,82 @@
+/**
+ * A vxtap daemon under test, in a Lab namespace: started with JSON logs,
+ * its log lines collected, its counters read through SIGUSR1 (which makes the
+ * daemon log a "stats" line).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Lab } from './netns';
+import { waitFor } from './netns';
+
+export const REPO = join(__dirname, '..', '..', '..');
+export const VXTAP = join(REPO, 'bin', 'vxtap.js');
+export const TOOLS = join(REPO, 'dist', 'test', 'tools');
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export class Daemon {
+  readonly lines: LogLine[] = [];
+  readonly stderr: string[] = [];
+  private readonly child: ChildProcess;
+  exitCode: number | null = null;
+
+  constructor(lab: Lab, readonly host: string, args: string[]) {
+    this.child = lab.spawn(host, [process.execPath, VXTAP, 'run', '--log-format', 'json', ...args]);
+    let buf = '';
+    this.child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try { this.lines.push(JSON.parse(line) as LogLine); } catch { this.stderr.push(`(stdout) ${line}`); }
+      }
+    });
+    this.child.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
+    this.child.once('exit', (code, sig) => { this.exitCode = code ?? (sig ? 128 : -1); });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Waits for a log line whose msg matches; fails early (with the logs) if the daemon exits. */
+  async waitLog(re: RegExp, timeoutMs = 15000, from = 0): Promise<LogLine> {
+    let found: LogLine | undefined;
+    await waitFor(`${this.host}: log line ${re}`, () => {
+      if (this.exitCode !== null) throw new Error(`vxtap on ${this.host} exited with ${this.exitCode}:\n${this.dump()}`);
+      found = this.lines.slice(from).find((l) => re.test(l.msg));
+      return found !== undefined;
+    }, timeoutMs, 50);
+    return found!;
+  }
+
+  async up(): Promise<this> {
+    await this.waitLog(/^vxtap is up/);
+    return this;
+  }
+
+  /** The daemon's counters, as its SIGUSR1 "stats" log line gives them. */
+  async stats(): Promise<{ drops: Record<string, number>; [k: string]: unknown }> {
+    const from = this.lines.length;
+    this.child.kill('SIGUSR1');
+    const line = await this.waitLog(/^stats$/, 5000, from);
+    return line['stats'] as { drops: Record<string, number> };
+  }
+
+  /** SIGTERM, then the exit code. */
+  async stop(timeoutMs = 10000): Promise<number> {
+    if (this.exitCode !== null) return this.exitCode;
+    this.child.kill('SIGTERM');
+    await waitFor(`${this.host}: vxtap exit`, () => this.exitCode !== null, timeoutMs, 50);
+    return this.exitCode!;
+  }
+
+  dump(): string {
+    return [...this.lines.map((l) => JSON.stringify(l)), ...this.stderr].join('\n');
+  }
+}
