@@ -157,7 +157,7 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
 
           await t.test('underlay capture: VNI 42, no ARP on the wire, source ports vary per flow', { skip: io === 'dgram' ? 'a plain UDP socket sends from its bound port; per-flow source ports need the raw socket of --io batch' : false }, async () => {
             const pcap = join(dir, `underlay-${io}.pcap`);
-            const dump = lab.spawn('h1', ['tcpdump', '-i', 'eth0', '-U', '-n', '-w', pcap, 'udp port 4789 or arp']);
+            const dump = lab.spawn('h1', ['tcpdump', '-i', 'eth0', '--immediate-mode', '-U', '-n', '-w', pcap, 'udp port 4789 or arp']);
             let dumpErr = '';
             dump.stderr!.on('data', (d: Buffer) => { dumpErr += d.toString(); });
             await new Promise<void>((resolve, reject) => {
@@ -172,6 +172,7 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
             for (let i = 0; i < 6; i++) lab.exec('h1', [process.execPath, join(TOOLS, 'udp-send.js'), SUBNET.h1, SUBNET.h2, '9999', '00'.repeat(20)]);
             const after = await d1.stats();
             assert.ok((after['arpAnswered'] as number) >= (before['arpAnswered'] as number) + 2, 'the ARPs were answered locally');
+            await new Promise((r) => setTimeout(r, 300)); // let tcpdump write the last packets
             dump.kill('SIGINT');
             await new Promise<void>((resolve) => dump.once('exit', () => resolve()));
             assert.ok(existsSync(pcap) && statSync(pcap).size > 24, 'tcpdump wrote packets');
