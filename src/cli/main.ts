@@ -11,6 +11,8 @@ import { parseIoMode, runCommand, type IoMode } from './run';
 import { DEFAULT_BATCH } from '../switch/switch';
 
 const EXIT_USAGE = 2;
+/** Errors the command's logger has reported already: main() does not print them again. */
+const logged = new WeakSet<object>();
 const EXIT_FAILURE = 1;
 
 function intIn(name: string, min: number, max: number): (v: string) => number {
@@ -57,7 +59,10 @@ export function buildProgram(): Command {
       try {
         await runCommand({ peers: o.peers, iface: o.iface, publicIp: o.publicIp, tap: o.tap, io: o.io, batchSize: o.batchSize, sockBuf: o.sockBuf }, log);
       } catch (err) {
-        log.fatal({ err }, (err as Error).message);
+        // Our own errors are expected failures: the message and code say it all, no stack.
+        if (err instanceof VxtapError) log.fatal({ code: err.code }, err.message);
+        else log.fatal({ err }, (err as Error).message);
+        logged.add(err as object);
         throw err;
       }
     });
@@ -76,12 +81,12 @@ export async function main(argv: string[]): Promise<number> {
       // commander has printed the problem already (or help/version, exit 0).
       return e.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    if (err instanceof VxtapError) {
-      process.stderr.write(`vxtap: ${err.message} [${err.code}]\n`);
-      return err.code === 'VXTAP_ERR_CONFIG' ? EXIT_USAGE : EXIT_FAILURE;
+    // On a terminal the pretty log line is the message; in JSON mode a person
+    // reading stderr still gets one plain line.
+    if (!logged.has(err as object) || !process.stdout.isTTY) {
+      process.stderr.write(`vxtap: ${e.message ?? String(err)}${err instanceof VxtapError ? ` [${err.code}]` : ''}\n`);
     }
-    process.stderr.write(`vxtap: ${e.message ?? String(err)}\n`);
-    return EXIT_FAILURE;
+    return err instanceof VxtapError && err.code === 'VXTAP_ERR_CONFIG' ? EXIT_USAGE : EXIT_FAILURE;
   }
 }
 

@@ -1,0 +1,76 @@
+/**
+ * A bad flag or a bad config names the problem and exits non-zero (2), before
+ * vxtap touches any device. These run the real binary, as a user would.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VXTAP } from '../../helpers/daemon';
+
+function vxtap(...args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, [VXTAP, ...args], { encoding: 'utf8', timeout: 20000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'vxtap-cli-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+const good = join(dir, 'good.json');
+writeFileSync(good, JSON.stringify({ vni: 7, self: { subnet: '10.44.1.0/24' }, peers: [] }));
+
+test('--help lists the run command, and exits 0', () => {
+  const r = vxtap('--help');
+  assert.equal(r.status, 0);
+  assert.match(r.out, /run \[options\]/);
+});
+
+test('an unknown command or flag exits 2 and says which', () => {
+  let r = vxtap('frobnicate');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /unknown command 'frobnicate'/);
+  r = vxtap('run', '--peers', good, '--no-such-flag');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /unknown option '--no-such-flag'/);
+});
+
+test('bad flag values exit 2 and name the flag', () => {
+  const cases: [string[], RegExp][] = [
+    [['--io', 'turbo'], /--io.*batch, dgram.*"turbo"/],
+    [['--batch-size', '0'], /--batch-size must be an integer in 1\.\.1024/],
+    [['--log-format', 'xml'], /--log-format.*"xml"/],
+    [['--public-ip', '300.1.1.1'], /--public-ip: not an IPv4 address: "300\.1\.1\.1"/],
+  ];
+  for (const [flags, re] of cases) {
+    const r = vxtap('run', '--peers', good, ...flags);
+    assert.equal(r.status, 2, `${flags.join(' ')}: ${r.out}`);
+    assert.match(r.out, re, flags.join(' '));
+  }
+});
+
+test('--peers is required', () => {
+  const r = vxtap('run');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /required option '--peers <file>'/);
+});
+
+test('a bad peers file exits 2 and names the file and the field', () => {
+  const cases: [string, RegExp][] = [
+    ['{"vni": 7, "self": {"subnet": "10.44.1.0/24"}, "peers": [', /bad\.json.*JSON/i],
+    ['{"vni": 7, "self": {"subnet": "10.44.1.5/24"}, "peers": []}', /self\.subnet.*host bits/],
+    ['{"vni": 7, "self": {"subnet": "10.44.1.0/24"}, "peers": [{"subnet": "10.44.2.0/24", "publicIp": "1.2.3"}]}', /peers\[0\]\.publicIp/],
+    ['{"vni": 99999999, "self": {"subnet": "10.44.1.0/24"}, "peers": []}', /vni/],
+    ['{"vnii": 7, "self": {"subnet": "10.44.1.0/24"}, "peers": []}', /vnii/],
+  ];
+  for (const [text, re] of cases) {
+    const f = join(dir, 'bad.json');
+    writeFileSync(f, text);
+    const r = vxtap('run', '--peers', f);
+    assert.equal(r.status, 2, `${text}: ${r.out}`);
+    assert.match(r.out, re, text);
+  }
+  const r = vxtap('run', '--peers', join(dir, 'missing.json'));
+  assert.equal(r.status, 2);
+  assert.match(r.out, /missing\.json/);
+});
