@@ -1,0 +1,51 @@
+// The vxtap addon: the hot buffer path of TAP and UDP I/O.
+//
+// Contracts are written next to each function (tap.cc, udp.cc, reader.cc)
+// and mirrored in src/io/native.ts. Rules common to all:
+//   - Every fd is nonblocking and close-on-exec.
+//   - Errors are Error objects with code = errno name (strerrorname_np),
+//     errno = number, syscall = the call, message "<what>: <text> (<NAME>)".
+//     Bad arguments throw TypeError / RangeError.
+//   - Memory (slab, typed arrays) is the caller's; nothing is allocated per
+//     frame and JS is called once per batch.
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "io.h"
+#include "reader.h"
+
+namespace vxtap {
+
+// close(fd): closes the fd. Throws EBADF if it is not open (the JS wrapper
+// makes sure each fd is closed exactly once, after its Reader is stopped).
+// EINTR counts as closed: Linux releases the fd before it can occur.
+static Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  if (close(fd) != 0 && errno != EINTR) throw ErrnoError(env, errno, "close", "close fd " + std::to_string(fd));
+  return env.Undefined();
+}
+
+// errnoName(n): string — "EBUSY" for 16, "ERRNO_<n>" when unknown.
+static Napi::Value ErrnoNameJs(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), ErrnoName(static_cast<int>(ArgU32(info, 0, "errno"))));
+}
+
+}  // namespace vxtap
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace vxtap;
+  exports.Set("tapOpen", Napi::Function::New(env, TapOpen, "tapOpen"));
+  exports.Set("tapWrite", Napi::Function::New(env, TapWrite, "tapWrite"));
+  exports.Set("udpOpen", Napi::Function::New(env, UdpOpen, "udpOpen"));
+  exports.Set("rawUdpOpen", Napi::Function::New(env, RawUdpOpen, "rawUdpOpen"));
+  exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));
+  exports.Set("udpSend", Napi::Function::New(env, UdpSend, "udpSend"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs, "errnoName"));
+  exports.Set("Reader", Reader::Define(env));
+  return exports;
+}
+
+NODE_API_MODULE(vxtap, Init)

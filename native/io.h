@@ -1,0 +1,16 @@
+// The addon's exported functions (contracts in the .cc files, mirrored in
+// src/io/native.ts).
+#pragma once
+
+#include "common.h"
+
+namespace vxtap {
+
+Napi::Value TapOpen(const Napi::CallbackInfo& info);
+Napi::Value TapWrite(const Napi::CallbackInfo& info);
+Napi::Value UdpOpen(const Napi::CallbackInfo& info);
+Napi::Value RawUdpOpen(const Napi::CallbackInfo& info);
+Napi::Value LocalPort(const Napi::CallbackInfo& info);
+Napi::Value UdpSend(const Napi::CallbackInfo& info);
+
+}  // namespace vxtap

@@ -1,0 +1,376 @@
+// new Reader(fd, kind: 'tap' | 'udp', slab: Buffer, slotSize, headroom,
+//            sizes: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null,
+//            slots, onBatch: (n: number) => void, onError: (err: Error) => void)
+//
+// Watches fd with a uv_poll (readable) on the Node event loop. On each
+// wakeup it reads up to `slots` frames into the caller's slab, slot i at
+// i * slotSize + headroom, at most slotSize - headroom bytes:
+//   - tap: one read() per frame until EAGAIN or the slots are full;
+//   - udp: one recvmmsg(MSG_DONTWAIT) for all slots, which also fills
+//     addrs[i] (sender IPv4, host-order u32) and ports[i] (sender port).
+// sizes[i] is the frame length. Then it calls onBatch(n) once: one N-API
+// crossing per batch, no JS call and no allocation per frame. When the batch
+// was full it reads again, at most 8 batches per wakeup, then yields to the
+// event loop (the poll is level-triggered: it fires again if data is left).
+//
+// Truncation: a frame or datagram longer than a slot is dropped, not
+// delivered, and counted in `reader.truncated` (a TAP read is a readv into
+// the slot plus one spare byte, since the kernel returns only the bytes it
+// copied; recvmmsg flags MSG_TRUNC). A udp batch is compacted
+// so the delivered slots stay 0 .. n-1.
+//
+// Errors: EAGAIN/EINTR are not errors. Transient ones (ENOBUFS, ENOMEM, and
+// ICMP-reported ones such as ECONNREFUSED) go to onError(err) with
+// err.fatal = false and the reader goes on. Any other errno is fatal: the
+// reader stops first, then calls onError(err) with err.fatal = true.
+// err.code is the errno name, err.errno the number, err.syscall "read",
+// "recvmmsg" or "poll". A TAP whose device is deleted (`ip link del`) fails
+// with EBADFD, fatal. (libuv reports EPOLLERR as EBADF and stops the poll;
+// the reader looks up the real errno: see PollFailed.)
+//
+// If onBatch or onError throws, the exception goes to the process
+// ('uncaughtException') and the reader stops reading for that wakeup.
+//
+// stop(): stops the poll and closes the handle (uv_poll_stop + uv_close),
+// drops the references to the slab, arrays and callbacks, and lets the event
+// loop exit. Idempotent; safe inside onBatch (no further frame is read, no
+// further call made). It never closes fd: the owner closes it after stop().
+// A reader that is not stopped keeps itself, its slab and the loop alive.
+#include "reader.h"
+
+#include <sys/uio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace vxtap {
+
+namespace {
+
+constexpr uint32_t kMaxSlots = 1024;  // UIO_MAXIOV: one recvmmsg takes at most this many
+constexpr int kMaxBatchesPerWakeup = 8;
+
+bool IsTransientRead(int err) {
+  switch (err) {
+    case ENOBUFS:
+    case ENOMEM:
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENETDOWN:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Napi::Function Reader::Define(Napi::Env env) {
+  return DefineClass(env, "Reader",
+                     {
+                         InstanceMethod<&Reader::Stop>("stop"),
+                         InstanceAccessor<&Reader::GetTruncated>("truncated"),
+                         InstanceAccessor<&Reader::GetActive>("active"),
+                     });
+}
+
+Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) {
+  Napi::Env env = info.Env();
+  fd_ = ArgFd(info, 0);
+  std::string kind = ArgString(info, 1, "kind");
+  if (kind == "tap") {
+    kind_ = Kind::kTap;
+  } else if (kind == "udp") {
+    kind_ = Kind::kUdp;
+  } else {
+    throw Napi::TypeError::New(env, "kind must be 'tap' or 'udp', got '" + kind + "'");
+  }
+  Napi::Buffer<uint8_t> slab = ArgBuffer(info, 2, "slab");
+  slotSize_ = ArgU32(info, 3, "slotSize");
+  headroom_ = ArgU32(info, 4, "headroom");
+  slots_ = ArgU32(info, 8, "slots");
+  if (slots_ < 1 || slots_ > kMaxSlots) {
+    throw Napi::RangeError::New(env, "slots must be in 1 .. " + std::to_string(kMaxSlots));
+  }
+  if (headroom_ >= slotSize_) throw Napi::RangeError::New(env, "headroom must be smaller than slotSize");
+  if (static_cast<uint64_t>(slots_) * slotSize_ > slab.Length()) {
+    throw Napi::RangeError::New(env, "slab has " + std::to_string(slab.Length()) + " bytes, needs slots * slotSize = " +
+                                         std::to_string(static_cast<uint64_t>(slots_) * slotSize_));
+  }
+  Napi::Uint32Array sizes = ArgU32Array(info, 5, "sizes", slots_);
+  if (!info[9].IsFunction() || !info[10].IsFunction()) {
+    throw Napi::TypeError::New(env, "onBatch and onError must be functions");
+  }
+
+  slab_ = slab.Data();
+  sizes_ = sizes.Data();
+  slabRef_ = Napi::Persistent(slab.As<Napi::Object>());
+  sizesRef_ = Napi::Persistent(sizes.As<Napi::Object>());
+  if (kind_ == Kind::kUdp) {
+    Napi::Uint32Array addrs = ArgU32Array(info, 6, "addrs", slots_);
+    Napi::Uint16Array ports = ArgU16Array(info, 7, "ports", slots_);
+    addrs_ = addrs.Data();
+    ports_ = ports.Data();
+    addrsRef_ = Napi::Persistent(addrs.As<Napi::Object>());
+    portsRef_ = Napi::Persistent(ports.As<Napi::Object>());
+    iov_.resize(slots_);
+    msgs_.resize(slots_);
+    names_.resize(slots_);
+    for (uint32_t i = 0; i < slots_; i++) {
+      iov_[i].iov_base = slab_ + static_cast<size_t>(i) * slotSize_ + headroom_;
+      iov_[i].iov_len = slotSize_ - headroom_;
+      std::memset(&msgs_[i], 0, sizeof msgs_[i]);
+      msgs_[i].msg_hdr.msg_name = &names_[i];
+      msgs_[i].msg_hdr.msg_iov = &iov_[i];
+      msgs_[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  onBatch_ = Napi::Persistent(info[9].As<Napi::Function>());
+  onError_ = Napi::Persistent(info[10].As<Napi::Function>());
+  ctx_ = std::make_unique<Napi::AsyncContext>(env, "vxtap.Reader", info.This().As<Napi::Object>());
+
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no uv event loop");
+  PollBox* box = new PollBox;
+  int r = uv_poll_init(loop, &box->poll, fd_);
+  if (r < 0) {
+    delete box;
+    throw ErrnoError(env, -r, "uv_poll_init", "watch fd " + std::to_string(fd_));
+  }
+  box->poll.data = box;
+  r = uv_poll_start(&box->poll, UV_READABLE, OnPoll);
+  if (r < 0) {
+    CloseBox(box);
+    throw ErrnoError(env, -r, "uv_poll_start", "watch fd " + std::to_string(fd_));
+  }
+  // If the environment ends (process exit, a Worker terminated) while this
+  // reader is active, the handle must be closed before Node unloads the addon.
+  if (napi_add_async_cleanup_hook(env, OnEnvTeardown, box, &box->hook) != napi_ok) box->hook = nullptr;
+  box->owner = this;
+  box_ = box;
+  active_ = true;
+  Ref();  // while polling, the wrapper (and with it the slab) cannot be collected
+  refd_ = true;
+}
+
+Reader::~Reader() { Halt(); }
+
+Napi::Value Reader::Stop(const Napi::CallbackInfo& info) {
+  Halt();
+  Release();
+  return info.Env().Undefined();
+}
+
+Napi::Value Reader::GetTruncated(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), truncated_); }
+
+Napi::Value Reader::GetActive(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), active_); }
+
+// Stops watching; touches no JS. Safe from a destructor.
+void Reader::Halt() {
+  active_ = false;
+  if (box_ == nullptr) return;
+  PollBox* box = box_;
+  box_ = nullptr;
+  box->owner = nullptr;
+  CloseBox(box);
+}
+
+// Stops the poll and closes the handle; OnClosed frees the box later.
+void Reader::CloseBox(PollBox* box) {
+  if (box->closing) return;
+  box->closing = true;
+  uv_poll_stop(&box->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&box->poll), OnClosed);
+}
+
+// Drops the pins on caller memory and callbacks; the wrapper becomes collectable.
+void Reader::Release() {
+  slab_ = nullptr;
+  sizes_ = nullptr;
+  addrs_ = nullptr;
+  ports_ = nullptr;
+  slabRef_.Reset();
+  sizesRef_.Reset();
+  addrsRef_.Reset();
+  portsRef_.Reset();
+  onBatch_.Reset();
+  onError_.Reset();
+  if (refd_) {
+    refd_ = false;
+    Unref();
+  }
+}
+
+// The handle is closed: tell Node the cleanup hook is done (it waits for
+// that before tearing the environment down), then free the box.
+void Reader::OnClosed(uv_handle_t* handle) {
+  PollBox* box = static_cast<PollBox*>(handle->data);
+  if (box->hook != nullptr) napi_remove_async_cleanup_hook(box->hook);
+  delete box;
+}
+
+// The environment is ending with this handle still open.
+void Reader::OnEnvTeardown(napi_async_cleanup_hook_handle /*hook*/, void* arg) {
+  PollBox* box = static_cast<PollBox*>(arg);
+  if (box->owner != nullptr) {
+    box->owner->active_ = false;
+    box->owner->box_ = nullptr;
+    box->owner = nullptr;
+  }
+  CloseBox(box);  // no-op if already closing: its OnClosed removes the hook
+}
+
+void Reader::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
+  Reader* self = static_cast<PollBox*>(handle->data)->owner;
+  if (self == nullptr || !self->active_) return;
+  Napi::HandleScope scope(self->Env());
+  Napi::Object keep = self->Value();  // the wrapper outlives any stop() made from JS below
+  (void)keep;
+  if (status < 0) {
+    self->PollFailed(-status);
+    return;
+  }
+  self->Drain();
+}
+
+// libuv reports EPOLLERR as UV_EBADF and stops the poll itself. Find the real
+// error: a TAP whose device was deleted fails a read with EBADFD (a
+// zero-length read consumes no frame); a socket has it in SO_ERROR (which
+// clears it). A transient socket error re-arms the poll; anything else is fatal.
+void Reader::PollFailed(int err) {
+  const char* syscall = "poll";
+  if (kind_ == Kind::kTap) {
+    if (read(fd_, &spare_, 0) < 0 && errno != EAGAIN && errno != EINTR) {
+      err = errno;
+      syscall = "read";
+    }
+  } else {
+    int soErr = 0;
+    socklen_t len = sizeof soErr;
+    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soErr, &len) == 0 && soErr != 0) {
+      err = soErr;
+      syscall = "recvmmsg";
+      if (IsTransientRead(soErr) && uv_poll_start(&box_->poll, UV_READABLE, OnPoll) == 0) {
+        Fail(err, syscall, false);
+        return;
+      }
+    }
+  }
+  Fail(err, syscall, true);
+}
+
+void Reader::Drain() {
+  for (int round = 0; round < kMaxBatchesPerWakeup && active_; round++) {
+    bool more = false;
+    int err = 0;
+    uint32_t n = kind_ == Kind::kTap ? FillTap(&more, &err) : FillUdp(&more, &err);
+    if (n > 0 && !Deliver(n)) return;
+    if (err != 0) {
+      Fail(err, kind_ == Kind::kTap ? "read" : "recvmmsg", !IsTransientRead(err));
+      return;
+    }
+    if (!more) return;
+  }
+}
+
+// read() per frame. `more` is true when it stopped for lack of slots, not EAGAIN.
+uint32_t Reader::FillTap(bool* more, int* err) {
+  const size_t cap = slotSize_ - headroom_;
+  uint32_t n = 0;
+  // A TAP read() returns only what fits, so the slot is followed by one
+  // spare byte: a frame that reaches it is longer than the slot.
+  iovec iov[2];
+  iov[0].iov_len = cap;
+  iov[1].iov_base = &spare_;
+  iov[1].iov_len = 1;
+  // Truncated frames do not take a slot; the cap on attempts bounds a wakeup.
+  for (uint32_t tries = 0; n < slots_ && tries < 2 * slots_; tries++) {
+    iov[0].iov_base = slab_ + static_cast<size_t>(n) * slotSize_ + headroom_;
+    ssize_t r = readv(fd_, iov, 2);
+    if (r < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      if (e != EAGAIN && e != EWOULDBLOCK) *err = e;
+      return n;
+    }
+    if (static_cast<size_t>(r) > cap) {
+      truncated_++;
+      continue;
+    }
+    sizes_[n++] = static_cast<uint32_t>(r);
+  }
+  *more = true;
+  return n;
+}
+
+// One recvmmsg for all slots. `more` is true when it filled every slot.
+uint32_t Reader::FillUdp(bool* more, int* err) {
+  for (uint32_t i = 0; i < slots_; i++) {
+    msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);  // the kernel writes it back
+    msgs_[i].msg_hdr.msg_flags = 0;
+  }
+  int r;
+  do {
+    r = recvmmsg(fd_, msgs_.data(), slots_, MSG_DONTWAIT, nullptr);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    if (e != EAGAIN && e != EWOULDBLOCK) *err = e;
+    return 0;
+  }
+  const uint32_t got = static_cast<uint32_t>(r);
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < got; i++) {
+    if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      truncated_++;
+      continue;
+    }
+    uint32_t len = msgs_[i].msg_len;
+    if (n != i) {  // compact after a dropped datagram (rare: costs a copy only then)
+      std::memmove(slab_ + static_cast<size_t>(n) * slotSize_ + headroom_,
+                   slab_ + static_cast<size_t>(i) * slotSize_ + headroom_, len);
+    }
+    sizes_[n] = len;
+    addrs_[n] = ntohl(names_[i].sin_addr.s_addr);
+    ports_[n] = ntohs(names_[i].sin_port);
+    n++;
+  }
+  *more = got == slots_;
+  return n;
+}
+
+// Calls onBatch(n). Returns false when the reader must not go on (stopped, or JS threw).
+bool Reader::Deliver(uint32_t n) {
+  Napi::Env env = Env();
+  try {
+    onBatch_.MakeCallback(Value(), {Napi::Number::New(env, n)}, *ctx_);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+    return false;
+  }
+  return active_;
+}
+
+void Reader::Fail(int err, const char* syscall, bool fatal) {
+  Napi::Env env = Env();
+  std::string what = std::string(syscall) + (kind_ == Kind::kTap ? " TAP fd " : " UDP fd ") + std::to_string(fd_);
+  Napi::Error e = ErrnoError(env, err, syscall, what);
+  e.Set("fatal", Napi::Boolean::New(env, fatal));
+  Napi::Function onError = onError_.Value();
+  if (fatal) {
+    Halt();
+    Release();
+  }
+  try {
+    onError.MakeCallback(Value(), {e.Value()}, *ctx_);
+  } catch (const Napi::Error& x) {
+    napi_fatal_exception(env, x.Value());
+  }
+}
+
+}  // namespace vxtap

@@ -1,0 +1,78 @@
+// Reader: the event-loop-driven batch reader of a TAP fd or a UDP socket.
+#pragma once
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <uv.h>
+
+#include <memory>
+#include <vector>
+
+#include "common.h"
+
+namespace vxtap {
+
+class Reader : public Napi::ObjectWrap<Reader> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Reader(const Napi::CallbackInfo& info);
+  ~Reader() override;
+
+ private:
+  enum class Kind { kTap, kUdp };
+
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value GetTruncated(const Napi::CallbackInfo& info);
+  Napi::Value GetActive(const Napi::CallbackInfo& info);
+
+  // The poll handle and its async cleanup hook. It lives on the heap and
+  // outlives the Reader until libuv has closed it: see Halt / OnClosed.
+  struct PollBox {
+    uv_poll_t poll;
+    napi_async_cleanup_hook_handle hook = nullptr;
+    Reader* owner = nullptr;
+    bool closing = false;
+  };
+
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnClosed(uv_handle_t* handle);
+  static void OnEnvTeardown(napi_async_cleanup_hook_handle hook, void* arg);
+  static void CloseBox(PollBox* box);
+
+  void Drain();
+  uint32_t FillTap(bool* more, int* err);
+  uint32_t FillUdp(bool* more, int* err);
+  bool Deliver(uint32_t n);
+  void PollFailed(int err);
+  void Fail(int err, const char* syscall, bool fatal);
+  void Halt();
+  void Release();
+
+  Kind kind_ = Kind::kTap;
+  int fd_ = -1;
+  bool active_ = false;
+  bool refd_ = false;
+  PollBox* box_ = nullptr;
+
+  // Caller-owned memory, pinned by the references below while active.
+  uint8_t* slab_ = nullptr;
+  uint32_t slotSize_ = 0;
+  uint32_t headroom_ = 0;
+  uint32_t slots_ = 0;
+  uint32_t* sizes_ = nullptr;
+  uint32_t* addrs_ = nullptr;
+  uint16_t* ports_ = nullptr;
+  Napi::ObjectReference slabRef_, sizesRef_, addrsRef_, portsRef_;
+  Napi::FunctionReference onBatch_, onError_;
+  std::unique_ptr<Napi::AsyncContext> ctx_;
+
+  // recvmmsg vectors, made once (udp only).
+  std::vector<iovec> iov_;
+  std::vector<mmsghdr> msgs_;
+  std::vector<sockaddr_in> names_;
+
+  uint8_t spare_ = 0;  // the byte after a TAP slot (see FillTap)
+  double truncated_ = 0;
+};
+
+}  // namespace vxtap

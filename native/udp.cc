@@ -1,0 +1,236 @@
+// UDP sockets: the bound receive socket (read by a Reader with recvmmsg), the
+// raw send socket whose UDP header the caller writes, and batched send.
+//
+// Later work (not built yet): UDP_SEGMENT (GSO) on send and UDP_GRO on
+// receive would pass one large buffer per batch of equal-sized datagrams.
+#include "io.h"
+
+#include <arpa/inet.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace vxtap {
+
+namespace {
+
+// Closes fd on scope exit unless released: an open that fails half-way leaks nothing.
+class FdGuard {
+ public:
+  explicit FdGuard(int fd) : fd_(fd) {}
+  ~FdGuard() { if (fd_ >= 0) close(fd_); }
+  int release() { int fd = fd_; fd_ = -1; return fd; }
+ private:
+  int fd_;
+};
+
+std::string AddrText(uint32_t netAddr, uint32_t port) {
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &netAddr, buf, sizeof buf);
+  return std::string(buf) + ":" + std::to_string(port);
+}
+
+// Sets a buffer size: the *FORCE option first (root / CAP_NET_ADMIN may pass
+// net.core.[rw]mem_max), the plain one if that is not permitted.
+void SetBuf(Napi::Env env, int fd, int forceOpt, int opt, const char* name, Napi::Value v) {
+  if (v.IsUndefined() || v.IsNull()) return;
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(name) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d > 0 && d <= INT32_MAX)) throw Napi::RangeError::New(env, std::string(name) + " must be in 1 .. 2^31-1");
+  int size = static_cast<int>(d);
+  if (setsockopt(fd, SOL_SOCKET, forceOpt, &size, sizeof size) == 0) return;
+  if (errno != EPERM) throw ErrnoError(env, errno, "setsockopt", std::string("setsockopt ") + name + "FORCE");
+  if (setsockopt(fd, SOL_SOCKET, opt, &size, sizeof size) != 0) {
+    throw ErrnoError(env, errno, "setsockopt", std::string("setsockopt ") + name);
+  }
+}
+
+Napi::Object ArgOpts(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return Napi::Object::New(info.Env());
+  if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), "opts must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+// Per-thread scratch for udpSend, grown to the largest batch seen and then
+// reused: no allocation per call once warm, none per datagram.
+struct SendScratch {
+  std::vector<mmsghdr> msgs;
+  std::vector<iovec> iov;
+  std::vector<sockaddr_in> names;
+  void Reserve(size_t n) {
+    if (msgs.size() >= n) return;
+    msgs.resize(n);
+    iov.resize(n);
+    names.resize(n);
+  }
+};
+thread_local SendScratch scratch;
+
+// The kernel caps one sendmmsg at UIO_MAXIOV messages; the loop goes on from there.
+constexpr unsigned kMaxPerCall = 1024;
+
+}  // namespace
+
+// udpOpen(ip: string, port: number, opts?: {rcvbuf?: number, sndbuf?: number}): number
+//   A UDP socket (AF_INET, SOCK_DGRAM, nonblocking, cloexec) with the given
+//   buffer sizes (SO_RCVBUFFORCE/SO_SNDBUFFORCE first, SO_RCVBUF/SO_SNDBUF if
+//   EPERM; the kernel doubles the value), bound to ip:port ('0.0.0.0' = any
+//   address, port 0 = ephemeral: read it with localPort). Returns the fd.
+//   Throws TypeError for a bad ip, errno errors otherwise (EADDRINUSE,
+//   EADDRNOTAVAIL: syscall "bind", message "bind 10.0.0.1:4789: ...").
+Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string ip = ArgString(info, 0, "ip");
+  uint32_t port = ArgU32(info, 1, "port");
+  if (port > 65535) throw Napi::RangeError::New(env, "port must be in 0 .. 65535");
+  Napi::Object opts = ArgOpts(info, 2);
+  uint32_t addr = ParseIpv4(env, ip, "ip");
+
+  int raw = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (raw < 0) throw ErrnoError(env, errno, "socket", "socket(AF_INET, SOCK_DGRAM)");
+  FdGuard guard(raw);
+  SetBuf(env, raw, SO_RCVBUFFORCE, SO_RCVBUF, "SO_RCVBUF", opts.Get("rcvbuf"));
+  SetBuf(env, raw, SO_SNDBUFFORCE, SO_SNDBUF, "SO_SNDBUF", opts.Get("sndbuf"));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = addr;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(raw, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    throw ErrnoError(env, errno, "bind", "bind " + AddrText(addr, port));
+  }
+  return Napi::Number::New(env, guard.release());
+}
+
+// rawUdpOpen(srcIp: string, opts?: {sndbuf?: number}): number
+//   socket(AF_INET, SOCK_RAW, IPPROTO_UDP), nonblocking, cloexec, for
+//   sending only: the caller writes the 8-byte UDP header (checksum 0 is
+//   valid over IPv4, and what the kernel's vxlan sends by default), so the
+//   source port can differ per inner flow (RFC 7348 section 5); the kernel
+//   writes the IPv4 header. Bound to srcIp (the IPv4 source) unless it is
+//   '0.0.0.0' (then the route picks it). A classic BPF filter that accepts
+//   nothing (one `ret #0`) is attached, and anything queued before it is
+//   drained, so received UDP is never copied onto this socket. Needs
+//   CAP_NET_RAW: EPERM otherwise (syscall "socket").
+Napi::Value RawUdpOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string ip = ArgString(info, 0, "srcIp");
+  Napi::Object opts = ArgOpts(info, 1);
+  uint32_t addr = ParseIpv4(env, ip, "srcIp");
+
+  int raw = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (raw < 0) throw ErrnoError(env, errno, "socket", "socket(AF_INET, SOCK_RAW, IPPROTO_UDP)");
+  FdGuard guard(raw);
+  sock_filter dropAll[1] = {{BPF_RET | BPF_K, 0, 0, 0}};
+  sock_fprog prog{1, dropAll};
+  if (setsockopt(raw, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0) {
+    throw ErrnoError(env, errno, "setsockopt", "setsockopt SO_ATTACH_FILTER");
+  }
+  // Datagrams that arrived between socket() and the filter: drop them.
+  uint8_t sink[1];
+  while (recv(raw, sink, sizeof sink, MSG_DONTWAIT | MSG_TRUNC) >= 0) {
+  }
+  SetBuf(env, raw, SO_SNDBUFFORCE, SO_SNDBUF, "SO_SNDBUF", opts.Get("sndbuf"));
+  if (addr != htonl(INADDR_ANY)) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = addr;
+    if (bind(raw, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      throw ErrnoError(env, errno, "bind", "bind raw " + ip);
+    }
+  }
+  return Napi::Number::New(env, guard.release());
+}
+
+// localPort(fd): number — the bound UDP port (getsockname), e.g. after port 0.
+Napi::Value LocalPort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  sockaddr_in sa{};
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    throw ErrnoError(env, errno, "getsockname", "getsockname fd " + std::to_string(fd));
+  }
+  return Napi::Number::New(env, ntohs(sa.sin_port));
+}
+
+// udpSend(fd, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
+//         addrs: Uint32Array, ports: Uint16Array, count, errOut?: Int32Array): number
+//   Sends datagram k < count = slab[starts[k], starts[k] + lens[k]) to
+//   addrs[k] (IPv4, host-order u32) : ports[k] with sendmmsg(MSG_DONTWAIT),
+//   one call for the batch (more only if the kernel takes part of it, or
+//   past 1024). Returns how many the kernel accepted. Stops at
+//   EAGAIN/ENOBUFS (the caller counts the rest as drops); retries EINTR.
+//   A datagram refused for its own sake (EHOSTUNREACH, ENETUNREACH,
+//   EMSGSIZE, EPERM from a firewall, EINVAL for port 0, ...) is skipped and
+//   counted: errOut[0] = skipped, errOut[1] = last such errno. Throws only
+//   when the fd is unusable (IsFdFatal), with `sent` = datagrams sent before.
+//   On a raw socket (rawUdpOpen) the span starts with the caller's UDP
+//   header and the kernel ignores ports[k] (it reads only the address).
+Napi::Value UdpSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  Napi::Buffer<uint8_t> slab = ArgBuffer(info, 1, "slab");
+  uint32_t count = ArgU32(info, 6, "count");
+  Napi::Uint32Array starts = ArgU32Array(info, 2, "starts", count);
+  Napi::Uint32Array lens = ArgU32Array(info, 3, "lens", count);
+  Napi::Uint32Array addrs = ArgU32Array(info, 4, "addrs", count);
+  Napi::Uint16Array ports = ArgU16Array(info, 5, "ports", count);
+  int32_t* errOut = ArgErrOut(info, 7);
+  CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
+
+  SendScratch& s = scratch;
+  s.Reserve(count);
+  uint8_t* base = slab.Data();
+  for (uint32_t k = 0; k < count; k++) {
+    s.iov[k].iov_base = base + starts[k];
+    s.iov[k].iov_len = lens[k];
+    s.names[k].sin_family = AF_INET;
+    s.names[k].sin_addr.s_addr = htonl(addrs[k]);
+    s.names[k].sin_port = htons(ports[k]);
+    msghdr& h = s.msgs[k].msg_hdr;
+    h.msg_name = &s.names[k];
+    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_iov = &s.iov[k];
+    h.msg_iovlen = 1;
+    h.msg_control = nullptr;
+    h.msg_controllen = 0;
+    h.msg_flags = 0;
+  }
+
+  uint32_t done = 0, sent = 0;
+  int32_t skipped = 0, lastErr = 0;
+  while (done < count) {
+    unsigned n = std::min<unsigned>(count - done, kMaxPerCall);
+    int r = sendmmsg(fd, &s.msgs[done], n, MSG_DONTWAIT);
+    if (r > 0) {
+      done += static_cast<uint32_t>(r);
+      sent += static_cast<uint32_t>(r);
+      continue;
+    }
+    if (r == 0) break;
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) break;
+    if (IsFdFatal(err)) {
+      if (errOut != nullptr) { errOut[0] = skipped; errOut[1] = lastErr; }
+      Napi::Error e = ErrnoError(env, err, "sendmmsg", "sendmmsg fd " + std::to_string(fd));
+      e.Set("sent", Napi::Number::New(env, sent));
+      throw e;
+    }
+    // sendmmsg reports an error only for the first message of a call: that
+    // one (msgs[done]) was refused. Skip it, go on with the rest.
+    skipped++;
+    lastErr = err;
+    done++;
+  }
+  if (errOut != nullptr) { errOut[0] = skipped; errOut[1] = lastErr; }
+  return Napi::Number::New(env, sent);
+}
+
+}  // namespace vxtap

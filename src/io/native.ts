@@ -1,0 +1,187 @@
+/**
+ * The native addon (native/, built by `npm ci` into build/Release/vxtap.node):
+ * typed declarations of its contract, loading, and errno errors as
+ * SystemError. The contract of each function is written in full next to its
+ * C++ (native/tap.cc, native/udp.cc, native/reader.cc); this file mirrors it.
+ *
+ * Common rules: every fd is nonblocking and close-on-exec; memory (slab,
+ * typed arrays) belongs to the caller; JS is called once per batch, never per
+ * frame; a failed system call throws an Error with `code` = errno name
+ * (`EBUSY`), `errno` = number, `syscall`; bad arguments throw TypeError or
+ * RangeError.
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { PrerequisiteError, SystemError } from '../errors';
+
+/** An error as the addon throws it (or passes to a Reader's onError). */
+export interface NativeError extends Error {
+  /** errno name, e.g. 'EBUSY'. */
+  code: string;
+  /** errno number (positive). */
+  errno: number;
+  /** e.g. 'ioctl(TUNSETIFF)', 'bind', 'sendmmsg', 'read', 'recvmmsg'. */
+  syscall: string;
+  /** Reader errors only: true when the reader has stopped for good. */
+  fatal?: boolean;
+  /** tapWrite only: frames written before the error. */
+  written?: number;
+  /** udpSend only: datagrams sent before the error. */
+  sent?: number;
+}
+
+export interface SocketBufferOptions {
+  /** SO_RCVBUF in bytes (SO_RCVBUFFORCE is tried first). */
+  rcvbuf?: number;
+  /** SO_SNDBUF in bytes (SO_SNDBUFFORCE is tried first). */
+  sndbuf?: number;
+}
+
+/**
+ * A batch reader on the event loop (uv_poll, readable). Reads up to `slots`
+ * frames into slot i at i*slotSize + headroom (TAP: read() per frame; UDP: one
+ * recvmmsg, also filling addrs/ports), then calls onBatch(n) once; drains up
+ * to 8 full batches per wakeup. Frames longer than a slot are dropped and
+ * counted in `truncated`. Transient errors reach onError with fatal=false;
+ * any other errno stops the reader, then reaches onError with fatal=true.
+ */
+export interface NativeReader {
+  /** Stops polling, releases the handle and the pinned slab; never closes the fd. Idempotent, safe inside onBatch. */
+  stop(): void;
+  /** Frames/datagrams dropped because they were longer than a slot. */
+  readonly truncated: number;
+  readonly active: boolean;
+}
+
+export type NativeReaderConstructor = new (
+  fd: number,
+  kind: 'tap' | 'udp',
+  slab: Buffer,
+  slotSize: number,
+  headroom: number,
+  sizes: Uint32Array,
+  addrs: Uint32Array | null,
+  ports: Uint16Array | null,
+  slots: number,
+  onBatch: (n: number) => void,
+  onError: (err: NativeError) => void,
+) => NativeReader;
+
+export interface Addon {
+  /**
+   * Opens /dev/net/tun with IFF_TAP | IFF_NO_PI (TUNSETIFF): creates the TAP,
+   * or attaches to a persistent one (its owner needs no privilege). '' lets
+   * the kernel pick (tap%d). EBUSY: in use; EPERM: owned by another user;
+   * EINVAL: bad name (over 15 bytes is checked before the kernel).
+   */
+  tapOpen(name: string): { fd: number; name: string };
+  /**
+   * One write() per frame k < count (slab[starts[k], +lens[k])). Returns
+   * frames written; stops at EAGAIN/ENOBUFS. A frame the kernel refuses
+   * (EINVAL: runt; EIO: the link is down) is skipped: errOut = [skipped,
+   * lastErrno]. Throws only when the fd is unusable (EBADF, EBADFD).
+   */
+  tapWrite(fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number, errOut?: Int32Array): number;
+  /** A UDP socket bound to ip:port ('0.0.0.0' any, port 0 ephemeral), buffers set. Returns the fd. */
+  udpOpen(ip: string, port: number, opts?: SocketBufferOptions): number;
+  /**
+   * A raw IPPROTO_UDP send socket (needs CAP_NET_RAW, EPERM otherwise): the
+   * caller writes the 8-byte UDP header (checksum 0), the kernel the IPv4
+   * header. Bound to srcIp unless '0.0.0.0'. Receives nothing (a BPF filter
+   * drops all).
+   */
+  rawUdpOpen(srcIp: string, opts?: { sndbuf?: number }): number;
+  /** The bound UDP port of fd. */
+  localPort(fd: number): number;
+  /**
+   * sendmmsg(MSG_DONTWAIT) of datagrams k < count to addrs[k] (host-order
+   * u32) : ports[k]; on a raw socket the kernel ignores ports[k]. Returns how
+   * many were sent; stops at EAGAIN/ENOBUFS. A datagram refused for its own
+   * sake (EHOSTUNREACH, EMSGSIZE, EPERM, ...) is skipped: errOut = [skipped,
+   * lastErrno]. Throws only when the fd is unusable.
+   */
+  udpSend(
+    fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
+    addrs: Uint32Array, ports: Uint16Array, count: number, errOut?: Int32Array,
+  ): number;
+  /** Closes fd (EBADF if it is not open). Stop its Reader first. */
+  close(fd: number): void;
+  /** 'EBUSY' for 16. */
+  errnoName(errno: number): string;
+  Reader: NativeReaderConstructor;
+}
+
+/** The repository root: the nearest folder above this file that holds binding.gyp. */
+function repoRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (existsSync(path.join(dir, 'binding.gyp'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(__dirname, '..', '..', '..');
+    dir = up;
+  }
+}
+
+/** Where the built addon lives. */
+export const addonPath: string = path.join(repoRoot(), 'build', 'Release', 'vxtap.node');
+
+let cached: Addon | null = null;
+
+/** Loads the addon once; throws PrerequisiteError (code VXTAP_ERR_PREREQ) saying how to build it. */
+export function loadAddon(): Addon {
+  if (cached !== null) return cached;
+  const fix = `run \`npm ci\` (or \`npx node-gyp rebuild\`) in ${path.dirname(path.dirname(path.dirname(addonPath)))}`;
+  if (!existsSync(addonPath)) {
+    throw new PrerequisiteError(`the vxtap native addon is not built (${addonPath} is missing)`, fix);
+  }
+  try {
+    cached = require(addonPath) as Addon;
+  } catch (err) {
+    throw new PrerequisiteError(`the vxtap native addon at ${addonPath} does not load: ${(err as Error).message}`, fix);
+  }
+  return cached;
+}
+
+/** True when the addon is built and loads. */
+export function addonAvailable(): boolean {
+  try {
+    loadAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isNativeError(err: unknown): err is NativeError {
+  return err instanceof Error && typeof (err as Partial<NativeError>).code === 'string' &&
+    typeof (err as Partial<NativeError>).syscall === 'string';
+}
+
+/**
+ * An addon (or Node system) error as SystemError: errno name, syscall and
+ * message kept. Anything else (TypeError, RangeError) is returned as is.
+ */
+export function toSystemError(err: unknown): unknown {
+  if (err instanceof SystemError || !isNativeError(err)) return err;
+  return new SystemError(err.syscall, err.code, err.message);
+}
+
+/** What a port reports about its errors and drops (counters, not exceptions). */
+export interface PortStats {
+  /** Received frames dropped because they did not fit a slot. */
+  rxTruncated: number;
+  /** Transient receive errors (fatal ones go to onError and stop the port). */
+  rxErrors: number;
+  /** Frames the kernel refused one by one (skipped, not sent). */
+  txSkipped: number;
+  /** errno name of the last refused frame, or null. */
+  lastTxError: string | null;
+}
+
+/**
+ * Called when a port's reader fails. `fatal` means the port no longer reads
+ * (the fd is still open: close() the port). Without a handler, a fatal error
+ * is thrown to the process ('uncaughtException') and a transient one is only
+ * counted.
+ */
+export type PortErrorHandler = (err: SystemError, fatal: boolean) => void;

@@ -1,0 +1,65 @@
+/**
+ * The JS side of a native Reader, shared by TapPort and BatchUdpPort: starts
+ * and stops it over a FrameBatch, keeps the drop counters, and routes errors.
+ * One closure per start(), none per batch or frame.
+ */
+import type { SystemError } from '../errors';
+import type { BatchHandler, FrameBatch } from './port';
+import { toSystemError, type Addon, type NativeError, type NativeReader, type PortErrorHandler } from './native';
+
+export class ReaderControl {
+  /** See PortErrorHandler. */
+  onError: PortErrorHandler | null = null;
+  /** Transient receive errors seen. */
+  rxErrors = 0;
+  private reader: NativeReader | null = null;
+  private truncatedBefore = 0;
+
+  constructor(
+    private readonly addon: Addon,
+    private readonly fd: number,
+    private readonly kind: 'tap' | 'udp',
+  ) {}
+
+  get running(): boolean {
+    return this.reader !== null && this.reader.active;
+  }
+
+  /** Frames dropped for not fitting a slot, over every start(). */
+  get truncated(): number {
+    return this.truncatedBefore + (this.reader?.truncated ?? 0);
+  }
+
+  start(batch: FrameBatch, onBatch: BatchHandler): void {
+    if (this.running) throw new Error('this port is already reading: stop() it before start() again');
+    this.stop();
+    const deliver = (n: number): void => {
+      batch.count = n;
+      onBatch(batch);
+    };
+    const fail = (raw: NativeError): void => {
+      const err = toSystemError(raw) as SystemError;
+      const fatal = raw.fatal === true;
+      if (!fatal) this.rxErrors++;
+      if (this.onError !== null) this.onError(err, fatal);
+      else if (fatal) throw err;
+    };
+    const udp = this.kind === 'udp';
+    try {
+      this.reader = new this.addon.Reader(
+        this.fd, this.kind, batch.slab, batch.slotSize, batch.headroom, batch.sizes,
+        udp ? batch.addrs : null, udp ? batch.ports : null, batch.slots, deliver, fail,
+      );
+    } catch (err) {
+      throw toSystemError(err);
+    }
+  }
+
+  /** Stops reading (a pending wakeup delivers nothing more). Idempotent. */
+  stop(): void {
+    if (this.reader === null) return;
+    this.truncatedBefore += this.reader.truncated;
+    this.reader.stop();
+    this.reader = null;
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * Runs inside a test namespace (started by tap.test.ts through
+ * `ip netns exec`): one scenario per invocation, `node child-tap.js <cmd> ...`,
+ * printing one JSON line with what it saw. Not a test file itself.
+ */
+import { execFileSync } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { SystemError } from '../../src/errors';
+import { FrameBatch, SendList } from '../../src/io/port';
+import { TapPort } from '../../src/io/tap';
+import { errorJson, ifaceMac, macBytes, parseFrame, sleep, until, writeEchoRequest } from './frames';
+
+const MARK = 0xa5;
+
+function sh(cmd: string, ...args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8' });
+}
+
+function noIpv6(): void {
+  // Keep the kernel's own IPv6 frames (RS, MLD, DAD) off the TAPs.
+  sh('sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
+}
+
+/** TAP up with addr/24 and a permanent neighbor `peer` at `peerMac`. */
+function setUp(name: string, addr: string, peer: string, peerMac: string): void {
+  sh('ip', 'addr', 'add', `${addr}/24`, 'dev', name);
+  sh('ip', 'link', 'set', name, 'up');
+  sh('ip', 'neigh', 'replace', peer, 'lladdr', peerMac, 'dev', name, 'nud', 'permanent');
+}
+
+function fdFlags(fd: number): { nonblock: boolean; cloexec: boolean } {
+  const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  const flags = parseInt(/flags:\s*([0-7]+)/.exec(info)![1]!, 8);
+  return { nonblock: (flags & 0o4000) !== 0, cloexec: (flags & 0o2000000) !== 0 };
+}
+
+function rxPackets(name: string): number {
+  const j = JSON.parse(sh('ip', '-s', '-j', 'link', 'show', name)) as { stats64: { rx: { packets: number } } }[];
+  return j[0]!.stats64.rx.packets;
+}
+
+/** Sends n UDP datagrams of `size` bytes to dst:port from one socket, all in one event-loop turn. */
+function burst(dst: string, port: number, n: number, size: number | ((k: number) => number)): Promise<dgram.Socket> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.bind(0, () => {
+      for (let k = 0; k < n; k++) s.send(Buffer.alloc(typeof size === 'number' ? size : size(k), k), port, dst);
+      resolve(s);
+    });
+  });
+}
+
+async function open(name: string): Promise<object> {
+  const port = TapPort.open(name);
+  const exists = sh('ip', '-j', 'link', 'show', port.name).includes(`"${port.name}"`);
+  const out = { ok: true, name: port.name, fd: port.fd, ...fdFlags(port.fd), exists };
+  port.close();
+  return out;
+}
+
+async function busy(name: string): Promise<object> {
+  const first = TapPort.open(name);
+  try {
+    TapPort.open(name);
+    return { ok: true };
+  } catch (err) {
+    return { ...errorJson(err), isSystemError: err instanceof SystemError, sysErrno: (err as SystemError).errno };
+  } finally {
+    first.close();
+  }
+}
+
+/** The batched read: 50 datagrams through a /24 with a static neighbor reach the TAP at once. */
+async function readBurst(): Promise<object> {
+  noIpv6();
+  const port = TapPort.open('vt0');
+  setUp('vt0', '10.9.0.1', '10.9.0.2', '02:00:00:00:00:02');
+  const batch = new FrameBatch(16, 2048, 64);
+  batch.slab.fill(MARK);
+  const batches: number[] = [];
+  let udp = 0;
+  let sizesOk = true;
+  let headroomOk = true;
+  port.start(batch, (b) => {
+    batches.push(b.count);
+    for (let i = 0; i < b.count; i++) {
+      const slot = i * b.slotSize;
+      for (let j = 0; j < b.headroom; j++) if (b.slab[slot + j] !== MARK) headroomOk = false;
+      const f = parseFrame(b.slab, b.frameStart(i), b.sizes[i]!);
+      if (f.proto === 17 && f.dstPort === 9999) {
+        udp++;
+        if (b.sizes[i] !== 14 + 20 + 8 + 100 || f.udpLen !== 108) sizesOk = false;
+      }
+    }
+  });
+  const sock = await burst('10.9.0.2', 9999, 50, 100);
+  await until(() => udp >= 50, 3000);
+  sock.close();
+  const frames = batches.reduce((a, b) => a + b, 0);
+  port.close();
+  return { ok: true, udp, frames, batches, sizesOk, headroomOk, truncated: port.stats.rxTruncated };
+}
+
+/** Frames longer than a slot are dropped and counted; the others arrive. */
+async function truncate(): Promise<object> {
+  noIpv6();
+  const port = TapPort.open('vt2');
+  setUp('vt2', '10.9.2.1', '10.9.2.2', '02:00:00:00:00:02');
+  const batch = new FrameBatch(8, 128, 16); // 112 bytes per frame
+  const sizes: number[] = [];
+  port.start(batch, (b) => {
+    for (let i = 0; i < b.count; i++) {
+      const f = parseFrame(b.slab, b.frameStart(i), b.sizes[i]!);
+      if (f.dstPort === 9999) sizes.push(b.sizes[i]!);
+    }
+  });
+  // 42 + 70 = 112 bytes fits exactly; 42 + 71 does not.
+  const sock = await burst('10.9.2.2', 9999, 4, (k) => [10, 71, 70, 200][k]!);
+  await until(() => sizes.length >= 2 && port.stats.rxTruncated >= 2, 2000);
+  await sleep(50);
+  sock.close();
+  port.close();
+  return { ok: true, sizes, truncated: port.stats.rxTruncated };
+}
+
+/** The batched write: ICMP echo requests written into the TAP; the kernel counts and answers them. */
+async function writeEcho(): Promise<object> {
+  noIpv6();
+  const port = TapPort.open('vt1');
+  const peerMac = '02:00:00:00:00:02';
+  const slab = Buffer.alloc(8 * 256);
+  const list = new SendList(8);
+  const headroom = 50;
+  const tapMac = ifaceMac('vt1');
+  const frame = (k: number, seq: number): void => {
+    const start = k * 256 + headroom;
+    const len = writeEchoRequest(slab, start, {
+      dstMac: tapMac, srcMac: macBytes(peerMac), srcIp: '10.9.1.2', dstIp: '10.9.1.1', id: 0x1234, seq, payload: 56,
+    });
+    list.push(start, len);
+  };
+
+  // While the link is down the kernel refuses each frame (a drop, not an exception).
+  frame(0, 100);
+  const writtenWhileDown = port.write(slab, list);
+  const downStats = port.stats;
+
+  setUp('vt1', '10.9.1.1', '10.9.1.2', peerMac);
+  const replies: number[] = [];
+  const batch = new FrameBatch(16, 2048, 0);
+  port.start(batch, (b) => {
+    for (let i = 0; i < b.count; i++) {
+      const f = parseFrame(b.slab, b.frameStart(i), b.sizes[i]!);
+      if (f.proto === 1 && f.icmpType === 0 && f.icmpId === 0x1234) replies.push(f.icmpSeq!);
+    }
+  });
+  const rxBefore = rxPackets('vt1');
+  list.count = 0;
+  for (let seq = 1; seq <= 5; seq++) frame(seq - 1, seq);
+  list.push(7 * 256, 5); // a runt: refused alone, the batch goes on
+  frame(6, 6);
+  const written = port.write(slab, list);
+  await until(() => replies.length >= 6, 3000);
+  const rxAfter = rxPackets('vt1');
+  port.close();
+  return {
+    ok: true, writtenWhileDown, downError: downStats.lastTxError, written, count: list.count,
+    stats: port.stats, rxDelta: rxAfter - rxBefore, replies: replies.sort((a, b) => a - b),
+  };
+}
+
+/** Stopping mid-stream: inside onBatch (close), and from outside while frames keep coming (stop). */
+async function stopMid(): Promise<object> {
+  noIpv6();
+  // A: close() inside the first onBatch of a burst that needs several batches.
+  const a = TapPort.open('vt3');
+  setUp('vt3', '10.9.3.1', '10.9.3.2', '02:00:00:00:00:02');
+  let callsA = 0;
+  a.start(new FrameBatch(4, 2048, 0), () => {
+    callsA++;
+    a.close();
+    a.close();
+  });
+  const s1 = await burst('10.9.3.2', 9999, 20, 64);
+  await sleep(200);
+  s1.close();
+
+  // B: stop() from a timer while a flood goes on, then more frames, then close twice.
+  const b = TapPort.open('vt4');
+  setUp('vt4', '10.9.4.1', '10.9.4.2', '02:00:00:00:00:02');
+  let callsB = 0;
+  b.start(new FrameBatch(4, 2048, 0), () => { callsB++; });
+  const s2 = dgram.createSocket('udp4');
+  const flood = setInterval(() => s2.send(Buffer.alloc(64), 9999, '10.9.4.2'), 1);
+  await until(() => callsB >= 3, 2000);
+  b.stop();
+  const callsAtStop = callsB;
+  await sleep(200);
+  const callsAfterStop = callsB;
+  b.close();
+  b.close();
+  clearInterval(flood);
+  s2.close();
+  // No process.exit(): the parent checks that the process ends by itself.
+  return { ok: true, callsA, callsAtStop, callsAfterStop, fdAfterClose: b.fd };
+}
+
+/** The device is deleted under a running reader: a fatal error reaches onError, and the reader stops. */
+async function deleted(): Promise<object> {
+  sh('ip', 'tuntap', 'add', 'dev', 'vtd0', 'mode', 'tap');
+  const port = TapPort.open('vtd0');
+  const errors: { errno: string; syscall: string; fatal: boolean; isSystemError: boolean }[] = [];
+  port.onError = (err, fatal) => errors.push({ errno: err.errno, syscall: err.syscall, fatal, isSystemError: err instanceof SystemError });
+  let calls = 0;
+  port.start(new FrameBatch(4, 2048, 0), () => { calls++; });
+  sh('ip', 'link', 'del', 'vtd0');
+  await until(() => errors.length > 0, 2000);
+  await sleep(100);
+  port.close();
+  return { ok: true, errors, calls };
+}
+
+/** onBatch throws: the exception reaches the process ('uncaughtException'), not the void. */
+async function throwInBatch(): Promise<object> {
+  noIpv6();
+  const port = TapPort.open('vt5');
+  setUp('vt5', '10.9.5.1', '10.9.5.2', '02:00:00:00:00:02');
+  const caught: string[] = [];
+  process.on('uncaughtException', (err) => caught.push(err.message));
+  let calls = 0;
+  port.start(new FrameBatch(4, 2048, 0), () => {
+    calls++;
+    throw new Error(`boom ${calls}`);
+  });
+  const s = await burst('10.9.5.2', 9999, 3, 64);
+  await until(() => caught.length > 0, 2000);
+  await sleep(50);
+  s.close();
+  port.close();
+  return { ok: true, caught: caught.slice(0, 1), calls: calls > 0 };
+}
+
+/** Opens (attaches to) a TAP and writes one frame; run as an unprivileged user. */
+async function attach(name: string): Promise<object> {
+  const port = TapPort.open(name);
+  const out = { ok: true, uid: process.getuid?.(), name: port.name };
+  port.close();
+  return out;
+}
+
+async function main(): Promise<void> {
+  const [cmd, arg = ''] = process.argv.slice(2);
+  let result: object;
+  try {
+    switch (cmd) {
+      case 'open': result = await open(arg); break;
+      case 'busy': result = await busy(arg); break;
+      case 'read-burst': result = await readBurst(); break;
+      case 'truncate': result = await truncate(); break;
+      case 'write-echo': result = await writeEcho(); break;
+      case 'stop-mid': result = await stopMid(); break;
+      case 'attach': result = await attach(arg); break;
+      case 'deleted': result = await deleted(); break;
+      case 'throw-in-batch': result = await throwInBatch(); break;
+      default: throw new Error(`unknown command ${cmd}`);
+    }
+  } catch (err) {
+    result = { ...errorJson(err), isSystemError: err instanceof SystemError, sysErrno: (err as SystemError).errno };
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+void main();

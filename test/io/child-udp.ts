@@ -1,0 +1,250 @@
+/**
+ * Runs inside a test namespace (started by udp.test.ts through
+ * `ip netns exec`): one scenario per invocation, `node child-udp.js <cmd> ...`,
+ * printing one JSON line. Not a test file itself.
+ */
+import * as dgram from 'node:dgram';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { parentPort, Worker } from 'node:worker_threads';
+import { SystemError } from '../../src/errors';
+import { FrameBatch, SendList, type DatagramPort } from '../../src/io/port';
+import { BatchUdpPort } from '../../src/io/udp-batch';
+import { DgramUdpPort } from '../../src/io/udp-dgram';
+import { errorJson, sleep, until } from './frames';
+
+type Impl = 'batch' | 'dgram';
+type AnyPort = (BatchUdpPort | DgramUdpPort) & DatagramPort;
+
+const LOOPBACK = 0x7f000001;
+
+async function openPort(impl: Impl, bindIp: string, port: number): Promise<AnyPort> {
+  return impl === 'batch' ? BatchUdpPort.open({ bindIp, port, rcvbuf: 1 << 20, sndbuf: 1 << 20 }) : DgramUdpPort.open({ bindIp, port });
+}
+
+/**
+ * Fills slab slot k with a datagram of `size` payload bytes (pattern k) to
+ * dst:dstPort and pushes it on list. For ports that write the UDP header,
+ * the span starts with it (source port srcPort, checksum 0).
+ */
+function pushDatagram(port: DatagramPort, slab: Buffer, list: SendList, k: number, size: number, dst: number, dstPort: number, srcPort: number): void {
+  const slot = k * 2048;
+  const hdr = port.writesUdpHeader ? 8 : 0;
+  const payload = slot + 64;
+  slab.fill(k & 0xff, payload, payload + size);
+  slab.writeUInt16BE(k, payload);
+  if (hdr > 0) {
+    slab.writeUInt16BE(srcPort, payload - 8);
+    slab.writeUInt16BE(dstPort, payload - 6);
+    slab.writeUInt16BE(size + 8, payload - 4);
+    slab.writeUInt16BE(0, payload - 2);
+  }
+  list.push(payload - hdr, size + hdr, dst, dstPort, srcPort);
+}
+
+/** What a received slot holds: [size, addr, port, index k carried in the payload, pattern intact]. */
+function readSlot(b: FrameBatch, i: number): [number, number, number, number, boolean] {
+  const off = b.frameStart(i);
+  const size = b.sizes[i]!;
+  const k = b.slab.readUInt16BE(off);
+  let intact = true;
+  for (let j = 2; j < size; j++) if (b.slab[off + j] !== (k & 0xff)) intact = false;
+  return [size, b.addrs[i]!, b.ports[i]!, k, intact];
+}
+
+/** The receive queue (bytes) of every raw IPPROTO_UDP socket in this namespace: the addon's drop-all filter keeps them at 0. */
+function rawRxQueues(): number[] {
+  return readFileSync('/proc/net/raw', 'utf8').trim().split('\n').slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[1]!.endsWith(':0011'))
+    .map((f) => parseInt(f[4]!.split(':')[1]!, 16));
+}
+
+/** A sends N datagrams to B in one send(); B reports what it got, in how many batches. */
+async function exchange(impl: Impl): Promise<object> {
+  const a = await openPort(impl, '127.0.0.1', 0);
+  const b = await openPort(impl, '127.0.0.1', 0);
+  const n = 40;
+  const got: [number, number, number, number, boolean][] = [];
+  const batches: number[] = [];
+  b.start(new FrameBatch(64, 2048, 64), (batch) => {
+    batches.push(batch.count);
+    for (let i = 0; i < batch.count; i++) got.push(readSlot(batch, i));
+  });
+  const slab = Buffer.alloc(n * 2048);
+  const list = new SendList(n);
+  for (let k = 0; k < n; k++) pushDatagram(a, slab, list, k, 50 + k * 20, LOOPBACK, b.localPort, 40000 + k);
+  const sent = a.send(slab, list);
+  slab.fill(0); // the slab is the caller's again as soon as send() returns
+  await until(() => got.length >= n, 3000);
+  const out = { ok: true, sent, aPort: a.localPort, got, batches, stats: b.stats, rawRxQueues: rawRxQueues() };
+  a.close();
+  b.close();
+  return out;
+}
+
+/** Datagrams longer than a slot are dropped and counted; the rest keep their order and bytes. */
+async function truncate(impl: Impl): Promise<object> {
+  const a = await openPort(impl, '127.0.0.1', 0);
+  const b = await openPort(impl, '127.0.0.1', 0);
+  const got: [number, number, number, number, boolean][] = [];
+  b.start(new FrameBatch(8, 320, 64), (batch) => { // 256 bytes per datagram
+    for (let i = 0; i < batch.count; i++) got.push(readSlot(batch, i));
+  });
+  const slab = Buffer.alloc(5 * 2048);
+  const list = new SendList(5);
+  [100, 1000, 256, 257, 120].forEach((size, k) => pushDatagram(a, slab, list, k, size, LOOPBACK, b.localPort, 41000 + k));
+  const sent = a.send(slab, list);
+  await until(() => got.length >= 3 && b.stats.rxTruncated >= 2, 3000);
+  await sleep(50);
+  const out = { ok: true, sent, got, truncated: b.stats.rxTruncated };
+  a.close();
+  b.close();
+  return out;
+}
+
+/** Binding a port in use: EADDRINUSE as SystemError for both implementations. */
+async function addrInUse(impl: Impl): Promise<object> {
+  const a = await openPort(impl, '127.0.0.1', 0);
+  try {
+    await openPort(impl, '127.0.0.1', a.localPort);
+    return { ok: true };
+  } catch (err) {
+    return { ...errorJson(err), isSystemError: err instanceof SystemError, sysErrno: (err as SystemError).errno };
+  } finally {
+    a.close();
+  }
+}
+
+/** One datagram in the batch has no route: it alone is skipped and counted, the others are sent. */
+async function skipUnreachable(): Promise<object> {
+  const a = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0 });
+  const b = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0 });
+  let got = 0;
+  b.start(new FrameBatch(8, 2048, 64), (batch) => { got += batch.count; });
+  const slab = Buffer.alloc(3 * 2048);
+  const list = new SendList(3);
+  pushDatagram(a, slab, list, 0, 100, LOOPBACK, b.localPort, 42000);
+  pushDatagram(a, slab, list, 1, 100, 0x0ac80001 /* 10.200.0.1: no route here */, b.localPort, 42001);
+  pushDatagram(a, slab, list, 2, 100, LOOPBACK, b.localPort, 42002);
+  const sent = a.send(slab, list);
+  await until(() => got >= 2, 2000);
+  const out = { ok: true, sent, got, stats: a.stats };
+  a.close();
+  b.close();
+  return out;
+}
+
+/** Raw send with chosen source ports, across the underlay, to a plain receiver in another namespace. */
+async function sendRaw(srcIp: string, dstIp: string, dstPort: string, count: string): Promise<object> {
+  const a = BatchUdpPort.open({ bindIp: srcIp, port: 0, srcIp });
+  const n = Number(count);
+  const slab = Buffer.alloc(n * 2048);
+  const list = new SendList(n);
+  const dst = dstIp.split('.').reduce((acc, p) => ((acc << 8) | Number(p)) >>> 0, 0);
+  for (let k = 0; k < n; k++) pushDatagram(a, slab, list, k, 60 + k, dst, Number(dstPort), 50000 + k * 7);
+  const sent = a.send(slab, list);
+  a.close();
+  return { ok: true, sent };
+}
+
+/** A plain dgram receiver: prints {ready, port} first, then the datagrams it got. */
+async function recvPlain(count: string): Promise<object> {
+  const n = Number(count);
+  const s = dgram.createSocket('udp4');
+  const got: { port: number; addr: string; size: number; k: number }[] = [];
+  s.on('message', (msg, rinfo) => got.push({ port: rinfo.port, addr: rinfo.address, size: msg.length, k: msg.readUInt16BE(0) }));
+  await new Promise<void>((resolve) => s.bind(0, '0.0.0.0', resolve));
+  process.stdout.write(`${JSON.stringify({ ready: true, port: s.address().port })}\n`);
+  await until(() => got.length >= n, 10000);
+  s.close();
+  return { ok: true, got };
+}
+
+/** Reader stopped mid-stream: close() inside the first onBatch of a burst that needs five. */
+async function stopMid(impl: Impl): Promise<object> {
+  const a = await openPort(impl, '127.0.0.1', 0);
+  const b = await openPort(impl, '127.0.0.1', 0);
+  let calls = 0;
+  b.start(new FrameBatch(4, 2048, 64), () => {
+    calls++;
+    b.close();
+    b.close();
+  });
+  const slab = Buffer.alloc(20 * 2048);
+  const list = new SendList(20);
+  for (let k = 0; k < 20; k++) pushDatagram(a, slab, list, k, 100, LOOPBACK, b.localPort, 43000 + k);
+  a.send(slab, list);
+  await sleep(200);
+  a.send(slab, list);
+  await sleep(100);
+  a.close();
+  a.close();
+  // No process.exit(): the parent checks that the process ends by itself.
+  return { ok: true, calls };
+}
+
+/** Opening the raw send socket without CAP_NET_RAW (run as nobody): EPERM. */
+async function rawEperm(): Promise<object> {
+  try {
+    BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0 }).close();
+    return { ok: true };
+  } catch (err) {
+    return { ...errorJson(err), isSystemError: err instanceof SystemError, sysErrno: (err as SystemError).errno };
+  }
+}
+
+/** In a Worker: a reader left running (or stopped just now, its handle still closing), then wait to be terminated. */
+function workerReader(stopFirst: boolean): void {
+  const port = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0 });
+  port.start(new FrameBatch(4, 2048, 64), () => undefined);
+  if (stopFirst) port.stop();
+  parentPort!.postMessage('reading');
+  setInterval(() => undefined, 1000); // keep the worker alive until terminate()
+}
+
+/**
+ * Environments that end with a reader's handle open: Workers terminated with
+ * a running reader and with one whose handle is still closing, then the
+ * process itself exiting with process.exit() while a reader runs. Before the
+ * async cleanup hook, the first one crashed (the handle's close callback ran
+ * after Node had unloaded the addon from the Worker).
+ */
+async function teardown(): Promise<void> {
+  const codes: number[] = [];
+  for (const argv of [['worker-reader'], ['worker-reader', 'stop']]) {
+    const w = new Worker(__filename, { argv });
+    await once(w, 'message');
+    codes.push(await w.terminate());
+  }
+  const port = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0 });
+  port.start(new FrameBatch(4, 2048, 64), () => undefined);
+  process.stdout.write(`${JSON.stringify({ ok: true, workerExitCodes: codes })}\n`);
+  process.exit(0);
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...args] = process.argv.slice(2);
+  if (cmd === 'worker-reader') return workerReader(args[0] === 'stop');
+  if (cmd === 'teardown') return teardown();
+  const impl = (args[0] ?? 'batch') as Impl;
+  let result: object;
+  try {
+    switch (cmd) {
+      case 'exchange': result = await exchange(impl); break;
+      case 'truncate': result = await truncate(impl); break;
+      case 'addr-in-use': result = await addrInUse(impl); break;
+      case 'skip-unreachable': result = await skipUnreachable(); break;
+      case 'send-raw': result = await sendRaw(args[0]!, args[1]!, args[2]!, args[3]!); break;
+      case 'recv-plain': result = await recvPlain(args[0]!); break;
+      case 'stop-mid': result = await stopMid(impl); break;
+      case 'raw-eperm': result = await rawEperm(); break;
+      default: throw new Error(`unknown command ${cmd}`);
+    }
+  } catch (err) {
+    result = { ...errorJson(err), isSystemError: err instanceof SystemError, sysErrno: (err as SystemError).errno };
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+void main();

@@ -1,0 +1,144 @@
+/**
+ * BatchUdpPort (recvmmsg + raw sendmmsg) and DgramUdpPort (node:dgram), in
+ * network namespaces (Lab prefix vxt-udp-). Both run the same exchange
+ * tests; the scenarios live in test/io/child-udp.ts.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { Lab, needNamespaces, waitFor } from '../helpers/netns';
+import { asUser, runChild } from './child';
+
+const lab = new Lab('vxt-udp-');
+after(() => lab.cleanup());
+
+const CHILD = path.join(__dirname, 'child-udp.js');
+const LOOPBACK = 0x7f000001;
+
+function udp(host: string, ...args: string[]): Record<string, unknown> {
+  const r = runChild(lab, host, ['node', CHILD, ...args]);
+  assert.equal(r.status, 0, `child ${args.join(' ')} failed (status ${r.status}): ${r.stderr}`);
+  return r.result;
+}
+
+type Got = [size: number, addr: number, port: number, k: number, intact: boolean];
+
+const impls = [
+  // The raw socket sends the source port the caller wrote (40000 + k).
+  { impl: 'batch', srcPort: (k: number, _aPort: number) => 40000 + k },
+  // dgram sends from its bound port.
+  { impl: 'dgram', srcPort: (_k: number, aPort: number) => aPort },
+] as const;
+
+for (const { impl, srcPort } of impls) {
+  test(`${impl}: a batch of 40 datagrams in one send() arrives with sizes, sender and ports, in few batches`, (t) => {
+    if (!needNamespaces(t)) return;
+    const host = `x-${impl}`;
+    lab.addNs(host);
+    const r = udp(host, 'exchange', impl);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.sent, 40);
+    const got = r.got as Got[];
+    assert.equal(got.length, 40);
+    const byK = [...got].sort((a, b) => a[3] - b[3]);
+    byK.forEach(([size, addr, port, k, intact], i) => {
+      assert.equal(k, i);
+      assert.equal(size, 50 + k * 20, `datagram ${k} size`);
+      assert.equal(addr, LOOPBACK);
+      assert.equal(port, srcPort(k, r.aPort as number), `datagram ${k} source port`);
+      assert.equal(intact, true, `datagram ${k} bytes (copied before the slab was reused)`);
+    });
+    const batches = r.batches as number[];
+    assert.ok(batches.length < 40, `${batches.length} onBatch calls for 40 datagrams`);
+    assert.deepEqual(r.stats, { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null });
+    if (impl === 'batch') {
+      // Two raw send sockets saw 40 UDP datagrams arrive; their filter queued none of them.
+      assert.deepEqual(r.rawRxQueues, [0, 0]);
+    }
+  });
+
+  test(`${impl}: datagrams longer than a slot are dropped and counted, the others keep order and bytes`, (t) => {
+    if (!needNamespaces(t)) return;
+    const host = `t-${impl}`;
+    lab.addNs(host);
+    const r = udp(host, 'truncate', impl);
+    assert.equal(r.sent, 5);
+    assert.equal(r.truncated, 2);
+    const got = r.got as Got[];
+    assert.deepEqual(got.map((g) => [g[0], g[3], g[4]]), [[100, 0, true], [256, 2, true], [120, 4, true]]);
+  });
+
+  test(`${impl}: binding a port in use gives EADDRINUSE as a SystemError`, (t) => {
+    if (!needNamespaces(t)) return;
+    const host = `b-${impl}`;
+    lab.addNs(host);
+    const r = udp(host, 'addr-in-use', impl);
+    assert.equal(r.ok, false);
+    assert.equal(r.isSystemError, true);
+    assert.equal(r.sysErrno, 'EADDRINUSE');
+    assert.equal(r.code, 'VXTAP_ERR_SYS_EADDRINUSE');
+    assert.equal(r.syscall, 'bind');
+  });
+
+  test(`${impl}: close() inside onBatch stops the reader mid-burst; close twice; the process exits by itself`, (t) => {
+    if (!needNamespaces(t)) return;
+    const host = `s-${impl}`;
+    lab.addNs(host);
+    const run = runChild(lab, host, ['node', CHILD, 'stop-mid', impl], 10);
+    assert.notEqual(run.status, 124, 'the child did not exit by itself: a handle is left open');
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.result, { ok: true, calls: 1 });
+  });
+}
+
+test('batch: raw send with chosen source ports crosses the underlay to a plain receiver', async (t) => {
+  if (!needNamespaces(t)) return;
+  lab.underlay('sw', { ra: '10.77.0.1/24', rb: '10.77.0.2/24' });
+  // A static neighbor, so the burst is not held back by ARP (and no ping is needed).
+  const macB = (JSON.parse(lab.exec('rb', ['ip', '-j', 'link', 'show', 'eth0'])) as { address: string }[])[0]!.address;
+  lab.exec('ra', ['ip', 'neigh', 'replace', '10.77.0.2', 'lladdr', macB, 'dev', 'eth0', 'nud', 'permanent']);
+  const n = 20;
+  const recv = lab.spawn('rb', ['node', CHILD, 'recv-plain', String(n)]);
+  let out = '';
+  recv.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  await waitFor('the receiver to be ready', () => out.includes('"ready"'), 10000, 20);
+  const port = (JSON.parse(out.split('\n')[0]!) as { port: number }).port;
+
+  const sent = udp('ra', 'send-raw', '10.77.0.1', '10.77.0.2', String(port), String(n));
+  assert.deepEqual(sent, { ok: true, sent: n });
+  if (recv.exitCode === null) await once(recv, 'exit');
+  const lines = out.trim().split('\n');
+  const got = (JSON.parse(lines[lines.length - 1]!) as { got: { port: number; addr: string; size: number; k: number }[] }).got;
+  assert.equal(got.length, n);
+  for (const g of got) {
+    assert.equal(g.addr, '10.77.0.1');
+    assert.equal(g.port, 50000 + g.k * 7, `datagram ${g.k} keeps its chosen source port`);
+    assert.equal(g.size, 60 + g.k);
+  }
+});
+
+test('batch: a datagram with no route is skipped and counted, the rest of the batch is sent', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('skip');
+  const r = udp('skip', 'skip-unreachable');
+  assert.deepEqual(r, { ok: true, sent: 2, got: 2, stats: { rxTruncated: 0, rxErrors: 0, txSkipped: 1, lastTxError: 'ENETUNREACH' } });
+});
+
+test('batch: without CAP_NET_RAW the raw socket is refused with EPERM', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('perm');
+  const r = runChild(lab, 'perm', asUser(65534, ['node', CHILD, 'raw-eperm']));
+  assert.equal(r.result.ok, false, r.stderr);
+  assert.equal(r.result.isSystemError, true);
+  assert.equal(r.result.sysErrno, 'EPERM');
+  assert.equal(r.result.syscall, 'socket');
+});
+
+test('batch: a Worker terminated with a running reader, and process.exit() with one, end cleanly', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('down');
+  const r = runChild(lab, 'down', ['node', CHILD, 'teardown'], 15);
+  assert.equal(r.status, 0, `status ${r.status} (139 is a crash in teardown): ${r.stderr}`);
+  assert.deepEqual(r.result, { ok: true, workerExitCodes: [1, 1] });
+});
