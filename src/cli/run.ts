@@ -47,6 +47,10 @@ export interface RunningNode {
   readonly tapName: string;
   /** Re-reads the peers file now and applies the difference. */
   reload(): void;
+  /** Settles with the error when a port fails for good (the node can no longer forward). */
+  readonly failed: Promise<Error>;
+  /** Counters of the switch and of both ports, for logs and `stats`. */
+  stats(): Record<string, unknown>;
   stop(): Promise<void>;
 }
 
@@ -95,6 +99,18 @@ export async function startNode(opts: RunOptions, log: Logger): Promise<RunningN
       ? BatchUdpPort.open({ bindIp: '0.0.0.0', port: cfg.port, srcIp: publicIp, rcvbuf: opts.sockBuf, sndbuf: opts.sockBuf })
       : await DgramUdpPort.open({ bindIp: '0.0.0.0', port: cfg.port });
     cleanups.push(() => net.close());
+    let fail: (err: Error) => void = () => undefined;
+    const failed = new Promise<Error>((resolve) => { fail = resolve; });
+    const portError = (port: string) => (err: Error, fatal: boolean): void => {
+      if (fatal) {
+        log.error({ err, port }, `${port}: ${err.message}: it no longer reads; stopping`);
+        fail(err);
+      } else {
+        log.warn({ err, port }, `${port}: ${err.message}`);
+      }
+    };
+    tap.onError = portError(`TAP ${tap.name}`);
+    net.onError = portError(`UDP port ${cfg.port}`);
     const sw = new Switch({ vni: cfg.vni, tap, net, mtu, batchSize: opts.batchSize });
     sw.start();
 
@@ -110,6 +126,8 @@ export async function startNode(opts: RunOptions, log: Logger): Promise<RunningN
       installer,
       tapName: tap.name,
       reload: () => { source.reload(); },
+      failed,
+      stats: () => ({ ...sw.counters.snapshot(), tapPort: { ...tap.stats }, udpPort: { ...net.stats } }),
       stop: () => {
         stopping ??= (async () => {
           await source.close();
@@ -130,9 +148,15 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
   const node = await startNode(opts, log);
   // SIGHUP: re-read the peers file now (it is also watched for changes).
   process.on('SIGHUP', () => { node.reload(); });
-  const logStats = (): void => { log.info({ stats: node.sw.counters.snapshot() }, 'stats'); };
+  const logStats = (): void => { log.info({ stats: node.stats() }, 'stats'); };
   process.on('SIGUSR1', logStats);
+  let failure: Error | null = null;
   await new Promise<void>((resolve) => {
+    void node.failed.then((err) => {
+      failure = err;
+      logStats();
+      node.stop().then(resolve, resolve);
+    });
     let signalled = false;
     const onSignal = (sig: NodeJS.Signals): void => {
       if (signalled) {
@@ -148,4 +172,5 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     process.on('SIGINT', onSignal);
   });
   process.removeListener('SIGUSR1', logStats);
+  if (failure !== null) throw failure;
 }

@@ -9,7 +9,7 @@
  * is given (`acceptLimit`), as a kernel does at EAGAIN.
  */
 import { parseIpv4 } from '../wire/addr';
-import type { BatchHandler, DatagramPort, FrameBatch, FramePort, SendList } from './port';
+import type { BatchHandler, DatagramPort, FrameBatch, FramePort, PortErrorHandler, PortStats, SendList } from './port';
 
 /** A datagram to inject: payload (from the VXLAN header on), sender address (dotted quad or host-order u32) and port. */
 export interface InjectedDatagram {
@@ -76,7 +76,9 @@ export class MemoryFramePort implements FramePort {
   /** How many frames one write() accepts at most (the rest are refused, as at EAGAIN). */
   acceptLimit = Infinity;
   closed = false;
-  readonly stats = { rxTruncated: 0 };
+  readonly stats: PortStats = { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null };
+  /** Never called: a memory port has no reads that fail. */
+  onError: PortErrorHandler | null = null;
   private batch: FrameBatch | null = null;
   private handler: BatchHandler | null = null;
 
@@ -137,7 +139,9 @@ export class MemoryDatagramPort implements DatagramPort {
   /** How many datagrams one send() accepts at most. */
   acceptLimit = Infinity;
   closed = false;
-  readonly stats = { rxTruncated: 0 };
+  readonly stats: PortStats = { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null };
+  /** Never called: a memory port has no reads that fail. */
+  onError: PortErrorHandler | null = null;
   private batch: FrameBatch | null = null;
   private handler: BatchHandler | null = null;
 

@@ -166,22 +166,7 @@ export function toSystemError(err: unknown): unknown {
   return new SystemError(err.syscall, err.code, err.message);
 }
 
-/** What a port reports about its errors and drops (counters, not exceptions). */
-export interface PortStats {
-  /** Received frames dropped because they did not fit a slot. */
-  rxTruncated: number;
-  /** Transient receive errors (fatal ones go to onError and stop the port). */
-  rxErrors: number;
-  /** Frames the kernel refused one by one (skipped, not sent). */
-  txSkipped: number;
-  /** errno name of the last refused frame, or null. */
-  lastTxError: string | null;
-}
+export type { PortStats } from './port';
 
-/**
- * Called when a port's reader fails. `fatal` means the port no longer reads
- * (the fd is still open: close() the port). Without a handler, a fatal error
- * is thrown to the process ('uncaughtException') and a transient one is only
- * counted.
- */
-export type PortErrorHandler = (err: SystemError, fatal: boolean) => void;
+/** See port.ts. `fatal` means the port no longer reads (the fd is still open: close() the port). */
+export type { PortErrorHandler } from './port';

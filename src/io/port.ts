@@ -9,6 +9,8 @@
  * and is sizes[i] bytes long. `bufs[i]` is a view of slot i, made once.
  * Nothing here allocates per frame.
  */
+import type { SystemError } from '../errors';
+
 export class FrameBatch {
   readonly slab: Buffer;
   /** bufs[i] is slot i (a view into slab, made once): frame at bufs[i][headroom .. headroom + sizes[i]). */
@@ -86,6 +88,25 @@ export class SendList {
 /** Called once per batch. The batch's buffers are valid only during the call. */
 export type BatchHandler = (batch: FrameBatch) => void;
 
+/**
+ * Told of an error the port met outside any call of ours (a failed read).
+ * `fatal` says the port has stopped reading. Without a handler, a fatal error
+ * goes to the process and a transient one is only counted.
+ */
+export type PortErrorHandler = (err: SystemError, fatal: boolean) => void;
+
+/** What a port reports about its errors and drops (counters, not exceptions). */
+export interface PortStats {
+  /** Received frames dropped because they did not fit a slot. */
+  rxTruncated: number;
+  /** Transient receive errors (fatal ones go to onError and stop the port). */
+  rxErrors: number;
+  /** Frames the kernel refused one by one (skipped, not sent). */
+  txSkipped: number;
+  /** errno name of the last refused frame, or null. */
+  lastTxError: string | null;
+}
+
 /** Ethernet frames to and from a TAP device. */
 export interface FramePort {
   readonly name: string;
@@ -95,6 +116,8 @@ export interface FramePort {
   write(slab: Buffer, list: SendList): number;
   /** Stops reading and releases the device. Idempotent; a pending read ends. */
   close(): void;
+  onError: PortErrorHandler | null;
+  readonly stats: PortStats;
 }
 
 /**
@@ -116,4 +139,6 @@ export interface DatagramPort {
   /** Sends spans of `slab` to list.addrs/ports. Returns how many were accepted by the kernel. */
   send(slab: Buffer, list: SendList): number;
   close(): void;
+  onError: PortErrorHandler | null;
+  readonly stats: PortStats;
 }
