@@ -106,8 +106,8 @@ export class PeerInstaller {
     }
     this.failed.delete(peer.subnet);
     this.installed.set(peer.subnet, peer);
-    log.debug({ arp: `${route.gateway} -> ${peer.vtepMac}`, fdb: `${peer.vtepMac} -> ${peer.publicIp}:${port}`, route: `${route.dst} via ${route.gateway} dev ${dev} onlink` },
-      `installed ARP, FDB and route for ${peer.subnet}`);
+    log.info({ arp: `${route.gateway} -> ${peer.vtepMac}`, fdb: `${peer.vtepMac} -> ${peer.publicIp}:${port}`, route: `${route.dst} via ${route.gateway} dev ${dev} onlink` },
+      `  ARP ${route.gateway} is-at ${peer.vtepMac}; FDB ${peer.vtepMac} -> VTEP ${peer.publicIp}:${port}; route ${route.dst} via ${route.gateway} dev ${dev} onlink`);
   }
 
   private async remove(peer: Peer): Promise<void> {
