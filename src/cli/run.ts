@@ -127,7 +127,15 @@ export async function startNode(opts: RunOptions, log: Logger): Promise<RunningN
       tapName: tap.name,
       reload: () => { source.reload(); },
       failed,
-      stats: () => ({ ...sw.counters.snapshot(), tapPort: { ...tap.stats }, udpPort: { ...net.stats } }),
+      stats: () => ({
+        ...sw.counters.snapshot(),
+        tapPort: { ...tap.stats },
+        udpPort: { ...net.stats },
+        // The tables too, until the control socket serves them (`vxtap fdb`, `vxtap arp`).
+        fdb: [...sw.fdb.entries()].map((e) => sw.fdb.describe(e)),
+        arp: sw.arp.list(),
+        peers: installer.peers,
+      }),
       stop: () => {
         stopping ??= (async () => {
           await source.close();
