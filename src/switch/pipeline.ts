@@ -19,8 +19,16 @@
  * The caller (Switch) hands the queues to the ports once per batch.
  *
  * Nothing here allocates per frame: the queues are preallocated SendLists and
- * the tables are keyed by integers.
+ * the tables are keyed by integers. Each frame's stages are one method
+ * (encapFrame / decapFrame) that returns its verdict; the batch loop counts it.
+ *
+ * Tracing (switch/trace.ts): when `tracer` is set, each frame goes through
+ * traceEncap / traceDecap instead, which copy the frame before the decision
+ * (the ARP answer rewrites it in place), run the same encapFrame / decapFrame,
+ * and hand the tracer the verdict and the table lookups behind it. With no
+ * tracer the cost is one null check per frame: no closure, no allocation.
  */
+import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
 import * as vxlan from '../wire/vxlan';
@@ -30,9 +38,20 @@ import { answerArpInPlace } from './arp-responder';
 import { DropReason, type Counters } from './counters';
 import type { Fdb } from './fdb';
 import { flowSourcePort } from './flow-hash';
+import type { FrameTrace, Lookup, Tracer } from './trace';
 
 /** Headroom every batch must keep in front of a frame: UDP + VXLAN headers, written in place. */
 export const ENCAP_HEADROOM = udp.HEADER_LEN + vxlan.HEADER_LEN;
+
+/** What became of one frame: a DropReason index (>= 0), or one of these. */
+export const Verdict = {
+  /** Encapsulated and queued for the network. */
+  ENCAP: -1,
+  /** An ARP request answered in place and queued back to the TAP. */
+  ARP_REPLY: -2,
+  /** Decapsulated and queued for the TAP. */
+  DECAP: -3,
+} as const;
 
 export interface PipelineOptions {
   vni: number;
@@ -43,6 +62,8 @@ export interface PipelineOptions {
   writesUdpHeader: boolean;
   /** Accept VXLAN from sources the FDB does not know (off by default: a datagram from anywhere else is a drop). */
   acceptUnknownVteps?: boolean;
+  /** Explains every frame's decision (switch/trace.ts); null (the default) for none. */
+  tracer?: Tracer | null;
 }
 
 export class Pipeline {
@@ -54,6 +75,8 @@ export class Pipeline {
   private readonly acceptUnknownVteps: boolean;
   /** Bytes in front of the inner frame that one encap adds to the span we send. */
   readonly encapOverhead: number;
+  /** Set to trace every frame; null costs one check per frame. */
+  tracer: Tracer | null;
 
   constructor(opts: PipelineOptions) {
     if (!Number.isInteger(opts.vni) || opts.vni < 0 || opts.vni > vxlan.VNI_MAX) {
@@ -66,6 +89,7 @@ export class Pipeline {
     this.writesUdpHeader = opts.writesUdpHeader;
     this.acceptUnknownVteps = opts.acceptUnknownVteps ?? false;
     this.encapOverhead = vxlan.HEADER_LEN + (this.writesUdpHeader ? udp.HEADER_LEN : 0);
+    this.tracer = opts.tracer ?? null;
   }
 
   /** Frames from the TAP: fills `toNet` (encapsulated spans) and `toTap` (local ARP replies). */
@@ -78,43 +102,17 @@ export class Pipeline {
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
-      if (len < ethernet.HEADER_LEN) {
-        c.drop(DropReason.RUNT);
-        continue;
-      }
-      if (ethernet.etherType(buf, off) === ethernet.ETHERTYPE_ARP) {
-        if (answerArpInPlace(buf, off, len, off + ethernet.l3Offset(buf, off), this.arp) >= 0) {
-          c.arpAnswered++;
-          toTap.push(off, len);
-          continue;
-        }
-        if (ethernet.isMulticast(buf, off)) {
-          c.drop(DropReason.ARP_MISS);
-          continue;
-        }
-        // A unicast ARP we cannot answer (a reply to a remote asker, a probe
-        // for an address we do not hold) is forwarded like any unicast.
-      } else if (ethernet.isMulticast(buf, off)) {
-        c.drop(DropReason.FLOOD);
-        continue;
-      }
-      const entry = this.fdb.lookup(ethernet.dstKey(buf, off));
-      if (entry === undefined) {
-        c.drop(DropReason.FDB_MISS);
-        continue;
-      }
-      const hdr = off - vxlan.HEADER_LEN;
-      vxlan.emit(buf, hdr, this.vni);
-      if (this.writesUdpHeader) {
-        const u = hdr - udp.HEADER_LEN;
-        const srcPort = flowSourcePort(buf, off, len);
-        udp.emitHeader(buf, u, srcPort, entry.port, len + this.encapOverhead, 0);
-        toNet.push(u, len + this.encapOverhead, entry.vtep, entry.port, srcPort);
+      const v = this.tracer === null
+        ? this.encapFrame(buf, off, len, toNet, toTap)
+        : this.traceEncap(this.tracer, buf, off, len, toNet, toTap);
+      if (v === Verdict.ENCAP) {
+        c.encapFrames++;
+        c.encapBytes += len;
+      } else if (v === Verdict.ARP_REPLY) {
+        c.arpAnswered++;
       } else {
-        toNet.push(hdr, len + this.encapOverhead, entry.vtep, entry.port);
+        c.drop(v);
       }
-      c.encapFrames++;
-      c.encapBytes += len;
     }
   }
 
@@ -127,22 +125,124 @@ export class Pipeline {
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
-      if (!this.acceptUnknownVteps && !this.fdb.knowsVtep(b.addrs[i]!)) {
-        c.drop(DropReason.UNKNOWN_VTEP);
-        continue;
+      const from = b.addrs[i]!;
+      const v = this.tracer === null
+        ? this.decapFrame(buf, off, len, from, toTap)
+        : this.traceDecap(this.tracer, buf, off, len, from, b.ports[i]!, toTap);
+      if (v === Verdict.DECAP) {
+        c.decapFrames++;
+        c.decapBytes += len - vxlan.HEADER_LEN;
+      } else {
+        c.drop(v);
       }
-      const fault = vxlan.check(buf, off, len);
-      if (fault !== vxlan.CHECK_OK) {
-        c.drop(fault === vxlan.CHECK_NO_I_FLAG ? DropReason.VXLAN_NO_I_FLAG : DropReason.VXLAN_TOO_SHORT);
-        continue;
-      }
-      if (vxlan.vni(buf, off) !== this.vni) {
-        c.drop(DropReason.VXLAN_UNKNOWN_VNI);
-        continue;
-      }
-      toTap.push(off + vxlan.HEADER_LEN, len - vxlan.HEADER_LEN);
-      c.decapFrames++;
-      c.decapBytes += len - vxlan.HEADER_LEN;
     }
   }
+
+  /** Stages 1-5 from the TAP for the frame at buf[off..off+len). Returns its verdict. */
+  private encapFrame(buf: Buffer, off: number, len: number, toNet: SendList, toTap: SendList): number {
+    if (len < ethernet.HEADER_LEN) return DropReason.RUNT;
+    if (ethernet.etherType(buf, off) === ethernet.ETHERTYPE_ARP) {
+      if (answerArpInPlace(buf, off, len, off + ethernet.l3Offset(buf, off), this.arp) >= 0) {
+        toTap.push(off, len);
+        return Verdict.ARP_REPLY;
+      }
+      if (ethernet.isMulticast(buf, off)) return DropReason.ARP_MISS;
+      // A unicast ARP we cannot answer (a reply to a remote asker, a probe
+      // for an address we do not hold) is forwarded like any unicast.
+    } else if (ethernet.isMulticast(buf, off)) {
+      return DropReason.FLOOD;
+    }
+    const entry = this.fdb.lookup(ethernet.dstKey(buf, off));
+    if (entry === undefined) return DropReason.FDB_MISS;
+    const hdr = off - vxlan.HEADER_LEN;
+    vxlan.emit(buf, hdr, this.vni);
+    if (this.writesUdpHeader) {
+      const u = hdr - udp.HEADER_LEN;
+      const srcPort = flowSourcePort(buf, off, len);
+      udp.emitHeader(buf, u, srcPort, entry.port, len + this.encapOverhead, 0);
+      toNet.push(u, len + this.encapOverhead, entry.vtep, entry.port, srcPort);
+    } else {
+      toNet.push(hdr, len + this.encapOverhead, entry.vtep, entry.port);
+    }
+    return Verdict.ENCAP;
+  }
+
+  /** Stages 1-4 from the network for the datagram at buf[off..off+len) from `from`. Returns its verdict. */
+  private decapFrame(buf: Buffer, off: number, len: number, from: number, toTap: SendList): number {
+    if (!this.acceptUnknownVteps && !this.fdb.knowsVtep(from)) return DropReason.UNKNOWN_VTEP;
+    const fault = vxlan.check(buf, off, len);
+    if (fault !== vxlan.CHECK_OK) {
+      return fault === vxlan.CHECK_NO_I_FLAG ? DropReason.VXLAN_NO_I_FLAG : DropReason.VXLAN_TOO_SHORT;
+    }
+    if (vxlan.vni(buf, off) !== this.vni) return DropReason.VXLAN_UNKNOWN_VNI;
+    toTap.push(off + vxlan.HEADER_LEN, len - vxlan.HEADER_LEN);
+    return Verdict.DECAP;
+  }
+
+  // -------------------------------------------------------------------------
+  // Tracing: off the hot path, allocates freely.
+
+  /** encapFrame, explained: the frame as it came (copied first), the verdict, the lookups behind it. */
+  private traceEncap(t: Tracer, buf: Buffer, off: number, len: number, toNet: SendList, toTap: SendList): number {
+    const data = Buffer.from(buf.subarray(off, off + len));
+    const v = this.encapFrame(buf, off, len, toNet, toTap);
+    const ev = traceEvent('tap', data, 0, 0, v);
+    if (v === DropReason.RUNT) {
+      t.frame(ev);
+      return v;
+    }
+    if (ethernet.etherType(data, 0) === ethernet.ETHERTYPE_ARP) {
+      const l3 = ethernet.l3Offset(data, 0);
+      if (arp.isEthIpv4(data, l3, len - l3) && arp.op(data, l3) === arp.OP_REQUEST) {
+        const ip = arp.targetIp(data, l3);
+        ev.lookups.push({ table: 'arp', ip, mac: this.arp.lookup(ip) ?? null });
+      }
+    }
+    if (v === Verdict.ARP_REPLY) {
+      ev.reply = Buffer.from(buf.subarray(off, off + len));
+      ev.queued = 'tap';
+      ev.index = toTap.count - 1;
+    } else if (v === Verdict.ENCAP || v === DropReason.FDB_MISS) {
+      const mac = ethernet.dstKey(data, 0);
+      ev.lookups.push({ table: 'fdb', mac, entry: this.fdb.lookup(mac) ?? null });
+    }
+    if (v === Verdict.ENCAP) {
+      const k = toNet.count - 1;
+      ev.encap = { vni: this.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+      ev.queued = 'net';
+      ev.index = k;
+    }
+    t.frame(ev);
+    return v;
+  }
+
+  /** decapFrame, explained. */
+  private traceDecap(t: Tracer, buf: Buffer, off: number, len: number, from: number, port: number, toTap: SendList): number {
+    const data = Buffer.from(buf.subarray(off, off + len));
+    const v = this.decapFrame(buf, off, len, from, toTap);
+    const ev = traceEvent('net', data, from, port, v);
+    ev.lookups.push({ table: 'vtep', addr: from, known: this.fdb.knowsVtep(from), required: !this.acceptUnknownVteps });
+    if (v === Verdict.DECAP || v === DropReason.VXLAN_UNKNOWN_VNI) {
+      ev.lookups.push({ table: 'vni', vni: vxlan.vni(data, 0), ours: this.vni });
+    }
+    if (v === Verdict.DECAP) {
+      ev.queued = 'tap';
+      ev.index = toTap.count - 1;
+    }
+    t.frame(ev);
+    return v;
+  }
+}
+
+function traceEvent(dir: 'tap' | 'net', data: Buffer, addr: number, port: number, v: number): FrameTrace {
+  const lookups: Lookup[] = [];
+  return {
+    dir, data, addr, port, lookups,
+    action: v === Verdict.ENCAP ? 'encap' : v === Verdict.ARP_REPLY ? 'arp-reply' : v === Verdict.DECAP ? 'decap' : 'drop',
+    drop: v >= 0 ? v : -1,
+    encap: null,
+    reply: null,
+    queued: null,
+    index: -1,
+  };
 }

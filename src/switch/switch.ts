@@ -10,12 +10,17 @@
  * once per batch; we decide per frame, then make one send and one write per
  * batch. Frames a port does not take are counted as drops, never retried:
  * like a NIC queue, a full socket buffer means loss, and TCP above recovers.
+ *
+ * With a tracer (switch/trace.ts), the pipeline explains each frame and the
+ * switch tells the tracer, once per batch, how many queued frames each port
+ * took, so that a refused frame is traced as the drop it is.
  */
 import { FrameBatch, SendList, type DatagramPort, type FramePort } from '../io/port';
 import { ArpTable } from './arp-table';
 import { Counters, DropReason } from './counters';
 import { Fdb } from './fdb';
 import { ENCAP_HEADROOM, Pipeline } from './pipeline';
+import type { Tracer } from './trace';
 import * as ethernet from '../wire/ethernet';
 import * as vxlan from '../wire/vxlan';
 
@@ -32,6 +37,8 @@ export interface SwitchOptions {
   mtu: number;
   batchSize?: number;
   acceptUnknownVteps?: boolean;
+  /** Explains every frame (switch/trace.ts); also settable later as `pipeline.tracer`. */
+  tracer?: Tracer | null;
 }
 
 export class Switch {
@@ -69,6 +76,7 @@ export class Switch {
       counters: this.counters,
       writesUdpHeader: this.net.writesUdpHeader,
       acceptUnknownVteps: opts.acceptUnknownVteps ?? false,
+      tracer: opts.tracer ?? null,
     });
   }
 
@@ -90,22 +98,26 @@ export class Switch {
     toNet.count = 0;
     toTap.count = 0;
     this.pipeline.encapBatch(b, toNet, toTap);
+    let sent = 0;
+    let written = 0;
     if (toNet.count > 0) {
-      const sent = this.net.send(b.slab, toNet);
+      sent = this.net.send(b.slab, toNet);
       if (sent < toNet.count) this.undoEncap(toNet, sent);
     }
     if (toTap.count > 0) {
-      const written = this.tap.write(b.slab, toTap);
+      written = this.tap.write(b.slab, toTap);
       if (written < toTap.count) this.counters.drop(DropReason.TAP_WRITE, toTap.count - written);
     }
+    if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(sent, written);
   }
 
   private onNetBatch(b: FrameBatch): void {
     const toTap = this.netToTap;
     toTap.count = 0;
     this.pipeline.decapBatch(b, toTap);
+    let written = 0;
     if (toTap.count > 0) {
-      const written = this.tap.write(b.slab, toTap);
+      written = this.tap.write(b.slab, toTap);
       if (written < toTap.count) {
         const lost = toTap.count - written;
         this.counters.drop(DropReason.TAP_WRITE, lost);
@@ -113,6 +125,7 @@ export class Switch {
         for (let k = written; k < toTap.count; k++) this.counters.decapBytes -= toTap.lens[k]!;
       }
     }
+    if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(0, written);
   }
 
   /** Frames the socket did not take were counted as sent: move them to drops. */

@@ -1,0 +1,236 @@
+/**
+ * The pcap recorder and its middleware ports: a Switch with memory ports
+ * wrapped in PcapFramePort / PcapDatagramPort writes one file that
+ * io/pcap.ts readPcap and tshark both read, with the underlay packets
+ * rebuilt as Ethernet / IPv4 / UDP / VXLAN around the inner frame.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../../../src/errors';
+import { MemoryDatagramPort, MemoryFramePort } from '../../../src/io/fake';
+import { LINKTYPE_ETHERNET, readPcap } from '../../../src/io/pcap';
+import { PcapDatagramPort, PcapFramePort, PcapRecorder } from '../../../src/io/pcap-port';
+import { Switch } from '../../../src/switch/switch';
+import { formatMac, macKeyFromString, parseIpv4 } from '../../../src/wire/addr';
+import * as ipv4 from '../../../src/wire/ipv4';
+import { arpRequest, ipv4Frame } from '../../helpers/frames';
+
+const SELF_MAC = '02:76:c0:a8:5a:01';
+const PEER_MAC = '02:76:c0:a8:5a:02';
+const LOCAL_IP = '192.168.90.1';
+const PEER_IP = '192.168.90.2';
+const VNI = 42;
+/** 2024-01-02T03:04:05.678901Z in microseconds. */
+const T_US = 1704164645678901;
+
+const dir = mkdtempSync(join(tmpdir(), 'vxtap-pcap-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const tempPcap = (): string => join(dir, `t${++files}.pcap`);
+
+function make(opts: { writesUdpHeader: boolean; port?: number; path?: string; snaplen?: number }) {
+  const port = opts.port ?? 4789;
+  const path = opts.path ?? tempPcap();
+  const rec = PcapRecorder.open(path, { clock: () => T_US, ...(opts.snaplen ? { snaplen: opts.snaplen } : {}) });
+  const tap = new MemoryFramePort('vxtap.42');
+  const net = new MemoryDatagramPort({ writesUdpHeader: opts.writesUdpHeader, localPort: port });
+  const sw = new Switch({
+    vni: VNI,
+    tap: new PcapFramePort(tap, rec),
+    net: new PcapDatagramPort(net, rec, { localIp: LOCAL_IP, localPort: port }),
+    mtu: 1450,
+    batchSize: 32,
+  });
+  sw.fdb.set(macKeyFromString(PEER_MAC), parseIpv4(PEER_IP), port);
+  sw.arp.set(parseIpv4('10.44.2.0'), macKeyFromString(PEER_MAC));
+  sw.start();
+  return { path, rec, tap, net, sw };
+}
+
+const request = ipv4Frame(PEER_MAC, SELF_MAC, '10.44.1.0', '10.44.2.0', 1, 0x0800, 1);
+const reply = ipv4Frame(SELF_MAC, PEER_MAC, '10.44.2.0', '10.44.1.0', 1, 0, 0);
+const vxlanOf = (frame: Buffer, vni = VNI): Buffer =>
+  Buffer.concat([Buffer.from([0x08, 0, 0, 0, vni >> 16, (vni >> 8) & 0xff, vni & 0xff, 0]), frame]);
+
+/** ARP answered locally, a ping out (encap), its reply in (decap). */
+function traffic(m: ReturnType<typeof make>): void {
+  m.tap.inject([arpRequest(SELF_MAC, '10.44.1.0', '10.44.2.0'), request]);
+  m.net.inject([{ data: vxlanOf(reply), addr: PEER_IP, port: 51234 }]);
+}
+
+function tshark(args: string[]): string[][] {
+  const out = execFileSync('tshark', ['-n', ...args, '-T', 'fields', '-E', 'separator=|'], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return out.trim().split('\n').map((l) => l.split('|'));
+}
+
+test('both sides in one pcap: TAP frames as they are, underlay packets as Ethernet/IPv4/UDP/VXLAN (readPcap)', () => {
+  const m = make({ writesUdpHeader: true });
+  traffic(m);
+  m.rec.close();
+  const f = readPcap(readFileSync(m.path));
+  assert.equal(f.linktype, LINKTYPE_ETHERNET);
+  assert.equal(f.snaplen, 65535);
+  assert.equal(f.records.length, 6);
+  const [arpIn, pingIn, pingOut, arpReply, pongIn, pongOut] = f.records.map((r) => r.data) as Buffer[];
+  // TAP side: the request as read (before it was rewritten into the reply), the reply as written.
+  assert.deepEqual(arpIn, arpRequest(SELF_MAC, '10.44.1.0', '10.44.2.0'));
+  assert.equal(arpReply!.readUInt16BE(14 + 6), 2, 'the ARP reply written back to the TAP');
+  assert.deepEqual(pingIn, request);
+  assert.deepEqual(pongOut, reply);
+  // Underlay side, sent: outer Ethernet (placeholder MACs) + IPv4 + the UDP header the pipeline wrote + VXLAN.
+  const sent = m.net.sent[0]!;
+  assert.equal(pingOut!.length, 14 + 20 + 8 + 8 + request.length, 'the inner frame + 50 bytes');
+  assert.equal(formatMac(pingOut!, 0), '02:00:c0:a8:5a:02');
+  assert.equal(formatMac(pingOut!, 6), '02:00:c0:a8:5a:01');
+  assert.equal(pingOut!.readUInt16BE(12), 0x0800);
+  assert.equal(ipv4.src(pingOut!, 14), parseIpv4(LOCAL_IP));
+  assert.equal(ipv4.dst(pingOut!, 14), parseIpv4(PEER_IP));
+  assert.equal(ipv4.totalLen(pingOut!, 14), 20 + 8 + 8 + request.length);
+  assert.ok(ipv4.verifyChecksum(pingOut!, 14), 'the IPv4 header checksum is right');
+  assert.deepEqual(pingOut!.subarray(34), sent.data, 'the UDP datagram exactly as sent');
+  assert.equal(pingOut!.readUInt16BE(34 + 6), 0, 'UDP checksum 0');
+  // Underlay side, received: rebuilt from the sender and the local address.
+  assert.equal(ipv4.src(pongIn!, 14), parseIpv4(PEER_IP));
+  assert.equal(ipv4.dst(pongIn!, 14), parseIpv4(LOCAL_IP));
+  assert.deepEqual([pongIn!.readUInt16BE(34), pongIn!.readUInt16BE(36), pongIn!.readUInt16BE(38)], [51234, 4789, 8 + 8 + reply.length]);
+  assert.deepEqual(pongIn!.subarray(42), vxlanOf(reply));
+  for (const r of f.records) {
+    assert.deepEqual([r.tsSec, r.tsUsec, r.origLen], [1704164645, 678901, r.data.length]);
+  }
+});
+
+test('tshark opens the file and dissects VXLAN: the VNI and the inner frame', () => {
+  const m = make({ writesUdpHeader: true });
+  traffic(m);
+  m.rec.close();
+  const rows = tshark(['-r', m.path, '-d', 'udp.port==4789,vxlan', '-o', 'ip.check_checksum:TRUE',
+    '-e', 'frame.protocols', '-e', 'vxlan.vni', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'udp.dstport', '-e', 'ip.checksum.status', '-e', 'icmp.type']);
+  assert.deepEqual(rows.map((r) => r[0]), [
+    'eth:ethertype:arp',
+    'eth:ethertype:ip:icmp:data',
+    'eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:icmp:data',
+    'eth:ethertype:arp',
+    'eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:icmp:data',
+    'eth:ethertype:ip:icmp:data',
+  ]);
+  const [, , out, , back] = rows as string[][];
+  assert.deepEqual(out!.slice(1), [String(VNI), `${LOCAL_IP},10.44.1.0`, `${PEER_IP},10.44.2.0`, '4789', '1,1', '8']);
+  assert.deepEqual(back!.slice(1), [String(VNI), `${PEER_IP},10.44.2.0`, `${LOCAL_IP},10.44.1.0`, '4789', '1,1', '0']);
+});
+
+test('a port other than 4789 (a plain socket: source port = the bound port) dissects with -d udp.port==PORT,vxlan', () => {
+  const m = make({ writesUdpHeader: false, port: 8999 });
+  traffic(m);
+  m.rec.close();
+  const fields = ['-e', 'vxlan.vni', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'ip.dst'];
+  const rows = tshark(['-r', m.path, '-d', 'udp.port==8999,vxlan', '-Y', 'vxlan', ...fields]);
+  assert.deepEqual(rows, [
+    [String(VNI), '8999', '8999', `${PEER_IP},10.44.2.0`],
+    [String(VNI), '51234', '8999', `${LOCAL_IP},10.44.1.0`],
+  ]);
+  const plain = tshark(['-r', m.path, '-Y', 'vxlan', '-e', 'vxlan.vni']);
+  assert.deepEqual(plain, [['']], 'without -d, port 8999 is not known as VXLAN');
+  assert.equal(readPcap(readFileSync(m.path)).records.length, 6);
+});
+
+test('the file is readable while recording: a header first, whole records after each batch', () => {
+  const m = make({ writesUdpHeader: true });
+  assert.equal(readFileSync(m.path).length, 24, 'the file header is written at open');
+  assert.equal(readPcap(readFileSync(m.path)).records.length, 0);
+  m.tap.inject([request]);
+  assert.equal(readPcap(readFileSync(m.path)).records.length, 2, 'the read and the send, written at the end of the port calls');
+  assert.equal(tshark(['-r', m.path, '-e', 'frame.number']).length, 2);
+  m.net.inject([{ data: vxlanOf(reply), addr: PEER_IP, port: 51234 }]);
+  assert.equal(readPcap(readFileSync(m.path)).records.length, 4);
+  m.rec.close();
+  m.rec.close();
+  assert.equal(m.rec.closed, true);
+  assert.equal(m.rec.records, 4);
+  // Recording after close is a no-op, not an error.
+  m.tap.inject([request]);
+  assert.equal(readPcap(readFileSync(m.path)).records.length, 4);
+});
+
+test('only what the port took is recorded', () => {
+  const m = make({ writesUdpHeader: true });
+  m.net.acceptLimit = 1;
+  m.tap.inject([request, request, request]);
+  m.rec.close();
+  const recs = readPcap(readFileSync(m.path)).records;
+  assert.equal(recs.length, 3 + 1, 'three frames read, one datagram sent');
+  assert.equal(m.sw.counters.dropCount('udp-send'), 2);
+});
+
+test('a batch bigger than the staging buffer is written in whole records, in order', () => {
+  const path = tempPcap();
+  const rec = PcapRecorder.open(path, { bufferSize: 100, clock: () => T_US });
+  const frames = Array.from({ length: 5 }, (_, i) => ipv4Frame(PEER_MAC, SELF_MAC, '10.44.1.0', '10.44.2.0', 17, i, 1, 200));
+  for (const f of frames) rec.frame(f, 0, f.length);
+  rec.udpPayload(frames[0]!, 0, 300, parseIpv4(PEER_IP), 1, parseIpv4(LOCAL_IP), 2);
+  rec.close();
+  const recs = readPcap(readFileSync(path)).records;
+  assert.deepEqual(recs.slice(0, 5).map((r) => r.data), frames);
+  assert.equal(recs[5]!.data.length, 42 + 300);
+});
+
+test('snaplen: long packets are cut, their original length kept', () => {
+  const m = make({ writesUdpHeader: true, snaplen: 60 });
+  traffic(m);
+  m.rec.close();
+  const f = readPcap(readFileSync(m.path));
+  assert.equal(f.snaplen, 60);
+  const out = f.records[2]!;
+  assert.equal(out.data.length, 60);
+  assert.equal(out.origLen, 50 + request.length);
+  assert.equal(tshark(['-r', m.path, '-e', 'frame.cap_len']).length, 6);
+});
+
+test('a path that cannot be opened is a ConfigError naming it', () => {
+  const bad = join(dir, 'no-such-dir', 'x.pcap');
+  assert.throws(() => PcapRecorder.open(bad), (e: unknown) =>
+    e instanceof ConfigError && e.message === `--pcap: cannot open ${JSON.stringify(bad)} for writing: ENOENT`);
+});
+
+test('a failed write (disk full) stops the recording, not the switch', () => {
+  const errors: Error[] = [];
+  const rec = PcapRecorder.open('/dev/full', { onError: (e) => errors.push(e) });
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!.message, /ENOSPC/);
+  assert.equal(rec.closed, true);
+  const tap = new MemoryFramePort();
+  const net = new MemoryDatagramPort();
+  const sw = new Switch({ vni: VNI, tap: new PcapFramePort(tap, rec), net: new PcapDatagramPort(net, rec, { localIp: LOCAL_IP, localPort: 4789 }), mtu: 1450 });
+  sw.fdb.set(macKeyFromString(PEER_MAC), parseIpv4(PEER_IP), 4789);
+  sw.start();
+  tap.inject([request]);
+  assert.equal(net.sent.length, 1);
+  assert.equal(errors.length, 1, 'told once');
+  rec.close();
+});
+
+test('the wrapping ports pass everything through; close() closes the port, not the recorder', () => {
+  const m = make({ writesUdpHeader: true });
+  const wrappedTap = new PcapFramePort(m.tap, m.rec);
+  const wrappedNet = new PcapDatagramPort(m.net, m.rec, { localIp: parseIpv4(LOCAL_IP), localPort: 4789 });
+  assert.equal(wrappedTap.name, 'vxtap.42');
+  assert.equal(wrappedTap.stats, m.tap.stats);
+  assert.equal(wrappedNet.stats, m.net.stats);
+  assert.equal(wrappedNet.writesUdpHeader, true);
+  const h = (): void => undefined;
+  wrappedTap.onError = h;
+  wrappedNet.onError = h;
+  assert.equal(m.tap.onError, h);
+  assert.equal(wrappedNet.onError, h);
+  wrappedTap.close();
+  wrappedNet.close();
+  assert.equal(m.tap.closed, true);
+  assert.equal(m.net.closed, true);
+  assert.equal(m.rec.closed, false);
+  m.rec.close();
+});
