@@ -26,10 +26,12 @@ export function parseLogLevel(v: string): string {
   return v;
 }
 
-export function makeLogger(format: LogFormat = 'auto', level = 'info'): Logger {
-  const json = format === 'json' || (format === 'auto' && !process.stdout.isTTY);
+/** `fd` 1 (stdout) by default; 2 when stdout carries something else (the trace). */
+export function makeLogger(format: LogFormat = 'auto', level = 'info', fd: 1 | 2 = 1): Logger {
+  const stream = fd === 1 ? process.stdout : process.stderr;
+  const json = format === 'json' || (format === 'auto' && !stream.isTTY);
   const base = { level, base: { pid: process.pid } };
-  if (json) return pino(base, pino.destination({ dest: 1, sync: true }));
+  if (json) return pino(base, pino.destination({ dest: fd, sync: true }));
   // Synchronous pretty stream: no worker thread, and nothing is lost on a fast exit.
-  return pino(base, pretty({ sync: true, colorize: process.stdout.isTTY === true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', singleLine: false, hideObject: true }));
+  return pino(base, pretty({ destination: fd, sync: true, colorize: stream.isTTY === true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', singleLine: false, hideObject: true }));
 }

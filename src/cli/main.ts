@@ -1,19 +1,26 @@
 /**
  * The `vxtap` command line (commander). Each command lives in its own module;
- * this file only declares flags and turns failures into a message and an exit
+ * this file declares flags and turns failures into a message and an exit
  * code: a bad flag or config names the problem and exits 2, a failure at
  * start-up exits 1.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { VxtapError } from '../errors';
-import { makeLogger, parseLogFormat, parseLogLevel } from './log';
+import { makeLogger, parseLogFormat, parseLogLevel, type LogFormat } from './log';
 import { parseIoMode, runCommand, type IoMode } from './run';
+import { addEtcdFlags, etcdClientOptions, type EtcdFlags } from './etcd-flags';
+import { leases, networkInit, networkShow, type InitFlags } from './network-cmd';
 import { DEFAULT_BATCH } from '../switch/switch';
+import { parseTraceFormat, type TraceFormat } from '../switch/trace';
+import { parseTraceFilter } from '../switch/trace-filter';
+import { DEFAULT_SUBNET_FILE } from '../control/etcd/subnet-file';
+import { DEFAULT_LEASE_TTL_SECONDS } from '../control/etcd/registry';
+import { DEFAULT_RENEW_MARGIN_SECONDS } from '../control/etcd/lease-keeper';
 
 const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
 /** Errors the command's logger has reported already: main() does not print them again. */
 const logged = new WeakSet<object>();
-const EXIT_FAILURE = 1;
 
 function intIn(name: string, min: number, max: number): (v: string) => number {
   return (v) => {
@@ -23,6 +30,7 @@ function intIn(name: string, min: number, max: number): (v: string) => number {
   };
 }
 
+/** Runs a ConfigError-throwing parser as a commander argument parser (commander names the flag). */
 function wrapParse<T>(f: (v: string) => T): (v: string) => T {
   return (v) => {
     try {
@@ -33,39 +41,104 @@ function wrapParse<T>(f: (v: string) => T): (v: string) => T {
   };
 }
 
+interface RunFlags extends EtcdFlags {
+  peers?: string;
+  iface?: string;
+  publicIp?: string;
+  tap?: string;
+  io: IoMode;
+  batchSize: number;
+  sockBuf: number;
+  subnetFile: string;
+  subnetLeaseTtl: number;
+  subnetLeaseRenewMargin: number;
+  ipMasq?: boolean;
+  trace?: boolean;
+  traceFormat: TraceFormat;
+  traceFilter?: string;
+  pcap?: string;
+  logFormat: LogFormat;
+  logLevel: string;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('vxtap')
-    .description('A VXLAN switch (VTEP) in user space: a TAP device, a TypeScript data plane, RFC 7348 over UDP')
+    .description('A VXLAN switch (VTEP) in user space: a TAP device, a TypeScript data plane, RFC 7348 over UDP,\nflannel\'s etcd layout as control plane')
     .version(require('../../../package.json').version as string)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
-  program
+  const run = program
     .command('run')
     .description('bring this host up as a VTEP (flannel vxlan scheme) and forward until SIGTERM/SIGINT')
-    .requiredOption('--peers <file>', 'static peers file (JSON: vni, port, self.subnet, peers[])')
+    .option('--peers <file>', 'static peers file (JSON: vni, port, self.subnet, peers[]) instead of etcd')
     .option('--iface <name>', 'underlay interface (default: the one with the default route)')
     .option('--public-ip <ip>', 'outer source IPv4 (default: the underlay interface\'s address)')
     .option('--tap <name>', 'TAP device name (default: vxtap.<VNI>); may be an existing persistent TAP')
     .addOption(new Option('--io <mode>', 'UDP path: batch (addon, recvmmsg/sendmmsg) or dgram (Node dgram)').default('batch').argParser(wrapParse(parseIoMode)))
     .addOption(new Option('--batch-size <n>', 'frames per batch').default(DEFAULT_BATCH).argParser(intIn('--batch-size', 1, 1024)))
     .addOption(new Option('--sock-buf <bytes>', 'UDP socket send/receive buffer').default(4 * 1024 * 1024).argParser(intIn('--sock-buf', 65536, 1 << 30)))
+    .addOption(new Option('--subnet-file <path>', 'flannel\'s subnet file (FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ); etcd mode').default(DEFAULT_SUBNET_FILE))
+    .addOption(new Option('--subnet-lease-ttl <seconds>', 'TTL of this host\'s subnet lease').default(DEFAULT_LEASE_TTL_SECONDS).argParser(intIn('--subnet-lease-ttl', 2, 10 * 365 * 24 * 3600)))
+    .addOption(new Option('--subnet-lease-renew-margin <seconds>', 'renew the lease this long before it expires (at most 2/3 of the TTL is waited)').default(DEFAULT_RENEW_MARGIN_SECONDS).argParser(intIn('--subnet-lease-renew-margin', 1, 10 * 365 * 24 * 3600)))
+    .option('--ip-masq', 'write FLANNEL_IPMASQ=true in the subnet file (vxtap installs no masquerade rules itself)')
+    .option('--trace', 'explain every frame: layers, decision, table lookups (on stdout; logs then go to stderr)')
+    .addOption(new Option('--trace-format <fmt>', 'text (colours on a terminal) or json (one object per frame)').default('text').argParser(wrapParse(parseTraceFormat)))
+    .addOption(new Option('--trace-filter <filter>', 'e.g. "host 10.44.2.0,icmp", "drops", "arp|icmp", "!ipv6"').argParser(wrapParse((v) => { parseTraceFilter(v); return v; })))
+    .option('--pcap <file>', 'record both sides of the switch (TAP frames, and VXLAN in UDP in IPv4 in Ethernet) to a pcap file')
     .addOption(new Option('--log-format <fmt>', 'auto (pretty on a terminal, else JSON), json or pretty').default('auto').argParser(wrapParse(parseLogFormat)))
-    .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').default('info').argParser(wrapParse(parseLogLevel)))
-    .action(async (o: { peers: string; iface?: string; publicIp?: string; tap?: string; io: IoMode; batchSize: number; sockBuf: number; logFormat: 'auto' | 'json' | 'pretty'; logLevel: string }) => {
-      const log = makeLogger(o.logFormat, o.logLevel);
-      try {
-        await runCommand({ peers: o.peers, iface: o.iface, publicIp: o.publicIp, tap: o.tap, io: o.io, batchSize: o.batchSize, sockBuf: o.sockBuf }, log);
-      } catch (err) {
-        // Our own errors are expected failures: the message and code say it all, no stack.
-        if (err instanceof VxtapError) log.fatal({ code: err.code }, err.message);
-        else log.fatal({ err }, (err as Error).message);
-        logged.add(err as object);
-        throw err;
-      }
-    });
+    .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').default('info').argParser(wrapParse(parseLogLevel)));
+  addEtcdFlags(run).action(async (o: RunFlags) => {
+    // With --trace the trace owns stdout; logs go to stderr.
+    const log = makeLogger(o.logFormat, o.logLevel, o.trace ? 2 : 1);
+    try {
+      await runCommand({
+        ...(o.peers !== undefined ? { peers: o.peers } : {}),
+        ...(o.iface !== undefined ? { iface: o.iface } : {}),
+        ...(o.publicIp !== undefined ? { publicIp: o.publicIp } : {}),
+        ...(o.tap !== undefined ? { tap: o.tap } : {}),
+        ...(o.pcap !== undefined ? { pcap: o.pcap } : {}),
+        ...(o.trace ? { trace: { format: o.traceFormat, filter: o.traceFilter ?? null } } : {}),
+        io: o.io,
+        batchSize: o.batchSize,
+        sockBuf: o.sockBuf,
+        subnetFile: o.subnetFile,
+        ipMasq: o.ipMasq === true,
+        etcd: {
+          client: etcdClientOptions(o),
+          prefix: o.etcdPrefix,
+          subnetFile: o.subnetFile,
+          leaseTtlSeconds: o.subnetLeaseTtl,
+          renewMarginSeconds: o.subnetLeaseRenewMargin,
+        },
+      }, log);
+    } catch (err) {
+      // Our own errors are expected failures: the message and code say it all, no stack.
+      if (err instanceof VxtapError) log.fatal({ code: err.code }, err.message);
+      else log.fatal({ err }, (err as Error).message);
+      logged.add(err as object);
+      throw err;
+    }
+  });
+
+  const network = program.command('network').description('the overlay network\'s config in etcd (<prefix>/config)');
+  addEtcdFlags(network.command('init')
+    .description('write the network config (Port is written explicitly: 4789 unless given)')
+    .requiredOption('--network <cidr>', 'the overlay network, e.g. 10.44.0.0/16')
+    .addOption(new Option('--subnet-len <n>', 'prefix length of each host\'s subnet (default: 24, or network + 2 when the network is smaller than /22)').argParser(intIn('--subnet-len', 1, 30)))
+    .option('--subnet-min <ip>', 'lowest subnet to lease (default: the second subnet)')
+    .option('--subnet-max <ip>', 'highest subnet to lease (default: the last subnet)')
+    .addOption(new Option('--vni <n>', 'VXLAN network identifier (default 1)').argParser(intIn('--vni', 0, 0xffffff)))
+    .addOption(new Option('--port <n>', 'VXLAN UDP port (default 4789)').argParser(intIn('--port', 1, 65535)))
+    .option('--force', 'replace an existing config'))
+    .action(async (o: InitFlags) => networkInit(o, process.stdout));
+  addEtcdFlags(network.command('show').description('print the network config').option('--json', 'as JSON'))
+    .action(async (o: EtcdFlags & { json?: boolean }) => networkShow(o, process.stdout));
+
+  addEtcdFlags(program.command('leases').description('list every subnet lease: public IP, VTEP MAC, time to expiry').option('--json', 'as JSON'))
+    .action(async (o: EtcdFlags & { json?: boolean }) => leases(o, process.stdout));
 
   return program;
 }

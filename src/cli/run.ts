@@ -1,57 +1,35 @@
 /**
- * `vxtap run`: bring a host up as flannel's vxlan backend would, but with a
- * TAP and this process as the VTEP.
+ * `vxtap run`: this host as a VTEP, until SIGTERM/SIGINT.
  *
  *   1. underlay   the interface (default: the one with the default route),
  *                 its IPv4 address (the public IP) and its MTU;
- *   2. config     the peers file: VNI, port, this host's subnet, the peers;
- *   3. VTEP       open the TAP; MAC = VTEP MAC, MTU = underlay MTU - 50,
- *                 address <subnet>.0/32, up (all over rtnetlink);
- *   4. switch     the UDP port (batch: recvmmsg + raw sendmmsg; dgram: Node's
- *                 dgram) and the pipeline, started before any route exists;
- *   5. peers      the snapshot, then every batch of events: ARP, FDB, route.
- * On SIGTERM/SIGINT: remove the routes, close the TAP and sockets, exit 0.
- * A second signal exits at once. SIGUSR1 logs the counters.
+ *   2. network    from the control plane: `--peers FILE` (static) or etcd
+ *                 (the default): VNI, port, this host's subnet, the peers;
+ *   3. node       TAP, ports, switch, peers, subnet file (node.ts).
+ * On SIGTERM/SIGINT: remove the routes, close the TAP; the etcd lease stays,
+ * so a restart within its TTL gets the same subnet back. A second signal
+ * exits at once. SIGUSR1 logs the counters and tables; SIGHUP re-reads a
+ * peers file.
  */
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors';
-import { KernelNet, vtepMtu } from '../control/kernel';
-import { PeerInstaller } from '../control/installer';
+import { KernelNet } from '../control/kernel';
+import type { NetworkBackend } from '../control/network';
 import { macFromIp } from '../control/peers';
-import { StaticPeerSource } from '../control/static-peers';
-import { TapPort } from '../io/tap';
-import { BatchUdpPort } from '../io/udp-batch';
-import { DgramUdpPort } from '../io/udp-dgram';
-import type { DatagramPort } from '../io/port';
-import { Switch } from '../switch/switch';
-import { isIpv4, isMac, parseCidr } from '../wire/addr';
+import { EtcdNetwork, type EtcdNetworkOptions } from '../control/etcd-network';
+import { StaticNetwork } from '../control/static-network';
+import { isIpv4 } from '../wire/addr';
+import { startNode, type IoMode, type NodeOptions } from './node';
 
-export type IoMode = 'batch' | 'dgram';
+export type { IoMode } from './node';
 export const IO_MODES: readonly IoMode[] = ['batch', 'dgram'];
 
-export interface RunOptions {
-  peers: string;
+export interface RunOptions extends NodeOptions {
+  /** A static peers file; without it, etcd is the control plane. */
+  peers?: string;
+  etcd: EtcdNetworkOptions;
   iface?: string;
   publicIp?: string;
-  tap?: string;
-  io: IoMode;
-  batchSize: number;
-  /** Socket buffer size in bytes for the batch UDP port. */
-  sockBuf: number;
-}
-
-/** A running node, for tests and for the signal handlers. */
-export interface RunningNode {
-  readonly sw: Switch;
-  readonly installer: PeerInstaller;
-  readonly tapName: string;
-  /** Re-reads the peers file now and applies the difference. */
-  reload(): void;
-  /** Settles with the error when a port fails for good (the node can no longer forward). */
-  readonly failed: Promise<Error>;
-  /** Counters of the switch and of both ports, for logs and `stats`. */
-  stats(): Record<string, unknown>;
-  stop(): Promise<void>;
 }
 
 export function parseIoMode(v: string): IoMode {
@@ -61,124 +39,71 @@ export function parseIoMode(v: string): IoMode {
   return v as IoMode;
 }
 
-export async function startNode(opts: RunOptions, log: Logger): Promise<RunningNode> {
+/** Runs until SIGTERM/SIGINT (resolves) or a fatal failure (throws). */
+export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
   if (opts.publicIp !== undefined && !isIpv4(opts.publicIp)) {
     throw new ConfigError(`--public-ip: not an IPv4 address: ${JSON.stringify(opts.publicIp)}`, 'public-ip');
   }
-  const source = new StaticPeerSource(opts.peers, {
-    onError: (err: Error) => log.error({ err }, `peers file ${opts.peers} is not usable; keeping the last good state`),
-  });
-  const cfg = source.config;
-  const kernel = KernelNet.open();
-  const cleanups: (() => Promise<void> | void)[] = [() => kernel.close()];
-  const undo = async (): Promise<void> => {
-    for (const f of cleanups.reverse()) {
-      try { await f(); } catch (err) { log.warn({ err }, 'clean-up step failed'); }
+  // A peers file is read (and checked) before anything is touched.
+  const backend: NetworkBackend = opts.peers !== undefined
+    ? new StaticNetwork(opts.peers, (err) => log.error({ err }, `peers file ${opts.peers} is not usable; keeping the last good state`))
+    : new EtcdNetwork(opts.etcd);
+
+  let signalled: NodeJS.Signals | null = null;
+  let wake: () => void = () => undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled !== null) {
+      log.warn(`second ${sig}: exiting at once`);
+      process.exit(130);
     }
+    signalled = sig;
+    if (backend instanceof EtcdNetwork) backend.abort(); // a start-up still retrying ends
+    wake();
   };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  let fail: (e: Error) => void = () => undefined;
+  const failed = { promise: new Promise<Error>((resolve) => { fail = resolve; }), fail: (e: Error) => fail(e) };
+  const kernel = KernelNet.open();
   try {
     if (opts.iface === undefined) log.info('Determining IP address of default interface');
     const underlay = await kernel.underlay(opts.iface);
-    const publicIp = opts.publicIp ?? cfg.self.publicIp ?? underlay.ip;
     log.info({ iface: underlay.name, ip: underlay.ip }, `Using interface with name ${underlay.name} and address ${underlay.ip}`);
+    const publicIp = opts.publicIp ?? (backend instanceof StaticNetwork ? backend.publicIp : undefined) ?? underlay.ip;
     if (publicIp !== underlay.ip) log.info({ publicIp }, `Using ${publicIp} as external address`);
-    const subnet = parseCidr(cfg.self.subnet);
-    log.info({ subnet: cfg.self.subnet }, `using subnet: ${cfg.self.subnet.split('/')[0]}, net mask: ${subnet.len} (from ${opts.peers})`);
-    const mtu = vtepMtu(underlay.mtu);
-    log.info({ mtu }, `MTU: ${mtu}`);
+    log.info({ from: backend.describe }, `network configuration from ${backend.describe}`);
 
-    const tap = TapPort.open(opts.tap ?? `vxtap.${cfg.vni}`);
-    cleanups.push(() => tap.close());
-    const vtepMac = cfg.self.vtepMac ?? macFromIp(publicIp);
-    if (!isMac(vtepMac)) throw new ConfigError(`self.vtepMac: not a MAC address: ${JSON.stringify(vtepMac)}`, 'self.vtepMac');
-    await kernel.setupVtep({ tap: tap.name, subnet: cfg.self.subnet, mac: vtepMac, underlayMtu: underlay.mtu });
-    log.info({ tap: tap.name, vtepMac, vni: cfg.vni, port: cfg.port, io: opts.io },
-      `VTEP ${tap.name}: VtepMAC ${vtepMac}, address ${cfg.self.subnet.split('/')[0]}/32, VNI ${cfg.vni}, UDP port ${cfg.port}, io ${opts.io}`);
+    // The VTEP MAC is derived from the public IP, so it stays the same across
+    // restarts: peers' FDB and ARP entries stay right while we restart.
+    const hostNet = await backend.join({ publicIp, vtepMac: macFromIp(publicIp), log, onFatal: failed.fail });
+    if (signalled !== null) { await hostNet.close(); return; }
+    const node = await startNode(hostNet, underlay, publicIp, kernel, opts, log, failed);
 
-    const net: DatagramPort = opts.io === 'batch'
-      ? BatchUdpPort.open({ bindIp: '0.0.0.0', port: cfg.port, srcIp: publicIp, rcvbuf: opts.sockBuf, sndbuf: opts.sockBuf })
-      : await DgramUdpPort.open({ bindIp: '0.0.0.0', port: cfg.port });
-    cleanups.push(() => net.close());
-    let fail: (err: Error) => void = () => undefined;
-    const failed = new Promise<Error>((resolve) => { fail = resolve; });
-    const portError = (port: string) => (err: Error, fatal: boolean): void => {
-      if (fatal) {
-        log.error({ err, port }, `${port}: ${err.message}: it no longer reads; stopping`);
-        fail(err);
-      } else {
-        log.warn({ err, port }, `${port}: ${err.message}`);
-      }
-    };
-    tap.onError = portError(`TAP ${tap.name}`);
-    net.onError = portError(`UDP port ${cfg.port}`);
-    const sw = new Switch({ vni: cfg.vni, tap, net, mtu, batchSize: opts.batchSize });
-    sw.start();
-
-    const installer = new PeerInstaller({ sw, routes: kernel, dev: tap.name, port: cfg.port, log });
-    cleanups.push(() => source.close());
-    await installer.apply((await source.snapshot()).map((peer) => ({ type: 'added' as const, peer })));
-    source.watch((batch) => { void installer.apply(batch); });
-    log.info({ peers: installer.peers.length }, `vxtap is up: ${installer.peers.length} peer(s)`);
-
-    let stopping: Promise<void> | null = null;
-    return {
-      sw,
-      installer,
-      tapName: tap.name,
-      reload: () => { source.reload(); },
-      failed,
-      stats: () => ({
-        ...sw.counters.snapshot(),
-        tapPort: { ...tap.stats },
-        udpPort: { ...net.stats },
-        // The tables too, until the control socket serves them (`vxtap fdb`, `vxtap arp`).
-        fdb: [...sw.fdb.entries()].map((e) => sw.fdb.describe(e)),
-        arp: sw.arp.list(),
-        peers: installer.peers,
-      }),
-      stop: () => {
-        stopping ??= (async () => {
-          await source.close();
-          await installer.removeAllRoutes();
-          await undo();
-        })();
-        return stopping;
-      },
-    };
-  } catch (err) {
-    await undo();
-    throw err;
-  }
-}
-
-/** Runs until SIGTERM/SIGINT. Resolves after a clean stop. */
-export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
-  const node = await startNode(opts, log);
-  // SIGHUP: re-read the peers file now (it is also watched for changes).
-  process.on('SIGHUP', () => { node.reload(); });
-  const logStats = (): void => { log.info({ stats: node.stats() }, 'stats'); };
-  process.on('SIGUSR1', logStats);
-  let failure: Error | null = null;
-  await new Promise<void>((resolve) => {
-    void node.failed.then((err) => {
-      failure = err;
-      logStats();
-      node.stop().then(resolve, resolve);
+    const logStats = (): void => { log.info({ stats: node.stats() }, 'stats'); };
+    const reload = (): void => { hostNet.reload(); };
+    process.on('SIGUSR1', logStats);
+    process.on('SIGHUP', reload);
+    const failure = await new Promise<Error | null>((resolve) => {
+      wake = () => resolve(null);
+      if (signalled !== null) resolve(null);
+      void failed.promise.then(resolve);
     });
-    let signalled = false;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      if (signalled) {
-        log.warn(`second ${sig}: exiting at once`);
-        process.exit(130);
-      }
-      signalled = true;
-      log.info(`${sig}: removing routes and closing ${node.tapName}`);
-      logStats();
-      node.stop().then(resolve, (err: unknown) => { log.error({ err }, 'stop failed'); resolve(); });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  process.removeListener('SIGUSR1', logStats);
-  if (failure !== null) throw failure;
+    if (signalled !== null) log.info(`${signalled}: removing routes and closing ${node.tapName}`);
+    logStats();
+    await node.stop();
+    process.removeListener('SIGUSR1', logStats);
+    process.removeListener('SIGHUP', reload);
+    if (failure !== null) throw failure;
+  } catch (err) {
+    if (signalled !== null && !(err instanceof ConfigError)) {
+      log.info(`${signalled} during start-up: stopped`);
+      return;
+    }
+    throw err;
+  } finally {
+    kernel.close();
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGINT', onSignal);
+  }
 }

@@ -49,10 +49,16 @@ test('bad flag values exit 2 and name the flag', () => {
   }
 });
 
-test('--peers is required', () => {
-  const r = vxtap('run');
+test('network init needs --network, and etcd credentials go in pairs', () => {
+  let r = vxtap('network', 'init');
   assert.equal(r.status, 2);
-  assert.match(r.out, /required option '--peers <file>'/);
+  assert.match(r.out, /required option '--network <cidr>'/);
+  r = vxtap('leases', '--etcd-username', 'root');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /--etcd-username and --etcd-password go together/);
+  r = vxtap('run', '--peers', good, '--trace-filter', 'hots 10.0.0.1');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /--trace-filter/);
 });
 
 test('a bad peers file exits 2 and names the file and the field', () => {

@@ -1,0 +1,161 @@
+/**
+ * A node: the data plane brought up from a HostNetwork (whatever control
+ * plane gave it), the way flannel's vxlan backend brings up flannel.<VNI>:
+ *
+ *   1. VTEP     open the TAP; MAC = VTEP MAC, MTU = underlay MTU - 50,
+ *               address <subnet>.0/32, up (over rtnetlink);
+ *   2. ports    the UDP port (batch: recvmmsg + raw sendmmsg; dgram: Node's
+ *               dgram), wrapped by the pcap recorder when asked;
+ *   3. switch   the pipeline (with the tracer when asked), started before any
+ *               route exists, so the first ARP is answered;
+ *   4. peers    the snapshot, then every batch: ARP, FDB, route per host;
+ *   5. files    the subnet file, when the network is known (etcd).
+ */
+import type { Logger } from 'pino';
+import { KernelNet, vtepMtu, type Underlay } from '../control/kernel';
+import { PeerInstaller } from '../control/installer';
+import type { HostNetwork } from '../control/network';
+import { dockerOpts, writeSubnetFile } from '../control/etcd/subnet-file';
+import { PcapDatagramPort, PcapFramePort, PcapRecorder } from '../io/pcap-port';
+import { TapPort } from '../io/tap';
+import { BatchUdpPort } from '../io/udp-batch';
+import { DgramUdpPort } from '../io/udp-dgram';
+import type { DatagramPort, FramePort } from '../io/port';
+import { createTracer, type TraceFormat } from '../switch/trace';
+import { Switch } from '../switch/switch';
+import { cidrContains, parseCidr, parseIpv4 } from '../wire/addr';
+
+export type IoMode = 'batch' | 'dgram';
+
+export interface NodeOptions {
+  tap?: string;
+  io: IoMode;
+  batchSize: number;
+  sockBuf: number;
+  /** Write flannel's subnet file here (when the network is known). */
+  subnetFile?: string;
+  ipMasq: boolean;
+  trace?: { format: TraceFormat; filter: string | null };
+  pcap?: string;
+}
+
+export interface RunningNode {
+  readonly sw: Switch;
+  readonly installer: PeerInstaller;
+  readonly tapName: string;
+  /** Settles with the error when the node can no longer forward (a port failed for good, the lease moved). */
+  readonly failed: Promise<Error>;
+  /** Counters of the switch and of both ports, and the tables, for logs and `stats`. */
+  stats(): Record<string, unknown>;
+  /** Removes the routes, closes the ports and the TAP, and the control plane's watch (the lease stays). */
+  stop(): Promise<void>;
+}
+
+export async function startNode(hostNet: HostNetwork, underlay: Underlay, publicIp: string, kernel: KernelNet, opts: NodeOptions, log: Logger, failed: { promise: Promise<Error>; fail: (e: Error) => void }): Promise<RunningNode> {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const undo = async (): Promise<void> => {
+    for (const f of cleanups.reverse()) {
+      try { await f(); } catch (err) { log.warn({ err }, 'clean-up step failed'); }
+    }
+  };
+  // The control plane's watch and lease keeper go last, whatever fails.
+  cleanups.push(() => hostNet.close());
+  try {
+    const mtu = vtepMtu(underlay.mtu);
+    log.info({ mtu }, `MTU: ${mtu}`);
+    const rawTap = TapPort.open(opts.tap ?? `vxtap.${hostNet.vni}`);
+    cleanups.push(() => rawTap.close());
+    await kernel.setupVtep({ tap: rawTap.name, subnet: hostNet.subnet, mac: hostNet.vtepMac, underlayMtu: underlay.mtu });
+    log.info({ tap: rawTap.name, vtepMac: hostNet.vtepMac, vni: hostNet.vni, port: hostNet.port, io: opts.io },
+      `VTEP ${rawTap.name}: VtepMAC ${hostNet.vtepMac}, address ${hostNet.subnet.split('/')[0]}/32, VNI ${hostNet.vni}, UDP port ${hostNet.port}, io ${opts.io}`);
+
+    const rawNet: DatagramPort = opts.io === 'batch'
+      ? BatchUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port, srcIp: publicIp, rcvbuf: opts.sockBuf, sndbuf: opts.sockBuf })
+      : await DgramUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port });
+    cleanups.push(() => rawNet.close());
+
+    let tap: FramePort = rawTap;
+    let net: DatagramPort = rawNet;
+    if (opts.pcap !== undefined) {
+      const rec = PcapRecorder.open(opts.pcap, { onError: (err) => log.error({ err }, `--pcap ${opts.pcap}: ${err.message}; recording stopped, forwarding goes on`) });
+      cleanups.push(() => rec.close());
+      tap = new PcapFramePort(rawTap, rec);
+      net = new PcapDatagramPort(rawNet, rec, { localIp: publicIp, localPort: hostNet.port });
+      log.info({ pcap: opts.pcap }, `recording both sides of the switch to ${opts.pcap}`);
+    }
+
+    const portError = (port: string) => (err: Error, fatal: boolean): void => {
+      if (fatal) {
+        log.error({ err, port }, `${port}: ${err.message}: it no longer reads; stopping`);
+        failed.fail(err);
+      } else {
+        log.warn({ err, port }, `${port}: ${err.message}`);
+      }
+    };
+    tap.onError = portError(`TAP ${rawTap.name}`);
+    net.onError = portError(`UDP port ${hostNet.port}`);
+
+    // The tracer names the peer behind an address; peers live in the installer, made after the switch.
+    let installerRef: PeerInstaller | null = null;
+    const tracer = opts.trace === undefined ? null : createTracer({
+      out: process.stdout,
+      format: opts.trace.format,
+      filter: opts.trace.filter,
+      vni: hostNet.vni,
+      port: hostNet.port,
+      localIp: publicIp,
+      describePeer: (ip) => (installerRef === null ? null : describePeer(installerRef, ip)),
+      onError: (err) => log.warn({ err }, `trace output failed: ${err.message}; tracing stopped, forwarding goes on`),
+    });
+    const sw = new Switch({ vni: hostNet.vni, tap, net, mtu, batchSize: opts.batchSize, tracer });
+    const installer = new PeerInstaller({ sw, routes: kernel, dev: rawTap.name, port: hostNet.port, log });
+    installerRef = installer;
+    sw.start();
+
+    await installer.apply((await hostNet.source.snapshot()).map((peer) => ({ type: 'added' as const, peer })));
+    hostNet.source.watch((batch) => { void installer.apply(batch); });
+
+    if (hostNet.network !== null && opts.subnetFile !== undefined) {
+      writeSubnetFile(opts.subnetFile, { network: hostNet.network, subnet: hostNet.subnet, mtu, ipMasq: opts.ipMasq });
+      log.info({ subnetFile: opts.subnetFile }, `wrote ${opts.subnetFile}; a Docker host runs: dockerd ${dockerOpts(hostNet.subnet, mtu)}`);
+    }
+    log.info({ peers: installer.peers.length, subnet: hostNet.subnet }, `vxtap is up: subnet ${hostNet.subnet}, ${installer.peers.length} peer(s)`);
+
+    let stopping: Promise<void> | null = null;
+    return {
+      sw,
+      installer,
+      tapName: rawTap.name,
+      failed: failed.promise,
+      stats: () => ({
+        ...sw.counters.snapshot(),
+        tapPort: { ...rawTap.stats },
+        udpPort: { ...rawNet.stats },
+        // The tables too, until the control socket serves them (`vxtap fdb`, `vxtap arp`).
+        fdb: [...sw.fdb.entries()].map((e) => sw.fdb.describe(e)),
+        arp: sw.arp.list(),
+        peers: installer.peers,
+        subnet: hostNet.subnet,
+      }),
+      stop: () => {
+        stopping ??= (async () => {
+          await hostNet.source.close();
+          await installer.removeAllRoutes();
+          await undo();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+/** For the trace: "lease 10.44.2.0/24, host 192.168.90.2" for an overlay address or a VTEP address. */
+function describePeer(installer: PeerInstaller, ip: number): string | null {
+  for (const p of installer.peers) {
+    if (cidrContains(parseCidr(p.subnet), ip) || parseIpv4(p.publicIp) === ip) return `lease ${p.subnet}, host ${p.publicIp}`;
+  }
+  return null;
+}

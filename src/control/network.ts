@@ -1,0 +1,43 @@
+/**
+ * What a control plane gives the data plane (flannel's backend.Network, cut
+ * down): this host's lease — VNI, port, subnet, VTEP MAC — and a PeerSource
+ * for the other hosts. `vxtap run` brings the node up from a HostNetwork and
+ * never asks where it came from: a static file (static-network.ts) or etcd
+ * (etcd-network.ts).
+ */
+import type { Logger } from 'pino';
+import type { PeerSource } from './peers';
+
+export interface HostNetwork {
+  readonly vni: number;
+  /** The VXLAN UDP port of every host. */
+  readonly port: number;
+  /** This host's subnet, '10.44.1.0/24'. */
+  readonly subnet: string;
+  /** The whole overlay network ('10.44.0.0/16') when the control plane knows it; it goes into the subnet file. */
+  readonly network: string | null;
+  /** This host's VTEP MAC (the TAP's MAC). */
+  readonly vtepMac: string;
+  /** The other hosts. */
+  readonly source: PeerSource;
+  /** Re-read / resync now (SIGHUP). */
+  reload(): void;
+  /** Stops watching and renewing. The lease itself stays (a restart gets the same subnet back). */
+  close(): Promise<void>;
+}
+
+export interface JoinRequest {
+  /** This host's underlay address: the outer source IP, what peers send to. */
+  readonly publicIp: string;
+  /** The MAC this host would like as VTEP MAC (the static file may name its own). */
+  readonly vtepMac: string;
+  readonly log: Logger;
+  /** Called when the control plane can no longer stand behind this host's lease (the node should stop). */
+  readonly onFatal: (err: Error) => void;
+}
+
+export interface NetworkBackend {
+  /** Where the configuration comes from, for logs ('peers file x.json', 'etcd http://…'). */
+  readonly describe: string;
+  join(req: JoinRequest): Promise<HostNetwork>;
+}

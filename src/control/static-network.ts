@@ -1,0 +1,40 @@
+/** The static backend: this host and its peers from a peers file (static-peers.ts). */
+import { ConfigError } from '../errors';
+import { isMac } from '../wire/addr';
+import type { HostNetwork, JoinRequest, NetworkBackend } from './network';
+import { StaticPeerSource } from './static-peers';
+
+export class StaticNetwork implements NetworkBackend {
+  readonly describe: string;
+  private readonly source: StaticPeerSource;
+
+  /** Reads and checks the file now: a bad file is a ConfigError before anything else happens. */
+  constructor(readonly path: string, onFileError: (err: Error) => void) {
+    this.describe = `peers file ${path}`;
+    this.source = new StaticPeerSource(path, { onError: onFileError });
+  }
+
+  /** The public IP the file names for this host, if any. */
+  get publicIp(): string | undefined {
+    return this.source.config.self.publicIp;
+  }
+
+  async join(req: JoinRequest): Promise<HostNetwork> {
+    const cfg = this.source.config;
+    const vtepMac = cfg.self.vtepMac ?? req.vtepMac;
+    if (!isMac(vtepMac)) throw new ConfigError(`${this.path}: self.vtepMac: not a MAC address: ${JSON.stringify(vtepMac)}`, 'self.vtepMac');
+    const subnetLen = cfg.self.subnet.split('/')[1];
+    req.log.info({ subnet: cfg.self.subnet }, `using subnet: ${cfg.self.subnet.split('/')[0]}, net mask: ${subnetLen} (from ${this.path})`);
+    const source = this.source;
+    return {
+      vni: cfg.vni,
+      port: cfg.port,
+      subnet: cfg.self.subnet,
+      network: null,
+      vtepMac,
+      source,
+      reload: () => { source.reload(); },
+      close: () => source.close(),
+    };
+  }
+}
