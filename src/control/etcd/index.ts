@@ -1,0 +1,20 @@
+/**
+ * The etcd control plane, flannel's layout over the etcd v3 API:
+ * - network-config: `<prefix>/config` (parse, defaults, checks) and subnet keys;
+ * - lease-codec: the lease JSON of `<prefix>/subnets/<a.b.c.d-len>`;
+ * - client: an Etcd3 client from vxtap's options (TLS, auth, deadlines, keepalive);
+ * - registry: the subnet manager (config, acquire, renew, list, release);
+ * - lease-keeper: keeping this host's lease (renewal, taking it back);
+ * - watch: a watch that survives compaction and outages (re-list + reset);
+ * - peer-source: the PeerSource over the leases;
+ * - subnet-file: flannel's subnet.env.
+ */
+export * from './errors';
+export * from './network-config';
+export * from './lease-codec';
+export * from './client';
+export * from './registry';
+export * from './lease-keeper';
+export * from './watch';
+export * from './peer-source';
+export * from './subnet-file';

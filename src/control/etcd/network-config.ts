@@ -1,0 +1,285 @@
+/**
+ * flannel's network config, `<prefix>/config` in etcd, and its subnet keys.
+ *
+ *   {"Network": "10.44.0.0/16", "SubnetLen": 24,
+ *    "SubnetMin": "10.44.1.0", "SubnetMax": "10.44.254.0",
+ *    "Backend": {"Type": "vxlan", "VNI": 1, "Port": 4789}}
+ *
+ * Defaults and checks follow flannel (pkg/subnet/config.go,
+ * CheckNetworkConfig), so that a vxtap host and a flannel host read the same
+ * config the same way:
+ * - SubnetLen: 24 when Network is a /22 or larger, else Network's prefix + 2;
+ *   it must be at most 30 and leave room for four subnets (>= prefix + 2);
+ *   a Network smaller than a /28 is refused.
+ * - SubnetMin / SubnetMax: the second and the last subnet of Network (the
+ *   first is skipped: its .0 would be Network's own address). Both must lie
+ *   in Network and on a SubnetLen boundary; vxtap also refuses Min > Max.
+ * - Backend.Type must be "vxlan" (flannel's default, when Backend is absent,
+ *   is "udp"). VNI defaults to 1.
+ * - Backend.Port absent (or 0): flannel's hosts leave the port to the Linux
+ *   kernel, whose default is 8472 (the pre-IANA port), so vxtap uses 8472 as
+ *   well, and says so (`portDefaulted` + a warning) for the caller to log.
+ * Field names are matched without regard to case, as Go's encoding/json does;
+ * unknown fields are ignored, as flannel ignores them.
+ *
+ * Every problem is a ConfigError whose `field` names the field ("SubnetLen",
+ * "Backend.Type", ...).
+ */
+import { ConfigError } from '../../errors';
+import { cidrContains, formatCidr, formatIpv4, isIpv4, parseCidr, parseIpv4, prefixMask, type Ipv4Cidr } from '../../wire/addr';
+
+export const DEFAULT_PREFIX = '/coreos.com/network';
+/** flannel's vxlan default VNI. */
+export const DEFAULT_VNI = 1;
+/** Linux's vxlan default port, which flannel's hosts use when the config names none. */
+export const KERNEL_DEFAULT_PORT = 8472;
+/** The port `buildConfig` writes when none is given: IANA's VXLAN port (RFC 7348). */
+export const IANA_VXLAN_PORT = 4789;
+export const MAX_VNI = 0xff_ffff;
+
+export interface NetworkConfig {
+  readonly network: Ipv4Cidr;
+  readonly subnetLen: number;
+  /** Network address (host-order u32) of the lowest subnet to lease. */
+  readonly subnetMin: number;
+  /** Network address (host-order u32) of the highest subnet to lease. */
+  readonly subnetMax: number;
+  readonly backend: { readonly type: 'vxlan'; readonly vni: number; readonly port: number };
+  /** True when Backend.Port was absent (or 0) and `backend.port` is the kernel default 8472. */
+  readonly portDefaulted: boolean;
+  /** Things worth a log line that do not stop vxtap (a defaulted port, a field vxtap ignores). */
+  readonly warnings: readonly string[];
+}
+
+/** What `vxtap network init` takes; everything but `network` has a default. */
+export interface NetworkConfigInput {
+  network: string;
+  subnetLen?: number;
+  subnetMin?: string;
+  subnetMax?: string;
+  vni?: number;
+  /** Default: 4789 (written out, so that flannel hosts use it too). */
+  port?: number;
+}
+
+type Obj = Record<string, unknown>;
+
+/** Parses, checks and completes the text of `<prefix>/config`. Throws ConfigError naming the field. */
+export function parseNetworkConfig(text: string): NetworkConfig {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`network config: not JSON: ${(err as Error).message}`);
+  }
+  if (!isObj(doc)) throw new ConfigError(`network config: must be a JSON object, got ${typeName(doc)}`);
+  return checkConfig(doc);
+}
+
+/** A complete, checked config from `vxtap network init` flags. Throws ConfigError. */
+export function buildConfig(input: NetworkConfigInput): NetworkConfig {
+  const doc: Obj = { Network: input.network };
+  if (input.subnetLen !== undefined) doc.SubnetLen = input.subnetLen;
+  if (input.subnetMin !== undefined) doc.SubnetMin = input.subnetMin;
+  if (input.subnetMax !== undefined) doc.SubnetMax = input.subnetMax;
+  doc.Backend = { Type: 'vxlan', VNI: input.vni ?? DEFAULT_VNI, Port: input.port ?? IANA_VXLAN_PORT };
+  return checkConfig(doc);
+}
+
+/**
+ * The JSON for `<prefix>/config`, every field written out (defaults
+ * included, so that flannel and vxtap hosts cannot disagree about them).
+ * A defaulted port is left out, as it was.
+ */
+export function formatConfig(cfg: NetworkConfig): string {
+  const backend: Obj = { Type: 'vxlan', VNI: cfg.backend.vni };
+  if (!cfg.portDefaulted) backend.Port = cfg.backend.port;
+  return JSON.stringify({
+    Network: formatCidr(cfg.network),
+    SubnetLen: cfg.subnetLen,
+    SubnetMin: formatIpv4(cfg.subnetMin),
+    SubnetMax: formatIpv4(cfg.subnetMax),
+    Backend: backend,
+  });
+}
+
+// ---- subnet keys -------------------------------------------------------------
+
+/** flannel's subnet key: '10.44.3.0/24' -> '10.44.3.0-24'. */
+export function subnetKey(subnet: Ipv4Cidr | string): string {
+  const c = typeof subnet === 'string' ? parseCidr(subnet) : subnet;
+  return `${formatIpv4(c.addr)}-${c.len}`;
+}
+
+const SUBNET_KEY_RE = /^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,2})(?:&[0-9a-f:]+-\d{1,3})?$/i;
+
+/**
+ * '10.44.3.0-24' (or a whole key '<prefix>/subnets/10.44.3.0-24') to the
+ * subnet, or null when it is not a subnet key. A dual-stack key
+ * ('10.44.3.0-24&fc00::-64') gives its IPv4 part. Host bits set are not a
+ * subnet.
+ */
+export function parseSubnetKey(key: string): Ipv4Cidr | null {
+  const last = key.slice(key.lastIndexOf('/') + 1);
+  const m = SUBNET_KEY_RE.exec(last);
+  if (!m || !isIpv4(m[1]!)) return null;
+  const len = Number(m[2]);
+  if (len > 32) return null;
+  const addr = parseIpv4(m[1]!);
+  if ((addr & ~prefixMask(len)) >>> 0 !== 0) return null;
+  return { addr, len };
+}
+
+// ---- subnets of a config -----------------------------------------------------
+
+/** The size of one subnet, in addresses. */
+export function subnetSize(cfg: NetworkConfig): number {
+  return 2 ** (32 - cfg.subnetLen);
+}
+
+/** How many subnets lie between SubnetMin and SubnetMax, both included. */
+export function subnetCount(cfg: NetworkConfig): number {
+  return (cfg.subnetMax - cfg.subnetMin) / subnetSize(cfg) + 1;
+}
+
+/** The candidate subnets, SubnetMin first, SubnetMax last. Lazy: a /8 of /30s is 4 M subnets. */
+export function* candidateSubnets(cfg: NetworkConfig): Generator<Ipv4Cidr> {
+  const step = subnetSize(cfg);
+  for (let a = cfg.subnetMin; a <= cfg.subnetMax; a += step) yield { addr: a, len: cfg.subnetLen };
+}
+
+/** flannel's isSubnetConfigCompat: the right length, between SubnetMin and SubnetMax. */
+export function fitsConfig(cfg: NetworkConfig, subnet: Ipv4Cidr): boolean {
+  return subnet.len === cfg.subnetLen && subnet.addr >= cfg.subnetMin && subnet.addr <= cfg.subnetMax &&
+    (subnet.addr & ~prefixMask(subnet.len)) >>> 0 === 0;
+}
+
+export function cidrOverlaps(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
+  return a.len <= b.len ? cidrContains(a, b.addr) : cidrContains(b, a.addr);
+}
+
+/** The config's fields as flannel writes them, for display (`vxtap network show`). */
+export function describeConfig(cfg: NetworkConfig): Record<string, string | number> {
+  return {
+    Network: formatCidr(cfg.network),
+    SubnetLen: cfg.subnetLen,
+    SubnetMin: formatIpv4(cfg.subnetMin),
+    SubnetMax: formatIpv4(cfg.subnetMax),
+    Subnets: subnetCount(cfg),
+    VNI: cfg.backend.vni,
+    Port: cfg.backend.port,
+  };
+}
+
+// ---- checks --------------------------------------------------------------------
+
+function checkConfig(doc: Obj): NetworkConfig {
+  const warnings: string[] = [];
+  const fail = (field: string, msg: string): never => {
+    throw new ConfigError(`network config: ${field}: ${msg}`, field);
+  };
+
+  const enable4 = get(doc, 'EnableIPv4');
+  if (enable4 === false) fail('EnableIPv4', 'vxtap needs IPv4 (EnableIPv4 is false)');
+  if (get(doc, 'EnableIPv6') === true) warnings.push('EnableIPv6 is true: vxtap carries IPv4 only and ignores the IPv6 fields');
+
+  // Network
+  const netText = get(doc, 'Network');
+  if (netText === undefined || netText === '') fail('Network', 'missing: the overlay network, e.g. "10.44.0.0/16"');
+  if (typeof netText !== 'string') fail('Network', `must be a string such as "10.44.0.0/16", got ${typeName(netText)}`);
+  const network = parseNetwork(netText as string, warnings, fail);
+  if (network.len > 28) fail('Network', `${formatCidr(network)} is too small: the smallest useful network is a /28`);
+
+  // SubnetLen
+  let subnetLen: number;
+  const lenVal = get(doc, 'SubnetLen');
+  if (lenVal === undefined || lenVal === 0) {
+    subnetLen = network.len <= 22 ? 24 : network.len + 2;
+  } else {
+    if (typeof lenVal !== 'number' || !Number.isInteger(lenVal)) fail('SubnetLen', `must be an integer, got ${typeName(lenVal)}`);
+    subnetLen = lenVal as number;
+    if (subnetLen < 1 || subnetLen > 30) fail('SubnetLen', `must be in 1..30, got ${subnetLen}`);
+    if (subnetLen < network.len + 2) {
+      fail('SubnetLen', `/${subnetLen} leaves fewer than four subnets in ${formatCidr(network)} (use at least /${network.len + 2})`);
+    }
+  }
+  const size = 2 ** (32 - subnetLen);
+  const mask = prefixMask(subnetLen);
+
+  // SubnetMin / SubnetMax
+  const bound = (field: 'SubnetMin' | 'SubnetMax', dflt: number): number => {
+    const v = get(doc, field);
+    if (v === undefined || v === '' || v === '0.0.0.0') return dflt;
+    if (typeof v !== 'string' || !isIpv4(v)) fail(field, `not an IPv4 address: ${JSON.stringify(v)}`);
+    const a = parseIpv4(v as string);
+    if (!cidrContains(network, a)) fail(field, `${v as string} is outside Network ${formatCidr(network)}`);
+    if ((a & mask) >>> 0 !== a) fail(field, `${v as string} is not on a /${subnetLen} boundary (SubnetLen)`);
+    return a;
+  };
+  const subnetMin = bound('SubnetMin', network.addr + size);
+  const subnetMax = bound('SubnetMax', network.addr + 2 ** (32 - network.len) - size);
+  if (subnetMin > subnetMax) fail('SubnetMin', `${formatIpv4(subnetMin)} is above SubnetMax ${formatIpv4(subnetMax)}`);
+
+  // Backend
+  const be = get(doc, 'Backend');
+  if (be === undefined || be === null) fail('Backend.Type', 'missing: vxtap needs {"Backend": {"Type": "vxlan"}} (flannel\'s default backend is udp)');
+  if (!isObj(be)) fail('Backend', `must be an object, got ${typeName(be)}`);
+  const beObj = be as Obj;
+  const type = get(beObj, 'Type');
+  if (type !== 'vxlan') {
+    fail('Backend.Type', `must be "vxlan", got ${type === undefined ? 'nothing (flannel\'s default, udp)' : JSON.stringify(type)}`);
+  }
+  const vni = intOr(beObj, 'VNI', 'Backend.VNI', 1, MAX_VNI, DEFAULT_VNI, fail);
+  const portVal = get(beObj, 'Port');
+  let port: number;
+  let portDefaulted = false;
+  if (portVal === undefined || portVal === 0) {
+    port = KERNEL_DEFAULT_PORT;
+    portDefaulted = true;
+    warnings.push(`Backend.Port is not set: using ${KERNEL_DEFAULT_PORT}, the Linux default that flannel's hosts then use (set "Port" in the config to choose)`);
+  } else {
+    port = intOr(beObj, 'Port', 'Backend.Port', 1, 65535, KERNEL_DEFAULT_PORT, fail);
+  }
+  if (get(beObj, 'GBP') === true) warnings.push('Backend.GBP is true: vxtap does not send group policy bits');
+  if (get(beObj, 'DirectRouting') === true) warnings.push('Backend.DirectRouting is true: vxtap always encapsulates');
+
+  return { network, subnetLen, subnetMin, subnetMax, backend: { type: 'vxlan', vni, port }, portDefaulted, warnings };
+}
+
+function parseNetwork(text: string, warnings: string[], fail: (f: string, m: string) => never): Ipv4Cidr {
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
+  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 32) return fail('Network', `not an IPv4 CIDR (a.b.c.d/len): ${JSON.stringify(text)}`);
+  const len = Number(m[2]);
+  const given = parseIpv4(m[1]!);
+  const addr = (given & prefixMask(len)) >>> 0;
+  // flannel (net.ParseCIDR) drops host bits silently; so does vxtap, with a word.
+  if (addr !== given) warnings.push(`Network ${text} has host bits set: using ${formatIpv4(addr)}/${len}`);
+  if (len === 0) fail('Network', `${text} would cover every address`);
+  return { addr, len };
+}
+
+/** A field by name, matched without regard to case (Go's encoding/json does the same). */
+function get(o: Obj, name: string): unknown {
+  if (name in o) return o[name];
+  const lower = name.toLowerCase();
+  for (const k of Object.keys(o)) if (k.toLowerCase() === lower) return o[k];
+  return undefined;
+}
+
+function intOr(o: Obj, key: string, field: string, min: number, max: number, dflt: number, fail: (f: string, m: string) => never): number {
+  const v = get(o, key);
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail(field, `must be an integer, got ${typeName(v)}`);
+  if ((v as number) < min || (v as number) > max) fail(field, `must be in ${min}..${max}, got ${v as number}`);
+  return v as number;
+}
+
+function isObj(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+}
