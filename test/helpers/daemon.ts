@@ -21,22 +21,27 @@ export interface LogLine {
 export class Daemon {
   readonly lines: LogLine[] = [];
   readonly stderr: string[] = [];
+  /** With --trace: what the daemon wrote on stdout (the trace); its logs are then on stderr. */
+  out = '';
   private readonly child: ChildProcess;
   exitCode: number | null = null;
 
   constructor(lab: Lab, readonly host: string, args: string[]) {
     this.child = lab.spawn(host, [process.execPath, VXTAP, 'run', '--log-format', 'json', ...args]);
+    const traced = args.includes('--trace');
+    const logs = traced ? this.child.stderr! : this.child.stdout!;
+    const other = traced ? this.child.stdout! : this.child.stderr!;
     let buf = '';
-    this.child.stdout!.on('data', (d: Buffer) => {
+    logs.on('data', (d: Buffer) => {
       buf += d.toString();
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        try { this.lines.push(JSON.parse(line) as LogLine); } catch { this.stderr.push(`(stdout) ${line}`); }
+        try { this.lines.push(JSON.parse(line) as LogLine); } catch { this.stderr.push(`(log) ${line}`); }
       }
     });
-    this.child.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
+    other.on('data', (d: Buffer) => { if (traced) this.out += d.toString(); else this.stderr.push(d.toString()); });
     this.child.once('exit', (code, sig) => { this.exitCode = code ?? (sig ? 128 : -1); });
   }
 
