@@ -20,7 +20,7 @@ import { PcapDatagramPort, PcapFramePort, PcapRecorder } from '../io/pcap-port';
 import { TapPort } from '../io/tap';
 import { BatchUdpPort } from '../io/udp-batch';
 import { DgramUdpPort } from '../io/udp-dgram';
-import type { DatagramPort, FramePort } from '../io/port';
+import type { CallCounts, DatagramPort, FramePort } from '../io/port';
 import { createTracer, type TraceFormat } from '../switch/trace';
 import { Switch } from '../switch/switch';
 import { cidrContains, parseCidr, parseIpv4 } from '../wire/addr';
@@ -131,6 +131,8 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
         ...sw.counters.snapshot(),
         tapPort: { ...rawTap.stats },
         udpPort: { ...rawNet.stats },
+        // JS <-> native crossings: how many frames each call moved (what batching buys).
+        crossings: crossings(rawTap.calls, rawNet.calls),
         // The tables too, until the control socket serves them (`vxtap fdb`, `vxtap arp`).
         fdb: [...sw.fdb.entries()].map((e) => sw.fdb.describe(e)),
         arp: sw.arp.list(),
@@ -150,6 +152,13 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
     await undo();
     throw err;
   }
+}
+
+/** The crossings of both ports, and frames moved per crossing over all of them. */
+function crossings(tap: CallCounts, udp: CallCounts): Record<string, number | CallCounts> {
+  const calls = tap.rxCalls + tap.txCalls + udp.rxCalls + udp.txCalls;
+  const frames = tap.rxFrames + tap.txFrames + udp.rxFrames + udp.txFrames;
+  return { tap: { ...tap }, udp: { ...udp }, calls, frames, framesPerCall: calls === 0 ? 0 : Math.round((frames / calls) * 100) / 100 };
 }
 
 /** For the trace: "lease 10.44.2.0/24, host 192.168.90.2" for an overlay address or a VTEP address. */

@@ -9,7 +9,7 @@
  * is given (`acceptLimit`), as a kernel does at EAGAIN.
  */
 import { parseIpv4 } from '../wire/addr';
-import type { BatchHandler, DatagramPort, FrameBatch, FramePort, PortErrorHandler, PortStats, SendList } from './port';
+import { CallCounts, type BatchHandler, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList } from './port';
 
 /** A datagram to inject: payload (from the VXLAN header on), sender address (dotted quad or host-order u32) and port. */
 export interface InjectedDatagram {
@@ -77,6 +77,8 @@ export class MemoryFramePort implements FramePort {
   acceptLimit = Infinity;
   closed = false;
   readonly stats: PortStats = { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null };
+  /** Counted like the real ports': one rx call per inject() batch, one tx call per write()/send(). */
+  readonly calls = new CallCounts();
   /** Never called: a memory port has no reads that fail. */
   onError: PortErrorHandler | null = null;
   private batch: FrameBatch | null = null;
@@ -140,6 +142,8 @@ export class MemoryDatagramPort implements DatagramPort {
   acceptLimit = Infinity;
   closed = false;
   readonly stats: PortStats = { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null };
+  /** Counted like the real ports': one rx call per inject() batch, one tx call per write()/send(). */
+  readonly calls = new CallCounts();
   /** Never called: a memory port has no reads that fail. */
   onError: PortErrorHandler | null = null;
   private batch: FrameBatch | null = null;

@@ -107,6 +107,21 @@ export interface PortStats {
   lastTxError: string | null;
 }
 
+/**
+ * Crossings between JavaScript and the kernel side, per direction: how many
+ * calls moved how many frames. A batched port moves many frames per call; the
+ * ratio (frames per call) is what batching buys, and `vxtap stats` shows it.
+ * For the dgram port each received datagram is one call from the native side.
+ */
+export class CallCounts {
+  /** Calls from the native side into JavaScript that delivered frames (one per batch). */
+  rxCalls = 0;
+  rxFrames = 0;
+  /** Calls from JavaScript into the native side to send or write (one per batch). */
+  txCalls = 0;
+  txFrames = 0;
+}
+
 /** Ethernet frames to and from a TAP device. */
 export interface FramePort {
   readonly name: string;
@@ -118,6 +133,7 @@ export interface FramePort {
   close(): void;
   onError: PortErrorHandler | null;
   readonly stats: PortStats;
+  readonly calls: CallCounts;
 }
 
 /**
@@ -141,4 +157,5 @@ export interface DatagramPort {
   close(): void;
   onError: PortErrorHandler | null;
   readonly stats: PortStats;
+  readonly calls: CallCounts;
 }

@@ -4,7 +4,7 @@
  * One closure per start(), none per batch or frame.
  */
 import type { SystemError } from '../errors';
-import type { BatchHandler, FrameBatch } from './port';
+import { CallCounts, type BatchHandler, type FrameBatch } from './port';
 import { toSystemError, type Addon, type NativeError, type NativeReader, type PortErrorHandler } from './native';
 
 export class ReaderControl {
@@ -12,6 +12,8 @@ export class ReaderControl {
   onError: PortErrorHandler | null = null;
   /** Transient receive errors seen. */
   rxErrors = 0;
+  /** Crossings: rx counted here, tx by the port's write/send. */
+  readonly calls = new CallCounts();
   private reader: NativeReader | null = null;
   private truncatedBefore = 0;
 
@@ -33,7 +35,10 @@ export class ReaderControl {
   start(batch: FrameBatch, onBatch: BatchHandler): void {
     if (this.running) throw new Error('this port is already reading: stop() it before start() again');
     this.stop();
+    const calls = this.calls;
     const deliver = (n: number): void => {
+      calls.rxCalls++;
+      calls.rxFrames += n;
       batch.count = n;
       onBatch(batch);
     };

@@ -8,7 +8,7 @@
  * privileges.
  */
 import { SystemError } from '../errors';
-import type { BatchHandler, FrameBatch, FramePort, SendList } from './port';
+import type { BatchHandler, CallCounts, FrameBatch, FramePort, SendList } from './port';
 import { loadAddon, toSystemError, type Addon, type PortErrorHandler, type PortStats } from './native';
 import { ReaderControl } from './reader';
 
@@ -58,6 +58,10 @@ export class TapPort implements FramePort {
     this.reader.onError = handler;
   }
 
+  get calls(): CallCounts {
+    return this.reader.calls;
+  }
+
   get stats(): PortStats {
     return { rxTruncated: this.reader.truncated, rxErrors: this.reader.rxErrors, txSkipped: this.txSkipped, lastTxError: this.lastTxError };
   }
@@ -87,6 +91,8 @@ export class TapPort implements FramePort {
     } catch (err) {
       throw toSystemError(err);
     }
+    this.reader.calls.txCalls++;
+    this.reader.calls.txFrames += n;
     if (this.errOut[0]! > 0) {
       this.txSkipped += this.errOut[0]!;
       this.lastTxError = this.addon.errnoName(this.errOut[1]!);

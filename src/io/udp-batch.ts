@@ -10,7 +10,7 @@
  * it needs CAP_NET_RAW (root).
  */
 import { SystemError } from '../errors';
-import type { BatchHandler, DatagramPort, FrameBatch, SendList } from './port';
+import type { BatchHandler, CallCounts, DatagramPort, FrameBatch, SendList } from './port';
 import { loadAddon, toSystemError, type Addon, type PortErrorHandler, type PortStats } from './native';
 import { ReaderControl } from './reader';
 
@@ -71,6 +71,10 @@ export class BatchUdpPort implements DatagramPort {
     this.reader.onError = handler;
   }
 
+  get calls(): CallCounts {
+    return this.reader.calls;
+  }
+
   get stats(): PortStats {
     return { rxTruncated: this.reader.truncated, rxErrors: this.reader.rxErrors, txSkipped: this.txSkipped, lastTxError: this.lastTxError };
   }
@@ -101,6 +105,8 @@ export class BatchUdpPort implements DatagramPort {
     } catch (err) {
       throw toSystemError(err);
     }
+    this.reader.calls.txCalls++;
+    this.reader.calls.txFrames += n;
     if (this.errOut[0]! > 0) {
       this.txSkipped += this.errOut[0]!;
       this.lastTxError = this.addon.errnoName(this.errOut[1]!);

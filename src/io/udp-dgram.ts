@@ -13,7 +13,7 @@
 import * as dgram from 'node:dgram';
 import { SystemError } from '../errors';
 import { formatIpv4, parseIpv4 } from '../wire/addr';
-import type { BatchHandler, DatagramPort, FrameBatch, SendList } from './port';
+import { CallCounts, type BatchHandler, type DatagramPort, type FrameBatch, type SendList } from './port';
 import { toSystemError, type PortErrorHandler, type PortStats } from './native';
 
 export interface DgramUdpOptions {
@@ -37,6 +37,8 @@ export class DgramUdpPort implements DatagramPort {
   private rxErrors = 0;
   private txSkipped = 0;
   private lastTxError: string | null = null;
+  /** Each datagram received is one call from the native side; each socket.send() one call into it. */
+  readonly calls = new CallCounts();
   private readonly flushNow = (): void => this.flush();
   private readonly onSent = (err: Error | null): void => {
     if (err === null || err === undefined) return;
@@ -115,6 +117,8 @@ export class DgramUdpPort implements DatagramPort {
       try {
         this.socket.send(copy, list.ports[k]!, formatIpv4(list.addrs[k]!), this.onSent);
         accepted++;
+        this.calls.txCalls++;
+        this.calls.txFrames++;
       } catch (err) {
         // dgram checks some things at once (port 0 is ERR_SOCKET_BAD_PORT): a drop, like a refused send.
         this.onSent(err as Error);
@@ -132,6 +136,8 @@ export class DgramUdpPort implements DatagramPort {
   }
 
   private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.calls.rxCalls++;
+    this.calls.rxFrames++;
     const batch = this.batch;
     if (batch === null) return;
     if (msg.length > batch.capacity) {
