@@ -20,6 +20,7 @@ import { EtcdNetwork, type EtcdNetworkOptions } from '../control/etcd-network';
 import { StaticNetwork } from '../control/static-network';
 import { isIpv4 } from '../wire/addr';
 import { startNode, type IoMode, type NodeOptions } from './node';
+import { ControlServer } from '../control/api/server';
 
 export type { IoMode } from './node';
 export const IO_MODES: readonly IoMode[] = ['batch', 'dgram'];
@@ -30,6 +31,8 @@ export interface RunOptions extends NodeOptions {
   etcd: EtcdNetworkOptions;
   iface?: string;
   publicIp?: string;
+  /** The control socket (`vxtap fdb|arp|peers|stats`); default: /run/vxtap/<tap>.sock (control/api/paths.ts). */
+  controlSocket?: string;
 }
 
 export function parseIoMode(v: string): IoMode {
@@ -79,6 +82,11 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     const hostNet = await backend.join({ publicIp, vtepMac: macFromIp(publicIp), log, onFatal: failed.fail });
     if (signalled !== null) { await hostNet.close(); return; }
     const node = await startNode(hostNet, underlay, publicIp, kernel, opts, log, failed);
+    // The control socket (vxtap fdb|arp|peers|stats). A live daemon on its path stops this one.
+    const control = await ControlServer.start({
+      node, log, ...(opts.controlSocket !== undefined ? { path: opts.controlSocket } : {}),
+      info: { vni: hostNet.vni, port: hostNet.port, subnet: hostNet.subnet, publicIp, vtepMac: hostNet.vtepMac, io: opts.io },
+    }).catch(async (err: unknown) => { await node.stop(); throw err; });
 
     const logStats = (): void => { log.info({ stats: node.stats() }, 'stats'); };
     const reload = (): void => { hostNet.reload(); };
@@ -91,6 +99,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     });
     if (signalled !== null) log.info(`${signalled}: removing routes and closing ${node.tapName}`);
     logStats();
+    await control.close();
     await node.stop();
     process.removeListener('SIGUSR1', logStats);
     process.removeListener('SIGHUP', reload);

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The lab benchmark: two hosts on a veth underlay (MTU 1500), every path
+# measured in ONE run so the figures compare, each reported as a % of kernel
+# vxlan measured in that same run (absolute numbers on shared machines drift).
+#
+#   sudo bench/lab/run.sh [--seconds S] [--repeat N] [--paths LIST] [--out DIR]
+#   npm run bench  (the same, defaults)
+#
+# Paths: veth (the underlay alone), kernel (kernel vxlan, configured as
+# flannel does), vxtap-dgram, vxtap-batch. Per path:
+#   - iperf3 TCP, 1 stream and 4 streams, S seconds, repeated N times: median;
+#   - iperf3 UDP, 64-byte payloads, unthrottled: packets per second received;
+#   - ping RTT (200 pings, 10 ms apart): average and p99;
+#   - for vxtap: CPU seconds of both daemons per GB moved (1-stream TCP).
+# Output: raw results as JSON in DIR (default bench/results/lab/), then the
+# report (bench/lab/report.ts): a table with % of kernel vxlan, and an SVG chart.
+# Namespaces carry the prefix vxb-; all are removed on exit, also on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS=10 REPEAT=3 PATHS="veth kernel vxtap-dgram vxtap-batch" OUTDIR=bench/results/lab
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) SECS=$2; shift 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
+    --paths) PATHS=${2//,/ }; shift 2 ;;
+    --out) OUTDIR=$2; shift 2 ;;
+    *) echo "usage: $0 [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch] [--out DIR]" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (network namespaces)" >&2; exit 1; }
+for c in ip iperf3 ping ethtool node python3; do command -v $c >/dev/null || { echo "bench: $c is missing (sudo ./scripts/setup.sh installs it)" >&2; exit 1; }; done
+[ -f dist/src/cli/main.js ] && [ -f build/Release/vxtap.node ] || { echo "bench: not built (run npm ci)" >&2; exit 1; }
+
+P=vxb-
+VNI=1
+PORT=4789
+TMP=$(mktemp -d)
+mkdir -p "$OUTDIR"
+RAW="$OUTDIR/raw-$(date -u +%Y%m%dT%H%M%SZ).json"
+cleanup() {
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$P" || true); do
+    ip netns pids "$ns" | xargs -r kill -9 2>/dev/null || true
+    ip netns delete "$ns" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo; echo "bench: interrupted, cleaning up"; exit 130' INT TERM
+cleanup; TMP=$(mktemp -d)
+
+say() { printf '\033[1m[%s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+underlay() {
+  ip netns add ${P}a; ip netns add ${P}b
+  for h in a b; do ip -n $P$h link set lo up; done
+  ip -n ${P}a link add eth0 type veth peer name eth0 netns ${P}b
+  ip -n ${P}a addr add 192.168.88.1/24 dev eth0; ip -n ${P}b addr add 192.168.88.2/24 dev eth0
+  for h in a b; do ip -n $P$h link set eth0 up; ip -n $P$h route add default dev eth0; done
+}
+teardown() {
+  for h in a b; do ip netns pids $P$h | xargs -r kill 2>/dev/null || true; done
+  sleep 0.5
+  for h in a b; do ip netns pids $P$h | xargs -r kill -9 2>/dev/null || true; ip netns delete $P$h; done
+}
+kernel_vxlan() { # host, own octet, peer octet
+  local h=$1 me=$2 peer=$3
+  ip -n $P$h link add flannel.$VNI address 02:76:c0:a8:58:0$me type vxlan id $VNI dstport $PORT local 192.168.88.$me dev eth0 nolearning
+  ip -n $P$h link set flannel.$VNI mtu 1450 up
+  ip -n $P$h addr add 10.44.$me.0/32 dev flannel.$VNI
+  ip -n $P$h neigh replace 10.44.$peer.0 lladdr 02:76:c0:a8:58:0$peer dev flannel.$VNI nud permanent
+  ip netns exec $P$h bridge fdb append 02:76:c0:a8:58:0$peer dev flannel.$VNI dst 192.168.88.$peer
+  ip -n $P$h route replace 10.44.$peer.0/24 via 10.44.$peer.0 dev flannel.$VNI onlink
+}
+vxtap_pair() { # io mode
+  for me in 1 2; do
+    local h=$([ $me = 1 ] && echo a || echo b) peer=$((3 - me))
+    echo "{\"vni\":$VNI,\"port\":$PORT,\"self\":{\"subnet\":\"10.44.$me.0/24\"},\"peers\":[{\"subnet\":\"10.44.$peer.0/24\",\"publicIp\":\"192.168.88.$peer\"}]}" > $TMP/$h.json
+    ip netns exec $P$h node bin/vxtap.js run --peers $TMP/$h.json --io "$1" --log-format json > $TMP/$h.log 2>&1 &
+  done
+  for h in a b; do
+    for _ in $(seq 100); do grep -q "vxtap is up" $TMP/$h.log && break; sleep 0.1; done
+    grep -q "vxtap is up" $TMP/$h.log || { echo "vxtap did not come up on $h:"; cat $TMP/$h.log; exit 1; } >&2
+  done
+}
+# CPU seconds (user + system) of the vxtap processes in both namespaces.
+vxtap_cpu() {
+  local total=0 hz; hz=$(getconf CLK_TCK)
+  for h in a b; do for pid in $(ip netns pids $P$h); do
+    if grep -q vxtap /proc/$pid/cmdline 2>/dev/null; then
+      total=$((total + $(awk '{print $14 + $15}' /proc/$pid/stat)))
+    fi
+  done; done
+  python3 -c "print($total / $hz)"
+}
+
+# iperf3 from a to b's address; prints the receiver's JSON summary numbers.
+iperf_tcp() { # dst, streams
+  ip netns exec ${P}b iperf3 -s -1 -B "$1" >/dev/null 2>&1 &
+  sleep 0.3
+  ip netns exec ${P}a iperf3 -c "$1" -t "$SECS" -P "$2" -J > $TMP/iperf.json || true
+  wait
+  python3 -c 'import json,sys; e=json.load(open(sys.argv[1])).get("end",{}); print(e.get("sum_received",{}).get("bits_per_second",0), e.get("sum_received",{}).get("bytes",0))' $TMP/iperf.json
+}
+iperf_udp_pps() { # dst
+  ip netns exec ${P}b iperf3 -s -1 -B "$1" >/dev/null 2>&1 &
+  sleep 0.3
+  ip netns exec ${P}a iperf3 -c "$1" -u -l 64 -b 0 -t "$SECS" -J > $TMP/iperf.json || true
+  wait
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=d.get("end",{}).get("sum",{}); print((s.get("packets",0)-s.get("lost_packets",0))/max(s.get("seconds",1),1e-9))' $TMP/iperf.json
+}
+ping_rtt() { # dst -> "avg p99" in microseconds
+  ip netns exec ${P}a ping -c 200 -i 0.01 -q "$1" >/dev/null 2>&1 || true   # warm up ARP/neigh
+  ip netns exec ${P}a ping -c 200 -i 0.01 "$1" 2>/dev/null | python3 -c '
+import re,sys
+t=sorted(float(m.group(1))*1000 for m in (re.search(r"time=([0-9.]+) ms",l) for l in sys.stdin) if m)
+print("%.1f %.1f" % (sum(t)/len(t), t[min(len(t)-1,int(len(t)*0.99))]) if t else "0 0")'
+}
+
+measure() { # path name, destination, is-vxtap
+  local name=$1 dst=$2 vx=$3 one=() four=() cpu0 cpu1 bytes=0
+  for r in $(seq "$REPEAT"); do
+    say "$name: TCP 1 stream, run $r/$REPEAT"
+    [ "$vx" = 1 ] && cpu0=$(vxtap_cpu)
+    read -r bps b < <(iperf_tcp "$dst" 1); one+=("$bps")
+    if [ "$vx" = 1 ]; then cpu1=$(vxtap_cpu); CPU_S=$(python3 -c "print(${CPU_S:-0} + $cpu1 - $cpu0)"); bytes=$((bytes + ${b%.*})); fi
+    say "$name: TCP 4 streams, run $r/$REPEAT"
+    read -r bps _ < <(iperf_tcp "$dst" 4); four+=("$bps")
+  done
+  say "$name: UDP 64-byte packets per second"
+  local pps; pps=$(iperf_udp_pps "$dst")
+  say "$name: ping RTT"
+  local rtt; rtt=$(ping_rtt "$dst")
+  local cpu_per_gb=null
+  [ "$vx" = 1 ] && [ "$bytes" -gt 0 ] && cpu_per_gb=$(python3 -c "print(round(${CPU_S} / ($bytes / 1e9), 3))")
+  CPU_S=0
+  python3 - "$name" "$pps" $rtt "$cpu_per_gb" "${one[*]}" "${four[*]}" >> $TMP/results.jsonl <<'PY'
+import json,sys,statistics
+name,pps,avg,p99,cpu=sys.argv[1:6]
+one=[float(x) for x in sys.argv[6].split()]; four=[float(x) for x in sys.argv[7].split()]
+print(json.dumps({"path":name,"tcp1Gbps":statistics.median(one)/1e9,"tcp4Gbps":statistics.median(four)/1e9,
+ "tcp1Runs":[x/1e9 for x in one],"tcp4Runs":[x/1e9 for x in four],"udp64Pps":float(pps),
+ "rttAvgUs":float(avg),"rttP99Us":float(p99),"cpuSecondsPerGB":None if cpu=="null" else float(cpu)}))
+PY
+}
+
+CPU_S=0
+: > $TMP/results.jsonl
+for path in $PATHS; do
+  say "== $path"
+  underlay
+  case $path in
+    veth) measure veth 192.168.88.2 0 ;;
+    kernel) kernel_vxlan a 1 2; kernel_vxlan b 2 1; measure kernel 10.44.2.0 0 ;;
+    vxtap-dgram) vxtap_pair dgram; measure vxtap-dgram 10.44.2.0 1 ;;
+    vxtap-batch) vxtap_pair batch; measure vxtap-batch 10.44.2.0 1 ;;
+    *) echo "bench: unknown path $path" >&2; exit 2 ;;
+  esac
+  teardown
+done
+
+python3 - "$RAW" "$SECS" "$REPEAT" "$TMP/results.jsonl" <<'PY'
+import json,sys,os,platform,subprocess
+rows=[json.loads(l) for l in open(sys.argv[4]) if l.strip()]
+meta={"date":subprocess.check_output(["date","-u","+%FT%TZ"]).decode().strip(),"cores":os.cpu_count(),
+ "kernel":platform.release(),"node":subprocess.check_output(["node","--version"]).decode().strip(),
+ "secondsPerRun":int(sys.argv[2]),"repeat":int(sys.argv[3]),"underlay":"veth, MTU 1500, offloads on"}
+json.dump({"meta":meta,"results":rows},open(sys.argv[1],"w"),indent=2)
+PY
+say "raw results: $RAW"
+node dist/bench/lab/report.js "$RAW"

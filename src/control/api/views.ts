@@ -1,0 +1,86 @@
+/**
+ * What the control API shows, built from the node's live state at the moment
+ * of the request: the tables as the switch holds them, the peers as the
+ * installer holds them, the counters as they stand.
+ */
+import type { ArpTable } from '../../switch/arp-table';
+import type { Counters } from '../../switch/counters';
+import type { Fdb } from '../../switch/fdb';
+import { cidrContains, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../../wire/addr';
+import type { Peer } from '../peers';
+import type { ArpRow, FdbRow, PeerRow, StatsData } from './protocol';
+
+/**
+ * The part of a running node the API reads (cli/node.ts RunningNode has it);
+ * tests pass a fake.
+ */
+export interface Inspectable {
+  readonly sw: {
+    readonly fdb: Pick<Fdb, 'entries' | 'describe' | 'size'>;
+    readonly arp: Pick<ArpTable, 'list' | 'size'>;
+    readonly counters: Pick<Counters, 'snapshot'>;
+  };
+  readonly installer: { readonly peers: readonly Peer[]; readonly failed: ReadonlyMap<string, string> };
+  readonly tapName: string;
+  /** The node's stats for logs; the API takes the ports' counters from it (`tapPort`, `udpPort`). */
+  stats(): Record<string, unknown>;
+}
+
+/** Facts fixed when the node came up. */
+export interface DaemonInfo {
+  readonly vni: number;
+  readonly port: number;
+  readonly subnet: string;
+  readonly publicIp: string;
+  readonly vtepMac: string;
+  readonly io: string;
+}
+
+export function fdbRows(node: Inspectable, now: number): FdbRow[] {
+  return [...node.sw.fdb.entries()].map((e) => {
+    const d = node.sw.fdb.describe(e);
+    return { mac: d.mac, vtep: d.vtep, port: d.port, kind: d.kind, ageSeconds: Math.max(0, Math.floor((now - d.updatedAt) / 1000)) };
+  });
+}
+
+export function arpRows(node: Inspectable): ArpRow[] {
+  const leases = node.installer.peers.map((p) => ({ p, c: parseCidr(p.subnet) }));
+  return node.sw.arp.list().map(({ ip, mac }) => {
+    const addr = parseIpv4(ip);
+    const owner = leases.find(({ c }) => cidrContains(c, addr))?.p;
+    return { ip, mac, subnet: owner?.subnet ?? null, publicIp: owner?.publicIp ?? null };
+  });
+}
+
+export function peerRows(node: Inspectable): PeerRow[] {
+  const rows: PeerRow[] = node.installer.peers.map((p) => {
+    const c = parseCidr(p.subnet);
+    return { subnet: p.subnet, publicIp: p.publicIp, vtepMac: p.vtepMac, route: `${formatCidr(c)} via ${formatIpv4(c.addr)} dev ${node.tapName} onlink`, error: null };
+  });
+  for (const [subnet, error] of node.installer.failed) {
+    rows.push({ subnet, publicIp: null, vtepMac: null, route: null, error });
+  }
+  return rows;
+}
+
+export function statsData(node: Inspectable, info: DaemonInfo, startedAt: number, now: number): StatsData {
+  const s = node.stats();
+  return {
+    tap: node.tapName,
+    vni: info.vni,
+    port: info.port,
+    subnet: info.subnet,
+    publicIp: info.publicIp,
+    vtepMac: info.vtepMac,
+    io: info.io,
+    pid: process.pid,
+    uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000)),
+    counters: node.sw.counters.snapshot(),
+    ports: { tap: plainObject(s['tapPort']), udp: plainObject(s['udpPort']) },
+    tables: { fdb: node.sw.fdb.size, arp: node.sw.arp.size, peers: node.installer.peers.length },
+  };
+}
+
+function plainObject(v: unknown): Record<string, unknown> | null {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : null;
+}

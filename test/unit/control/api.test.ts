@@ -1,0 +1,227 @@
+/**
+ * The control API without root: the line codec with crafted input, then a
+ * real server and client over a Unix socket in a temp dir, in front of a fake
+ * node (real tables and counters, a fake installer).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createConnection, createServer } from 'node:net';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ArpTable } from '../../../src/switch/arp-table';
+import { Counters, DropReason } from '../../../src/switch/counters';
+import { Fdb } from '../../../src/switch/fdb';
+import { macKeyFromString, parseIpv4 } from '../../../src/wire/addr';
+import type { Peer } from '../../../src/control/peers';
+import {
+  CONTROL_ERR, ControlError, LineDecoder, decodeRequest, decodeResponse, encodeError, encodeOk, encodeRequest,
+} from '../../../src/control/api/protocol';
+import { ControlServer } from '../../../src/control/api/server';
+import { exchange, request } from '../../../src/control/api/client';
+import { defaultSocketDir, listSockets, resolveSocket } from '../../../src/control/api/paths';
+import type { Inspectable } from '../../../src/control/api/views';
+import { VxtapError } from '../../../src/errors';
+
+const log = pino({ level: 'silent' });
+const dir = mkdtempSync(join(tmpdir(), 'vxtap-api-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+const T0 = 1_700_000_000_000;
+const PEER: Peer = { subnet: '10.44.2.0/24', publicIp: '192.168.90.2', vtepMac: '02:76:c0:a8:5a:02' };
+const INFO = { vni: 42, port: 4789, subnet: '10.44.1.0/24', publicIp: '192.168.90.1', vtepMac: '02:76:c0:a8:5a:01', io: 'batch' };
+
+function fakeNode(): Inspectable & { counters: Counters } {
+  const fdb = new Fdb();
+  const arp = new ArpTable();
+  const counters = new Counters();
+  fdb.set(macKeyFromString(PEER.vtepMac), parseIpv4(PEER.publicIp), 4789, T0);
+  arp.set(parseIpv4('10.44.2.0'), macKeyFromString(PEER.vtepMac));
+  arp.set(parseIpv4('10.44.9.9'), macKeyFromString('02:00:00:00:00:09')); // belongs to no peer
+  counters.encapFrames = 3;
+  counters.drop(DropReason.VXLAN_UNKNOWN_VNI);
+  return {
+    sw: { fdb, arp, counters },
+    installer: { peers: [PEER], failed: new Map([['10.44.5.0/24', 'RTNETLINK: Network unreachable']]) },
+    tapName: 'vxtap.42',
+    stats: () => ({ tapPort: { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null }, udpPort: { rxTruncated: 0, rxErrors: 1, txSkipped: 0, lastTxError: 'ENOBUFS' } }),
+    counters,
+  };
+}
+
+let n = 0;
+async function withServer(fn: (path: string, node: ReturnType<typeof fakeNode>, srv: ControlServer) => Promise<void>): Promise<void> {
+  const path = join(dir, `s${n++}`, 'ctl.sock');
+  const node = fakeNode();
+  const srv = await ControlServer.start({ node, info: INFO, path, log, now: () => T0 + 12_500 });
+  try {
+    await fn(path, node, srv);
+  } finally {
+    await srv.close();
+  }
+}
+
+/** Sends raw bytes, collects `lines` response lines (or until the server closes). */
+function raw(path: string, bytes: string | Buffer, lines: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const c = createConnection(path);
+    let buf = '';
+    const done = (): void => { c.destroy(); resolve(buf.split('\n').filter(Boolean)); };
+    c.on('connect', () => c.write(bytes));
+    c.on('data', (d: Buffer) => { buf += d.toString(); if (buf.split('\n').length > lines) done(); });
+    c.on('end', done);
+    c.on('error', reject);
+  });
+}
+
+test('codec: request and response lines, golden text', () => {
+  assert.equal(encodeRequest('fdb'), '{"cmd":"fdb"}\n');
+  assert.deepEqual(decodeRequest('{"cmd":"arp","extra":1}'), { cmd: 'arp' }, 'unknown fields are ignored');
+  assert.equal(encodeOk([{ a: 1 }]), '{"ok":true,"data":[{"a":1}]}\n');
+  assert.equal(encodeError('X', 'm'), '{"ok":false,"error":{"code":"X","message":"m"}}\n');
+  assert.deepEqual(decodeResponse('{"ok":true,"data":{"x":2}}'), { ok: true, data: { x: 2 } });
+  assert.deepEqual(decodeResponse('{"ok":false,"error":{"code":"C","message":"m"}}'), { ok: false, error: { code: 'C', message: 'm' } });
+  for (const bad of ['nope', '[]', '{"cmd":3}', '{}', 'null']) {
+    assert.throws(() => decodeRequest(bad), (e: ControlError) => e.code === CONTROL_ERR.BAD_REQUEST, bad);
+  }
+  for (const bad of ['x', '{"ok":true}', '{"ok":false,"error":"x"}']) {
+    assert.throws(() => decodeResponse(bad), (e: ControlError) => e.code === CONTROL_ERR.IO, bad);
+  }
+});
+
+test('codec: lines split across chunks, several per chunk, CRLF, UTF-8 cut mid-character', () => {
+  const d = new LineDecoder();
+  assert.deepEqual(d.push(Buffer.from('{"cmd":')), []);
+  assert.deepEqual(d.push(Buffer.from('"fdb"}\n{"cmd":"arp"}\r\n{"c')), ['{"cmd":"fdb"}', '{"cmd":"arp"}']);
+  const e = Buffer.from('"é"}\n'); // é is 2 bytes: cut between them
+  assert.deepEqual(d.push(e.subarray(0, 2)), []);
+  assert.deepEqual(d.push(e.subarray(2)), ['{"c"é"}']);
+  const small = new LineDecoder(8);
+  assert.deepEqual(small.push(Buffer.from('12345678\n')), ['12345678']);
+  assert.throws(() => small.push(Buffer.from('1234')) && small.push(Buffer.from('56789')), (err: ControlError) => err.code === CONTROL_ERR.TOO_LONG);
+});
+
+test('server: fdb, arp, peers, stats from the node', async () => {
+  await withServer(async (path) => {
+    assert.deepEqual(await request(path, 'fdb'), [{ mac: PEER.vtepMac, vtep: PEER.publicIp, port: 4789, kind: 'static', ageSeconds: 12 }]);
+    assert.deepEqual(await request(path, 'arp'), [
+      { ip: '10.44.2.0', mac: PEER.vtepMac, subnet: PEER.subnet, publicIp: PEER.publicIp },
+      { ip: '10.44.9.9', mac: '02:00:00:00:00:09', subnet: null, publicIp: null },
+    ]);
+    assert.deepEqual(await request(path, 'peers'), [
+      { ...PEER, route: '10.44.2.0/24 via 10.44.2.0 dev vxtap.42 onlink', error: null },
+      { subnet: '10.44.5.0/24', publicIp: null, vtepMac: null, route: null, error: 'RTNETLINK: Network unreachable' },
+    ]);
+    const s = await request(path, 'stats');
+    assert.equal(s.uptimeSeconds, 0);
+    assert.equal(s.pid, process.pid);
+    assert.deepEqual({ ...s, uptimeSeconds: 0, pid: 0, counters: null }, {
+      tap: 'vxtap.42', ...INFO, pid: 0, uptimeSeconds: 0, counters: null,
+      ports: { tap: { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null }, udp: { rxTruncated: 0, rxErrors: 1, txSkipped: 0, lastTxError: 'ENOBUFS' } },
+      tables: { fdb: 1, arp: 2, peers: 1 },
+    });
+    assert.equal(s.counters.encapFrames, 3);
+    assert.equal(s.counters.drops['vxlan-unknown-vni'], 1);
+    assert.equal(s.counters.drops['unknown-vtep'], 0);
+  });
+});
+
+test('server: the answers are live (a change shows in the next request)', async () => {
+  await withServer(async (path, node) => {
+    node.counters.drop(DropReason.VXLAN_UNKNOWN_VNI, 4);
+    assert.equal((await request(path, 'stats')).counters.drops['vxlan-unknown-vni'], 5);
+  });
+});
+
+test('server: unknown command, bad lines, several requests on one connection, blank lines', async () => {
+  await withServer(async (path) => {
+    const res = await exchange(path, 'fbd');
+    assert.deepEqual(res, { ok: false, error: { code: CONTROL_ERR.UNKNOWN_COMMAND, message: 'unknown command "fbd" (commands: fdb, arp, peers, stats)' } });
+    await assert.rejects(request(path, 'fbd' as 'fdb'), (e: ControlError) => e.code === CONTROL_ERR.UNKNOWN_COMMAND && e instanceof VxtapError);
+    const lines = await raw(path, 'not json\n\n{"cmd":"peers"}\n{"nocmd":1}\n', 3);
+    assert.equal(lines.length, 3);
+    assert.equal((JSON.parse(lines[0]!) as { error: { code: string } }).error.code, CONTROL_ERR.BAD_REQUEST);
+    assert.equal((JSON.parse(lines[1]!) as { ok: boolean }).ok, true);
+    assert.equal((JSON.parse(lines[2]!) as { error: { code: string } }).error.code, CONTROL_ERR.BAD_REQUEST);
+  });
+});
+
+test('server: a runaway line gets TOO_LONG and the connection is closed; the server goes on', async () => {
+  await withServer(async (path) => {
+    const lines = await raw(path, Buffer.alloc(70 * 1024, 0x61), 1);
+    assert.equal((JSON.parse(lines[0]!) as { error: { code: string } }).error.code, CONTROL_ERR.TOO_LONG);
+    assert.equal((await request(path, 'fdb')).length, 1);
+  });
+});
+
+test('server: the socket is 0600, and close() removes it', async () => {
+  let p = '';
+  await withServer(async (path) => {
+    p = path;
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.ok(statSync(path).isSocket());
+  });
+  assert.equal(existsSync(p), false);
+});
+
+test('server: a stale socket (nobody listening) is replaced; a live one is not', async () => {
+  const sub = join(dir, 'stale');
+  mkdirSync(sub);
+  const path = join(sub, 'ctl.sock');
+  // A socket file with no listener: bind, hard-link the file, close (which unlinks the original).
+  const tmp = join(sub, 'tmp.sock');
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(tmp, r));
+  linkSync(tmp, path);
+  await new Promise<void>((r) => s.close(() => r()));
+  assert.ok(statSync(path).isSocket());
+  await assert.rejects(request(path, 'fdb'), (e: ControlError) => e.code === CONTROL_ERR.STALE && /stale socket/.test(e.message));
+
+  const srv = await ControlServer.start({ node: fakeNode(), info: INFO, path, log });
+  try {
+    assert.equal((await request(path, 'fdb')).length, 1, 'the new daemon answers');
+    await assert.rejects(ControlServer.start({ node: fakeNode(), info: INFO, path, log }),
+      (e: ControlError) => e.code === CONTROL_ERR.IN_USE && e.message.includes(path));
+    assert.equal((await request(path, 'fdb')).length, 1, 'the live daemon is not displaced');
+  } finally {
+    await srv.close();
+  }
+  writeFileSync(path, 'not a socket');
+  await assert.rejects(ControlServer.start({ node: fakeNode(), info: INFO, path, log }), (e: ControlError) => e.code === CONTROL_ERR.PATH && /not a socket/.test(e.message));
+});
+
+test('client: no socket, and a path over the Unix limit', async () => {
+  await assert.rejects(request(join(dir, 'none.sock'), 'fdb'), (e: ControlError) => e.code === CONTROL_ERR.NO_DAEMON && /is `vxtap run` running\?/.test(e.message));
+  await assert.rejects(ControlServer.start({ node: fakeNode(), info: INFO, path: join(dir, 'x'.repeat(120)), log }), (e: ControlError) => e.code === CONTROL_ERR.PATH && /over the 107/.test(e.message));
+});
+
+test('paths: finding the daemon in a directory: none, one, several, --tap, --control-socket', async () => {
+  const d = join(dir, 'run');
+  mkdirSync(d);
+  assert.throws(() => resolveSocket({}, d), (e: ControlError) => e.code === CONTROL_ERR.NO_DAEMON && e.message === `no vxtap daemon found in ${d} (is \`vxtap run\` running?)`);
+  assert.throws(() => resolveSocket({}, join(d, 'absent')), (e: ControlError) => e.code === CONTROL_ERR.NO_DAEMON);
+  const a = await ControlServer.start({ node: fakeNode(), info: INFO, path: join(d, 'vxtap.42.sock'), log });
+  try {
+    writeFileSync(join(d, 'notes.sock'), ''); // not a socket: not a candidate
+    assert.equal(resolveSocket({}, d), join(d, 'vxtap.42.sock'));
+    const b = await ControlServer.start({ node: fakeNode(), info: INFO, path: join(d, 'vxtap.7.sock'), log });
+    try {
+      assert.deepEqual(listSockets(d), ['vxtap.42', 'vxtap.7']);
+      assert.throws(() => resolveSocket({}, d), (e: VxtapError) => e.code === 'VXTAP_ERR_CONFIG' && e.message.includes('vxtap.42, vxtap.7') && e.message.includes('--tap'));
+      assert.equal(resolveSocket({ tap: 'vxtap.7' }, d), join(d, 'vxtap.7.sock'));
+      assert.throws(() => resolveSocket({ tap: 'vxtap.9' }, d), (e: ControlError) => e.code === CONTROL_ERR.NO_DAEMON && e.message.includes('daemons here: vxtap.42, vxtap.7'));
+      assert.throws(() => resolveSocket({ tap: '../x' }, d), (e: VxtapError) => e.code === 'VXTAP_ERR_CONFIG');
+      assert.equal(resolveSocket({ controlSocket: '/x/y.sock', tap: 'vxtap.7' }, d), '/x/y.sock', '--control-socket wins');
+    } finally {
+      await b.close();
+    }
+  } finally {
+    await a.close();
+  }
+});
+
+test('paths: the default directory is /run/vxtap in the host namespace, per namespace elsewhere', () => {
+  assert.equal(defaultSocketDir(null), '/run/vxtap');
+  assert.equal(defaultSocketDir('blue'), '/run/vxtap/netns/blue');
+});
