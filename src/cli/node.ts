@@ -119,7 +119,6 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
       writeSubnetFile(opts.subnetFile, { network: hostNet.network, subnet: hostNet.subnet, mtu, ipMasq: opts.ipMasq });
       log.info({ subnetFile: opts.subnetFile }, `wrote ${opts.subnetFile}; a Docker host runs: dockerd ${dockerOpts(hostNet.subnet, mtu)}`);
     }
-    log.info({ peers: installer.peers.length, subnet: hostNet.subnet }, `vxtap is up: subnet ${hostNet.subnet}, ${installer.peers.length} peer(s)`);
 
     let stopping: Promise<void> | null = null;
     return {
@@ -133,7 +132,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
         udpPort: { ...rawNet.stats },
         // JS <-> native crossings: how many frames each call moved (what batching buys).
         crossings: crossings(rawTap.calls, rawNet.calls),
-        // The tables too, until the control socket serves them (`vxtap fdb`, `vxtap arp`).
+        // The tables too, so that one SIGUSR1 log line holds the whole state (`vxtap stats` serves them too).
         fdb: [...sw.fdb.entries()].map((e) => sw.fdb.describe(e)),
         arp: sw.arp.list(),
         peers: installer.peers,

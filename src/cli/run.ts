@@ -87,6 +87,8 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
       node, log, ...(opts.controlSocket !== undefined ? { path: opts.controlSocket } : {}),
       info: { vni: hostNet.vni, port: hostNet.port, subnet: hostNet.subnet, publicIp, vtepMac: hostNet.vtepMac, io: opts.io },
     }).catch(async (err: unknown) => { await node.stop(); throw err; });
+    // "Up" means forwarding, peers installed, and inspectable: tests and the lab wait for this line.
+    log.info({ peers: node.installer.peers.length, subnet: hostNet.subnet }, `vxtap is up: subnet ${hostNet.subnet}, ${node.installer.peers.length} peer(s)`);
 
     const logStats = (): void => { log.info({ stats: node.stats() }, 'stats'); };
     const reload = (): void => { hostNet.reload(); };

@@ -56,7 +56,7 @@ test('vxtap fdb|arp|peers|stats: the daemon\'s tables and counters over its cont
   const start = async (host: 'h1' | 'h2' | 'h3', extra: string[] = []): Promise<Daemon> => {
     const d = new Daemon(lab, host, ['--peers', peersFile(dir, host), ...extra]);
     daemons.push(d);
-    await d.waitLog(/^control socket /); // logged after "vxtap is up"
+    await d.waitLog(/^control socket /); // logged before "vxtap is up"
     return d;
   };
   const vx = (host: string, ...args: string[]) => lab.tryExec(host, [process.execPath, VXTAP, ...args]);
