@@ -10,12 +10,14 @@ import { makeLogger, parseLogFormat, parseLogLevel, type LogFormat } from './log
 import { parseIoMode, runCommand, type IoMode } from './run';
 import { addEtcdFlags, etcdClientOptions, type EtcdFlags } from './etcd-flags';
 import { leases, networkInit, networkShow, type InitFlags } from './network-cmd';
+import { registerInspectCommands } from './inspect-cmd';
 import { DEFAULT_BATCH } from '../switch/switch';
 import { parseTraceFormat, type TraceFormat } from '../switch/trace';
 import { parseTraceFilter } from '../switch/trace-filter';
 import { DEFAULT_SUBNET_FILE } from '../control/etcd/subnet-file';
 import { DEFAULT_LEASE_TTL_SECONDS } from '../control/etcd/registry';
 import { DEFAULT_RENEW_MARGIN_SECONDS } from '../control/etcd/lease-keeper';
+import { registerLabCommands } from '../lab/commands';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -57,6 +59,7 @@ interface RunFlags extends EtcdFlags {
   traceFormat: TraceFormat;
   traceFilter?: string;
   pcap?: string;
+  controlSocket?: string;
   logFormat: LogFormat;
   logLevel: string;
 }
@@ -88,6 +91,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--trace-format <fmt>', 'text (colours on a terminal) or json (one object per frame)').default('text').argParser(wrapParse(parseTraceFormat)))
     .addOption(new Option('--trace-filter <filter>', 'e.g. "host 10.44.2.0,icmp", "drops", "arp|icmp", "!ipv6"').argParser(wrapParse((v) => { parseTraceFilter(v); return v; })))
     .option('--pcap <file>', 'record both sides of the switch (TAP frames, and VXLAN in UDP in IPv4 in Ethernet) to a pcap file')
+    .option('--control-socket <path>', 'the control socket for vxtap fdb|arp|peers|stats (default: /run/vxtap/<tap>.sock; /run/vxtap/netns/<netns>/<tap>.sock in a named network namespace)')
     .addOption(new Option('--log-format <fmt>', 'auto (pretty on a terminal, else JSON), json or pretty').default('auto').argParser(wrapParse(parseLogFormat)))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').default('info').argParser(wrapParse(parseLogLevel)));
   addEtcdFlags(run).action(async (o: RunFlags) => {
@@ -100,6 +104,7 @@ export function buildProgram(): Command {
         ...(o.publicIp !== undefined ? { publicIp: o.publicIp } : {}),
         ...(o.tap !== undefined ? { tap: o.tap } : {}),
         ...(o.pcap !== undefined ? { pcap: o.pcap } : {}),
+        ...(o.controlSocket !== undefined ? { controlSocket: o.controlSocket } : {}),
         ...(o.trace ? { trace: { format: o.traceFormat, filter: o.traceFilter ?? null } } : {}),
         io: o.io,
         batchSize: o.batchSize,
@@ -140,6 +145,8 @@ export function buildProgram(): Command {
   addEtcdFlags(program.command('leases').description('list every subnet lease: public IP, VTEP MAC, time to expiry').option('--json', 'as JSON'))
     .action(async (o: EtcdFlags & { json?: boolean }) => leases(o, process.stdout));
 
+  registerInspectCommands(program);
+  registerLabCommands(program);
   return program;
 }
 

@@ -1,0 +1,82 @@
+/**
+ * vxtap as the lab uses it: the daemon in each host (`vxtap run`), and the
+ * operator commands (`vxtap network init`, `vxtap leases`) run inside a lab
+ * namespace, since etcd is reachable on the underlay only.
+ */
+import { join } from 'node:path';
+import { readSubnetFile } from '../control/etcd/subnet-file';
+import { LabError } from './errors';
+import { alive, sleep, spawnDetached, tailFile, VXTAP_BIN } from './procs';
+import type { Shell } from './shell';
+import { readFileSync } from 'node:fs';
+
+export interface DaemonFiles {
+  readonly log: string;
+  readonly trace: string | null;
+  readonly subnetFile: string;
+}
+
+export function daemonFiles(stateDir: string, host: string, trace: boolean): DaemonFiles {
+  return {
+    log: join(stateDir, `${host}.log`),
+    trace: trace ? join(stateDir, `${host}.trace.jsonl`) : null,
+    subnetFile: join(stateDir, `${host}.subnet.env`),
+  };
+}
+
+/** The `vxtap run` arguments of a lab host (shown to the reader, then run). */
+export function daemonArgs(endpoint: string, files: DaemonFiles): string[] {
+  return [
+    'run', '--etcd-endpoints', endpoint, '--subnet-file', files.subnetFile,
+    ...(files.trace !== null ? ['--trace', '--trace-format', 'json'] : []),
+    '--log-format', 'pretty',
+  ];
+}
+
+/**
+ * Starts the daemon: with --trace, the trace (JSON, a frame a line) is its
+ * stdout and goes to the trace file, the log to the log file.
+ */
+export function startDaemon(sh: Shell, ns: string, endpoint: string, files: DaemonFiles): number {
+  const args = [VXTAP_BIN, ...daemonArgs(endpoint, files)];
+  sh.show('ip', ['netns', 'exec', ns, process.execPath, ...args]);
+  return spawnDetached(ns, process.execPath, args, files.trace ?? files.log, files.log);
+}
+
+/** Waits for "vxtap is up" in the log and the subnet file; returns the subnet and MTU. Fails with the log's end. */
+export async function waitDaemon(host: string, pid: number, files: DaemonFiles, timeoutMs = 30_000): Promise<{ subnet: string; mtu: number }> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    let log = '';
+    try { log = readFileSync(files.log, 'utf8'); } catch { /* not yet */ }
+    if (/vxtap is up/.test(log)) {
+      const sf = readSubnetFile(files.subnetFile);
+      if (sf?.subnet !== undefined && sf.mtu !== undefined) return { subnet: sf.subnet, mtu: sf.mtu };
+    }
+    if (!alive(pid)) throw new LabError('VXTAP_ERR_LAB_START', `vxtap on ${host} exited at start; the end of ${files.log}:\n${tailFile(files.log)}`);
+    if (Date.now() > end) throw new LabError('VXTAP_ERR_LAB_START', `vxtap on ${host} did not come up within ${timeoutMs / 1000} s; the end of ${files.log}:\n${tailFile(files.log)}`);
+    await sleep(100);
+  }
+}
+
+/** Runs a vxtap command inside a namespace; returns stdout. */
+export function vxtapIn(sh: Shell, ns: string, args: readonly string[], quiet = false): string {
+  return sh.run('ip', ['netns', 'exec', ns, process.execPath, VXTAP_BIN, ...args], { quiet });
+}
+
+export interface LeaseRow {
+  subnet: string | null;
+  publicIp: string | null;
+  vtepMac: string | null;
+  backendType: string | null;
+  vni: number | null;
+  expiresInSeconds: number | null;
+  error: string | null;
+}
+
+/** `vxtap leases --json` in namespace `ns`. */
+export async function leasesIn(sh: Shell, ns: string, endpoint: string): Promise<LeaseRow[]> {
+  const r = await sh.runAsync('ip', ['netns', 'exec', ns, process.execPath, VXTAP_BIN, 'leases', '--json', '--etcd-endpoints', endpoint], 15_000);
+  if (r.status !== 0) throw new LabError('VXTAP_ERR_LAB_CMD', `vxtap leases: ${(r.stderr || r.stdout).trim()}`);
+  return JSON.parse(r.stdout) as LeaseRow[];
+}

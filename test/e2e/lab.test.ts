@@ -1,0 +1,228 @@
+/**
+ * `vxtap lab`, as a newcomer runs it: the real binary, a real etcd, real
+ * namespaces. The lab here runs with its own prefix (vxt-lab-), its own
+ * state dirs (in a temp dir) and its own underlay (192.168.93.0/24), so it
+ * can run beside the other test files and beside a user's own lab.
+ *
+ * After every `lab down`: no namespace with the prefix, no process whose
+ * command line names the state dir (etcd's --data-dir and the daemons'
+ * --subnet-file are in it), no state dir.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, needNamespaces, run, waitFor } from '../helpers/netns';
+import { needEtcd } from '../helpers/etcd';
+import { VXTAP } from '../helpers/daemon';
+import { macFromIp } from '../../src/control/peers';
+
+const PREFIX = 'vxt-lab-';
+const UNDERLAY = '192.168.93.0/24';
+const base = mkdtempSync(join(tmpdir(), 'vxtap-lab-test-'));
+test.after(() => rmSync(base, { recursive: true, force: true }));
+let nState = 0;
+
+interface Result { status: number; stdout: string; stderr: string }
+
+/** `vxtap lab CMD --prefix vxt-lab- --state-dir DIR ...args`. */
+function labCmd(stateDir: string, cmd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [VXTAP, 'lab', cmd, '--prefix', PREFIX, '--state-dir', stateDir, ...args],
+      { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1', ...env } }, (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1;
+        resolve({ status: code, stdout, stderr });
+      });
+  });
+}
+
+function namespaces(): string[] {
+  return run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(PREFIX));
+}
+
+/** Processes whose command line names the state dir (the lab's etcd and daemons). */
+function labProcesses(stateDir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (cmd.includes(`${stateDir}/`) && !/\) Z /.test(stat)) found.push(`${pid}: ${cmd.trim()}`);
+    } catch { /* gone */ }
+  }
+  return found;
+}
+
+function assertNothingLeft(stateDir: string): void {
+  assert.deepEqual(namespaces(), [], 'no namespace with the prefix is left');
+  assert.deepEqual(labProcesses(stateDir), [], 'no lab process (etcd, vxtap) is left');
+  assert.equal(existsSync(stateDir), false, 'the state dir is gone');
+  let sockDirs: string[] = [];
+  try { sockDirs = readdirSync('/run/vxtap/netns').filter((n) => n.startsWith(PREFIX)); } catch { /* none */ }
+  assert.deepEqual(sockDirs, [], 'no control socket dir of the lab\'s daemons is left');
+}
+
+/** A fresh state dir, and a guard that removes whatever a failed test leaves (lab down, then the namespaces). */
+function setup(t: TestContext): { stateDir: string; guard: Lab } | null {
+  if (!needNamespaces(t) || !needEtcd(t)) return null;
+  const stateDir = join(base, `state${++nState}`);
+  const guard = new Lab(PREFIX); // removes stale vxt-lab-* namespaces now, and at process exit
+  t.after(async () => {
+    await labCmd(stateDir, 'down');
+    await guard.cleanup();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  return { stateDir, guard };
+}
+
+interface StatusJson {
+  healthy: boolean;
+  phase: string;
+  etcd: { running: boolean };
+  hosts: { name: string; kind: string; publicIp: string; subnet: string; vtepMac: string; containerIp: string; running: boolean; lease: { publicIp: string; vtepMac: string } | null }[];
+}
+
+test('lab up, ping, status, trace, down: every pair answers and nothing is left', { timeout: 180_000 }, async (t) => {
+  const s = setup(t);
+  if (s === null) return;
+  const { stateDir } = s;
+  const t0 = Date.now();
+  const up = await labCmd(stateDir, 'up', ['--underlay', UNDERLAY]);
+  assert.equal(up.status, 0, up.stdout + up.stderr);
+  t.diagnostic(`lab up: ${Date.now() - t0} ms`);
+  for (const step of ['underlay', 'etcd', 'network config', 'vxtap', 'learning', 'containers', 'Try next', 'vxtap lab ping']) {
+    assert.ok(up.stdout.includes(step), `up tells "${step}":\n${up.stdout}`);
+  }
+
+  const ping = await labCmd(stateDir, 'ping');
+  assert.equal(ping.status, 0, ping.stdout + ping.stderr);
+  assert.match(ping.stdout, /all 6 pairs reachable/);
+  assert.doesNotMatch(ping.stdout, /FAIL/);
+
+  const st = await labCmd(stateDir, 'status', ['--json']);
+  assert.equal(st.status, 0, st.stdout + st.stderr);
+  const status = JSON.parse(st.stdout) as StatusJson;
+  assert.equal(status.healthy, true);
+  assert.equal(status.phase, 'up');
+  assert.equal(status.etcd.running, true);
+  assert.deepEqual(status.hosts.map((h) => h.name), ['h1', 'h2', 'h3']);
+  assert.equal(new Set(status.hosts.map((h) => h.subnet)).size, 3, 'three distinct subnets');
+  status.hosts.forEach((h, i) => {
+    assert.equal(h.kind, 'vxtap');
+    assert.equal(h.publicIp, `192.168.93.${i + 1}`);
+    assert.match(h.subnet, /^10\.44\.\d+\.0\/24$/);
+    assert.equal(h.containerIp, h.subnet.replace(/\.0\/24$/, '.2'));
+    assert.equal(h.running, true);
+    assert.equal(h.vtepMac, macFromIp(h.publicIp));
+    assert.deepEqual([h.lease?.publicIp, h.lease?.vtepMac], [h.publicIp, h.vtepMac], 'the lease in etcd is the host\'s');
+  });
+  const table = await labCmd(stateDir, 'status');
+  assert.match(table.stdout, /HOST\s+RUNS\s+PUBLIC IP\s+SUBNET\s+VTEP MAC/);
+
+  // The pings went through h1's vxtap: its trace shows them, as text, filtered.
+  const trace = await labCmd(stateDir, 'trace', ['h1', '--no-follow', '--filter', 'icmp', '-n', '1000']);
+  assert.equal(trace.status, 0, trace.stderr);
+  assert.match(trace.stdout, /ICMPv4 \{echo-request/);
+  assert.match(trace.stdout, /=>\s+encap VNI 1/);
+  assert.match(trace.stdout, /=>\s+decap from 192\.168\.93\./);
+  assert.doesNotMatch(trace.stdout, /= ARP \{/, 'the filter kept ARP out');
+  const bad = await labCmd(stateDir, 'trace', ['h9', '--no-follow']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /no host "h9".*h1, h2, h3/);
+
+  // A second up refuses, and says how to remove the first.
+  const again = await labCmd(stateDir, 'up', ['--underlay', UNDERLAY]);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /already here.*vxtap lab down/);
+
+  const down = await labCmd(stateDir, 'down');
+  assert.equal(down.status, 0, down.stdout + down.stderr);
+  assertNothingLeft(stateDir);
+  const twice = await labCmd(stateDir, 'down');
+  assert.equal(twice.status, 0, twice.stderr);
+  assert.match(twice.stdout, /nothing to remove/);
+  const none = await labCmd(stateDir, 'ping');
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /no lab is up.*vxtap lab up/);
+});
+
+test('lab down after a lab up killed half-way leaves nothing', { timeout: 180_000 }, async (t) => {
+  const s = setup(t);
+  if (s === null) return;
+  // Two places to cut: as soon as the first namespace exists, and once the daemons are starting.
+  const cuts: [string, (stateDir: string) => boolean][] = [
+    ['first namespace', () => namespaces().length > 0],
+    ['daemons starting', (dir) => {
+      try {
+        const st = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as { hosts: { pid: number | null }[] };
+        return st.hosts.some((h) => h.pid !== null);
+      } catch { return false; }
+    }],
+  ];
+  for (const [name, ready] of cuts) {
+    const stateDir = `${s.stateDir}-${name.replace(/ /g, '-')}`;
+    t.after(async () => { await labCmd(stateDir, 'down'); rmSync(stateDir, { recursive: true, force: true }); });
+    const child = spawn(process.execPath, [VXTAP, 'lab', 'up', '--prefix', PREFIX, '--state-dir', stateDir, '--underlay', UNDERLAY], { stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await waitFor(`lab up reaches "${name}"`, () => ready(stateDir), 30_000, 10);
+    child.kill('SIGKILL');
+    await exited;
+    assert.ok(namespaces().length > 0, `${name}: the killed up left namespaces (so down has work to do)`);
+    const down = await labCmd(stateDir, 'down');
+    assert.equal(down.status, 0, down.stdout + down.stderr);
+    assertNothingLeft(stateDir);
+  }
+});
+
+test('with --kernel-peer, the kernel vxlan host\'s container is in the ping matrix, and every pair answers', { timeout: 180_000 }, async (t) => {
+  const s = setup(t);
+  if (s === null) return;
+  const { stateDir } = s;
+  const up = await labCmd(stateDir, 'up', ['--hosts', '2', '--kernel-peer', '--underlay', UNDERLAY]);
+  assert.equal(up.status, 0, up.stdout + up.stderr);
+  assert.match(up.stdout, /kernel peer: k1 runs the kernel's vxlan device/);
+
+  const ping = await labCmd(stateDir, 'ping', ['--json']);
+  assert.equal(ping.status, 0, ping.stdout + ping.stderr);
+  const res = JSON.parse(ping.stdout) as { ok: boolean; results: { from: string; to: string; ok: boolean }[] };
+  assert.equal(res.ok, true);
+  assert.equal(res.results.length, 6);
+  for (const [from, to] of [['h1', 'k1'], ['k1', 'h1'], ['h2', 'k1'], ['k1', 'h2']]) {
+    assert.ok(res.results.some((r) => r.from === from && r.to === to && r.ok), `${from} → ${to} answered`);
+  }
+  const status = JSON.parse((await labCmd(stateDir, 'status', ['--json'])).stdout) as StatusJson;
+  const k1 = status.hosts.find((h) => h.name === 'k1')!;
+  assert.equal(k1.kind, 'kernel');
+  assert.equal(k1.publicIp, '192.168.93.101');
+  assert.equal(k1.lease?.vtepMac, k1.vtepMac, 'its flannel lease carries the vxlan device\'s MAC');
+  const trace = await labCmd(stateDir, 'trace', ['k1', '--no-follow']);
+  assert.equal(trace.status, 1);
+  assert.match(trace.stderr, /kernel's vxlan device.*tcpdump/);
+
+  const down = await labCmd(stateDir, 'down');
+  assert.equal(down.status, 0, down.stdout + down.stderr);
+  assertNothingLeft(stateDir);
+});
+
+test('a missing prerequisite is named with the command that fixes it, and nothing is made', { timeout: 60_000 }, async (t) => {
+  if (!needNamespaces(t)) return; // root: the checks after the root check are reached
+  const stateDir = join(base, `state${++nState}`);
+  const noEtcd = await labCmd(stateDir, 'up', ['--underlay', UNDERLAY], { VXTAP_ETCD: '/nonexistent/etcd' });
+  assert.equal(noEtcd.status, 1);
+  assert.match(noEtcd.stderr, /no etcd binary.*apt-get install etcd-server.*VXTAP_ERR_PREREQ/);
+  assert.deepEqual(namespaces(), []);
+  assert.equal(existsSync(stateDir), false);
+
+  if (existsSync('/usr/bin/setpriv')) {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, VXTAP, 'lab', 'up', '--prefix', PREFIX, '--state-dir', stateDir],
+      { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /needs root.*sudo/);
+  }
+
+  const bad = await labCmd(stateDir, 'up', ['--hosts', '0']);
+  assert.equal(bad.status, 2, 'a bad flag exits 2');
+  assert.match(bad.stderr, /--hosts/);
+});
