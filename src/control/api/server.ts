@@ -13,13 +13,14 @@
  * connection, and idle connections are closed after IDLE_MS.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import {
   CONTROL_ERR, COMMANDS, ControlError, LineDecoder, decodeRequest, encodeError, encodeOk, isCommand, type ControlCommand,
 } from './protocol';
-import { checkSocketPathLength, prepareSocketDir, socketPathFor } from './paths';
+import { CONTROL_DIR, checkSocketPathLength, prepareSocketDir, socketPathFor } from './paths';
 import { arpRows, fdbRows, peerRows, statsData, type DaemonInfo, type Inspectable } from './views';
 
 const IDLE_MS = 60_000;
@@ -105,6 +106,12 @@ export class ControlServer {
       try {
         if (lstatSync(this.path).ino === this.ino) unlinkSync(this.path);
       } catch { /* already gone (libuv unlinks a closed pipe's path) */ }
+      // A per-namespace directory (/run/vxtap/netns/<ns>/) we leave empty goes too:
+      // namespaces come and go, and their directories should not pile up in /run.
+      const dir = dirname(this.path);
+      if (dirname(dir) === join(CONTROL_DIR, 'netns')) {
+        try { rmdirSync(dir); } catch { /* not empty (another daemon's socket), or gone */ }
+      }
     })();
     return this.closing;
   }
