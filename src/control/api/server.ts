@@ -15,7 +15,6 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, lstatSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import {
   CONTROL_ERR, COMMANDS, ControlError, LineDecoder, decodeRequest, encodeError, encodeOk, isCommand, type ControlCommand,
