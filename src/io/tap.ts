@@ -8,25 +8,19 @@
  * privileges.
  */
 import { SystemError } from '../errors';
-import type { BatchHandler, CallCounts, FrameBatch, FramePort, SendList } from './port';
-import { loadAddon, toSystemError, type Addon, type PortErrorHandler, type PortStats } from './native';
-import { ReaderControl } from './reader';
+import type { FramePort, SendList } from './port';
+import { loadAddon, toSystemError, type Addon } from './native';
+import { NativePort } from './native-port';
 
-export class TapPort implements FramePort {
-  private readonly reader: ReaderControl;
-  private readonly errOut = new Int32Array(2);
-  private closed = false;
-  private txSkipped = 0;
-  private lastTxError: string | null = null;
-
+export class TapPort extends NativePort implements FramePort {
   private constructor(
-    private readonly addon: Addon,
+    addon: Addon,
     /** The TAP's file descriptor (nonblocking, cloexec); -1 after close(). */
     private fdValue: number,
     /** The interface name the kernel used. */
     readonly name: string,
   ) {
-    this.reader = new ReaderControl(addon, fdValue, 'tap');
+    super(addon, fdValue, 'tap', `TAP ${name}`);
   }
 
   /**
@@ -49,33 +43,6 @@ export class TapPort implements FramePort {
     return this.fdValue;
   }
 
-  /** See PortErrorHandler. */
-  get onError(): PortErrorHandler | null {
-    return this.reader.onError;
-  }
-
-  set onError(handler: PortErrorHandler | null) {
-    this.reader.onError = handler;
-  }
-
-  get calls(): CallCounts {
-    return this.reader.calls;
-  }
-
-  get stats(): PortStats {
-    return { rxTruncated: this.reader.truncated, rxErrors: this.reader.rxErrors, txSkipped: this.txSkipped, lastTxError: this.lastTxError };
-  }
-
-  /** Delivers batches of received frames into `batch` until stop() or close(). */
-  start(batch: FrameBatch, onBatch: BatchHandler): void {
-    if (this.closed) throw new SystemError('read', 'EBADF', `TAP ${this.name} is closed`);
-    this.reader.start(batch, onBatch);
-  }
-
-  /** Stops delivering batches; the device stays open and start() may be called again. */
-  stop(): void {
-    this.reader.stop();
-  }
 
   /**
    * Writes list's frames (spans of slab). Returns how many the kernel took;
@@ -91,13 +58,7 @@ export class TapPort implements FramePort {
     } catch (err) {
       throw toSystemError(err);
     }
-    this.reader.calls.txCalls++;
-    this.reader.calls.txFrames += n;
-    if (this.errOut[0]! > 0) {
-      this.txSkipped += this.errOut[0]!;
-      this.lastTxError = this.addon.errnoName(this.errOut[1]!);
-    }
-    return n;
+    return this.afterTx(n);
   }
 
   /** Stops the reader, then closes the fd (a non-persistent TAP disappears). Idempotent. */

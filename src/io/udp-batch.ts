@@ -10,9 +10,9 @@
  * it needs CAP_NET_RAW (root).
  */
 import { SystemError } from '../errors';
-import type { BatchHandler, CallCounts, DatagramPort, FrameBatch, SendList } from './port';
-import { loadAddon, toSystemError, type Addon, type PortErrorHandler, type PortStats } from './native';
-import { ReaderControl } from './reader';
+import type { DatagramPort, SendList } from './port';
+import { loadAddon, toSystemError, type Addon } from './native';
+import { NativePort } from './native-port';
 
 export interface BatchUdpOptions {
   /** Address to receive on ('0.0.0.0' = all). */
@@ -27,16 +27,11 @@ export interface BatchUdpOptions {
   sndbuf?: number;
 }
 
-export class BatchUdpPort implements DatagramPort {
+export class BatchUdpPort extends NativePort implements DatagramPort {
   readonly writesUdpHeader = true;
-  private readonly reader: ReaderControl;
-  private readonly errOut = new Int32Array(2);
-  private closed = false;
-  private txSkipped = 0;
-  private lastTxError: string | null = null;
 
   private constructor(
-    private readonly addon: Addon,
+    addon: Addon,
     /** The bound receive socket. */
     readonly fd: number,
     /** The raw send socket. */
@@ -44,7 +39,7 @@ export class BatchUdpPort implements DatagramPort {
     /** The bound UDP port (the real one when port 0 was asked). */
     readonly localPort: number,
   ) {
-    this.reader = new ReaderControl(addon, fd, 'udp');
+    super(addon, fd, 'udp', 'the UDP port');
   }
 
   /** Opens both sockets. Throws SystemError (EADDRINUSE, EADDRNOTAVAIL, EPERM without CAP_NET_RAW, ...). */
@@ -62,33 +57,6 @@ export class BatchUdpPort implements DatagramPort {
     }
   }
 
-  /** See PortErrorHandler. */
-  get onError(): PortErrorHandler | null {
-    return this.reader.onError;
-  }
-
-  set onError(handler: PortErrorHandler | null) {
-    this.reader.onError = handler;
-  }
-
-  get calls(): CallCounts {
-    return this.reader.calls;
-  }
-
-  get stats(): PortStats {
-    return { rxTruncated: this.reader.truncated, rxErrors: this.reader.rxErrors, txSkipped: this.txSkipped, lastTxError: this.lastTxError };
-  }
-
-  /** Delivers batches of datagrams (payload at the headroom, sender in addrs/ports) until stop() or close(). */
-  start(batch: FrameBatch, onBatch: BatchHandler): void {
-    if (this.closed) throw new SystemError('recvmmsg', 'EBADF', 'the UDP port is closed');
-    this.reader.start(batch, onBatch);
-  }
-
-  /** Stops delivering batches; the sockets stay open. */
-  stop(): void {
-    this.reader.stop();
-  }
 
   /**
    * Sends each span (UDP header first) to list.addrs[k] with one sendmmsg.
@@ -105,13 +73,7 @@ export class BatchUdpPort implements DatagramPort {
     } catch (err) {
       throw toSystemError(err);
     }
-    this.reader.calls.txCalls++;
-    this.reader.calls.txFrames += n;
-    if (this.errOut[0]! > 0) {
-      this.txSkipped += this.errOut[0]!;
-      this.lastTxError = this.addon.errnoName(this.errOut[1]!);
-    }
-    return n;
+    return this.afterTx(n);
   }
 
   /** Stops the reader, then closes both sockets. Idempotent. */
