@@ -14,6 +14,8 @@ interface Row {
   tcp4Gbps: number;
   udp64Pps: number;
   rttAvgUs: number;
+  /** Absent in runs made before it was measured. */
+  rttP50Us?: number;
   rttP99Us: number;
   cpuSecondsPerGB: number | null;
 }
@@ -24,12 +26,12 @@ const pct = (v: number, ref: number): string => (ref > 0 ? `${((100 * v) / ref).
 export function table(raw: Raw): string {
   const k = raw.results.find((r) => r.path === 'kernel');
   const lines = [
-    '| path | TCP 1 stream Gbit/s | % kernel | TCP 4 streams Gbit/s | % kernel | UDP 64 B kpps | % kernel | RTT avg µs (+kernel) | RTT p99 µs (+kernel) | CPU s/GB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| path | TCP 1 stream Gbit/s | % kernel | TCP 4 streams Gbit/s | % kernel | UDP 64 B kpps | % kernel | RTT avg µs (+kernel) | RTT p50 µs (+kernel) | RTT p99 µs (+kernel) | CPU s/GB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of raw.results) {
     const add = (v: number, ref: number | undefined): string => (ref === undefined || r.path === 'kernel' ? v.toFixed(0) : `${v.toFixed(0)} (${v - ref >= 0 ? '+' : ''}${(v - ref).toFixed(0)})`);
-    lines.push(`| ${r.path} | ${r.tcp1Gbps.toFixed(2)} | ${k ? pct(r.tcp1Gbps, k.tcp1Gbps) : 'n/a'} | ${r.tcp4Gbps.toFixed(2)} | ${k ? pct(r.tcp4Gbps, k.tcp4Gbps) : 'n/a'} | ${(r.udp64Pps / 1000).toFixed(0)} | ${k ? pct(r.udp64Pps, k.udp64Pps) : 'n/a'} | ${add(r.rttAvgUs, k?.rttAvgUs)} | ${add(r.rttP99Us, k?.rttP99Us)} | ${r.cpuSecondsPerGB === null ? '-' : r.cpuSecondsPerGB.toFixed(2)} |`);
+    lines.push(`| ${r.path} | ${r.tcp1Gbps.toFixed(2)} | ${k ? pct(r.tcp1Gbps, k.tcp1Gbps) : 'n/a'} | ${r.tcp4Gbps.toFixed(2)} | ${k ? pct(r.tcp4Gbps, k.tcp4Gbps) : 'n/a'} | ${(r.udp64Pps / 1000).toFixed(0)} | ${k ? pct(r.udp64Pps, k.udp64Pps) : 'n/a'} | ${add(r.rttAvgUs, k?.rttAvgUs)} | ${r.rttP50Us === undefined ? '-' : add(r.rttP50Us, k?.rttP50Us)} | ${add(r.rttP99Us, k?.rttP99Us)} | ${r.cpuSecondsPerGB === null ? '-' : r.cpuSecondsPerGB.toFixed(2)} |`);
   }
   return lines.join('\n') + '\n';
 }

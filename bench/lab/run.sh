@@ -10,7 +10,7 @@
 # flannel does), vxtap-dgram, vxtap-batch. Per path:
 #   - iperf3 TCP, 1 stream and 4 streams, S seconds, repeated N times: median;
 #   - iperf3 UDP, 64-byte payloads, unthrottled: packets per second received;
-#   - ping RTT (200 pings, 10 ms apart): average and p99;
+#   - ping RTT (200 pings, 10 ms apart): average, p50 and p99;
 #   - for vxtap: CPU seconds of both daemons per GB moved (1-stream TCP).
 # Output: raw results as JSON in DIR (default bench/results/lab/), then the
 # report (bench/lab/report.ts): a table with % of kernel vxlan, and an SVG chart.
@@ -108,12 +108,12 @@ iperf_udp_pps() { # dst
   wait
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=d.get("end",{}).get("sum",{}); print((s.get("packets",0)-s.get("lost_packets",0))/max(s.get("seconds",1),1e-9))' $TMP/iperf.json
 }
-ping_rtt() { # dst -> "avg p99" in microseconds
+ping_rtt() { # dst -> "avg p50 p99" in microseconds
   ip netns exec ${P}a ping -c 200 -i 0.01 -q "$1" >/dev/null 2>&1 || true   # warm up ARP/neigh
   ip netns exec ${P}a ping -c 200 -i 0.01 "$1" 2>/dev/null | python3 -c '
 import re,sys
 t=sorted(float(m.group(1))*1000 for m in (re.search(r"time=([0-9.]+) ms",l) for l in sys.stdin) if m)
-print("%.1f %.1f" % (sum(t)/len(t), t[min(len(t)-1,int(len(t)*0.99))]) if t else "0 0")'
+print("%.1f %.1f %.1f" % (sum(t)/len(t), t[len(t)//2], t[min(len(t)-1,int(len(t)*0.99))]) if t else "0 0 0")'
 }
 
 measure() { # path name, destination, is-vxtap
@@ -135,11 +135,11 @@ measure() { # path name, destination, is-vxtap
   CPU_S=0
   python3 - "$name" "$pps" $rtt "$cpu_per_gb" "${one[*]}" "${four[*]}" >> $TMP/results.jsonl <<'PY'
 import json,sys,statistics
-name,pps,avg,p99,cpu=sys.argv[1:6]
-one=[float(x) for x in sys.argv[6].split()]; four=[float(x) for x in sys.argv[7].split()]
+name,pps,avg,p50,p99,cpu=sys.argv[1:7]
+one=[float(x) for x in sys.argv[7].split()]; four=[float(x) for x in sys.argv[8].split()]
 print(json.dumps({"path":name,"tcp1Gbps":statistics.median(one)/1e9,"tcp4Gbps":statistics.median(four)/1e9,
  "tcp1Runs":[x/1e9 for x in one],"tcp4Runs":[x/1e9 for x in four],"udp64Pps":float(pps),
- "rttAvgUs":float(avg),"rttP99Us":float(p99),"cpuSecondsPerGB":None if cpu=="null" else float(cpu)}))
+ "rttAvgUs":float(avg),"rttP50Us":float(p50),"rttP99Us":float(p99),"cpuSecondsPerGB":None if cpu=="null" else float(cpu)}))
 PY
 }
 
