@@ -82,8 +82,13 @@ test('the teaching trace and the pcap on a live daemon', { timeout: 300_000 }, a
             assert.ok(bad, 'the malformed frame is in the trace');
             assert.ok(bad.layers.some((l) => l.name === 'DecodeFailure'));
           }
+          // Readable while the daemon runs: every batch is written out whole.
+          const live = run('tshark', ['-r', pcap, '-n', '-d', `udp.port==${port},vxlan`, '-T', 'fields', '-e', 'vxlan.vni']);
+          assert.match(live, new RegExp(`^${VNI}$`, 'm'), 'tshark reads VXLAN from the pcap of a running daemon');
         } finally {
-          await Promise.all([d1.stop(), d2.stop()]);
+          // SIGINT for one run, SIGTERM for the other: the file must stay whole either way.
+          const codes = await Promise.all([d1.stop(10000, format === 'text' ? 'SIGINT' : 'SIGTERM'), d2.stop()]);
+          assert.deepEqual(codes, [0, 0]);
         }
         // The pcap, after SIGTERM: tshark opens it and dissects VXLAN (VNI) and the inner ICMP.
         const rows = run('tshark', ['-r', pcap, '-n', '-d', `udp.port==${port},vxlan`, '-T', 'fields', '-E', 'separator=|', '-e', 'vxlan.vni', '-e', 'icmp.type', '-e', 'arp.opcode', '-e', 'udp.dstport'])

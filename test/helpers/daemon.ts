@@ -73,10 +73,10 @@ export class Daemon {
     return line['stats'] as { drops: Record<string, number> };
   }
 
-  /** SIGTERM, then the exit code. */
-  async stop(timeoutMs = 10000): Promise<number> {
+  /** SIGTERM (or `signal`), then the exit code. */
+  async stop(timeoutMs = 10000, signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
     if (this.exitCode !== null) return this.exitCode;
-    this.child.kill('SIGTERM');
+    this.child.kill(signal);
     await waitFor(`${this.host}: vxtap exit`, () => this.exitCode !== null, timeoutMs, 50);
     return this.exitCode!;
   }
