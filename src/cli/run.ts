@@ -65,6 +65,10 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGUSR1 logs the counters; installed now, because its default action would kill a daemon still starting.
+  let logStats: () => void = () => { log.info('stats: not up yet'); };
+  const onUsr1 = (): void => logStats();
+  process.on('SIGUSR1', onUsr1);
 
   let fail: (e: Error) => void = () => undefined;
   const failed = { promise: new Promise<Error>((resolve) => { fail = resolve; }), fail: (e: Error) => fail(e) };
@@ -90,9 +94,8 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     // "Up" means forwarding, peers installed, and inspectable: tests and the lab wait for this line.
     log.info({ peers: node.installer.peers.length, subnet: hostNet.subnet }, `vxtap is up: subnet ${hostNet.subnet}, ${node.installer.peers.length} peer(s)`);
 
-    const logStats = (): void => { log.info({ stats: node.stats() }, 'stats'); };
+    logStats = () => { log.info({ stats: node.stats() }, 'stats'); };
     const reload = (): void => { hostNet.reload(); };
-    process.on('SIGUSR1', logStats);
     process.on('SIGHUP', reload);
     const failure = await new Promise<Error | null>((resolve) => {
       wake = () => resolve(null);
@@ -103,7 +106,6 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     logStats();
     await control.close();
     await node.stop();
-    process.removeListener('SIGUSR1', logStats);
     process.removeListener('SIGHUP', reload);
     if (failure !== null) throw failure;
   } catch (err) {
@@ -116,5 +118,6 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     kernel.close();
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGUSR1', onUsr1);
   }
 }
