@@ -8,6 +8,7 @@
       "sources": [
         "native/addon.cc",
         "native/common.cc",
+        "native/offload.cc",
         "native/reader.cc",
         "native/tap.cc",
         "native/udp.cc"

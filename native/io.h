@@ -8,6 +8,8 @@ namespace vxtap {
 
 Napi::Value TapOpen(const Napi::CallbackInfo& info);
 Napi::Value TapWrite(const Napi::CallbackInfo& info);
+Napi::Value TapSetOffload(const Napi::CallbackInfo& info);
+Napi::Value TapSegment(const Napi::CallbackInfo& info);
 Napi::Value UdpOpen(const Napi::CallbackInfo& info);
 Napi::Value RawUdpOpen(const Napi::CallbackInfo& info);
 Napi::Value LocalPort(const Napi::CallbackInfo& info);

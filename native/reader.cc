@@ -1,4 +1,4 @@
-// new Reader(fd, kind: 'tap' | 'udp', slab: Buffer, slotSize, headroom,
+// new Reader(fd, kind: 'tap' | 'tap-vnet' | 'udp', slab: Buffer, slotSize, headroom,
 //            sizes: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null,
 //            slots, onBatch: (n: number) => void, onError: (err: Error) => void)
 //
@@ -8,10 +8,23 @@
 //   - tap: one read() per frame until EAGAIN or the slots are full;
 //   - udp: one recvmmsg(MSG_DONTWAIT) for all slots, which also fills
 //     addrs[i] (sender IPv4, host-order u32) and ports[i] (sender port).
+//   - tap-vnet: a TAP opened with IFF_VNET_HDR (offloads on): each read
+//     gives a virtio_net_hdr (10 bytes, offload.h) and a frame. A frame
+//     without GSO goes straight into the slot (readv: header, slot, scratch);
+//     with NEEDS_CSUM its checksum is completed at csum_start + csum_offset.
+//     A TCPv4 GSO super-frame (up to 64 KB) is assembled in a scratch buffer
+//     and cut into gso_size segments, one full frame per slot
+//     (WriteTcp4Segment). Segments that do not fit this batch are kept and
+//     fill the next batch first: nothing is dropped for lack of slots. Other
+//     GSO types (never asked for: only TUN_F_CSUM | TUN_F_TSO4 is set) and
+//     frames that do not parse are dropped and counted (offload.dropped).
 // sizes[i] is the frame length. Then it calls onBatch(n) once: one N-API
 // crossing per batch, no JS call and no allocation per frame. When the batch
 // was full it reads again, at most 8 batches per wakeup, then yields to the
 // event loop (the poll is level-triggered: it fires again if data is left).
+// tap-vnet: segments of a super-frame still pending after 8 batches are
+// delivered in further batches before yielding (they are in our memory, not
+// in the fd, so no poll would fire for them).
 //
 // Truncation: a frame or datagram longer than a slot is dropped, not
 // delivered, and counted in `reader.truncated` (a TAP read is a readv into
@@ -51,6 +64,7 @@ namespace {
 
 constexpr uint32_t kMaxSlots = 1024;  // UIO_MAXIOV: one recvmmsg takes at most this many
 constexpr int kMaxBatchesPerWakeup = 8;
+constexpr size_t kMaxGsoFrame = 65536 + 256;  // a TAP's GSO frames are at most 64 KB + headers
 
 bool IsTransientRead(int err) {
   switch (err) {
@@ -76,6 +90,7 @@ Napi::Function Reader::Define(Napi::Env env) {
                          InstanceMethod<&Reader::Stop>("stop"),
                          InstanceAccessor<&Reader::GetTruncated>("truncated"),
                          InstanceAccessor<&Reader::GetActive>("active"),
+                         InstanceAccessor<&Reader::GetOffload>("offload"),
                      });
 }
 
@@ -85,10 +100,12 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
   std::string kind = ArgString(info, 1, "kind");
   if (kind == "tap") {
     kind_ = Kind::kTap;
+  } else if (kind == "tap-vnet") {
+    kind_ = Kind::kTapVnet;
   } else if (kind == "udp") {
     kind_ = Kind::kUdp;
   } else {
-    throw Napi::TypeError::New(env, "kind must be 'tap' or 'udp', got '" + kind + "'");
+    throw Napi::TypeError::New(env, "kind must be 'tap', 'tap-vnet' or 'udp', got '" + kind + "'");
   }
   Napi::Buffer<uint8_t> slab = ArgBuffer(info, 2, "slab");
   slotSize_ = ArgU32(info, 3, "slotSize");
@@ -130,6 +147,10 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
       msgs_[i].msg_hdr.msg_iovlen = 1;
     }
   }
+  if (kind_ == Kind::kTapVnet) {
+    // The slot part, then room for the rest of a 64 KB super-frame, then the spare byte.
+    scratch_.resize(static_cast<size_t>(slotSize_ - headroom_) + kMaxGsoFrame + 1);
+  }
   onBatch_ = Napi::Persistent(info[9].As<Napi::Function>());
   onError_ = Napi::Persistent(info[10].As<Napi::Function>());
   ctx_ = std::make_unique<Napi::AsyncContext>(env, "vxtap.Reader", info.This().As<Napi::Object>());
@@ -169,6 +190,16 @@ Napi::Value Reader::Stop(const Napi::CallbackInfo& info) {
 Napi::Value Reader::GetTruncated(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), truncated_); }
 
 Napi::Value Reader::GetActive(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), active_); }
+
+// {gsoFrames, segments, csumCompleted, dropped}: all 0 unless kind is tap-vnet.
+Napi::Value Reader::GetOffload(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("gsoFrames", Napi::Number::New(info.Env(), gsoFrames_));
+  o.Set("segments", Napi::Number::New(info.Env(), segments_));
+  o.Set("csumCompleted", Napi::Number::New(info.Env(), csumCompleted_));
+  o.Set("dropped", Napi::Number::New(info.Env(), offloadDropped_));
+  return o;
+}
 
 // Stops watching; touches no JS. Safe from a destructor.
 void Reader::Halt() {
@@ -244,7 +275,7 @@ void Reader::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
 // clears it). A transient socket error re-arms the poll; anything else is fatal.
 void Reader::PollFailed(int err) {
   const char* syscall = "poll";
-  if (kind_ == Kind::kTap) {
+  if (kind_ != Kind::kUdp) {
     if (read(fd_, &spare_, 0) < 0 && errno != EAGAIN && errno != EINTR) {
       err = errno;
       syscall = "read";
@@ -265,13 +296,16 @@ void Reader::PollFailed(int err) {
 }
 
 void Reader::Drain() {
-  for (int round = 0; round < kMaxBatchesPerWakeup && active_; round++) {
+  // Segments of a super-frame left over are in our memory, not in the fd:
+  // the poll would not fire for them, so they are delivered before leaving.
+  for (int round = 0; (round < kMaxBatchesPerWakeup || pending_) && active_; round++) {
     bool more = false;
     int err = 0;
-    uint32_t n = kind_ == Kind::kTap ? FillTap(&more, &err) : FillUdp(&more, &err);
+    uint32_t n = kind_ == Kind::kTap ? FillTap(&more, &err)
+                 : kind_ == Kind::kTapVnet ? FillTapVnet(&more, &err) : FillUdp(&more, &err);
     if (n > 0 && !Deliver(n)) return;
     if (err != 0) {
-      Fail(err, kind_ == Kind::kTap ? "read" : "recvmmsg", !IsTransientRead(err));
+      Fail(err, kind_ == Kind::kUdp ? "recvmmsg" : "read", !IsTransientRead(err));
       return;
     }
     if (!more) return;
@@ -303,6 +337,90 @@ uint32_t Reader::FillTap(bool* more, int* err) {
       continue;
     }
     sizes_[n++] = static_cast<uint32_t>(r);
+  }
+  *more = true;
+  return n;
+}
+
+// Emits segments of the pending super-frame into slots n.. while there are
+// free slots. Returns the new slot count; pending_ is false when all are out.
+uint32_t Reader::EmitPending(uint32_t n) {
+  const Tcp4Gso& g = pendingGso_;
+  while (pendingNext_ < g.segments && n < slots_) {
+    uint8_t* dst = slab_ + static_cast<size_t>(n) * slotSize_ + headroom_;
+    sizes_[n++] = static_cast<uint32_t>(WriteTcp4Segment(scratch_.data(), g, pendingNext_++, dst));
+    segments_++;
+  }
+  pending_ = pendingNext_ < g.segments;
+  return n;
+}
+
+// read() per frame from a vnet TAP (see the top of this file). `more` is true
+// when it stopped for lack of slots, not EAGAIN.
+uint32_t Reader::FillTapVnet(bool* more, int* err) {
+  const size_t cap = slotSize_ - headroom_;
+  uint32_t n = 0;
+  if (pending_) {
+    n = EmitPending(0);
+    if (pending_) {
+      *more = true;
+      return n;
+    }
+  }
+  uint8_t* scratch = scratch_.data();
+  iovec iov[3];
+  iov[0].iov_base = vhdr_;
+  iov[0].iov_len = kVnetHdrLen;
+  iov[1].iov_len = cap;
+  iov[2].iov_base = scratch + cap;
+  iov[2].iov_len = scratch_.size() - cap;  // kMaxGsoFrame + the spare byte
+  for (uint32_t tries = 0; n < slots_ && tries < 2 * slots_; tries++) {
+    uint8_t* slot = slab_ + static_cast<size_t>(n) * slotSize_ + headroom_;
+    iov[1].iov_base = slot;
+    ssize_t r = readv(fd_, iov, 3);
+    if (r < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      if (e != EAGAIN && e != EWOULDBLOCK) *err = e;
+      return n;
+    }
+    if (static_cast<size_t>(r) < kVnetHdrLen) {
+      offloadDropped_++;
+      continue;
+    }
+    const size_t len = static_cast<size_t>(r) - kVnetHdrLen;
+    if (len > cap + kMaxGsoFrame) {
+      truncated_++;
+      continue;
+    }
+    const VnetHdr h = ParseVnetHdr(vhdr_);
+    if (h.gsoType == kGsoNone) {
+      if (len > cap) {
+        truncated_++;
+        continue;
+      }
+      if (h.flags & kVnetNeedsCsum) {
+        if (!CompleteCsum(slot, len, h.csumStart, h.csumOffset)) {
+          offloadDropped_++;
+          continue;
+        }
+        csumCompleted_++;
+      }
+      sizes_[n++] = static_cast<uint32_t>(len);
+      continue;
+    }
+    // A super-frame: make it contiguous in scratch, then cut it.
+    std::memcpy(scratch, slot, len < cap ? len : cap);
+    if ((h.gsoType & 0x7f) != kGsoTcpV4 || !ParseTcp4Gso(scratch, len, h.gsoSize, &pendingGso_) ||
+        pendingGso_.hdrLen + pendingGso_.mss > cap) {
+      offloadDropped_++;
+      continue;
+    }
+    gsoFrames_++;
+    pendingNext_ = 0;
+    pending_ = true;
+    n = EmitPending(n);
+    if (pending_) break;
   }
   *more = true;
   return n;
@@ -358,7 +476,7 @@ bool Reader::Deliver(uint32_t n) {
 
 void Reader::Fail(int err, const char* syscall, bool fatal) {
   Napi::Env env = Env();
-  std::string what = std::string(syscall) + (kind_ == Kind::kTap ? " TAP fd " : " UDP fd ") + std::to_string(fd_);
+  std::string what = std::string(syscall) + (kind_ != Kind::kUdp ? " TAP fd " : " UDP fd ") + std::to_string(fd_);
   Napi::Error e = ErrnoError(env, err, syscall, what);
   e.Set("fatal", Napi::Boolean::New(env, fatal));
   Napi::Function onError = onError_.Value();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common.h"
+#include "offload.h"
 
 namespace vxtap {
 
@@ -19,11 +20,12 @@ class Reader : public Napi::ObjectWrap<Reader> {
   ~Reader() override;
 
  private:
-  enum class Kind { kTap, kUdp };
+  enum class Kind { kTap, kTapVnet, kUdp };
 
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value GetTruncated(const Napi::CallbackInfo& info);
   Napi::Value GetActive(const Napi::CallbackInfo& info);
+  Napi::Value GetOffload(const Napi::CallbackInfo& info);
 
   // The poll handle and its async cleanup hook. It lives on the heap and
   // outlives the Reader until libuv has closed it: see Halt / OnClosed.
@@ -41,6 +43,8 @@ class Reader : public Napi::ObjectWrap<Reader> {
 
   void Drain();
   uint32_t FillTap(bool* more, int* err);
+  uint32_t FillTapVnet(bool* more, int* err);
+  uint32_t EmitPending(uint32_t n);
   uint32_t FillUdp(bool* more, int* err);
   bool Deliver(uint32_t n);
   void PollFailed(int err);
@@ -73,6 +77,19 @@ class Reader : public Napi::ObjectWrap<Reader> {
 
   uint8_t spare_ = 0;  // the byte after a TAP slot (see FillTap)
   double truncated_ = 0;
+
+  // tap-vnet only: the virtio_net_hdr of the last read, a scratch buffer a
+  // GSO super-frame is assembled in, and the super-frame whose segments did
+  // not all fit the last batch (pending_: segments pendingNext_.. are left).
+  uint8_t vhdr_[kVnetHdrLen] = {};
+  std::vector<uint8_t> scratch_;
+  bool pending_ = false;
+  uint32_t pendingNext_ = 0;
+  Tcp4Gso pendingGso_;
+  double gsoFrames_ = 0;       // super-frames read
+  double segments_ = 0;        // frames cut from them
+  double csumCompleted_ = 0;   // NEEDS_CSUM frames (not GSO) completed
+  double offloadDropped_ = 0;  // unparsable or unsupported vnet frames
 };
 
 }  // namespace vxtap

@@ -1,22 +1,22 @@
-// TAP devices: open/attach (TUNSETIFF) and batched write.
-//
-// Later work (not built yet): IFF_VNET_HDR + TUNSETOFFLOAD would add a
-// virtio_net_hdr in front of each frame; the reader's headroom already leaves
-// the room for it.
+// TAP devices: open/attach (TUNSETIFF), offloads (IFF_VNET_HDR +
+// TUNSETOFFLOAD, opt-in) and batched write.
 #include "io.h"
+#include "offload.h"
 
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace vxtap {
 
-// tapOpen(name: string): {fd: number, name: string}
+// tapOpen(name: string, opts?: {vnetHdr?: boolean}): {fd: number, name: string}
 //   Opens /dev/net/tun (O_RDWR | O_NONBLOCK | O_CLOEXEC) and binds it with
 //   TUNSETIFF, flags IFF_TAP | IFF_NO_PI, to `name`: the device is created if
 //   it does not exist ('' or a '%d' template lets the kernel pick, e.g.
@@ -29,9 +29,18 @@ namespace vxtap {
 //   another user, or creating one without CAP_NET_ADMIN), EINVAL (bad name,
 //   or the name is a device that is not a TAP), EACCES/ENOENT on
 //   /dev/net/tun. syscall is "open" or "ioctl(TUNSETIFF)".
+//   vnetHdr: also IFF_VNET_HDR, and TUNSETVNETHDRSZ 10 (the plain
+//   virtio_net_hdr, offload.h): every read then starts with that header and
+//   every write must too (tapWrite's vnetHdr argument). Offloads stay off
+//   until tapSetOffload. syscall "ioctl(TUNSETVNETHDRSZ)" if that fails.
 Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = ArgString(info, 0, "name");
+  bool vnetHdr = false;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Value v = info[1].As<Napi::Object>().Get("vnetHdr");
+    vnetHdr = v.IsBoolean() && v.As<Napi::Boolean>().Value();
+  }
   if (name.size() >= IFNAMSIZ || name.find('\0') != std::string::npos) {
     Napi::Error e = ErrnoError(env, EINVAL, "ioctl(TUNSETIFF)",
                                "TUNSETIFF \"" + name + "\": an interface name is at most " +
@@ -44,12 +53,20 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
 
   struct ifreq ifr;
   std::memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0);
   std::memcpy(ifr.ifr_name, name.data(), name.size());
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
     throw ErrnoError(env, err, "ioctl(TUNSETIFF)", "TUNSETIFF " + (name.empty() ? std::string("(kernel-picked)") : name));
+  }
+  if (vnetHdr) {
+    int sz = static_cast<int>(kVnetHdrLen);
+    if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
+      int err = errno;
+      close(fd);
+      throw ErrnoError(env, err, "ioctl(TUNSETVNETHDRSZ)", "TUNSETVNETHDRSZ 10");
+    }
   }
   ifr.ifr_name[IFNAMSIZ - 1] = '\0';
   Napi::Object out = Napi::Object::New(env);
@@ -58,7 +75,63 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// tapWrite(fd, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count, errOut?: Int32Array): number
+// tapSetOffload(fd, flags: number): string | null
+//   TUNSETOFFLOAD with flags (TUN_F_CSUM 1, TUN_F_TSO4 2, TUN_F_TSO6 4,
+//   TUN_F_TSO_ECN 8, ...) on a TAP opened with vnetHdr. Returns null when the
+//   kernel took them, else the errno name (EINVAL: flags it does not know, or
+//   the fd has no IFF_VNET_HDR): the caller falls back, it is not an error.
+Napi::Value TapSetOffload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  uint32_t flags = ArgU32(info, 1, "flags");
+  if (ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(flags)) < 0) return Napi::String::New(env, ErrnoName(errno));
+  return env.Null();
+}
+
+// tapSegment(pkt: Buffer, slab: Buffer, slotSize, headroom, sizes: Uint32Array, slots): number
+//   What the tap-vnet Reader does with one read, as a pure function (for
+//   tests): pkt is a virtio_net_hdr (10 bytes) + a frame. No GSO: the frame
+//   is copied to slot 0 (its checksum completed if NEEDS_CSUM); GSO TCPv4:
+//   its segments go to slots 0.. (slot i at i * slotSize + headroom),
+//   sizes[i] = frame length. Returns how many frames, 0 when it is dropped
+//   (does not parse, another GSO type, a segment longer than a slot).
+//   RangeError when the slots are too few.
+Napi::Value TapSegment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<uint8_t> pkt = ArgBuffer(info, 0, "pkt");
+  Napi::Buffer<uint8_t> slab = ArgBuffer(info, 1, "slab");
+  uint32_t slotSize = ArgU32(info, 2, "slotSize");
+  uint32_t headroom = ArgU32(info, 3, "headroom");
+  uint32_t slots = ArgU32(info, 5, "slots");
+  Napi::Uint32Array sizes = ArgU32Array(info, 4, "sizes", slots);
+  if (headroom >= slotSize || static_cast<uint64_t>(slots) * slotSize > slab.Length()) {
+    throw Napi::RangeError::New(env, "slab too small for slots * slotSize, or headroom >= slotSize");
+  }
+  if (pkt.Length() < kVnetHdrLen) return Napi::Number::New(env, 0);
+  const size_t cap = slotSize - headroom;
+  const VnetHdr h = ParseVnetHdr(pkt.Data());
+  std::vector<uint8_t> frame(pkt.Data() + kVnetHdrLen, pkt.Data() + pkt.Length());
+  if (h.gsoType == kGsoNone) {
+    if (frame.size() > cap || slots < 1) return Napi::Number::New(env, 0);
+    if ((h.flags & kVnetNeedsCsum) && !CompleteCsum(frame.data(), frame.size(), h.csumStart, h.csumOffset)) {
+      return Napi::Number::New(env, 0);
+    }
+    std::memcpy(slab.Data() + headroom, frame.data(), frame.size());
+    sizes.Data()[0] = static_cast<uint32_t>(frame.size());
+    return Napi::Number::New(env, 1);
+  }
+  Tcp4Gso g;
+  if ((h.gsoType & 0x7f) != kGsoTcpV4 || !ParseTcp4Gso(frame.data(), frame.size(), h.gsoSize, &g) || g.hdrLen + g.mss > cap) {
+    return Napi::Number::New(env, 0);
+  }
+  if (g.segments > slots) throw Napi::RangeError::New(env, "needs " + std::to_string(g.segments) + " slots");
+  for (uint32_t k = 0; k < g.segments; k++) {
+    sizes.Data()[k] = static_cast<uint32_t>(WriteTcp4Segment(frame.data(), g, k, slab.Data() + static_cast<size_t>(k) * slotSize + headroom));
+  }
+  return Napi::Number::New(env, g.segments);
+}
+
+// tapWrite(fd, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count, errOut?: Int32Array, vnetHdr?: boolean): number
 //   Writes frames k < count, frame k = slab[starts[k], starts[k] + lens[k]),
 //   one write() per frame (a TAP takes one frame per write). Returns how many
 //   the kernel took. Stops at EAGAIN/ENOBUFS: the caller counts the rest as
@@ -68,6 +141,9 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
 //   Throws only when the fd itself is unusable (EBADF, EBADFD after the
 //   device is deleted, ...; see IsFdFatal), with `written` = frames written
 //   before. Spans outside the slab throw RangeError before any write.
+//   vnetHdr: the TAP was opened with it; each frame goes out as writev of a
+//   zeroed virtio_net_hdr (no GSO, no checksum flags: the kernel treats the
+//   frame as it would a plain one) and the frame.
 Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
@@ -76,6 +152,11 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   Napi::Uint32Array starts = ArgU32Array(info, 2, "starts", count);
   Napi::Uint32Array lens = ArgU32Array(info, 3, "lens", count);
   int32_t* errOut = ArgErrOut(info, 5);
+  const bool vnetHdr = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
+  static uint8_t zeroHdr[kVnetHdrLen] = {};
+  iovec iov[2];
+  iov[0].iov_base = zeroHdr;
+  iov[0].iov_len = kVnetHdrLen;
   CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
 
   const uint8_t* base = slab.Data();
@@ -84,7 +165,14 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   uint32_t written = 0;
   int32_t skipped = 0, lastErr = 0;
   for (uint32_t k = 0; k < count;) {
-    ssize_t r = write(fd, base + st[k], ln[k]);
+    ssize_t r;
+    if (vnetHdr) {
+      iov[1].iov_base = const_cast<uint8_t*>(base + st[k]);
+      iov[1].iov_len = ln[k];
+      r = writev(fd, iov, 2);
+    } else {
+      r = write(fd, base + st[k], ln[k]);
+    }
     if (r >= 0) {
       written++;
       k++;

@@ -7,7 +7,8 @@
 #   npm run bench  (the same, defaults)
 #
 # Paths: veth (the underlay alone), kernel (kernel vxlan, configured as
-# flannel does), vxtap-dgram, vxtap-batch. Per path:
+# flannel does), vxtap-dgram, vxtap-batch, vxtap-offload (batch with --offload:
+# TAP TSO4 + checksum offloads, segmented in the addon). Per path:
 #   - iperf3 TCP, 1 stream and 4 streams, S seconds, repeated N times: median;
 #   - iperf3 UDP, 64-byte payloads, unthrottled: packets per second received;
 #   - ping RTT (200 pings, 10 ms apart): average, p50 and p99;
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     --repeat) REPEAT=$2; shift 2 ;;
     --paths) PATHS=${2//,/ }; shift 2 ;;
     --out) OUTDIR=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch] [--out DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch,vxtap-offload] [--out DIR]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (network namespaces)" >&2; exit 1; }
@@ -71,11 +72,11 @@ kernel_vxlan() { # host, own octet, peer octet
   ip netns exec $P$h bridge fdb append 02:76:c0:a8:58:0$peer dev flannel.$VNI dst 192.168.88.$peer
   ip -n $P$h route replace 10.44.$peer.0/24 via 10.44.$peer.0 dev flannel.$VNI onlink
 }
-vxtap_pair() { # io mode
+vxtap_pair() { # io mode, extra flags (e.g. --offload)
   for me in 1 2; do
     local h=$([ $me = 1 ] && echo a || echo b) peer=$((3 - me))
     echo "{\"vni\":$VNI,\"port\":$PORT,\"self\":{\"subnet\":\"10.44.$me.0/24\"},\"peers\":[{\"subnet\":\"10.44.$peer.0/24\",\"publicIp\":\"192.168.88.$peer\"}]}" > $TMP/$h.json
-    ip netns exec $P$h node bin/vxtap.js run --peers $TMP/$h.json --io "$1" --log-format json > $TMP/$h.log 2>&1 &
+    ip netns exec $P$h node bin/vxtap.js run --peers $TMP/$h.json --io "$1" ${2:-} --log-format json > $TMP/$h.log 2>&1 &
   done
   for h in a b; do
     for _ in $(seq 100); do grep -q "vxtap is up" $TMP/$h.log && break; sleep 0.1; done
@@ -153,6 +154,7 @@ for path in $PATHS; do
     kernel) kernel_vxlan a 1 2; kernel_vxlan b 2 1; measure kernel 10.44.2.0 0 ;;
     vxtap-dgram) vxtap_pair dgram; measure vxtap-dgram 10.44.2.0 1 ;;
     vxtap-batch) vxtap_pair batch; measure vxtap-batch 10.44.2.0 1 ;;
+    vxtap-offload) vxtap_pair batch --offload; measure vxtap-offload 10.44.2.0 1 ;;
     *) echo "bench: unknown path $path" >&2; exit 2 ;;
   esac
   teardown

@@ -59,6 +59,7 @@ interface RunFlags extends EtcdFlags {
   traceFormat: TraceFormat;
   traceFilter?: string;
   pcap?: string;
+  offload?: boolean;
   controlSocket?: string;
   logFormat: LogFormat;
   logLevel: string;
@@ -90,6 +91,7 @@ export function buildProgram(): Command {
     .option('--trace', 'explain every frame: layers, decision, table lookups (on stdout; logs then go to stderr)')
     .addOption(new Option('--trace-format <fmt>', 'text (colours on a terminal) or json (one object per frame)').default('text').argParser(wrapParse(parseTraceFormat)))
     .addOption(new Option('--trace-filter <filter>', 'e.g. "host 10.44.2.0,icmp", "drops", "arp|icmp", "!ipv6"').argParser(wrapParse((v) => { parseTraceFilter(v); return v; })))
+    .option('--offload', 'TAP offloads (opt-in): the kernel hands over 64 KB TCPv4 super-frames, segmented and checksummed in the addon; falls back to a plain TAP when refused')
     .option('--pcap <file>', 'record both sides of the switch (TAP frames, and VXLAN in UDP in IPv4 in Ethernet) to a pcap file')
     .option('--control-socket <path>', 'the control socket for vxtap fdb|arp|peers|stats (default: /run/vxtap/<tap>.sock; /run/vxtap/netns/<netns>/<tap>.sock in a named network namespace)')
     .addOption(new Option('--log-format <fmt>', 'auto (pretty on a terminal, else JSON), json or pretty').default('auto').argParser(wrapParse(parseLogFormat)))
@@ -104,6 +106,7 @@ export function buildProgram(): Command {
         ...(o.publicIp !== undefined ? { publicIp: o.publicIp } : {}),
         ...(o.tap !== undefined ? { tap: o.tap } : {}),
         ...(o.pcap !== undefined ? { pcap: o.pcap } : {}),
+        ...(o.offload === true ? { offload: true } : {}),
         ...(o.controlSocket !== undefined ? { controlSocket: o.controlSocket } : {}),
         ...(o.trace ? { trace: { format: o.traceFormat, filter: o.traceFilter ?? null } } : {}),
         io: o.io,

@@ -17,7 +17,7 @@ export abstract class NativePort {
   private txSkipped = 0;
   private lastTxError: string | null = null;
 
-  protected constructor(protected readonly addon: Addon, readFd: number, kind: 'tap' | 'udp', private readonly what: string) {
+  protected constructor(protected readonly addon: Addon, readFd: number, kind: 'tap' | 'tap-vnet' | 'udp', private readonly what: string) {
     this.reader = new ReaderControl(addon, readFd, kind);
   }
 

@@ -51,11 +51,29 @@ export interface NativeReader {
   /** Frames/datagrams dropped because they were longer than a slot. */
   readonly truncated: number;
   readonly active: boolean;
+  /** kind 'tap-vnet' only (0 otherwise): see ReaderOffloadStats. */
+  readonly offload: ReaderOffloadStats;
 }
+
+/** What a 'tap-vnet' reader did with the offloads (native/reader.cc). */
+export interface ReaderOffloadStats {
+  /** TCPv4 GSO super-frames read. */
+  gsoFrames: number;
+  /** Frames cut from them (each MTU-sized, in its own slot). */
+  segments: number;
+  /** Frames (not GSO) whose partial checksum (NEEDS_CSUM) was completed. */
+  csumCompleted: number;
+  /** Frames dropped: another GSO type, or headers that do not parse. */
+  dropped: number;
+}
+
+/** TUNSETOFFLOAD flags (include/uapi/linux/if_tun.h). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
 
 export type NativeReaderConstructor = new (
   fd: number,
-  kind: 'tap' | 'udp',
+  kind: 'tap' | 'tap-vnet' | 'udp',
   slab: Buffer,
   slotSize: number,
   headroom: number,
@@ -74,14 +92,25 @@ export interface Addon {
    * the kernel pick (tap%d). EBUSY: in use; EPERM: owned by another user;
    * EINVAL: bad name (over 15 bytes is checked before the kernel).
    */
-  tapOpen(name: string): { fd: number; name: string };
+  tapOpen(name: string, opts?: { vnetHdr?: boolean }): { fd: number; name: string };
+  /**
+   * TUNSETOFFLOAD(flags) on a TAP opened with vnetHdr (which also set
+   * TUNSETVNETHDRSZ to 10). null when taken, else the errno name (not thrown).
+   */
+  tapSetOffload(fd: number, flags: number): string | null;
+  /**
+   * The 'tap-vnet' reader's handling of one read (virtio_net_hdr + frame) as
+   * a pure function, for tests: frames into slots 0.. of slab; returns how
+   * many (0: dropped). RangeError when `slots` is too few.
+   */
+  tapSegment(pkt: Buffer, slab: Buffer, slotSize: number, headroom: number, sizes: Uint32Array, slots: number): number;
   /**
    * One write() per frame k < count (slab[starts[k], +lens[k])). Returns
    * frames written; stops at EAGAIN/ENOBUFS. A frame the kernel refuses
    * (EINVAL: runt; EIO: the link is down) is skipped: errOut = [skipped,
    * lastErrno]. Throws only when the fd is unusable (EBADF, EBADFD).
    */
-  tapWrite(fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number, errOut?: Int32Array): number;
+  tapWrite(fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number, errOut?: Int32Array, vnetHdr?: boolean): number;
   /** A UDP socket bound to ip:port ('0.0.0.0' any, port 0 ephemeral), buffers set. Returns the fd. */
   udpOpen(ip: string, port: number, opts?: SocketBufferOptions): number;
   /**

@@ -5,7 +5,7 @@
  */
 import type { SystemError } from '../errors';
 import { CallCounts, type BatchHandler, type FrameBatch } from './port';
-import { toSystemError, type Addon, type NativeError, type NativeReader, type PortErrorHandler } from './native';
+import { toSystemError, type Addon, type NativeError, type NativeReader, type PortErrorHandler, type ReaderOffloadStats } from './native';
 
 export class ReaderControl {
   /** See PortErrorHandler. */
@@ -16,11 +16,12 @@ export class ReaderControl {
   readonly calls = new CallCounts();
   private reader: NativeReader | null = null;
   private truncatedBefore = 0;
+  private readonly offloadBefore: ReaderOffloadStats = { gsoFrames: 0, segments: 0, csumCompleted: 0, dropped: 0 };
 
   constructor(
     private readonly addon: Addon,
     private readonly fd: number,
-    private readonly kind: 'tap' | 'udp',
+    private readonly kind: 'tap' | 'tap-vnet' | 'udp',
   ) {}
 
   get running(): boolean {
@@ -30,6 +31,14 @@ export class ReaderControl {
   /** Frames dropped for not fitting a slot, over every start(). */
   get truncated(): number {
     return this.truncatedBefore + (this.reader?.truncated ?? 0);
+  }
+
+  /** Offload counters over every start() (all 0 unless kind is 'tap-vnet'). */
+  get offload(): ReaderOffloadStats {
+    const b = this.offloadBefore;
+    const now = this.reader?.offload;
+    if (now === undefined) return { ...b };
+    return { gsoFrames: b.gsoFrames + now.gsoFrames, segments: b.segments + now.segments, csumCompleted: b.csumCompleted + now.csumCompleted, dropped: b.dropped + now.dropped };
   }
 
   start(batch: FrameBatch, onBatch: BatchHandler): void {
@@ -64,6 +73,7 @@ export class ReaderControl {
   stop(): void {
     if (this.reader === null) return;
     this.truncatedBefore += this.reader.truncated;
+    Object.assign(this.offloadBefore, this.offload);
     this.reader.stop();
     this.reader = null;
   }

@@ -6,11 +6,32 @@
  * addon call per batch. Opening a name that exists as a persistent TAP
  * (`ip tuntap add dev X mode tap user U`) attaches to it, so user U needs no
  * privileges.
+ *
+ * Offloads (opt-in, `TapPort.open(name, {offload: true})`): the TAP is opened
+ * with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4), so the kernel
+ * hands over TCPv4 super-frames (up to 64 KB) in one read and leaves
+ * checksums partial. The native reader ('tap-vnet', native/reader.cc) cuts
+ * each super-frame into MTU-sized frames, one per batch slot, and completes
+ * partial checksums, so the batch holds ordinary finished frames, as without
+ * offloads. Writes carry a zeroed virtio_net_hdr (writev). TSO6 is not asked
+ * for: IPv6 TCP is segmented by the kernel before it reaches us.
  */
 import { SystemError } from '../errors';
-import type { FramePort, SendList } from './port';
-import { loadAddon, toSystemError, type Addon } from './native';
+import type { FramePort, PortStats, SendList } from './port';
+import { loadAddon, toSystemError, TUN_F_CSUM, TUN_F_TSO4, type Addon, type ReaderOffloadStats } from './native';
 import { NativePort } from './native-port';
+
+/** Whether the TAP runs with offloads, and why not when asked for and refused. */
+export interface TapOffloadState {
+  enabled: boolean;
+  /** 'not requested', 'TUNSETOFFLOAD: <ERRNO>', 'IFF_VNET_HDR: <message>', or 'on: TUN_F_CSUM|TUN_F_TSO4'. */
+  reason: string;
+}
+
+export interface TapOpenOptions {
+  /** Ask for IFF_VNET_HDR + TSO4/checksum offloads; falls back to a plain TAP when refused. */
+  offload?: boolean;
+}
 
 export class TapPort extends NativePort implements FramePort {
   private constructor(
@@ -19,8 +40,10 @@ export class TapPort extends NativePort implements FramePort {
     private fdValue: number,
     /** The interface name the kernel used. */
     readonly name: string,
+    /** Offloads on (the fd has IFF_VNET_HDR), or why not. */
+    readonly offload: TapOffloadState,
   ) {
-    super(addon, fdValue, 'tap', `TAP ${name}`);
+    super(addon, fdValue, offload.enabled ? 'tap-vnet' : 'tap', `TAP ${name}`);
   }
 
   /**
@@ -28,15 +51,39 @@ export class TapPort extends NativePort implements FramePort {
    * kernel picks). Throws SystemError: EBUSY (open elsewhere), EPERM (a
    * persistent TAP of another user), EINVAL (bad name: over 15 bytes, or a
    * device that is not a TAP), EACCES (no access to /dev/net/tun).
+   * opts.offload: see the top of this file; a refusal is not thrown but
+   * recorded in `offload.reason`, and the TAP is opened plain.
    */
-  static open(name: string): TapPort {
+  static open(name: string, opts: TapOpenOptions = {}): TapPort {
     const addon = loadAddon();
+    let reason = 'not requested';
+    if (opts.offload === true) {
+      let opened: { fd: number; name: string } | null = null;
+      try {
+        opened = addon.tapOpen(name, { vnetHdr: true });
+      } catch (err) {
+        // The same open without IFF_VNET_HDR below reports a real failure (EBUSY, EPERM...).
+        reason = `IFF_VNET_HDR: ${(err as Error).message}`;
+      }
+      if (opened !== null) {
+        const refused = addon.tapSetOffload(opened.fd, TUN_F_CSUM | TUN_F_TSO4);
+        if (refused === null) return new TapPort(addon, opened.fd, opened.name, { enabled: true, reason: 'on: TUN_F_CSUM|TUN_F_TSO4' });
+        reason = `TUNSETOFFLOAD: ${refused}`;
+        addon.close(opened.fd); // reopened plain below (a non-persistent TAP is created again)
+      }
+    }
     try {
       const { fd, name: actual } = addon.tapOpen(name);
-      return new TapPort(addon, fd, actual);
+      return new TapPort(addon, fd, actual, { enabled: false, reason });
     } catch (err) {
       throw toSystemError(err);
     }
+  }
+
+  /** The port's counters, with the offload reader's when offloads are on. */
+  override get stats(): PortStats & { offload?: ReaderOffloadStats } {
+    const base = super.stats;
+    return this.offload.enabled ? { ...base, offload: this.reader.offload } : base;
   }
 
   get fd(): number {
@@ -54,7 +101,7 @@ export class TapPort extends NativePort implements FramePort {
     if (list.count === 0) return 0;
     let n: number;
     try {
-      n = this.addon.tapWrite(this.fdValue, slab, list.starts, list.lens, list.count, this.errOut);
+      n = this.addon.tapWrite(this.fdValue, slab, list.starts, list.lens, list.count, this.errOut, this.offload.enabled);
     } catch (err) {
       throw toSystemError(err);
     }

@@ -113,10 +113,13 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
     const kernelMac = kernelPeer(lab);
     const files = { h1: peersFile(dir, 'h1', kernelMac), h2: peersFile(dir, 'h2', kernelMac) };
 
-    for (const io of ['batch', 'dgram'] as const) {
-      await t.test(`--io ${io}`, async (t: TestContext) => {
-        const d1 = new Daemon(lab, 'h1', ['--peers', files.h1, '--io', io]);
-        const d2 = new Daemon(lab, 'h2', ['--peers', files.h2, '--io', io]);
+    // The two io modes, then batch with TAP offloads (--offload: TSO4 super-frames cut in the addon).
+    const modes = [{ io: 'batch', offload: false }, { io: 'dgram', offload: false }, { io: 'batch', offload: true }] as const;
+    for (const { io, offload } of modes) {
+      const extra = offload ? ['--offload'] : [];
+      await t.test(`--io ${io}${offload ? ' --offload' : ''}`, async (t: TestContext) => {
+        const d1 = new Daemon(lab, 'h1', ['--peers', files.h1, '--io', io, ...extra]);
+        const d2 = new Daemon(lab, 'h2', ['--peers', files.h2, '--io', io, ...extra]);
         let codes: number[] = [];
         try {
           await Promise.all([d1.up(), d2.up()]);
@@ -141,7 +144,17 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
 
           await t.test('TCP: 50 MiB from h1 to h2 arrive with the same SHA-256', async () => {
             const mbps = await tcpTransfer(lab, 'h1', 'h2', SUBNET.h2, 50);
-            t.diagnostic(`vxtap --io ${io}: 50 MiB h1 -> h2 at ${mbps.toFixed(0)} Mbit/s (not a benchmark: see bench/)`);
+            t.diagnostic(`vxtap --io ${io}${offload ? ' --offload' : ''}: 50 MiB h1 -> h2 at ${mbps.toFixed(0)} Mbit/s (not a benchmark: see bench/)`);
+            if (offload) {
+              // The offloads were taken, and the stream came as super-frames that the addon cut.
+              const st = await d1.stats();
+              const tap = st['tap'] as { offload: { enabled: boolean; reason: string } };
+              assert.equal(tap.offload.enabled, true, `offloads refused: ${tap.offload.reason}`);
+              const off = (st['tapPort'] as { offload: { gsoFrames: number; segments: number; dropped: number } }).offload;
+              assert.ok(off.gsoFrames > 0 && off.segments > off.gsoFrames, `no super-frames segmented: ${JSON.stringify(off)}`);
+              assert.equal(off.dropped, 0);
+              t.diagnostic(`offload: ${off.gsoFrames} super-frames -> ${off.segments} segments`);
+            }
           });
 
           await t.test('interop with the kernel vxlan device: ping both directions', () => {
@@ -156,7 +169,7 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
           });
 
           await t.test(`underlay capture: VNI 42, no ARP on the wire, ${io === 'batch' ? 'source ports vary per flow' : 'source port is the bound port'}`, async () => {
-            const pcap = join(dir, `underlay-${io}.pcap`);
+            const pcap = join(dir, `underlay-${io}${offload ? '-offload' : ''}.pcap`);
             const dump = lab.spawn('h1', ['tcpdump', '-i', 'eth0', '--immediate-mode', '-U', '-n', '-w', pcap, 'udp port 4789 or arp']);
             let dumpErr = '';
             dump.stderr!.on('data', (d: Buffer) => { dumpErr += d.toString(); });

@@ -147,3 +147,18 @@ test('an exception thrown in onBatch reaches the process as uncaughtException', 
   const r = tap('throw', 'throw-in-batch');
   assert.deepEqual(r, { ok: true, caught: ['boom 1'], calls: true });
 });
+
+test('offloads: vnet header on, partial checksums completed, writes answered; refusal is a value, not a throw', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('offload');
+  const r = tap('offload', 'offload');
+  assert.equal(r.ok, true, JSON.stringify(r));
+  assert.deepEqual(r.plain, { enabled: false, reason: 'not requested' });
+  assert.deepEqual(r.offload, { enabled: true, reason: 'on: TUN_F_CSUM|TUN_F_TSO4' });
+  assert.equal(r.refused, 'EINVAL', 'an unknown TUNSETOFFLOAD flag');
+  assert.equal(r.written, 3);
+  assert.deepEqual(r.replies, [1, 2, 3], 'frames written behind a zeroed virtio_net_hdr are taken and answered');
+  assert.equal(r.udp, 10);
+  assert.equal(r.udpChecksumsOk, true, 'every UDP checksum is finished and right');
+  assert.ok((r.csumCompleted as number) >= 10, `the kernel left partial checksums: ${String(r.csumCompleted)} completed`);
+});

@@ -1,0 +1,137 @@
+// TAP offloads: see offload.h.
+#include "offload.h"
+
+#include <cstring>
+
+namespace vxtap {
+
+namespace {
+
+inline uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline void Put16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v >> 8); p[1] = static_cast<uint8_t>(v); }
+inline uint32_t Get32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) | (static_cast<uint32_t>(p[2]) << 8) | p[3];
+}
+inline void Put32(uint8_t* p, uint32_t v) { Put16(p, static_cast<uint16_t>(v >> 16)); Put16(p + 2, static_cast<uint16_t>(v)); }
+
+// One's-complement sum of p[0, n) as big-endian 16-bit words (an odd last
+// byte is the high byte of a word), not folded.
+uint64_t Sum(const uint8_t* p, size_t n, uint64_t acc) {
+  while (n >= 8) {
+    uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + 4, 4);
+    // Summing native-order 32-bit words and byte-swapping the folded result
+    // gives the big-endian sum (RFC 1071, byte order independence).
+    acc += a;
+    acc += b;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t tail = 0;
+  while (n >= 2) {
+    uint16_t w;
+    std::memcpy(&w, p, 2);
+    tail += w;
+    p += 2;
+    n -= 2;
+  }
+  if (n == 1) {
+    uint16_t w = 0;
+    std::memcpy(&w, p, 1);  // the byte at the lower address, padded with a zero
+    tail += w;
+  }
+  return acc + tail;
+}
+
+// Folds a native-order sum to 16 bits and returns it in big-endian value order.
+uint16_t Fold(uint64_t acc) {
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  uint16_t s = static_cast<uint16_t>(acc);
+  uint8_t b[2];
+  std::memcpy(b, &s, 2);
+  return static_cast<uint16_t>((b[0] << 8) | b[1]);
+}
+
+}  // namespace
+
+VnetHdr ParseVnetHdr(const uint8_t* p) {
+  VnetHdr h;
+  h.flags = p[0];
+  h.gsoType = p[1];
+  std::memcpy(&h.hdrLen, p + 2, 2);
+  std::memcpy(&h.gsoSize, p + 4, 2);
+  std::memcpy(&h.csumStart, p + 6, 2);
+  std::memcpy(&h.csumOffset, p + 8, 2);
+  return h;
+}
+
+bool CompleteCsum(uint8_t* frame, size_t len, uint32_t start, uint32_t offset) {
+  if (static_cast<size_t>(start) + offset + 2 > len) return false;
+  uint16_t c = static_cast<uint16_t>(~Fold(Sum(frame + start, len - start, 0)));
+  if (c == 0) c = 0xffff;
+  Put16(frame + start + offset, c);
+  return true;
+}
+
+bool ParseTcp4Gso(const uint8_t* frame, size_t len, uint32_t mss, Tcp4Gso* out) {
+  if (mss == 0 || len < 14) return false;
+  uint32_t l3 = 14;
+  uint16_t type = Get16(frame + 12);
+  if (type == 0x8100 || type == 0x88a8) {
+    if (len < 18) return false;
+    type = Get16(frame + 16);
+    l3 = 18;
+  }
+  if (type != 0x0800 || len < l3 + 20u) return false;
+  const uint8_t* ip = frame + l3;
+  if ((ip[0] >> 4) != 4 || ip[9] != 6) return false;
+  uint32_t ihl = (ip[0] & 0x0f) * 4u;
+  if (ihl < 20 || len < l3 + ihl + 20u) return false;
+  uint32_t l4 = l3 + ihl;
+  uint32_t doff = (frame[l4 + 12] >> 4) * 4u;
+  if (doff < 20 || len < l4 + doff) return false;
+  out->l3 = l3;
+  out->l4 = l4;
+  out->hdrLen = l4 + doff;
+  out->payload = static_cast<uint32_t>(len - out->hdrLen);
+  out->mss = mss;
+  out->segments = out->payload == 0 ? 1 : (out->payload + mss - 1) / mss;
+  return true;
+}
+
+size_t WriteTcp4Segment(const uint8_t* frame, const Tcp4Gso& g, uint32_t k, uint8_t* dst) {
+  const uint32_t off = k * g.mss;
+  const uint32_t chunk = g.payload - off < g.mss ? g.payload - off : g.mss;
+  std::memcpy(dst, frame, g.hdrLen);
+  std::memcpy(dst + g.hdrLen, frame + g.hdrLen + off, chunk);
+  const bool first = k == 0;
+  const bool last = k + 1 == g.segments;
+
+  uint8_t* ip = dst + g.l3;
+  const uint32_t ihl = g.l4 - g.l3;
+  const uint32_t l4len = g.hdrLen - g.l4 + chunk;
+  Put16(ip + 2, static_cast<uint16_t>(ihl + l4len));
+  Put16(ip + 4, static_cast<uint16_t>(Get16(frame + g.l3 + 4) + k));
+  Put16(ip + 10, 0);
+  Put16(ip + 10, static_cast<uint16_t>(~Fold(Sum(ip, ihl, 0))));
+
+  uint8_t* tcp = dst + g.l4;
+  Put32(tcp + 4, Get32(frame + g.l4 + 4) + off);
+  uint8_t flags = tcp[13];
+  if (!last) flags &= static_cast<uint8_t>(~0x09);  // FIN 0x01, PSH 0x08
+  if (!first) flags &= static_cast<uint8_t>(~0x80);  // CWR
+  tcp[13] = flags;
+  Put16(tcp + 16, 0);
+  uint8_t pseudo[12];
+  std::memcpy(pseudo, ip + 12, 8);
+  pseudo[8] = 0;
+  pseudo[9] = 6;
+  Put16(pseudo + 10, static_cast<uint16_t>(l4len));
+  uint64_t acc = Sum(pseudo, sizeof pseudo, 0);
+  acc = Sum(tcp, l4len, acc);
+  Put16(tcp + 16, static_cast<uint16_t>(~Fold(acc)));
+  return g.hdrLen + chunk;
+}
+
+}  // namespace vxtap
