@@ -24,6 +24,7 @@ import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../../src/control/etcd/client';
+import { subnetKey } from '../../src/control/etcd/network-config';
 import { inCI } from './netns';
 
 export const ETCD_BIN = process.env.VXTAP_ETCD ?? '/usr/bin/etcd';
@@ -406,4 +407,33 @@ export async function ctlPutWithLease(etcd: EtcdServer, key: string, value: stri
   if (!m) throw new Error(`etcdctl lease grant: unexpected output ${JSON.stringify(out)}`);
   await etcd.ctl(['put', `--lease=${m[1]}`, key, value]);
   return m[1]!;
+}
+
+/** A lease value exactly as flannel writes it (what etcdctl-written interop leases look like). */
+export function flannelLease(ip: string, mac: string, vni = 1): string {
+  return `{"PublicIP":"${ip}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":${vni},"VtepMAC":"${mac}"}}`;
+}
+
+/** One test's view of the file's etcd: a client, a fresh prefix, subnet keys under it. */
+export interface PrefixCtx {
+  etcd: EtcdServer;
+  client: Etcd3;
+  prefix: string;
+  key: (subnet: string) => string;
+  use: ReturnType<typeof closer>;
+}
+
+/**
+ * The fixture's etcd, a client closed after the test, and a fresh prefix.
+ * `restoreEtcd`: whatever the test does to etcd (pause, kill), the next test
+ * finds it running. Null when etcd tests cannot run here (skipped).
+ */
+export async function prefixCtx(fx: EtcdFixture, t: TestContext, opts: { restoreEtcd?: boolean } = {}): Promise<PrefixCtx | null> {
+  const etcd = await fx.etcd(t);
+  if (!etcd) return null;
+  const use = closer(t);
+  if (opts.restoreEtcd) t.after(async () => { etcd.resume(); if (etcd.pid === undefined) await etcd.start(); });
+  const client = use(testClient(etcd.endpoint), (c) => c.close());
+  const prefix = fx.prefix();
+  return { etcd, client, prefix, key: (s) => `${prefix}/subnets/${subnetKey(s)}`, use };
 }

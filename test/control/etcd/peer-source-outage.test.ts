@@ -7,36 +7,18 @@
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Etcd3 } from 'etcd3';
-import { subnetKey } from '../../../src/control/etcd/network-config';
 import { EtcdPeerSource, type PeerSourceStatus } from '../../../src/control/etcd/peer-source';
-import { closer, EtcdFixture, EtcdProxy, sleep, testClient, until, type EtcdServer } from '../../helpers/etcd';
+import { EtcdFixture, flannelLease, prefixCtx, type PrefixCtx, EtcdProxy, sleep, testClient, until } from '../../helpers/etcd';
 import { line, PeerConsumer } from '../../helpers/peer-consumer';
 
 const fx = new EtcdFixture();
 after(() => fx.stop());
 
 const BACKOFF = { initialMs: 100, maxMs: 1000 };
-const lease = (ip: string, mac: string): string =>
-  `{"PublicIP":"${ip}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${mac}"}}`;
 
-interface Ctx {
-  etcd: EtcdServer;
-  client: Etcd3;
-  prefix: string;
-  key: (subnet: string) => string;
-  use: ReturnType<typeof closer>;
-}
+type Ctx = PrefixCtx;
 
-async function setup(t: TestContext): Promise<Ctx | null> {
-  const etcd = await fx.etcd(t);
-  if (!etcd) return null;
-  const use = closer(t);
-  // Whatever a test does to etcd, the next one finds it running.
-  t.after(async () => { etcd.resume(); if (etcd.pid === undefined) await etcd.start(); });
-  const client = use(testClient(etcd.endpoint), (c) => c.close());
-  const prefix = fx.prefix();
-  return { etcd, client, prefix, key: (s) => `${prefix}/subnets/${subnetKey(s)}`, use };
-}
+const setup = (t: TestContext): Promise<Ctx | null> => prefixCtx(fx, t, { restoreEtcd: true });
 
 async function etcdLines(c: Ctx): Promise<string[]> {
   const res = await c.client.getAll().prefix(`${c.prefix}/subnets/`).exec();
@@ -59,7 +41,7 @@ async function watching(c: Ctx, client: Etcd3): Promise<{ src: EtcdPeerSource; c
 test('outage: etcd killed and restarted: nothing emitted while down, unreachable/resynced once each, later leases seen', async (t) => {
   const c = await setup(t);
   if (!c) return;
-  await c.client.put(c.key('10.44.2.0/24')).value(lease('192.168.90.2', '02:00:00:00:00:02'));
+  await c.client.put(c.key('10.44.2.0/24')).value(flannelLease('192.168.90.2', '02:00:00:00:00:02'));
   const own = c.use(testClient(c.etcd.endpoint), (x) => x.close());
   const { consumer, statuses } = await watching(c, own);
   assert.deepEqual(consumer.lines(), ['10.44.2.0/24 192.168.90.2 02:00:00:00:00:02']);
@@ -74,7 +56,7 @@ test('outage: etcd killed and restarted: nothing emitted while down, unreachable
   await c.etcd.start();
   const back = Date.now();
   // Written before the source is back on its feet.
-  await c.client.put(c.key('10.44.3.0/24')).value(lease('192.168.90.3', '02:00:00:00:00:03'));
+  await c.client.put(c.key('10.44.3.0/24')).value(flannelLease('192.168.90.3', '02:00:00:00:00:03'));
   await until('the new lease', () => consumer.table.has('10.44.3.0/24'), 5000);
   assert.ok(Date.now() - back < 5000, `${Date.now() - back} ms`);
   await until('resynced', () => statuses.length === 3, 5000);
@@ -91,7 +73,7 @@ test('outage: etcd killed and restarted: nothing emitted while down, unreachable
 test('outage: etcd frozen (SIGSTOP): seen by gRPC keepalive, nothing emitted; after SIGCONT a lease written since is seen', async (t) => {
   const c = await setup(t);
   if (!c) return;
-  await c.client.put(c.key('10.44.2.0/24')).value(lease('192.168.90.2', '02:00:00:00:00:02'));
+  await c.client.put(c.key('10.44.2.0/24')).value(flannelLease('192.168.90.2', '02:00:00:00:00:02'));
   const own = c.use(testClient(c.etcd.endpoint), (x) => x.close());
   const { consumer, statuses } = await watching(c, own);
 
@@ -103,7 +85,7 @@ test('outage: etcd frozen (SIGSTOP): seen by gRPC keepalive, nothing emitted; af
 
   c.etcd.resume();
   const back = Date.now();
-  await c.client.put(c.key('10.44.3.0/24')).value(lease('192.168.90.3', '02:00:00:00:00:03'));
+  await c.client.put(c.key('10.44.3.0/24')).value(flannelLease('192.168.90.3', '02:00:00:00:00:03'));
   await until('the new lease', () => consumer.table.has('10.44.3.0/24'), 5000);
   assert.ok(Date.now() - back < 5000, `${Date.now() - back} ms`);
   await until('resynced', () => statuses.length === 3, 5000);
@@ -117,16 +99,16 @@ test('outage: cut off while others write: added, removed and changed leases all 
   if (!c) return;
   const proxy = c.use(EtcdProxy.forEndpoint(c.etcd.endpoint), (p) => p.stop());
   await proxy.start();
-  await c.client.put(c.key('10.44.2.0/24')).value(lease('192.168.90.2', '02:00:00:00:00:02'));
-  await c.client.put(c.key('10.44.3.0/24')).value(lease('192.168.90.3', '02:00:00:00:00:03'));
+  await c.client.put(c.key('10.44.2.0/24')).value(flannelLease('192.168.90.2', '02:00:00:00:00:02'));
+  await c.client.put(c.key('10.44.3.0/24')).value(flannelLease('192.168.90.3', '02:00:00:00:00:03'));
   const viaProxy = c.use(testClient(proxy.endpoint), (x) => x.close());
   const { consumer, statuses } = await watching(c, viaProxy);
 
   proxy.cut();
   await until('unreachable', () => statuses.length === 2, 5000);
-  await c.client.put(c.key('10.44.4.0/24')).value(lease('192.168.90.4', '02:00:00:00:00:04'));
+  await c.client.put(c.key('10.44.4.0/24')).value(flannelLease('192.168.90.4', '02:00:00:00:00:04'));
   await c.client.delete().key(c.key('10.44.2.0/24'));
-  await c.client.put(c.key('10.44.3.0/24')).value(lease('192.168.90.3', '02:00:00:00:00:33'));
+  await c.client.put(c.key('10.44.3.0/24')).value(flannelLease('192.168.90.3', '02:00:00:00:00:33'));
   await sleep(2000);
   assert.deepEqual(consumer.batches, []);
   assert.deepEqual(statuses.map((s) => s.state), ['connected', 'unreachable']);

@@ -1,35 +1,18 @@
 /** EtcdPeerSource against a real etcd: snapshot, events, compaction. (Outages: peer-source-outage.test.ts.) */
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Etcd3 } from 'etcd3';
 import { encodeLease } from '../../../src/control/etcd/lease-codec';
-import { subnetKey } from '../../../src/control/etcd/network-config';
 import { EtcdPeerSource, type IgnoredLease, type PeerSourceStatus } from '../../../src/control/etcd/peer-source';
-import { closer, ctlPutWithLease, EtcdFixture, EtcdProxy, sleep, testClient, until, type EtcdServer } from '../../helpers/etcd';
+import { ctlPutWithLease, EtcdFixture, flannelLease, prefixCtx, type PrefixCtx, EtcdProxy, sleep, testClient, until } from '../../helpers/etcd';
 import { line, PeerConsumer } from '../../helpers/peer-consumer';
 
 const fx = new EtcdFixture();
 after(() => fx.stop());
 
-const flannelLease = (ip: string, mac: string, vni = 1): string =>
-  `{"PublicIP":"${ip}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":${vni},"VtepMAC":"${mac}"}}`;
 
-interface Ctx {
-  etcd: EtcdServer;
-  client: Etcd3;
-  prefix: string;
-  key: (subnet: string) => string;
-  use: ReturnType<typeof closer>;
-}
+type Ctx = PrefixCtx;
 
-async function setup(t: TestContext): Promise<Ctx | null> {
-  const etcd = await fx.etcd(t);
-  if (!etcd) return null;
-  const use = closer(t);
-  const client = use(testClient(etcd.endpoint), (c) => c.close());
-  const prefix = fx.prefix();
-  return { etcd, client, prefix, key: (s) => `${prefix}/subnets/${subnetKey(s)}`, use };
-}
+const setup = (t: TestContext): Promise<Ctx | null> => prefixCtx(fx, t);
 
 /** What etcd holds, as the consumer should: vxlan leases, not own, as sorted lines. */
 async function etcdLines(c: Ctx, ownSubnet: string): Promise<string[]> {
