@@ -12,20 +12,21 @@
 #   - iperf3 TCP, 1 stream and 4 streams, S seconds, repeated N times: median;
 #   - iperf3 UDP, 64-byte payloads, unthrottled: packets per second received;
 #   - ping RTT (200 pings, 10 ms apart): average, p50 and p99;
-#   - for vxtap: CPU seconds of both daemons per GB moved (1-stream TCP).
+#   - for user-space tunnels: CPU seconds of both processes per GB moved (1-stream TCP).
 # Output: raw results as JSON in DIR (default bench/results/lab/), then the
 # report (bench/lab/report.ts): a table with % of kernel vxlan, and an SVG chart.
 # Namespaces carry the prefix vxb-; all are removed on exit, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SECS=10 REPEAT=3 PATHS="veth kernel vxtap-dgram vxtap-batch" OUTDIR=bench/results/lab
+SECS=10 REPEAT=3 PATHS="veth kernel vxtap-dgram vxtap-batch" OUTDIR=bench/results/lab COMPARE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECS=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --paths) PATHS=${2//,/ }; shift 2 ;;
     --out) OUTDIR=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch,vxtap-offload] [--out DIR]" >&2; exit 2 ;;
+    --compare) COMPARE=${2//,/ }; shift 2 ;;
+    *) echo "usage: $0 [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch,vxtap-offload] [--out DIR] [--compare openvpn,tinc]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (network namespaces)" >&2; exit 1; }
@@ -83,15 +84,43 @@ vxtap_pair() { # io mode, extra flags (e.g. --offload)
     grep -q "vxtap is up" $TMP/$h.log || { echo "vxtap did not come up on $h:"; cat $TMP/$h.log; exit 1; } >&2
   done
 }
-# CPU seconds (user + system) of the vxtap processes in both namespaces.
-vxtap_cpu() {
+# CPU seconds (user + system) of the tunnel processes (vxtap, openvpn, tincd) in both namespaces.
+tunnel_cpu() {
   local total=0 hz; hz=$(getconf CLK_TCK)
   for h in a b; do for pid in $(ip netns pids $P$h); do
-    if grep -q vxtap /proc/$pid/cmdline 2>/dev/null; then
+    if grep -qE 'vxtap|openvpn|tincd' /proc/$pid/cmdline 2>/dev/null; then
       total=$((total + $(awk '{print $14 + $15}' /proc/$pid/stat)))
     fi
   done; done
   python3 -c "print($total / $hz)"
+}
+
+# OpenVPN, TAP, point to point, no cipher and no auth (the userspace tunnel people pick today).
+openvpn_pair() {
+  for me in 1 2; do
+    local h=$([ $me = 1 ] && echo a || echo b) peer=$((3 - me))
+    ip netns exec $P$h openvpn --dev tap0 --dev-type tap --proto udp --local 192.168.88.$me --lport 1194 \
+      --remote 192.168.88.$peer --rport 1194 --ifconfig 10.9.0.$me 255.255.255.0 --tun-mtu 1450 \
+      --cipher none --auth none --data-ciphers none --verb 1 --daemon --log $TMP/ovpn-$h.log
+  done
+  for _ in $(seq 50); do ip netns exec ${P}a ping -c 1 -W 1 10.9.0.2 >/dev/null 2>&1 && return; sleep 0.2; done
+  echo "bench: openvpn did not come up: $(tail -3 $TMP/ovpn-a.log)" >&2; exit 1
+}
+# tinc 1.0, switch mode, Cipher = none, Digest = none.
+tinc_pair() {
+  for me in 1 2; do
+    local h=$([ $me = 1 ] && echo a || echo b) peer=$([ $me = 1 ] && echo b || echo a) d=$TMP/tinc-$([ $me = 1 ] && echo a || echo b)
+    mkdir -p $d/hosts
+    printf 'Name = %s\nMode = switch\nInterface = tinc0\nConnectTo = %s\nAddressFamily = ipv4\nBindToAddress = 192.168.88.%s\n' $h $peer $me > $d/tinc.conf
+    printf 'Address = 192.168.88.%s\nCipher = none\nDigest = none\n' $me > $d/hosts/$h
+    printf '#!/bin/sh\nip link set $INTERFACE mtu 1450 up\nip addr add 10.9.1.%s/24 dev $INTERFACE\n' $me > $d/tinc-up
+    chmod +x $d/tinc-up
+    tincd -c $d -K 2048 </dev/null >/dev/null 2>&1
+  done
+  cp $TMP/tinc-a/hosts/a $TMP/tinc-b/hosts/; cp $TMP/tinc-b/hosts/b $TMP/tinc-a/hosts/
+  for h in a b; do ip netns exec $P$h tincd -c $TMP/tinc-$h --pidfile=$TMP/tinc-$h.pid; done
+  for _ in $(seq 50); do ip netns exec ${P}a ping -c 1 -W 1 10.9.1.2 >/dev/null 2>&1 && return; sleep 0.2; done
+  echo "bench: tinc did not come up" >&2; exit 1
 }
 
 # iperf3 from a to b's address; prints the receiver's JSON summary numbers.
@@ -117,13 +146,13 @@ t=sorted(float(m.group(1))*1000 for m in (re.search(r"time=([0-9.]+) ms",l) for 
 print("%.1f %.1f %.1f" % (sum(t)/len(t), t[len(t)//2], t[min(len(t)-1,int(len(t)*0.99))]) if t else "0 0 0")'
 }
 
-measure() { # path name, destination, is-vxtap
+measure() { # path name, destination, 1 when a user-space tunnel process runs (its CPU is measured)
   local name=$1 dst=$2 vx=$3 one=() four=() cpu0 cpu1 bytes=0
   for r in $(seq "$REPEAT"); do
     say "$name: TCP 1 stream, run $r/$REPEAT"
-    [ "$vx" = 1 ] && cpu0=$(vxtap_cpu)
+    [ "$vx" = 1 ] && cpu0=$(tunnel_cpu)
     read -r bps b < <(iperf_tcp "$dst" 1); one+=("$bps")
-    if [ "$vx" = 1 ]; then cpu1=$(vxtap_cpu); CPU_S=$(python3 -c "print(${CPU_S:-0} + $cpu1 - $cpu0)"); bytes=$((bytes + ${b%.*})); fi
+    if [ "$vx" = 1 ]; then cpu1=$(tunnel_cpu); CPU_S=$(python3 -c "print(${CPU_S:-0} + $cpu1 - $cpu0)"); bytes=$((bytes + ${b%.*})); fi
     say "$name: TCP 4 streams, run $r/$REPEAT"
     read -r bps _ < <(iperf_tcp "$dst" 4); four+=("$bps")
   done
@@ -144,6 +173,14 @@ print(json.dumps({"path":name,"tcp1Gbps":statistics.median(one)/1e9,"tcp4Gbps":s
 PY
 }
 
+for c in $COMPARE; do
+  case $c in
+    openvpn) command -v openvpn >/dev/null && PATHS="$PATHS openvpn" || say "--compare openvpn: not installed (apt-get install openvpn): skipped" ;;
+    tinc) command -v tincd >/dev/null && PATHS="$PATHS tinc" || say "--compare tinc: not installed (apt-get install tinc): skipped" ;;
+    *) echo "bench: --compare takes openvpn and/or tinc, got $c" >&2; exit 2 ;;
+  esac
+done
+
 CPU_S=0
 : > $TMP/results.jsonl
 for path in $PATHS; do
@@ -155,6 +192,8 @@ for path in $PATHS; do
     vxtap-dgram) vxtap_pair dgram; measure vxtap-dgram 10.44.2.0 1 ;;
     vxtap-batch) vxtap_pair batch; measure vxtap-batch 10.44.2.0 1 ;;
     vxtap-offload) vxtap_pair batch --offload; measure vxtap-offload 10.44.2.0 1 ;;
+    openvpn) openvpn_pair; measure openvpn 10.9.0.2 1 ;;
+    tinc) tinc_pair; measure tinc 10.9.1.2 1 ;;
     *) echo "bench: unknown path $path" >&2; exit 2 ;;
   esac
   teardown
