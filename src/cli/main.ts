@@ -4,7 +4,8 @@
  * code: a bad flag or config names the problem and exits 2, a failure at
  * start-up exits 1.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { intIn, wrapParse } from './arg-parsers';
 import { VxtapError } from '../errors';
 import { makeLogger, parseLogFormat, parseLogLevel, type LogFormat } from './log';
 import { parseIoMode, runCommand, type IoMode } from './run';
@@ -23,25 +24,6 @@ const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 /** Errors the command's logger has reported already: main() does not print them again. */
 const logged = new WeakSet<object>();
-
-function intIn(name: string, min: number, max: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
-
-/** Runs a ConfigError-throwing parser as a commander argument parser (commander names the flag). */
-function wrapParse<T>(f: (v: string) => T): (v: string) => T {
-  return (v) => {
-    try {
-      return f(v);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message.replace(/^--[a-z-]+: /, ''));
-    }
-  };
-}
 
 interface RunFlags extends EtcdFlags {
   peers?: string;

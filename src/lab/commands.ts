@@ -13,7 +13,8 @@
  * VXTAP_LAB_STATE_DIR), so two labs, or the tests' lab and a user's, live
  * side by side.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { intIn, wrapParse } from '../cli/arg-parsers';
 import { ConfigError } from '../errors';
 import { colorWanted } from '../switch/trace';
 import { parseTraceFilter } from '../switch/trace-filter';
@@ -34,27 +35,9 @@ interface ScopeFlags {
   verbose?: boolean;
 }
 
-function int(name: string, min: number, max: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
-
-function checked<T>(f: (v: string) => T): (v: string) => T {
-  return (v) => {
-    try {
-      return f(v);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message.replace(/^--[a-z-]+: /, ''));
-    }
-  };
-}
-
 function withScope(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--prefix <prefix>', 'the prefix of every namespace the lab makes').default(process.env.VXTAP_LAB_PREFIX ?? DEFAULT_PREFIX).argParser(checked(checkPrefix)))
+    .addOption(new Option('--prefix <prefix>', 'the prefix of every namespace the lab makes').default(process.env.VXTAP_LAB_PREFIX ?? DEFAULT_PREFIX).argParser(wrapParse(checkPrefix)))
     .addOption(new Option('--state-dir <dir>', 'the lab\'s state, logs, traces and etcd data').default(process.env.VXTAP_LAB_STATE_DIR ?? DEFAULT_STATE_DIR));
 }
 
@@ -71,11 +54,11 @@ export function registerLabCommands(program: Command): Command {
 
   withScope(lab.command('up')
     .description('build the lab: an underlay bridge, a real etcd, a vxtap daemon per host, a container behind each host')
-    .addOption(new Option('--hosts <n>', 'vxtap hosts').default(DEFAULT_HOSTS).argParser(int('--hosts', 1, MAX_HOSTS)))
+    .addOption(new Option('--hosts <n>', 'vxtap hosts').default(DEFAULT_HOSTS).argParser(intIn('--hosts', 1, MAX_HOSTS)))
     .option('--kernel-peer', 'one more host running the kernel\'s vxlan device, configured as flannel would')
     .option('--network <cidr>', 'the overlay network', DEFAULT_NETWORK)
-    .addOption(new Option('--vni <n>', 'VXLAN network identifier').default(1).argParser(int('--vni', 0, 0xffffff)))
-    .addOption(new Option('--port <n>', 'VXLAN UDP port').default(4789).argParser(int('--port', 1, 65535)))
+    .addOption(new Option('--vni <n>', 'VXLAN network identifier').default(1).argParser(intIn('--vni', 0, 0xffffff)))
+    .addOption(new Option('--port <n>', 'VXLAN UDP port').default(4789).argParser(intIn('--port', 1, 65535)))
     .option('--underlay <cidr>', 'the underlay\'s addresses (a /24 or larger; private to the lab\'s namespaces)', DEFAULT_UNDERLAY)
     .option('--no-trace', 'run the daemons without --trace (faster; `lab trace` then has nothing)')
     .option('-v, --verbose', 'print every command the lab runs'))
@@ -102,9 +85,9 @@ export function registerLabCommands(program: Command): Command {
 
   withScope(lab.command('trace').argument('<host>', 'a vxtap host: h1, h2, ...')
     .description('follow the trace of one vxtap daemon (every frame: layers, lookups, decision), as text')
-    .addOption(new Option('--filter <filter>', 'as vxtap run --trace-filter: e.g. "icmp", "host 10.44.2.0,icmp", "drops", "arp|icmp"').argParser(checked((v) => { parseTraceFilter(v); return v; })))
+    .addOption(new Option('--filter <filter>', 'as vxtap run --trace-filter: e.g. "icmp", "host 10.44.2.0,icmp", "drops", "arp|icmp"').argParser(wrapParse((v) => { parseTraceFilter(v); return v; })))
     .option('--json', 'the JSON records as the daemon wrote them')
-    .addOption(new Option('-n, --lines <n>', 'frames from before now to show first').default(10).argParser(int('--lines', 0, 1_000_000)))
+    .addOption(new Option('-n, --lines <n>', 'frames from before now to show first').default(10).argParser(intIn('--lines', 0, 1_000_000)))
     .option('--no-follow', 'print and exit instead of waiting for more'))
     .action(async (host: string, f: ScopeFlags & { filter?: string; json?: boolean; lines: number; follow: boolean }) => {
       const scope = scopeOf(f);
