@@ -7,6 +7,7 @@
       "target_name": "vxtap",
       "sources": [
         "native/addon.cc",
+        "native/coalesce.cc",
         "native/common.cc",
         "native/offload.cc",
         "native/reader.cc",

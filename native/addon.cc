@@ -40,6 +40,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tapWrite", Napi::Function::New(env, TapWrite, "tapWrite"));
   exports.Set("tapSetOffload", Napi::Function::New(env, TapSetOffload, "tapSetOffload"));
   exports.Set("tapSegment", Napi::Function::New(env, TapSegment, "tapSegment"));
+  exports.Set("tapCoalesce", Napi::Function::New(env, TapCoalesce, "tapCoalesce"));
   exports.Set("udpOpen", Napi::Function::New(env, UdpOpen, "udpOpen"));
   exports.Set("rawUdpOpen", Napi::Function::New(env, RawUdpOpen, "rawUdpOpen"));
   exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));

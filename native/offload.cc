@@ -1,59 +1,12 @@
 // TAP offloads: see offload.h.
 #include "offload.h"
 
+#include "bytes.h"
+
 #include <cstring>
 
 namespace vxtap {
 
-namespace {
-
-inline uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-inline void Put16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v >> 8); p[1] = static_cast<uint8_t>(v); }
-inline uint32_t Get32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) | (static_cast<uint32_t>(p[2]) << 8) | p[3];
-}
-inline void Put32(uint8_t* p, uint32_t v) { Put16(p, static_cast<uint16_t>(v >> 16)); Put16(p + 2, static_cast<uint16_t>(v)); }
-
-// One's-complement sum of p[0, n) as big-endian 16-bit words (an odd last
-// byte is the high byte of a word), not folded.
-uint64_t Sum(const uint8_t* p, size_t n, uint64_t acc) {
-  while (n >= 8) {
-    uint32_t a, b;
-    std::memcpy(&a, p, 4);
-    std::memcpy(&b, p + 4, 4);
-    // Summing native-order 32-bit words and byte-swapping the folded result
-    // gives the big-endian sum (RFC 1071, byte order independence).
-    acc += a;
-    acc += b;
-    p += 8;
-    n -= 8;
-  }
-  uint64_t tail = 0;
-  while (n >= 2) {
-    uint16_t w;
-    std::memcpy(&w, p, 2);
-    tail += w;
-    p += 2;
-    n -= 2;
-  }
-  if (n == 1) {
-    uint16_t w = 0;
-    std::memcpy(&w, p, 1);  // the byte at the lower address, padded with a zero
-    tail += w;
-  }
-  return acc + tail;
-}
-
-// Folds a native-order sum to 16 bits and returns it in big-endian value order.
-uint16_t Fold(uint64_t acc) {
-  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  uint16_t s = static_cast<uint16_t>(acc);
-  uint8_t b[2];
-  std::memcpy(b, &s, 2);
-  return static_cast<uint16_t>((b[0] << 8) | b[1]);
-}
-
-}  // namespace
 
 VnetHdr ParseVnetHdr(const uint8_t* p) {
   VnetHdr h;

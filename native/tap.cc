@@ -1,6 +1,7 @@
 // TAP devices: open/attach (TUNSETIFF), offloads (IFF_VNET_HDR +
-// TUNSETOFFLOAD, opt-in) and batched write.
+// TUNSETOFFLOAD) and batched write, coalescing TCP segments on a vnet TAP.
 #include "io.h"
+#include "coalesce.h"
 #include "offload.h"
 
 #include <fcntl.h>
@@ -141,9 +142,14 @@ Napi::Value TapSegment(const Napi::CallbackInfo& info) {
 //   Throws only when the fd itself is unusable (EBADF, EBADFD after the
 //   device is deleted, ...; see IsFdFatal), with `written` = frames written
 //   before. Spans outside the slab throw RangeError before any write.
-//   vnetHdr: the TAP was opened with it; each frame goes out as writev of a
-//   zeroed virtio_net_hdr (no GSO, no checksum flags: the kernel treats the
-//   frame as it would a plain one) and the frame.
+//   vnetHdr: the TAP was opened with it. Consecutive TCPv4 segments of one
+//   flow are coalesced (coalesce.h) and written as one GSO super-frame:
+//   writev of its virtio_net_hdr, the head frame (its headers rewritten in
+//   place in the slab) and the payload of each further segment, no copy.
+//   Every other frame goes out as writev of a zeroed virtio_net_hdr and the
+//   frame (the kernel treats it as a plain one). A super-frame counts as its
+//   segments in the return value and in errOut. errOut of length >= 4 also
+//   gets [2] = super-frames written and [3] = the segments in them.
 Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
@@ -152,47 +158,104 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   Napi::Uint32Array starts = ArgU32Array(info, 2, "starts", count);
   Napi::Uint32Array lens = ArgU32Array(info, 3, "lens", count);
   int32_t* errOut = ArgErrOut(info, 5);
+  const bool wide = errOut != nullptr && info[5].As<Napi::Int32Array>().ElementLength() >= 4;
   const bool vnetHdr = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
-  static uint8_t zeroHdr[kVnetHdrLen] = {};
-  iovec iov[2];
-  iov[0].iov_base = zeroHdr;
-  iov[0].iov_len = kVnetHdrLen;
+  static const uint8_t zeroHdr[kVnetHdrLen] = {};
+  uint8_t groupHdr[kVnetHdrLen];
+  iovec iov[kMaxGroupSegs + 1];
   CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
 
-  const uint8_t* base = slab.Data();
+  uint8_t* base = slab.Data();
   const uint32_t* st = starts.Data();
   const uint32_t* ln = lens.Data();
+  Coalescer plan(base, st, ln, count);
   uint32_t written = 0;
-  int32_t skipped = 0, lastErr = 0;
+  int32_t skipped = 0, lastErr = 0, groups = 0, grouped = 0;
+  auto report = [&]() {
+    if (errOut == nullptr) return;
+    errOut[0] = skipped;
+    errOut[1] = lastErr;
+    if (wide) {
+      errOut[2] = groups;
+      errOut[3] = grouped;
+    }
+  };
   for (uint32_t k = 0; k < count;) {
+    uint32_t n = 1;
     ssize_t r;
     if (vnetHdr) {
-      iov[1].iov_base = const_cast<uint8_t*>(base + st[k]);
+      n = plan.Next(k, groupHdr);
+      iov[0].iov_base = const_cast<uint8_t*>(n > 1 ? groupHdr : zeroHdr);
+      iov[0].iov_len = kVnetHdrLen;
+      iov[1].iov_base = base + st[k];
       iov[1].iov_len = ln[k];
-      r = writev(fd, iov, 2);
+      const uint32_t hdrLen = plan.head().hdrLen;
+      for (uint32_t i = 1; i < n; i++) {
+        iov[i + 1].iov_base = base + st[k + i] + hdrLen;
+        iov[i + 1].iov_len = ln[k + i] - hdrLen;
+      }
+      do {
+        r = writev(fd, iov, static_cast<int>(n + 1));
+      } while (r < 0 && errno == EINTR);
     } else {
-      r = write(fd, base + st[k], ln[k]);
+      do {
+        r = write(fd, base + st[k], ln[k]);
+      } while (r < 0 && errno == EINTR);
     }
     if (r >= 0) {
-      written++;
-      k++;
+      written += n;
+      if (n > 1) {
+        groups++;
+        grouped += static_cast<int32_t>(n);
+      }
+      k += n;
       continue;
     }
     int err = errno;
-    if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) break;
     if (IsFdFatal(err)) {
-      if (errOut != nullptr) { errOut[0] = skipped; errOut[1] = lastErr; }
+      report();
       Napi::Error e = ErrnoError(env, err, "write", "write to TAP fd " + std::to_string(fd));
       e.Set("written", Napi::Number::New(env, written));
       throw e;
     }
-    skipped++;
+    skipped += static_cast<int32_t>(n);
     lastErr = err;
-    k++;
+    k += n;
   }
-  if (errOut != nullptr) { errOut[0] = skipped; errOut[1] = lastErr; }
+  report();
   return Napi::Number::New(env, written);
+}
+
+// tapCoalesce(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count): Buffer[]
+//   What tapWrite with vnetHdr writes for these frames, as a pure function
+//   (for tests): one Buffer per write, virtio_net_hdr + frame. Seals group
+//   heads in the slab as tapWrite does. Allocates; not for the data path.
+Napi::Value TapCoalesce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<uint8_t> slab = ArgBuffer(info, 0, "slab");
+  uint32_t count = ArgU32(info, 3, "count");
+  Napi::Uint32Array starts = ArgU32Array(info, 1, "starts", count);
+  Napi::Uint32Array lens = ArgU32Array(info, 2, "lens", count);
+  CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
+  uint8_t* base = slab.Data();
+  const uint32_t* st = starts.Data();
+  const uint32_t* ln = lens.Data();
+  Coalescer plan(base, st, ln, count);
+  Napi::Array out = Napi::Array::New(env);
+  uint8_t vhdr[kVnetHdrLen];
+  for (uint32_t k = 0; k < count;) {
+    std::memset(vhdr, 0, sizeof vhdr);
+    const uint32_t n = plan.Next(k, vhdr);
+    std::vector<uint8_t> pkt(vhdr, vhdr + kVnetHdrLen);
+    pkt.insert(pkt.end(), base + st[k], base + st[k] + ln[k]);
+    for (uint32_t i = 1; i < n; i++) {
+      pkt.insert(pkt.end(), base + st[k + i] + plan.head().hdrLen, base + st[k + i] + ln[k + i]);
+    }
+    out.Set(out.Length(), Napi::Buffer<uint8_t>::Copy(env, pkt.data(), pkt.size()));
+    k += n;
+  }
+  return out;
 }
 
 }  // namespace vxtap

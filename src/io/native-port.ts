@@ -11,8 +11,11 @@ import { ReaderControl } from './reader';
 
 export abstract class NativePort {
   protected readonly reader: ReaderControl;
-  /** Filled by the addon on each batched write/send: [frames refused one by one, errno of the last]. */
-  protected readonly errOut = new Int32Array(2);
+  /**
+   * Filled by the addon on each batched write/send: [frames refused one by
+   * one, errno of the last, and for a vnet TAP's write: super-frames, segments in them].
+   */
+  protected readonly errOut = new Int32Array(4);
   protected closed = false;
   private txSkipped = 0;
   private lastTxError: string | null = null;

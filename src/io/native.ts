@@ -67,6 +67,14 @@ export interface ReaderOffloadStats {
   dropped: number;
 }
 
+/** What a vnet TAP's writes coalesced (native/coalesce.h): TCPv4 segments written as GSO super-frames. */
+export interface WriteCoalesceStats {
+  /** Super-frames written. */
+  superFrames: number;
+  /** Segments written inside them (the rest went out one per write). */
+  segments: number;
+}
+
 /** TUNSETOFFLOAD flags (include/uapi/linux/if_tun.h). */
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
@@ -109,8 +117,17 @@ export interface Addon {
    * frames written; stops at EAGAIN/ENOBUFS. A frame the kernel refuses
    * (EINVAL: runt; EIO: the link is down) is skipped: errOut = [skipped,
    * lastErrno]. Throws only when the fd is unusable (EBADF, EBADFD).
+   * vnetHdr: consecutive TCPv4 segments of one flow go out as one GSO
+   * super-frame (native/coalesce.h); an errOut of length 4 also gets
+   * [superFrames, segments in them] of this call.
    */
   tapWrite(fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number, errOut?: Int32Array, vnetHdr?: boolean): number;
+  /**
+   * What tapWrite with vnetHdr writes for these frames, one Buffer
+   * (virtio_net_hdr + frame) per write, as a pure function for tests. Like
+   * tapWrite it rewrites group heads in the slab.
+   */
+  tapCoalesce(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number): Buffer[];
   /** A UDP socket bound to ip:port ('0.0.0.0' any, port 0 ephemeral), buffers set. Returns the fd. */
   udpOpen(ip: string, port: number, opts?: SocketBufferOptions): number;
   /**

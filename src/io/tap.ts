@@ -13,12 +13,16 @@
  * checksums partial. The native reader ('tap-vnet', native/reader.cc) cuts
  * each super-frame into MTU-sized frames, one per batch slot, and completes
  * partial checksums, so the batch holds ordinary finished frames, as without
- * offloads. Writes carry a zeroed virtio_net_hdr (writev). TSO6 is not asked
- * for: IPv6 TCP is segmented by the kernel before it reaches us.
+ * offloads. On the way back, consecutive TCPv4 segments of one flow in a
+ * write batch are coalesced into one GSO super-frame (native/coalesce.h:
+ * the kernel's GRO rules, checksums verified first), so the kernel's TCP
+ * stack takes one skb per up to 64 KB; other frames carry a zeroed
+ * virtio_net_hdr (writev). TSO6 is not asked for: IPv6 TCP is segmented by
+ * the kernel before it reaches us.
  */
 import { SystemError } from '../errors';
 import type { FramePort, PortStats, SendList } from './port';
-import { loadAddon, toSystemError, TUN_F_CSUM, TUN_F_TSO4, type Addon, type ReaderOffloadStats } from './native';
+import { loadAddon, toSystemError, TUN_F_CSUM, TUN_F_TSO4, type Addon, type ReaderOffloadStats, type WriteCoalesceStats } from './native';
 import { NativePort } from './native-port';
 
 /** Whether the TAP runs with offloads, and why not when asked for and refused. */
@@ -80,10 +84,12 @@ export class TapPort extends NativePort implements FramePort {
     }
   }
 
-  /** The port's counters, with the offload reader's when offloads are on. */
-  override get stats(): PortStats & { offload?: ReaderOffloadStats } {
+  private readonly coalesced: WriteCoalesceStats = { superFrames: 0, segments: 0 };
+
+  /** The port's counters, with the offload reader's and the write coalescer's when offloads are on. */
+  override get stats(): PortStats & { offload?: ReaderOffloadStats & { coalesced: WriteCoalesceStats } } {
     const base = super.stats;
-    return this.offload.enabled ? { ...base, offload: this.reader.offload } : base;
+    return this.offload.enabled ? { ...base, offload: { ...this.reader.offload, coalesced: { ...this.coalesced } } } : base;
   }
 
   get fd(): number {
@@ -104,6 +110,10 @@ export class TapPort extends NativePort implements FramePort {
       n = this.addon.tapWrite(this.fdValue, slab, list.starts, list.lens, list.count, this.errOut, this.offload.enabled);
     } catch (err) {
       throw toSystemError(err);
+    }
+    if (this.errOut[2]! > 0) {
+      this.coalesced.superFrames += this.errOut[2]!;
+      this.coalesced.segments += this.errOut[3]!;
     }
     return this.afterTx(n);
   }

@@ -154,6 +154,10 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
               assert.ok(off.gsoFrames > 0 && off.segments > off.gsoFrames, `no super-frames segmented: ${JSON.stringify(off)}`);
               assert.equal(off.dropped, 0);
               t.diagnostic(`offload: ${off.gsoFrames} super-frames -> ${off.segments} segments`);
+              // And on the receiving side the segments went back to the TAP coalesced, and the SHA-256 above still matched.
+              const rx = ((await d2.stats())['tapPort'] as { offload: { coalesced: { superFrames: number; segments: number } } }).offload.coalesced;
+              assert.ok(rx.superFrames > 0 && rx.segments >= 2 * rx.superFrames, `no segments coalesced on h2: ${JSON.stringify(rx)}`);
+              t.diagnostic(`coalesced on h2: ${rx.segments} segments -> ${rx.superFrames} super-frames`);
             }
           });
 

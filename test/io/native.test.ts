@@ -24,7 +24,7 @@ test('the addon is built and loads with every function of its contract', () => {
   assert.ok(addonPath.endsWith('build/Release/vxtap.node'));
   assert.equal(addonAvailable(), true);
   const a = loadAddon();
-  for (const f of ['tapOpen', 'tapWrite', 'tapSetOffload', 'tapSegment', 'udpOpen', 'rawUdpOpen', 'localPort', 'udpSend', 'close', 'errnoName', 'Reader'] as const) {
+  for (const f of ['tapOpen', 'tapWrite', 'tapSetOffload', 'tapSegment', 'tapCoalesce', 'udpOpen', 'rawUdpOpen', 'localPort', 'udpSend', 'close', 'errnoName', 'Reader'] as const) {
     assert.equal(typeof a[f], 'function', f);
   }
   assert.equal(loadAddon(), a, 'loaded once');
