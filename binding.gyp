@@ -12,7 +12,8 @@
         "native/offload.cc",
         "native/reader.cc",
         "native/tap.cc",
-        "native/udp.cc"
+        "native/udp.cc",
+        "native/udp-pool.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

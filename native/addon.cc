@@ -45,6 +45,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rawUdpOpen", Napi::Function::New(env, RawUdpOpen, "rawUdpOpen"));
   exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));
   exports.Set("udpSend", Napi::Function::New(env, UdpSend, "udpSend"));
+  exports.Set("udpSendPool", Napi::Function::New(env, UdpSendPool, "udpSendPool"));
+  exports.Set("udpOffload", Napi::Function::New(env, UdpOffload, "udpOffload"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs, "errnoName"));
   exports.Set("Reader", Reader::Define(env));

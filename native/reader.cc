@@ -51,6 +51,7 @@
 // A reader that is not stopped keeps itself, its slab and the loop alive.
 #include "reader.h"
 
+#include <netinet/udp.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -65,6 +66,13 @@ namespace {
 constexpr uint32_t kMaxSlots = 1024;  // UIO_MAXIOV: one recvmmsg takes at most this many
 constexpr int kMaxBatchesPerWakeup = 8;
 constexpr size_t kMaxGsoFrame = 65536 + 256;  // a TAP's GSO frames are at most 64 KB + headers
+constexpr uint32_t kGroMsgs = 8;              // udp-gro: messages per recvmmsg
+constexpr size_t kGroBufSize = 65536;         // a UDP payload is at most 65507 bytes
+constexpr size_t kGroCtl = CMSG_SPACE(sizeof(int));
+
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 bool IsTransientRead(int err) {
   switch (err) {
@@ -104,8 +112,10 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
     kind_ = Kind::kTapVnet;
   } else if (kind == "udp") {
     kind_ = Kind::kUdp;
+  } else if (kind == "udp-gro") {
+    kind_ = Kind::kUdpGro;
   } else {
-    throw Napi::TypeError::New(env, "kind must be 'tap', 'tap-vnet' or 'udp', got '" + kind + "'");
+    throw Napi::TypeError::New(env, "kind must be 'tap', 'tap-vnet', 'udp' or 'udp-gro', got '" + kind + "'");
   }
   Napi::Buffer<uint8_t> slab = ArgBuffer(info, 2, "slab");
   slotSize_ = ArgU32(info, 3, "slotSize");
@@ -128,13 +138,16 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
   sizes_ = sizes.Data();
   slabRef_ = Napi::Persistent(slab.As<Napi::Object>());
   sizesRef_ = Napi::Persistent(sizes.As<Napi::Object>());
-  if (kind_ == Kind::kUdp) {
+  const bool udp = kind_ == Kind::kUdp || kind_ == Kind::kUdpGro;
+  if (udp) {
     Napi::Uint32Array addrs = ArgU32Array(info, 6, "addrs", slots_);
     Napi::Uint16Array ports = ArgU16Array(info, 7, "ports", slots_);
     addrs_ = addrs.Data();
     ports_ = ports.Data();
     addrsRef_ = Napi::Persistent(addrs.As<Napi::Object>());
     portsRef_ = Napi::Persistent(ports.As<Napi::Object>());
+  }
+  if (kind_ == Kind::kUdp) {
     iov_.resize(slots_);
     msgs_.resize(slots_);
     names_.resize(slots_);
@@ -145,6 +158,22 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
       msgs_[i].msg_hdr.msg_name = &names_[i];
       msgs_[i].msg_hdr.msg_iov = &iov_[i];
       msgs_[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  if (kind_ == Kind::kUdpGro) {
+    groBuf_.resize(kGroMsgs * kGroBufSize);
+    groIov_.resize(kGroMsgs);
+    groMsgs_.resize(kGroMsgs);
+    groNames_.resize(kGroMsgs);
+    groCtl_.resize(kGroMsgs * kGroCtl);
+    groSeg_.resize(kGroMsgs);
+    for (uint32_t i = 0; i < kGroMsgs; i++) {
+      groIov_[i].iov_base = groBuf_.data() + i * kGroBufSize;
+      groIov_[i].iov_len = kGroBufSize;
+      std::memset(&groMsgs_[i], 0, sizeof groMsgs_[i]);
+      groMsgs_[i].msg_hdr.msg_name = &groNames_[i];
+      groMsgs_[i].msg_hdr.msg_iov = &groIov_[i];
+      groMsgs_[i].msg_hdr.msg_iovlen = 1;
     }
   }
   if (kind_ == Kind::kTapVnet) {
@@ -275,7 +304,7 @@ void Reader::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
 // clears it). A transient socket error re-arms the poll; anything else is fatal.
 void Reader::PollFailed(int err) {
   const char* syscall = "poll";
-  if (kind_ != Kind::kUdp) {
+  if (kind_ == Kind::kTap || kind_ == Kind::kTapVnet) {
     if (read(fd_, &spare_, 0) < 0 && errno != EAGAIN && errno != EINTR) {
       err = errno;
       syscall = "read";
@@ -302,10 +331,12 @@ void Reader::Drain() {
     bool more = false;
     int err = 0;
     uint32_t n = kind_ == Kind::kTap ? FillTap(&more, &err)
-                 : kind_ == Kind::kTapVnet ? FillTapVnet(&more, &err) : FillUdp(&more, &err);
+                 : kind_ == Kind::kTapVnet ? FillTapVnet(&more, &err)
+                 : kind_ == Kind::kUdp ? FillUdp(&more, &err) : FillUdpGro(&more, &err);
     if (n > 0 && !Deliver(n)) return;
     if (err != 0) {
-      Fail(err, kind_ == Kind::kUdp ? "recvmmsg" : "read", !IsTransientRead(err));
+      const bool udp = kind_ == Kind::kUdp || kind_ == Kind::kUdpGro;
+      Fail(err, udp ? "recvmmsg" : "read", !IsTransientRead(err));
       return;
     }
     if (!more) return;
@@ -462,6 +493,88 @@ uint32_t Reader::FillUdp(bool* more, int* err) {
   return n;
 }
 
+// Cuts the received GRO messages into slots n.. while there are free slots.
+// A message holds datagrams of groSeg_ bytes (the last may be shorter), all
+// from one sender. Returns the new slot count; sets pending_ while some are left.
+uint32_t Reader::SplitGro(uint32_t n) {
+  const size_t cap = slotSize_ - headroom_;
+  while (groNext_ < groCount_ && n < slots_) {
+    const uint32_t i = groNext_;
+    const uint32_t len = groMsgs_[i].msg_len;
+    if (groOff_ >= len) {
+      groNext_++;
+      groOff_ = 0;
+      continue;
+    }
+    const uint32_t seg = groSeg_[i];
+    const uint32_t chunk = len - groOff_ < seg ? len - groOff_ : seg;
+    if (chunk <= cap) {
+      std::memcpy(slab_ + static_cast<size_t>(n) * slotSize_ + headroom_, groBuf_.data() + i * kGroBufSize + groOff_, chunk);
+      sizes_[n] = chunk;
+      addrs_[n] = ntohl(groNames_[i].sin_addr.s_addr);
+      ports_[n] = ntohs(groNames_[i].sin_port);
+      n++;
+      if (seg < len) segments_++;
+    } else {
+      truncated_++;
+    }
+    groOff_ += chunk;
+  }
+  pending_ = groNext_ < groCount_;
+  return n;
+}
+
+// udp-gro: one recvmmsg of up to kGroMsgs messages, each cut into slots;
+// datagrams that do not fit this batch fill the next. `more` is true when
+// some are left or every message buffer was used.
+uint32_t Reader::FillUdpGro(bool* more, int* err) {
+  uint32_t n = SplitGro(0);
+  if (pending_) {
+    *more = true;
+    return n;
+  }
+  for (uint32_t i = 0; i < kGroMsgs; i++) {
+    msghdr& h = groMsgs_[i].msg_hdr;
+    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_control = groCtl_.data() + i * kGroCtl;
+    h.msg_controllen = kGroCtl;
+    h.msg_flags = 0;
+  }
+  int r;
+  do {
+    r = recvmmsg(fd_, groMsgs_.data(), kGroMsgs, MSG_DONTWAIT, nullptr);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    if (e != EAGAIN && e != EWOULDBLOCK) *err = e;
+    return n;
+  }
+  for (int i = 0; i < r; i++) {
+    msghdr& h = groMsgs_[i].msg_hdr;
+    uint32_t seg = groMsgs_[i].msg_len;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int g = 0;
+        std::memcpy(&g, CMSG_DATA(c), sizeof g);
+        if (g > 0) seg = static_cast<uint32_t>(g);
+      }
+    }
+    if (h.msg_flags & MSG_TRUNC) {  // cannot happen with 64 KB buffers; counted if it does
+      truncated_++;
+      groMsgs_[i].msg_len = 0;
+    }
+    if (seg == 0) seg = 1;
+    if (seg < groMsgs_[i].msg_len) gsoFrames_++;
+    groSeg_[i] = seg;
+  }
+  groCount_ = static_cast<uint32_t>(r);
+  groNext_ = 0;
+  groOff_ = 0;
+  n = SplitGro(n);
+  *more = pending_ || static_cast<uint32_t>(r) == kGroMsgs;
+  return n;
+}
+
 // Calls onBatch(n). Returns false when the reader must not go on (stopped, or JS threw).
 bool Reader::Deliver(uint32_t n) {
   Napi::Env env = Env();
@@ -476,7 +589,8 @@ bool Reader::Deliver(uint32_t n) {
 
 void Reader::Fail(int err, const char* syscall, bool fatal) {
   Napi::Env env = Env();
-  std::string what = std::string(syscall) + (kind_ != Kind::kUdp ? " TAP fd " : " UDP fd ") + std::to_string(fd_);
+  const bool udp = kind_ == Kind::kUdp || kind_ == Kind::kUdpGro;
+  std::string what = std::string(syscall) + (udp ? " UDP fd " : " TAP fd ") + std::to_string(fd_);
   Napi::Error e = ErrnoError(env, err, syscall, what);
   e.Set("fatal", Napi::Boolean::New(env, fatal));
   Napi::Function onError = onError_.Value();

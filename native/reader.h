@@ -20,7 +20,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
   ~Reader() override;
 
  private:
-  enum class Kind { kTap, kTapVnet, kUdp };
+  enum class Kind { kTap, kTapVnet, kUdp, kUdpGro };
 
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value GetTruncated(const Napi::CallbackInfo& info);
@@ -46,6 +46,8 @@ class Reader : public Napi::ObjectWrap<Reader> {
   uint32_t FillTapVnet(bool* more, int* err);
   uint32_t EmitPending(uint32_t n);
   uint32_t FillUdp(bool* more, int* err);
+  uint32_t FillUdpGro(bool* more, int* err);
+  uint32_t SplitGro(uint32_t n);
   bool Deliver(uint32_t n);
   void PollFailed(int err);
   void Fail(int err, const char* syscall, bool fatal);
@@ -90,6 +92,17 @@ class Reader : public Napi::ObjectWrap<Reader> {
   double segments_ = 0;        // frames cut from them
   double csumCompleted_ = 0;   // NEEDS_CSUM frames (not GSO) completed
   double offloadDropped_ = 0;  // unparsable or unsupported vnet frames
+
+  // udp-gro only: recvmmsg into kGroMsgs buffers of 64 KB each (a GRO
+  // message holds many datagrams), then cut into slots. Messages
+  // groNext_ .. groCount_-1 are not all delivered yet (from groOff_ in groNext_).
+  std::vector<uint8_t> groBuf_;
+  std::vector<iovec> groIov_;
+  std::vector<mmsghdr> groMsgs_;
+  std::vector<sockaddr_in> groNames_;
+  std::vector<uint8_t> groCtl_;
+  std::vector<uint32_t> groSeg_;
+  uint32_t groCount_ = 0, groNext_ = 0, groOff_ = 0;
 };
 
 }  // namespace vxtap

@@ -1,8 +1,7 @@
 // UDP sockets: the bound receive socket (read by a Reader with recvmmsg), the
 // raw send socket whose UDP header the caller writes, and batched send.
 //
-// Later work (not built yet): UDP_SEGMENT (GSO) on send and UDP_GRO on
-// receive would pass one large buffer per batch of equal-sized datagrams.
+// UDP GSO sends and offload probes are in udp-pool.cc.
 #include "io.h"
 
 #include <arpa/inet.h>
@@ -51,6 +50,31 @@ void SetBuf(Napi::Env env, int fd, int forceOpt, int opt, const char* name, Napi
   }
 }
 
+// A classic BPF filter that accepts nothing (one `ret #0`) on a send-only
+// socket, so what arrives for it is never queued; anything queued before the
+// filter is drained.
+void AttachDropAll(Napi::Env env, int fd) {
+  sock_filter dropAll[1] = {{BPF_RET | BPF_K, 0, 0, 0}};
+  sock_fprog prog{1, dropAll};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0) {
+    throw ErrnoError(env, errno, "setsockopt", "setsockopt SO_ATTACH_FILTER");
+  }
+  uint8_t sink[1];
+  while (recv(fd, sink, sizeof sink, MSG_DONTWAIT | MSG_TRUNC) >= 0) {
+  }
+}
+
+// Outer datagrams leave without DF, as kernel vxlan's do by default (df
+// unset): an underlay MTU smaller than planned fragments them instead of
+// failing the send with EMSGSIZE. (A UDP GSO send whose segments exceed the
+// MTU is still refused, EINVAL: udp-pool.cc then sends them one by one.)
+void AllowFragments(Napi::Env env, int fd) {
+  int mode = IP_PMTUDISC_DONT;
+  if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof mode) != 0) {
+    throw ErrnoError(env, errno, "setsockopt", "setsockopt IP_MTU_DISCOVER");
+  }
+}
+
 Napi::Object ArgOpts(const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || info[i].IsUndefined()) return Napi::Object::New(info.Env());
   if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), "opts must be an object");
@@ -77,11 +101,14 @@ constexpr unsigned kMaxPerCall = 1024;
 
 }  // namespace
 
-// udpOpen(ip: string, port: number, opts?: {rcvbuf?: number, sndbuf?: number}): number
+// udpOpen(ip: string, port: number, opts?: {rcvbuf?: number, sndbuf?: number, sendOnly?: boolean}): number
 //   A UDP socket (AF_INET, SOCK_DGRAM, nonblocking, cloexec) with the given
 //   buffer sizes (SO_RCVBUFFORCE/SO_SNDBUFFORCE first, SO_RCVBUF/SO_SNDBUF if
 //   EPERM; the kernel doubles the value), bound to ip:port ('0.0.0.0' = any
 //   address, port 0 = ephemeral: read it with localPort). Returns the fd.
+//   sendOnly: a drop-all filter (as on the raw socket) so that nothing
+//   received for its port is queued, and no DF (AllowFragments): the send
+//   pool, udp-pool.cc.
 //   Throws TypeError for a bad ip, errno errors otherwise (EADDRINUSE,
 //   EADDRNOTAVAIL: syscall "bind", message "bind 10.0.0.1:4789: ...").
 Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
@@ -97,6 +124,11 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   FdGuard guard(raw);
   SetBuf(env, raw, SO_RCVBUFFORCE, SO_RCVBUF, "SO_RCVBUF", opts.Get("rcvbuf"));
   SetBuf(env, raw, SO_SNDBUFFORCE, SO_SNDBUF, "SO_SNDBUF", opts.Get("sndbuf"));
+  Napi::Value sendOnly = opts.Get("sendOnly");
+  if (sendOnly.IsBoolean() && sendOnly.As<Napi::Boolean>().Value()) {
+    AttachDropAll(env, raw);
+    AllowFragments(env, raw);
+  }
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = addr;
@@ -113,9 +145,9 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
 //   valid over IPv4, and what the kernel's vxlan sends by default), so the
 //   source port can differ per inner flow (RFC 7348 section 5); the kernel
 //   writes the IPv4 header. Bound to srcIp (the IPv4 source) unless it is
-//   '0.0.0.0' (then the route picks it). A classic BPF filter that accepts
-//   nothing (one `ret #0`) is attached, and anything queued before it is
-//   drained, so received UDP is never copied onto this socket. Needs
+//   '0.0.0.0' (then the route picks it). A drop-all filter (AttachDropAll)
+//   keeps received UDP from ever being copied onto this socket; datagrams
+//   leave without DF (AllowFragments). Needs
 //   CAP_NET_RAW: EPERM otherwise (syscall "socket").
 Napi::Value RawUdpOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -126,15 +158,8 @@ Napi::Value RawUdpOpen(const Napi::CallbackInfo& info) {
   int raw = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (raw < 0) throw ErrnoError(env, errno, "socket", "socket(AF_INET, SOCK_RAW, IPPROTO_UDP)");
   FdGuard guard(raw);
-  sock_filter dropAll[1] = {{BPF_RET | BPF_K, 0, 0, 0}};
-  sock_fprog prog{1, dropAll};
-  if (setsockopt(raw, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0) {
-    throw ErrnoError(env, errno, "setsockopt", "setsockopt SO_ATTACH_FILTER");
-  }
-  // Datagrams that arrived between socket() and the filter: drop them.
-  uint8_t sink[1];
-  while (recv(raw, sink, sizeof sink, MSG_DONTWAIT | MSG_TRUNC) >= 0) {
-  }
+  AttachDropAll(env, raw);
+  AllowFragments(env, raw);
   SetBuf(env, raw, SO_SNDBUFFORCE, SO_SNDBUF, "SO_SNDBUF", opts.Get("sndbuf"));
   if (addr != htonl(INADDR_ANY)) {
     sockaddr_in sa{};

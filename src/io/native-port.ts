@@ -6,7 +6,7 @@
  */
 import { SystemError } from '../errors';
 import type { BatchHandler, CallCounts, FrameBatch } from './port';
-import { type Addon, type PortErrorHandler, type PortStats } from './native';
+import { type Addon, type PortErrorHandler, type PortStats, type ReaderKind } from './native';
 import { ReaderControl } from './reader';
 
 export abstract class NativePort {
@@ -20,7 +20,7 @@ export abstract class NativePort {
   private txSkipped = 0;
   private lastTxError: string | null = null;
 
-  protected constructor(protected readonly addon: Addon, readFd: number, kind: 'tap' | 'tap-vnet' | 'udp', private readonly what: string) {
+  protected constructor(protected readonly addon: Addon, readFd: number, kind: ReaderKind, private readonly what: string) {
     this.reader = new ReaderControl(addon, readFd, kind);
   }
 
@@ -38,6 +38,10 @@ export abstract class NativePort {
   }
 
   get stats(): PortStats {
+    return this.statsBase();
+  }
+
+  protected statsBase(): PortStats {
     return { rxTruncated: this.reader.truncated, rxErrors: this.reader.rxErrors, txSkipped: this.txSkipped, lastTxError: this.lastTxError };
   }
 

@@ -35,6 +35,8 @@ export interface SocketBufferOptions {
   rcvbuf?: number;
   /** SO_SNDBUF in bytes (SO_SNDBUFFORCE is tried first). */
   sndbuf?: number;
+  /** A send-only socket: a drop-all filter keeps anything received for its port from queueing (the send pool). */
+  sendOnly?: boolean;
 }
 
 /**
@@ -55,9 +57,15 @@ export interface NativeReader {
   readonly offload: ReaderOffloadStats;
 }
 
-/** What a 'tap-vnet' reader did with the offloads (native/reader.cc). */
+export type ReaderKind = 'tap' | 'tap-vnet' | 'udp' | 'udp-gro';
+
+/**
+ * What an offload reader did (native/reader.cc). 'tap-vnet': super-frames
+ * read and cut. 'udp-gro': gsoFrames = GRO messages that held more than one
+ * datagram, segments = datagrams cut from them.
+ */
 export interface ReaderOffloadStats {
-  /** TCPv4 GSO super-frames read. */
+  /** TCPv4 GSO super-frames read (udp-gro: coalesced messages). */
   gsoFrames: number;
   /** Frames cut from them (each MTU-sized, in its own slot). */
   segments: number;
@@ -81,7 +89,7 @@ export const TUN_F_TSO4 = 0x02;
 
 export type NativeReaderConstructor = new (
   fd: number,
-  kind: 'tap' | 'tap-vnet' | 'udp',
+  kind: ReaderKind,
   slab: Buffer,
   slotSize: number,
   headroom: number,
@@ -149,6 +157,23 @@ export interface Addon {
   udpSend(
     fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
     addrs: Uint32Array, ports: Uint16Array, count: number, errOut?: Int32Array,
+  ): number;
+  /**
+   * 'gso': whether the kernel has UDP_SEGMENT; 'gro': turns UDP_GRO on for a
+   * receiving socket. null when taken, else the errno name (not thrown).
+   */
+  udpOffload(fd: number, what: 'gso' | 'gro'): string | null;
+  /**
+   * Sends datagram k (its span starts with the caller's UDP header, skipped:
+   * the socket writes its own) from pool[srcPorts[k] - portMin] to
+   * addrs[k]:ports[k]. gso: runs of equal-sized datagrams to one destination
+   * go out as one UDP_SEGMENT message. Returns datagrams sent. errOut =
+   * [skipped, lastErrno, gsoRefused (1: EIO/EINVAL on a GSO message, sent
+   * again unsegmented), its errno]. Throws only when a socket is unusable.
+   */
+  udpSendPool(
+    pool: Int32Array, portMin: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
+    addrs: Uint32Array, ports: Uint16Array, srcPorts: Uint16Array, count: number, gso: boolean, errOut?: Int32Array,
   ): number;
   /** Closes fd (EBADF if it is not open). Stop its Reader first. */
   close(fd: number): void;

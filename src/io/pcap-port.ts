@@ -37,7 +37,7 @@ import * as ethernet from '../wire/ethernet';
 import * as ipv4 from '../wire/ipv4';
 import { OUTER_LEN, emitOuter, emitOuterIp } from '../wire/underlay';
 import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, RECORD_HEADER_LEN, pcapFileHeader, writePcapRecordHeader } from './pcap';
-import type { BatchHandler, CallCounts, DatagramPort, FrameBatch, FramePort, PortErrorHandler, PortStats, SendList } from './port';
+import type { BatchHandler, CallCounts, DatagramPort, FrameBatch, FramePort, PortErrorHandler, PortStats, SendList, SourcePortRange } from './port';
 
 /** Outer Ethernet + IPv4: what is rebuilt in front of a UDP datagram that has its own header. */
 const OUTER_IP_LEN = ethernet.HEADER_LEN + ipv4.HEADER_LEN;
@@ -256,6 +256,7 @@ export class PcapDatagramPort implements DatagramPort {
   }
 
   get writesUdpHeader(): boolean { return this.inner.writesUdpHeader; }
+  get sourcePorts(): SourcePortRange | undefined { return this.inner.sourcePorts; }
   get stats(): PortStats { return this.inner.stats; }
   get calls(): CallCounts { return this.inner.calls; }
   get onError(): PortErrorHandler | null { return this.inner.onError; }

@@ -122,6 +122,12 @@ export class CallCounts {
   txFrames = 0;
 }
 
+/** Source ports min .. min + count - 1. */
+export interface SourcePortRange {
+  readonly min: number;
+  readonly count: number;
+}
+
 /** Ethernet frames to and from a TAP device. */
 export interface FramePort {
   readonly name: string;
@@ -151,6 +157,12 @@ export interface DatagramPort {
    * the bound port.
    */
   readonly writesUdpHeader: boolean;
+  /**
+   * The outer source ports the caller may write (ports with writesUdpHeader
+   * only): a UDP GSO port sends from a pool of bound ports. Undefined: any
+   * port of RFC 7348's 49152-65535.
+   */
+  readonly sourcePorts?: SourcePortRange | undefined;
   start(batch: FrameBatch, onBatch: BatchHandler): void;
   /** Sends spans of `slab` to list.addrs/ports. Returns how many were accepted by the kernel. */
   send(slab: Buffer, list: SendList): number;

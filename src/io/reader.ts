@@ -5,7 +5,7 @@
  */
 import type { SystemError } from '../errors';
 import { CallCounts, type BatchHandler, type FrameBatch } from './port';
-import { toSystemError, type Addon, type NativeError, type NativeReader, type PortErrorHandler, type ReaderOffloadStats } from './native';
+import { toSystemError, type Addon, type NativeError, type NativeReader, type PortErrorHandler, type ReaderKind, type ReaderOffloadStats } from './native';
 
 export class ReaderControl {
   /** See PortErrorHandler. */
@@ -21,7 +21,7 @@ export class ReaderControl {
   constructor(
     private readonly addon: Addon,
     private readonly fd: number,
-    private readonly kind: 'tap' | 'tap-vnet' | 'udp',
+    private readonly kind: ReaderKind,
   ) {}
 
   get running(): boolean {
@@ -33,7 +33,7 @@ export class ReaderControl {
     return this.truncatedBefore + (this.reader?.truncated ?? 0);
   }
 
-  /** Offload counters over every start() (all 0 unless kind is 'tap-vnet'). */
+  /** Offload counters over every start() (all 0 unless kind is 'tap-vnet' or 'udp-gro'). */
   get offload(): ReaderOffloadStats {
     const b = this.offloadBefore;
     const now = this.reader?.offload;
@@ -58,7 +58,7 @@ export class ReaderControl {
       if (this.onError !== null) this.onError(err, fatal);
       else if (fatal) throw err;
     };
-    const udp = this.kind === 'udp';
+    const udp = this.kind === 'udp' || this.kind === 'udp-gro';
     try {
       this.reader = new this.addon.Reader(
         this.fd, this.kind, batch.slab, batch.slotSize, batch.headroom, batch.sizes,

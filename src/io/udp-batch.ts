@@ -1,18 +1,32 @@
 /**
  * BatchUdpPort: the VXLAN underlay over the addon. Receives on a bound UDP
- * socket with recvmmsg (a batch per event-loop wakeup), sends through a raw
- * IPPROTO_UDP socket with sendmmsg (a batch per call).
+ * socket with recvmmsg (a batch per event-loop wakeup); sends a batch per
+ * call, in one of two ways:
  *
- * The raw socket is why `writesUdpHeader` is true: the caller writes the
- * 8-byte UDP header in the headroom (source port = a hash of the inner flow,
- * RFC 7348 section 5, so ECMP spreads flows; destination port; length;
- * checksum 0, valid over IPv4), and the kernel adds the IPv4 header. Opening
- * it needs CAP_NET_RAW (root).
+ *  - raw (no offloads): a raw IPPROTO_UDP socket and sendmmsg. The caller
+ *    writes the 8-byte UDP header in the headroom (source port = a hash of
+ *    the inner flow in 49152-65535, RFC 7348 section 5, so ECMP spreads
+ *    flows; checksum 0, valid over IPv4); the kernel adds the IPv4 header.
+ *  - UDP GSO (offloads): a pool of 64 UDP sockets bound to 64 contiguous
+ *    source ports (io/udp-pool.ts). The flow hash picks one of those ports
+ *    (`sourcePorts`), and its socket; runs of equal-sized datagrams to one
+ *    VTEP leave as one UDP_SEGMENT message. The kernel writes the UDP header
+ *    with a checksum (UDP GSO requires one; the NIC or veth offloads it).
+ *
+ * Offloads on the receive side: UDP_GRO on the bound socket, so datagrams the
+ * kernel coalesced (GRO on a NIC, or a peer's GSO send over a veth) arrive as
+ * one message and are cut into slots in the addon (reader kind 'udp-gro').
+ *
+ * `writesUdpHeader` is true either way: the pipeline writes the header (the
+ * GSO path skips it, but tracing and pcap read the source port from it).
+ * Opening needs root: CAP_NET_RAW for the raw socket, and the *FORCE buffer
+ * options.
  */
 import { SystemError } from '../errors';
-import type { DatagramPort, SendList } from './port';
+import type { DatagramPort, PortStats, SendList, SourcePortRange } from './port';
 import { loadAddon, toSystemError, type Addon } from './native';
 import { NativePort } from './native-port';
+import { closeSendPool, openSendPool, type SendPool } from './udp-pool';
 
 export interface BatchUdpOptions {
   /** Address to receive on ('0.0.0.0' = all). */
@@ -25,65 +39,120 @@ export interface BatchUdpOptions {
   rcvbuf?: number;
   /** Send buffer in bytes (SO_SNDBUFFORCE as root). */
   sndbuf?: number;
+  /** UDP GSO on send and UDP GRO on receive, each probed; refused ones fall back (see `offload`). */
+  offload?: boolean;
+}
+
+/** One UDP offload: on, or why not. */
+export interface UdpOffloadState {
+  enabled: boolean;
+  /** 'on', 'not requested', or what refused it ('UDP_SEGMENT: ENOPROTOOPT', 'send pool: EADDRINUSE ...', ...). */
+  reason: string;
 }
 
 export class BatchUdpPort extends NativePort implements DatagramPort {
   readonly writesUdpHeader = true;
+  /** The source ports the pipeline may write: the pool's with GSO, else the whole dynamic range. */
+  readonly sourcePorts: SourcePortRange | undefined;
 
   private constructor(
     addon: Addon,
     /** The bound receive socket. */
     readonly fd: number,
-    /** The raw send socket. */
+    /** The raw send socket, or -1 when the GSO pool sends. */
     readonly rawFd: number,
+    private readonly pool: SendPool | null,
     /** The bound UDP port (the real one when port 0 was asked). */
     readonly localPort: number,
+    /** What the offloads came to. */
+    readonly offload: { gso: UdpOffloadState; gro: UdpOffloadState },
   ) {
-    super(addon, fd, 'udp', 'the UDP port');
+    super(addon, fd, offload.gro.enabled ? 'udp-gro' : 'udp', 'the UDP port');
+    this.sourcePorts = pool === null ? undefined : { min: pool.min, count: pool.fds.length };
   }
 
-  /** Opens both sockets. Throws SystemError (EADDRINUSE, EADDRNOTAVAIL, EPERM without CAP_NET_RAW, ...). */
+  /** Opens the sockets. Throws SystemError (EADDRINUSE, EADDRNOTAVAIL, EPERM without CAP_NET_RAW, ...). */
   static open(opts: BatchUdpOptions): BatchUdpPort {
     const addon = loadAddon();
     const bufs = { rcvbuf: opts.rcvbuf, sndbuf: opts.sndbuf };
+    const srcIp = opts.srcIp ?? opts.bindIp;
+    const off = { gso: { enabled: false, reason: 'not requested' }, gro: { enabled: false, reason: 'not requested' } };
     let fd = -1;
+    let pool: SendPool | null = null;
     try {
       fd = addon.udpOpen(opts.bindIp, opts.port, bufs);
-      const rawFd = addon.rawUdpOpen(opts.srcIp ?? opts.bindIp, { sndbuf: opts.sndbuf });
-      return new BatchUdpPort(addon, fd, rawFd, addon.localPort(fd));
+      if (opts.offload === true) {
+        const gro = addon.udpOffload(fd, 'gro');
+        off.gro = gro === null ? { enabled: true, reason: 'on' } : { enabled: false, reason: `UDP_GRO: ${gro}` };
+        const gso = addon.udpOffload(fd, 'gso');
+        if (gso !== null) {
+          off.gso.reason = `UDP_SEGMENT: ${gso}`;
+        } else {
+          try {
+            pool = openSendPool(addon, srcIp, { sndbuf: opts.sndbuf });
+            off.gso = { enabled: true, reason: 'on' };
+          } catch (err) {
+            off.gso.reason = `send pool: ${(err as Error).message}`;
+          }
+        }
+      }
+      const rawFd = pool === null ? addon.rawUdpOpen(srcIp, { sndbuf: opts.sndbuf }) : -1;
+      return new BatchUdpPort(addon, fd, rawFd, pool, addon.localPort(fd), off);
     } catch (err) {
+      if (pool !== null) closeSendPool(addon, pool);
       if (fd >= 0) addon.close(fd);
       throw toSystemError(err);
     }
   }
 
+  /** The port's counters, with the GRO reader's when it is on. */
+  override get stats(): PortStats & { gro?: { messages: number; datagrams: number } } {
+    const base = this.statsBase();
+    if (!this.offload.gro.enabled) return base;
+    const o = this.reader.offload;
+    return { ...base, gro: { messages: o.gsoFrames, datagrams: o.segments } };
+  }
 
   /**
-   * Sends each span (UDP header first) to list.addrs[k] with one sendmmsg.
-   * list.ports is not used by the kernel here: the destination port is the
-   * one in the caller's UDP header. Returns how many were sent; the rest are
-   * drops (after EAGAIN, or refused one by one: stats.txSkipped).
+   * Sends each span (UDP header first) to list.addrs[k]. Raw: one sendmmsg,
+   * the destination port is the one in the caller's header. GSO: from the
+   * pool socket of list.srcPorts[k] to list.ports[k]. Returns how many were
+   * sent; the rest are drops (after EAGAIN, or refused one by one:
+   * stats.txSkipped). A kernel that refuses a GSO send turns GSO off for
+   * good; onError hears of it once (not fatal) and nothing is lost.
    */
   send(slab: Buffer, list: SendList): number {
     if (this.closed) throw new SystemError('sendmmsg', 'EBADF', 'send on a closed UDP port');
     if (list.count === 0) return 0;
     let n: number;
     try {
-      n = this.addon.udpSend(this.rawFd, slab, list.starts, list.lens, list.addrs, list.ports, list.count, this.errOut);
+      n = this.pool === null
+        ? this.addon.udpSend(this.rawFd, slab, list.starts, list.lens, list.addrs, list.ports, list.count, this.errOut)
+        : this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
+          list.count, this.offload.gso.enabled, this.errOut);
     } catch (err) {
       throw toSystemError(err);
     }
+    if (this.pool !== null && this.errOut[2] === 1 && this.offload.gso.enabled) this.gsoRefused(this.addon.errnoName(this.errOut[3]!));
     return this.afterTx(n);
   }
 
-  /** Stops the reader, then closes both sockets. Idempotent. */
+  private gsoRefused(code: string): void {
+    this.offload.gso.enabled = false;
+    this.offload.gso.reason = `refused on send: ${code}`;
+    const err = new SystemError('sendmmsg', code, `UDP GSO refused by the kernel (${code}): sending one datagram per message from now on`);
+    this.onError?.(err, false);
+  }
+
+  /** Stops the reader, then closes the sockets. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.reader.stop();
     try {
       this.addon.close(this.fd);
-      this.addon.close(this.rawFd);
+      if (this.rawFd >= 0) this.addon.close(this.rawFd);
+      if (this.pool !== null) closeSendPool(this.addon, this.pool);
     } catch (err) {
       throw toSystemError(err);
     }

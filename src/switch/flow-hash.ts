@@ -65,7 +65,10 @@ export function flowHash(buf: Uint8Array, off: number, len: number): number {
   return fmix(h);
 }
 
-/** The outer UDP source port for the frame: flowHash folded into 49152-65535. */
-export function flowSourcePort(buf: Uint8Array, off: number, len: number): number {
-  return SOURCE_PORT_MIN + (flowHash(buf, off, len) % SOURCE_PORT_SPAN);
+/**
+ * The outer UDP source port for the frame: flowHash folded into min .. min +
+ * span - 1 (by default 49152-65535; a UDP GSO port narrows it to its pool).
+ */
+export function flowSourcePort(buf: Uint8Array, off: number, len: number, min = SOURCE_PORT_MIN, span = SOURCE_PORT_SPAN): number {
+  return min + (flowHash(buf, off, len) % span);
 }

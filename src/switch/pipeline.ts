@@ -32,12 +32,12 @@ import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
 import * as vxlan from '../wire/vxlan';
-import type { FrameBatch, SendList } from '../io/port';
+import type { FrameBatch, SendList, SourcePortRange } from '../io/port';
 import type { ArpTable } from './arp-table';
 import { answerArpInPlace } from './arp-responder';
 import { DropReason, type Counters } from './counters';
 import type { Fdb } from './fdb';
-import { flowSourcePort } from './flow-hash';
+import { flowSourcePort, SOURCE_PORT_MIN } from './flow-hash';
 import type { FrameTrace, Lookup, Tracer } from './trace';
 
 /** Headroom every batch must keep in front of a frame: UDP + VXLAN headers, written in place. */
@@ -60,6 +60,8 @@ export interface PipelineOptions {
   counters: Counters;
   /** True when the network port sends through a raw socket and wants the UDP header written here. */
   writesUdpHeader: boolean;
+  /** The source ports that port sends from (DatagramPort.sourcePorts); default 49152-65535. */
+  sourcePorts?: SourcePortRange | undefined;
   /** Accept VXLAN from sources the FDB does not know (off by default: a datagram from anywhere else is a drop). */
   acceptUnknownVteps?: boolean;
   /** Explains every frame's decision (switch/trace.ts); null (the default) for none. */
@@ -73,6 +75,8 @@ export class Pipeline {
   private readonly counters: Counters;
   private readonly writesUdpHeader: boolean;
   private readonly acceptUnknownVteps: boolean;
+  private readonly srcPortMin: number;
+  private readonly srcPortSpan: number;
   /** Bytes in front of the inner frame that one encap adds to the span we send. */
   readonly encapOverhead: number;
   /** Set to trace every frame; null costs one check per frame. */
@@ -88,6 +92,8 @@ export class Pipeline {
     this.counters = opts.counters;
     this.writesUdpHeader = opts.writesUdpHeader;
     this.acceptUnknownVteps = opts.acceptUnknownVteps ?? false;
+    this.srcPortMin = opts.sourcePorts?.min ?? SOURCE_PORT_MIN;
+    this.srcPortSpan = opts.sourcePorts?.count ?? 65536 - SOURCE_PORT_MIN;
     this.encapOverhead = vxlan.HEADER_LEN + (this.writesUdpHeader ? udp.HEADER_LEN : 0);
     this.tracer = opts.tracer ?? null;
   }
@@ -158,7 +164,7 @@ export class Pipeline {
     vxlan.emit(buf, hdr, this.vni);
     if (this.writesUdpHeader) {
       const u = hdr - udp.HEADER_LEN;
-      const srcPort = flowSourcePort(buf, off, len);
+      const srcPort = flowSourcePort(buf, off, len, this.srcPortMin, this.srcPortSpan);
       udp.emitHeader(buf, u, srcPort, entry.port, len + this.encapOverhead, 0);
       toNet.push(u, len + this.encapOverhead, entry.vtep, entry.port, srcPort);
     } else {

@@ -75,6 +75,7 @@ export class Switch {
       arp: this.arp,
       counters: this.counters,
       writesUdpHeader: this.net.writesUdpHeader,
+      sourcePorts: this.net.sourcePorts,
       acceptUnknownVteps: opts.acceptUnknownVteps ?? false,
       tracer: opts.tracer ?? null,
     });

@@ -113,11 +113,12 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
     const kernelMac = kernelPeer(lab);
     const files = { h1: peersFile(dir, 'h1', kernelMac), h2: peersFile(dir, 'h2', kernelMac) };
 
-    // The two io modes, then batch with TAP offloads (--offload: TSO4 super-frames cut in the addon).
+    // The two io modes without offloads, then batch with the default: every offload on (TAP TSO4 +
+    // checksum with write coalescing, UDP GSO + GRO), so interop is proven both ways.
     const modes = [{ io: 'batch', offload: false }, { io: 'dgram', offload: false }, { io: 'batch', offload: true }] as const;
     for (const { io, offload } of modes) {
-      const extra = offload ? ['--offload'] : [];
-      await t.test(`--io ${io}${offload ? ' --offload' : ''}`, async (t: TestContext) => {
+      const extra = offload ? [] : ['--no-offload'];
+      await t.test(`--io ${io}${offload ? ' (offloads on)' : ' --no-offload'}`, async (t: TestContext) => {
         const d1 = new Daemon(lab, 'h1', ['--peers', files.h1, '--io', io, ...extra]);
         const d2 = new Daemon(lab, 'h2', ['--peers', files.h2, '--io', io, ...extra]);
         let codes: number[] = [];
@@ -144,7 +145,7 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
 
           await t.test('TCP: 50 MiB from h1 to h2 arrive with the same SHA-256', async () => {
             const mbps = await tcpTransfer(lab, 'h1', 'h2', SUBNET.h2, 50);
-            t.diagnostic(`vxtap --io ${io}${offload ? ' --offload' : ''}: 50 MiB h1 -> h2 at ${mbps.toFixed(0)} Mbit/s (not a benchmark: see bench/)`);
+            t.diagnostic(`vxtap --io ${io}${offload ? '' : ' --no-offload'}: 50 MiB h1 -> h2 at ${mbps.toFixed(0)} Mbit/s (not a benchmark: see bench/)`);
             if (offload) {
               // The offloads were taken, and the stream came as super-frames that the addon cut.
               const st = await d1.stats();
@@ -158,6 +159,13 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
               const rx = ((await d2.stats())['tapPort'] as { offload: { coalesced: { superFrames: number; segments: number } } }).offload.coalesced;
               assert.ok(rx.superFrames > 0 && rx.segments >= 2 * rx.superFrames, `no segments coalesced on h2: ${JSON.stringify(rx)}`);
               t.diagnostic(`coalesced on h2: ${rx.segments} segments -> ${rx.superFrames} super-frames`);
+              // UDP GSO sent the datagrams in runs, and h2's socket took them whole with UDP GRO.
+              const udp = st['udp'] as { offload: { gso: { enabled: boolean; reason: string }; gro: { enabled: boolean; reason: string } } };
+              assert.equal(udp.offload.gso.enabled, true, `UDP GSO: ${udp.offload.gso.reason}`);
+              assert.equal(udp.offload.gro.enabled, true, `UDP GRO: ${udp.offload.gro.reason}`);
+              const gro = ((await d2.stats())['udpPort'] as { gro: { messages: number; datagrams: number } }).gro;
+              assert.ok(gro.messages > 0 && gro.datagrams > gro.messages, `no GRO messages on h2: ${JSON.stringify(gro)}`);
+              t.diagnostic(`UDP GRO on h2: ${gro.datagrams} datagrams in ${gro.messages} messages`);
             }
           });
 

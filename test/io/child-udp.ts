@@ -148,6 +148,62 @@ async function sendRaw(srcIp: string, dstIp: string, dstPort: string, count: str
   return { ok: true, sent };
 }
 
+/**
+ * UDP GSO + GRO over loopback: a run of 30 equal datagrams and a shorter
+ * last one from one pool port, 5 small ones from another, and one whose
+ * source port is outside the pool (skipped, EINVAL). The receiver has GRO.
+ */
+async function gsoExchange(): Promise<object> {
+  const a = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
+  const b = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
+  const got: [number, number, number, number, boolean][] = [];
+  b.start(new FrameBatch(16, 2048, 64), (batch) => { // fewer slots than datagrams: a GRO message spans batches
+    for (let i = 0; i < batch.count; i++) got.push(readSlot(batch, i));
+  });
+  const min = a.sourcePorts!.min;
+  const sizes: [number, number][] = [];
+  for (let k = 0; k < 30; k++) sizes.push([1000, min + 3]);
+  sizes.push([400, min + 3]);
+  for (let k = 0; k < 5; k++) sizes.push([200, min + 9]);
+  sizes.push([100, min - 1]);
+  const slab = Buffer.alloc(sizes.length * 2048);
+  const list = new SendList(sizes.length);
+  sizes.forEach(([size, src], k) => pushDatagram(a, slab, list, k, size, LOOPBACK, b.localPort, src));
+  const sent = a.send(slab, list);
+  await until(() => got.length >= sizes.length - 1, 3000);
+  await sleep(50);
+  const out = { ok: true, sent, got, min, count: a.sourcePorts!.count, offload: a.offload, rxOffload: b.offload, txStats: a.stats, rxStats: b.stats };
+  a.close();
+  b.close();
+  return out;
+}
+
+/**
+ * UDP GSO where the kernel refuses it (EIO/EINVAL; the test makes the
+ * segments larger than the path MTU): the batch still leaves, one datagram per message, GSO goes off, onError
+ * hears it once; a second batch goes out without GSO.
+ */
+async function gsoFallback(srcIp: string, dstIp: string, dstPort: string, count: string): Promise<object> {
+  const a = BatchUdpPort.open({ bindIp: srcIp, port: 0, srcIp, offload: true });
+  const errors: { code: string; fatal: boolean }[] = [];
+  a.onError = (err, fatal) => errors.push({ code: err.code, fatal });
+  const gsoBefore = { ...a.offload.gso };
+  const n = Number(count);
+  const slab = Buffer.alloc(n * 2048);
+  const list = new SendList(n);
+  const dst = dstIp.split('.').reduce((acc, p) => ((acc << 8) | Number(p)) >>> 0, 0);
+  const srcPort = a.sourcePorts!.min + 5;
+  const half = n / 2;
+  for (let k = 0; k < half; k++) pushDatagram(a, slab, list, k, 1000, dst, Number(dstPort), srcPort);
+  const sent1 = a.send(slab, list);
+  list.count = 0;
+  for (let k = half; k < n; k++) pushDatagram(a, slab, list, k, 1000, dst, Number(dstPort), srcPort);
+  const sent2 = a.send(slab, list);
+  const out = { ok: true, sent: [sent1, sent2], srcPort, gsoBefore, gsoAfter: a.offload.gso, errors, stats: a.stats };
+  a.close();
+  return out;
+}
+
 /** A plain dgram receiver: prints {ready, port} first, then the datagrams it got. */
 async function recvPlain(count: string): Promise<object> {
   const n = Number(count);
@@ -239,6 +295,8 @@ async function main(): Promise<void> {
       case 'recv-plain': result = await recvPlain(args[0]!); break;
       case 'stop-mid': result = await stopMid(impl); break;
       case 'raw-eperm': result = await rawEperm(); break;
+      case 'gso-exchange': result = await gsoExchange(); break;
+      case 'gso-fallback': result = await gsoFallback(args[0]!, args[1]!, args[2]!, args[3]!); break;
       default: throw new Error(`unknown command ${cmd}`);
     }
   } catch (err) {

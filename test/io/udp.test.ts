@@ -118,6 +118,64 @@ test('batch: raw send with chosen source ports crosses the underlay to a plain r
   }
 });
 
+test('batch offloads: UDP GSO runs from a pool port arrive whole through UDP GRO, cut into slots across batches', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('gso');
+  const r = udp('gso', 'gso-exchange');
+  const off = r.offload as { gso: { enabled: boolean; reason: string }; gro: { enabled: boolean } };
+  assert.equal(off.gso.enabled, true, off.gso.reason);
+  assert.equal(off.gro.enabled, true);
+  const min = r.min as number;
+  assert.equal(r.count, 64);
+  assert.ok(min >= 49152 && min + 64 <= 65536 && min % 64 === 0, `pool ports ${min}..${min + 63}`);
+  assert.equal(r.sent, 36, 'all but the datagram from outside the pool');
+  assert.equal((r.txStats as { txSkipped: number; lastTxError: string }).txSkipped, 1);
+  assert.equal((r.txStats as { lastTxError: string }).lastTxError, 'EINVAL');
+  const got = (r.got as Got[]).sort((x, y) => x[3] - y[3]);
+  assert.equal(got.length, 36);
+  got.forEach(([size, addr, port, k, intact]) => {
+    assert.equal(size, k < 30 ? 1000 : k === 30 ? 400 : 200, `datagram ${k} size`);
+    assert.equal(addr, LOOPBACK);
+    assert.equal(port, k <= 30 ? min + 3 : min + 9, `datagram ${k}: sent from the pool port its flow hash chose`);
+    assert.equal(intact, true, `datagram ${k} bytes`);
+  });
+  // The run of 31 crossed as one GSO skb and came out of one GRO message.
+  const gro = (r.rxStats as { gro: { messages: number; datagrams: number } }).gro;
+  assert.ok(gro.messages >= 1 && gro.datagrams >= 31, `GRO: ${JSON.stringify(gro)}`);
+});
+
+test('batch offloads: a GSO send the kernel refuses (segments over the path MTU: EMSGSIZE) loses nothing: GSO goes off, said once', async (t) => {
+  if (!needNamespaces(t)) return;
+  lab.underlay('gsw', { ga: '10.78.0.1/24', gb: '10.78.0.2/24' });
+  // Segments of 1000 + 28 bytes do not fit an MTU of 1000: the kernel refuses the GSO send, EMSGSIZE
+  // (this kernel cannot be made to refuse UDP GSO otherwise: since 6.11 it segments in software without
+  // TX checksum offload, and it has no IPsec). Sent one by one without DF, they are fragmented and arrive.
+  for (const h of ['ga', 'gb']) lab.exec(h, ['ip', 'link', 'set', 'eth0', 'mtu', '1000']);
+  const macB = (JSON.parse(lab.exec('gb', ['ip', '-j', 'link', 'show', 'eth0'])) as { address: string }[])[0]!.address;
+  lab.exec('ga', ['ip', 'neigh', 'replace', '10.78.0.2', 'lladdr', macB, 'dev', 'eth0', 'nud', 'permanent']);
+  const n = 20;
+  const recv = lab.spawn('gb', ['node', CHILD, 'recv-plain', String(n)]);
+  let out = '';
+  recv.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  await waitFor('the receiver to be ready', () => out.includes('"ready"'), 10000, 20);
+  const port = (JSON.parse(out.split('\n')[0]!) as { port: number }).port;
+
+  const r = udp('ga', 'gso-fallback', '10.78.0.1', '10.78.0.2', String(port), String(n));
+  assert.deepEqual(r.gsoBefore, { enabled: true, reason: 'on' }, 'the probe cannot see this: only a send can');
+  assert.deepEqual(r.sent, [n / 2, n / 2]);
+  assert.deepEqual(r.gsoAfter, { enabled: false, reason: 'refused on send: EMSGSIZE' });
+  assert.deepEqual(r.errors, [{ code: 'VXTAP_ERR_SYS_EMSGSIZE', fatal: false }]);
+  assert.equal((r.stats as { txSkipped: number }).txSkipped, 0);
+  if (recv.exitCode === null) await once(recv, 'exit');
+  const lines = out.trim().split('\n');
+  const got = (JSON.parse(lines[lines.length - 1]!) as { got: { port: number; size: number; k: number }[] }).got;
+  assert.deepEqual(got.map((g) => g.k).sort((x, y) => x - y), [...Array(n).keys()]);
+  for (const g of got) {
+    assert.equal(g.port, r.srcPort);
+    assert.equal(g.size, 1000);
+  }
+});
+
 test('batch: a datagram with no route is skipped and counted, the rest of the batch is sent', (t) => {
   if (!needNamespaces(t)) return;
   lab.addNs('skip');

@@ -1,0 +1,256 @@
+// UDP send through a pool of sockets, one per outer source port, with UDP
+// GSO (UDP_SEGMENT); UDP offload probes.
+//
+// Why a pool: RFC 7348 section 5 wants the outer source port to be a hash
+// of the inner flow, and a UDP socket sends from its one bound port. The raw
+// socket (udp.cc) can write any source port but cannot use UDP GSO. A pool of
+// `count` UDP sockets bound to the contiguous ports portMin .. portMin +
+// count - 1 can do both: the flow hash picks the port, and so the socket.
+#include "io.h"
+
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+namespace vxtap {
+
+namespace {
+
+constexpr uint32_t kUdpHdr = 8;
+// The kernel's UDP_MAX_SEGMENTS was 64 before 6.x (128 after): stay at the lower bound.
+constexpr uint32_t kMaxGsoSegs = 64;
+// A GSO send is one IPv4 datagram until it is cut: UDP payload at most 65535 - 20 - 8.
+constexpr uint32_t kMaxGsoPayload = 65507;
+
+union GsoCmsg {
+  char buf[CMSG_SPACE(sizeof(uint16_t))];
+  cmsghdr align;
+};
+
+struct PoolScratch {
+  std::vector<mmsghdr> msgs;
+  std::vector<iovec> iov;
+  std::vector<sockaddr_in> names;
+  std::vector<GsoCmsg> cmsgs;
+  std::vector<uint32_t> first, segs;  // per message: the first datagram, how many datagrams
+  std::vector<int> fds;
+  void Reserve(size_t n) {
+    if (msgs.size() >= n) return;
+    msgs.resize(n);
+    iov.resize(n);
+    names.resize(n);
+    cmsgs.resize(n);
+    first.resize(n);
+    segs.resize(n);
+    fds.resize(n);
+  }
+};
+thread_local PoolScratch pool;
+
+}  // namespace
+
+// udpOffload(fd, what: 'gso' | 'gro'): string | null
+//   'gso': whether the kernel has UDP_SEGMENT (setsockopt to 0, which leaves
+//   sends unsegmented unless a message asks); 'gro': turns UDP_GRO on for a
+//   receiving socket (coalesced datagrams then arrive as one buffer with a
+//   UDP_GRO cmsg: see reader.cc's 'udp-gro'). Returns null when taken, else
+//   the errno name (ENOPROTOOPT on a kernel without it): not an error, the
+//   caller falls back.
+Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  std::string what = ArgString(info, 1, "what");
+  int r;
+  if (what == "gso") {
+    int zero = 0;
+    r = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero);
+  } else if (what == "gro") {
+    int one = 1;
+    r = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
+  } else {
+    throw Napi::TypeError::New(env, "what must be 'gso' or 'gro', got '" + what + "'");
+  }
+  if (r != 0) return Napi::String::New(env, ErrnoName(errno));
+  return env.Null();
+}
+
+// udpSendPool(pool: Int32Array, portMin, slab, starts, lens, addrs: Uint32Array,
+//             ports: Uint16Array, srcPorts: Uint16Array, count, gso: boolean,
+//             errOut?: Int32Array(4)): number
+//   Sends datagram k < count. Span k = slab[starts[k], +lens[k]) starts with
+//   the 8-byte UDP header the caller wrote (as for the raw socket); the
+//   kernel writes its own from the socket, so the span is sent from byte 8,
+//   from pool[srcPorts[k] - portMin] (bound to srcPorts[k]) to addrs[k]
+//   (host-order u32) : ports[k].
+//   gso: consecutive datagrams to the same address and ports, of the same
+//   length (the last of a run may be shorter), at most 64 and 65507 bytes,
+//   go out as one message with UDP_SEGMENT = that length: one skb through
+//   the stack, cut by the device or at the receiver (which may take it whole
+//   with UDP_GRO). Messages to one socket go in one sendmmsg(MSG_DONTWAIT).
+//   Returns datagrams sent. Stops at EAGAIN/ENOBUFS. A message refused for
+//   its own sake is skipped with all its datagrams: errOut[0] += datagrams,
+//   errOut[1] = errno. A GSO message refused with EIO, EINVAL or EMSGSIZE
+//   (kernels before 6.11 without TX checksum offload on the device, IPsec on
+//   the path, segments over the path MTU) is sent again one datagram per
+//   message (the pool sockets send without DF, so those fragment) and
+//   errOut[2] = 1, errOut[3] = the errno: the caller turns gso off. A srcPort outside the pool: EINVAL, skipped.
+//   Throws only when a socket is unusable (IsFdFatal), with `sent`.
+Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(env, "pool must be an Int32Array of fds");
+  }
+  Napi::Int32Array fdsArg = info[0].As<Napi::Int32Array>();
+  const uint32_t poolSize = static_cast<uint32_t>(fdsArg.ElementLength());
+  const uint32_t portMin = ArgU32(info, 1, "portMin");
+  Napi::Buffer<uint8_t> slab = ArgBuffer(info, 2, "slab");
+  const uint32_t count = ArgU32(info, 8, "count");
+  Napi::Uint32Array starts = ArgU32Array(info, 3, "starts", count);
+  Napi::Uint32Array lens = ArgU32Array(info, 4, "lens", count);
+  Napi::Uint32Array addrs = ArgU32Array(info, 5, "addrs", count);
+  Napi::Uint16Array ports = ArgU16Array(info, 6, "ports", count);
+  Napi::Uint16Array srcPorts = ArgU16Array(info, 7, "srcPorts", count);
+  const bool gso = info[9].IsBoolean() && info[9].As<Napi::Boolean>().Value();
+  int32_t* errOut = ArgErrOut(info, 10);
+  const bool wide = errOut != nullptr && info[10].As<Napi::Int32Array>().ElementLength() >= 4;
+  CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
+  for (uint32_t k = 0; k < count; k++) {
+    if (lens[k] < kUdpHdr) throw Napi::RangeError::New(env, "span " + std::to_string(k) + " is shorter than a UDP header");
+  }
+
+  PoolScratch& s = pool;
+  s.Reserve(count);
+  uint8_t* base = slab.Data();
+  const int32_t* fds = fdsArg.Data();
+  int32_t skipped = 0, lastErr = 0, gsoRefused = 0, gsoErr = 0;
+
+  // Plan the messages: one per datagram, or one per GSO run.
+  uint32_t msgs = 0;
+  for (uint32_t k = 0; k < count;) {
+    uint32_t n = 1;
+    if (gso) {
+      const uint32_t seg = lens[k] - kUdpHdr;
+      uint32_t total = seg;
+      while (k + n < count && n < kMaxGsoSegs && addrs[k + n] == addrs[k] && ports[k + n] == ports[k] &&
+             srcPorts[k + n] == srcPorts[k] && lens[k + n] - kUdpHdr <= seg && total + lens[k + n] - kUdpHdr <= kMaxGsoPayload) {
+        total += lens[k + n] - kUdpHdr;
+        n++;
+        if (lens[k + n - 1] - kUdpHdr < seg) break;  // a shorter one ends the run
+      }
+    }
+    const uint32_t slot = srcPorts[k] - portMin;
+    if (srcPorts[k] < portMin || slot >= poolSize) {
+      skipped += static_cast<int32_t>(n);
+      lastErr = EINVAL;
+      k += n;
+      continue;
+    }
+    mmsghdr& m = s.msgs[msgs];
+    std::memset(&m, 0, sizeof m);
+    for (uint32_t i = 0; i < n; i++) {
+      s.iov[k + i].iov_base = base + starts[k + i] + kUdpHdr;
+      s.iov[k + i].iov_len = lens[k + i] - kUdpHdr;
+    }
+    s.names[msgs].sin_family = AF_INET;
+    s.names[msgs].sin_addr.s_addr = htonl(addrs[k]);
+    s.names[msgs].sin_port = htons(ports[k]);
+    m.msg_hdr.msg_name = &s.names[msgs];
+    m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    m.msg_hdr.msg_iov = &s.iov[k];
+    m.msg_hdr.msg_iovlen = n;
+    if (n > 1) {
+      m.msg_hdr.msg_control = s.cmsgs[msgs].buf;
+      m.msg_hdr.msg_controllen = sizeof s.cmsgs[msgs].buf;
+      cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      const uint16_t segSize = static_cast<uint16_t>(lens[k] - kUdpHdr);
+      std::memcpy(CMSG_DATA(c), &segSize, sizeof segSize);
+    }
+    s.first[msgs] = k;
+    s.segs[msgs] = n;
+    s.fds[msgs] = fds[slot];
+    msgs++;
+    k += n;
+  }
+
+  // Send: one sendmmsg per run of messages to the same socket.
+  uint32_t sent = 0;
+  bool stop = false;
+  for (uint32_t g = 0; g < msgs && !stop;) {
+    uint32_t end = g + 1;
+    while (end < msgs && s.fds[end] == s.fds[g] && end - g < 1024) end++;
+    while (g < end) {
+      int r = sendmmsg(s.fds[g], &s.msgs[g], end - g, MSG_DONTWAIT);
+      if (r > 0) {
+        for (int i = 0; i < r; i++) sent += s.segs[g + i];
+        g += static_cast<uint32_t>(r);
+        continue;
+      }
+      int err = r == 0 ? EAGAIN : errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        stop = true;
+        break;
+      }
+      if (IsFdFatal(err)) {
+        if (errOut != nullptr) { errOut[0] = skipped; errOut[1] = lastErr; }
+        Napi::Error e = ErrnoError(env, err, "sendmmsg", "sendmmsg fd " + std::to_string(s.fds[g]));
+        e.Set("sent", Napi::Number::New(env, sent));
+        throw e;
+      }
+      // The first message of the call was refused.
+      if (s.segs[g] > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE)) {
+        // GSO refused: the same datagrams, one per send.
+        gsoRefused = 1;
+        gsoErr = err;
+        mmsghdr one;
+        for (uint32_t i = 0; i < s.segs[g]; i++) {
+          std::memset(&one, 0, sizeof one);
+          one.msg_hdr.msg_name = &s.names[g];
+          one.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+          one.msg_hdr.msg_iov = &s.iov[s.first[g] + i];
+          one.msg_hdr.msg_iovlen = 1;
+          int r1;
+          do {
+            r1 = sendmmsg(s.fds[g], &one, 1, MSG_DONTWAIT);
+          } while (r1 < 0 && errno == EINTR);
+          if (r1 == 1) {
+            sent++;
+          } else {
+            skipped++;
+            lastErr = r1 < 0 ? errno : EAGAIN;
+          }
+        }
+      } else {
+        skipped += static_cast<int32_t>(s.segs[g]);
+        lastErr = err;
+      }
+      g++;
+    }
+    g = end;
+  }
+  if (errOut != nullptr) {
+    errOut[0] = skipped;
+    errOut[1] = lastErr;
+    if (wide) {
+      errOut[2] = gsoRefused;
+      errOut[3] = gsoErr;
+    }
+  }
+  return Napi::Number::New(env, sent);
+}
+
+}  // namespace vxtap
