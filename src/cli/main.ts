@@ -19,6 +19,7 @@ import { DEFAULT_SUBNET_FILE } from '../control/etcd/subnet-file';
 import { DEFAULT_LEASE_TTL_SECONDS } from '../control/etcd/registry';
 import { DEFAULT_RENEW_MARGIN_SECONDS } from '../control/etcd/lease-keeper';
 import { registerLabCommands } from '../lab/commands';
+import { registerBenchCommand } from './bench-cmd';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -73,7 +74,8 @@ export function buildProgram(): Command {
     .option('--trace', 'explain every frame: layers, decision, table lookups (on stdout; logs then go to stderr)')
     .addOption(new Option('--trace-format <fmt>', 'text (colours on a terminal) or json (one object per frame)').default('text').argParser(wrapParse(parseTraceFormat)))
     .addOption(new Option('--trace-filter <filter>', 'e.g. "host 10.44.2.0,icmp", "drops", "arp|icmp", "!ipv6"').argParser(wrapParse((v) => { parseTraceFilter(v); return v; })))
-    .option('--offload', 'TAP offloads (opt-in): the kernel hands over 64 KB TCPv4 super-frames, segmented and checksummed in the addon; falls back to a plain TAP when refused')
+    .option('--offload', 'offloads, each probed at start and falling back when refused (the default): TAP TSO4 + checksum (64 KB TCPv4 super-frames, cut in the addon; received segments coalesced back), UDP GSO sends and UDP GRO receives (--io batch)')
+    .option('--no-offload', 'no offloads: a plain TAP, one datagram per send')
     .option('--pcap <file>', 'record both sides of the switch (TAP frames, and VXLAN in UDP in IPv4 in Ethernet) to a pcap file')
     .option('--control-socket <path>', 'the control socket for vxtap fdb|arp|peers|stats (default: /run/vxtap/<tap>.sock; /run/vxtap/netns/<netns>/<tap>.sock in a named network namespace)')
     .addOption(new Option('--log-format <fmt>', 'auto (pretty on a terminal, else JSON), json or pretty').default('auto').argParser(wrapParse(parseLogFormat)))
@@ -88,7 +90,7 @@ export function buildProgram(): Command {
         ...(o.publicIp !== undefined ? { publicIp: o.publicIp } : {}),
         ...(o.tap !== undefined ? { tap: o.tap } : {}),
         ...(o.pcap !== undefined ? { pcap: o.pcap } : {}),
-        ...(o.offload === true ? { offload: true } : {}),
+        offload: o.offload !== false,
         ...(o.controlSocket !== undefined ? { controlSocket: o.controlSocket } : {}),
         ...(o.trace ? { trace: { format: o.traceFormat, filter: o.traceFilter ?? null } } : {}),
         io: o.io,
@@ -132,6 +134,7 @@ export function buildProgram(): Command {
 
   registerInspectCommands(program);
   registerLabCommands(program);
+  registerBenchCommand(program);
   return program;
 }
 

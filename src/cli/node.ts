@@ -37,7 +37,11 @@ export interface NodeOptions {
   ipMasq: boolean;
   trace?: { format: TraceFormat; filter: string | null };
   pcap?: string;
-  /** Ask for TAP offloads (IFF_VNET_HDR, TSO4 + checksum; io/tap.ts); falls back to a plain TAP when refused. */
+  /**
+   * Offloads (default on): TAP TSO4 + checksum with write coalescing
+   * (io/tap.ts), UDP GSO + GRO (io/udp-batch.ts). Each is probed; a refused
+   * one falls back and is logged once. false: none.
+   */
   offload?: boolean;
 }
 
@@ -65,10 +69,11 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
   try {
     const mtu = vtepMtu(underlay.mtu);
     log.info({ mtu }, `MTU: ${mtu}`);
-    const rawTap = TapPort.open(opts.tap ?? `vxtap.${hostNet.vni}`, { offload: opts.offload === true });
+    const offload = opts.offload !== false;
+    const rawTap = TapPort.open(opts.tap ?? `vxtap.${hostNet.vni}`, { offload });
     cleanups.push(() => rawTap.close());
-    if (opts.offload === true) {
-      if (rawTap.offload.enabled) log.info({ offload: rawTap.offload }, `TAP ${rawTap.name}: offloads on (TSO4 super-frames segmented in the addon, checksums completed)`);
+    if (offload) {
+      if (rawTap.offload.enabled) log.info({ offload: rawTap.offload }, `TAP ${rawTap.name}: offloads on (TSO4 super-frames cut in the addon, checksums completed, received TCP segments coalesced)`);
       else log.warn({ offload: rawTap.offload }, `TAP ${rawTap.name}: offloads refused (${rawTap.offload.reason}); running without them`);
     }
     await kernel.setupVtep({ tap: rawTap.name, subnet: hostNet.subnet, mac: hostNet.vtepMac, underlayMtu: underlay.mtu });
@@ -76,9 +81,10 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
       `VTEP ${rawTap.name}: VtepMAC ${hostNet.vtepMac}, address ${hostNet.subnet.split('/')[0]}/32, VNI ${hostNet.vni}, UDP port ${hostNet.port}, io ${opts.io}`);
 
     const rawNet: DatagramPort = opts.io === 'batch'
-      ? BatchUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port, srcIp: publicIp, rcvbuf: opts.sockBuf, sndbuf: opts.sockBuf })
+      ? BatchUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port, srcIp: publicIp, rcvbuf: opts.sockBuf, sndbuf: opts.sockBuf, offload })
       : await DgramUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port });
     cleanups.push(() => rawNet.close());
+    if (offload && rawNet instanceof BatchUdpPort) logUdpOffloads(rawNet, log);
 
     let tap: FramePort = rawTap;
     let net: DatagramPort = rawNet;
@@ -136,6 +142,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
         ...sw.counters.snapshot(),
         tapPort: { ...rawTap.stats },
         tap: { offload: rawTap.offload },
+        ...(rawNet instanceof BatchUdpPort ? { udp: { offload: rawNet.offload, sourcePorts: rawNet.sourcePorts ?? null } } : {}),
         udpPort: { ...rawNet.stats },
         // JS <-> native crossings: how many frames each call moved (what batching buys).
         crossings: crossings(rawTap.calls, rawNet.calls),
@@ -173,4 +180,14 @@ function describePeer(installer: PeerInstaller, ip: number): string | null {
     if (cidrContains(parseCidr(p.subnet), ip) || parseIpv4(p.publicIp) === ip) return `lease ${p.subnet}, host ${p.publicIp}`;
   }
   return null;
+}
+
+/** One line for what the UDP offloads came to: info when both are on, a warning naming each refused one. */
+function logUdpOffloads(port: BatchUdpPort, log: Logger): void {
+  const { gso, gro } = port.offload;
+  const ports = port.sourcePorts;
+  const gsoText = gso.enabled && ports !== undefined ? `UDP GSO on (source ports ${ports.min}-${ports.min + ports.count - 1})` : `UDP GSO off (${gso.reason})`;
+  const groText = gro.enabled ? 'UDP GRO on' : `UDP GRO off (${gro.reason})`;
+  if (gso.enabled && gro.enabled) log.info({ offload: port.offload }, `${gsoText}, ${groText}`);
+  else log.warn({ offload: port.offload }, `${gsoText}, ${groText}; the rest runs without them`);
 }
