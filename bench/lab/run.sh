@@ -7,8 +7,9 @@
 #   npm run bench  (the same, defaults)
 #
 # Paths: veth (the underlay alone), kernel (kernel vxlan, configured as
-# flannel does), vxtap-dgram, vxtap-batch, vxtap-offload (batch with --offload:
-# TAP TSO4 + checksum offloads, segmented in the addon). Per path:
+# flannel does), vxtap-dgram (--io dgram --no-offload), vxtap-batch (--io batch
+# --no-offload), vxtap-offload (a plain `vxtap run`: --io batch with every
+# offload on: TAP TSO4 + checksum and write coalescing, UDP GSO + GRO). Per path:
 #   - iperf3 TCP, 1 stream and 4 streams, S seconds, repeated N times: median;
 #   - iperf3 UDP, 64-byte payloads, unthrottled: packets per second received;
 #   - ping RTT (200 pings, 10 ms apart): average, p50 and p99;
@@ -18,7 +19,7 @@
 # Namespaces carry the prefix vxb-; all are removed on exit, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SECS=10 REPEAT=3 PATHS="veth kernel vxtap-dgram vxtap-batch" OUTDIR=bench/results/lab COMPARE=""
+SECS=10 REPEAT=3 PATHS="veth kernel vxtap-dgram vxtap-batch vxtap-offload" OUTDIR=bench/results/lab COMPARE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECS=$2; shift 2 ;;
@@ -189,9 +190,9 @@ for path in $PATHS; do
   case $path in
     veth) measure veth 192.168.88.2 0 ;;
     kernel) kernel_vxlan a 1 2; kernel_vxlan b 2 1; measure kernel 10.44.2.0 0 ;;
-    vxtap-dgram) vxtap_pair dgram; measure vxtap-dgram 10.44.2.0 1 ;;
-    vxtap-batch) vxtap_pair batch; measure vxtap-batch 10.44.2.0 1 ;;
-    vxtap-offload) vxtap_pair batch --offload; measure vxtap-offload 10.44.2.0 1 ;;
+    vxtap-dgram) vxtap_pair dgram --no-offload; measure vxtap-dgram 10.44.2.0 1 ;;
+    vxtap-batch) vxtap_pair batch --no-offload; measure vxtap-batch 10.44.2.0 1 ;;
+    vxtap-offload) vxtap_pair batch; measure vxtap-offload 10.44.2.0 1 ;;
     openvpn) openvpn_pair; measure openvpn 10.9.0.2 1 ;;
     tinc) tinc_pair; measure tinc 10.9.1.2 1 ;;
     *) echo "bench: unknown path $path" >&2; exit 2 ;;
