@@ -8,7 +8,9 @@
  * change of shape; a static entry is never replaced by a learned one.
  *
  * Keys are 48-bit MAC integers (wire/addr macKey): a lookup per frame costs a
- * Map probe and no string.
+ * Map probe and no string. The last hit of lookup() and of knowsVtep() is
+ * remembered, and forgotten on any change: a burst of one flow (dozens of
+ * segments of one TSO super-frame in a batch) then costs one probe, not dozens.
  */
 import { formatIpv4, macStringFromKey } from '../wire/addr';
 
@@ -28,6 +30,11 @@ export class Fdb {
   private readonly byMac = new Map<number, FdbEntry>();
   /** How many entries point at each VTEP: decap accepts only from VTEPs that have one. */
   private readonly vtepRefs = new Map<number, number>();
+  /** The last lookup() hit (mac -1: none). */
+  private lastMac = -1;
+  private lastEntry: FdbEntry | undefined = undefined;
+  /** The last VTEP knowsVtep() found (-1: none). */
+  private lastVtep = -1;
 
   get size(): number {
     return this.byMac.size;
@@ -35,7 +42,13 @@ export class Fdb {
 
   /** The VTEP for a destination MAC, or undefined (a miss). */
   lookup(mac: number): FdbEntry | undefined {
-    return this.byMac.get(mac);
+    if (mac === this.lastMac) return this.lastEntry;
+    const e = this.byMac.get(mac);
+    if (e !== undefined) {
+      this.lastMac = mac;
+      this.lastEntry = e;
+    }
+    return e;
   }
 
   /** Adds or replaces a static entry. */
@@ -61,12 +74,16 @@ export class Fdb {
     if (!old) return false;
     this.byMac.delete(mac);
     this.unref(old.vtep);
+    this.forget();
     return true;
   }
 
   /** True when some entry points at this VTEP (host-order u32). */
   knowsVtep(vtep: number): boolean {
-    return this.vtepRefs.has(vtep);
+    if (vtep === this.lastVtep) return true;
+    if (!this.vtepRefs.has(vtep)) return false;
+    this.lastVtep = vtep;
+    return true;
   }
 
   entries(): IterableIterator<FdbEntry> {
@@ -78,7 +95,14 @@ export class Fdb {
     return { mac: macStringFromKey(e.mac), vtep: formatIpv4(e.vtep), port: e.port, kind: e.kind, updatedAt: e.updatedAt };
   }
 
+  private forget(): void {
+    this.lastMac = -1;
+    this.lastEntry = undefined;
+    this.lastVtep = -1;
+  }
+
   private put(e: FdbEntry): void {
+    this.forget();
     const old = this.byMac.get(e.mac);
     if (old) this.unref(old.vtep);
     this.byMac.set(e.mac, e);

@@ -43,3 +43,21 @@ test('a learned entry never replaces a static one, and refreshes itself', () => 
   assert.equal(fdb.learn(B, V2, 4789, 9), true);
   assert.equal(fdb.lookup(B)?.updatedAt, 9);
 });
+
+test('the remembered last hit never outlives a change', () => {
+  const fdb = new Fdb();
+  fdb.set(A, V1, 4789);
+  assert.equal(fdb.lookup(A)?.vtep, V1);
+  assert.equal(fdb.lookup(A)?.vtep, V1, 'the same key again (the remembered hit)');
+  assert.equal(fdb.knowsVtep(V1), true);
+  fdb.set(A, V2, 4789); // replaced: the next lookup sees the new VTEP
+  assert.equal(fdb.lookup(A)?.vtep, V2);
+  assert.equal(fdb.knowsVtep(V1), false, 'V1 lost its last entry');
+  assert.equal(fdb.knowsVtep(V2), true);
+  fdb.delete(A);
+  assert.equal(fdb.lookup(A), undefined);
+  assert.equal(fdb.knowsVtep(V2), false);
+  assert.equal(fdb.lookup(B), undefined, 'a miss is not remembered as a hit');
+  fdb.set(B, V1, 4789);
+  assert.equal(fdb.lookup(B)?.vtep, V1);
+});
