@@ -53,11 +53,10 @@ bool ParseTcp4Gso(const uint8_t* frame, size_t len, uint32_t mss, Tcp4Gso* out) 
   return true;
 }
 
-size_t WriteTcp4Segment(const uint8_t* frame, const Tcp4Gso& g, uint32_t k, uint8_t* dst) {
+size_t WriteTcp4SegmentHeader(const uint8_t* frame, const Tcp4Gso& g, uint32_t k, uint8_t* dst) {
   const uint32_t off = k * g.mss;
   const uint32_t chunk = g.payload - off < g.mss ? g.payload - off : g.mss;
   std::memcpy(dst, frame, g.hdrLen);
-  std::memcpy(dst + g.hdrLen, frame + g.hdrLen + off, chunk);
   const bool first = k == 0;
   const bool last = k + 1 == g.segments;
 
@@ -82,9 +81,17 @@ size_t WriteTcp4Segment(const uint8_t* frame, const Tcp4Gso& g, uint32_t k, uint
   pseudo[9] = 6;
   Put16(pseudo + 10, static_cast<uint16_t>(l4len));
   uint64_t acc = Sum(pseudo, sizeof pseudo, 0);
-  acc = Sum(tcp, l4len, acc);
+  acc = Sum(tcp, g.hdrLen - g.l4, acc);  // the TCP header is a multiple of 4 bytes: the payload stays aligned
+  acc = Sum(frame + g.hdrLen + off, chunk, acc);
   Put16(tcp + 16, static_cast<uint16_t>(~Fold(acc)));
-  return g.hdrLen + chunk;
+  return g.hdrLen;
+}
+
+size_t WriteTcp4Segment(const uint8_t* frame, const Tcp4Gso& g, uint32_t k, uint8_t* dst) {
+  const uint32_t off = k * g.mss;
+  const uint32_t chunk = g.payload - off < g.mss ? g.payload - off : g.mss;
+  std::memcpy(dst + g.hdrLen, frame + g.hdrLen + off, chunk);
+  return WriteTcp4SegmentHeader(frame, g, k, dst) + chunk;
 }
 
 }  // namespace vxtap

@@ -62,4 +62,10 @@ bool ParseTcp4Gso(const uint8_t* frame, size_t len, uint32_t mss, Tcp4Gso* out);
 // (g.hdrLen + at most g.mss).
 size_t WriteTcp4Segment(const uint8_t* frame, const Tcp4Gso& g, uint32_t k, uint8_t* dst);
 
+// The headers of segment k only (g.hdrLen bytes at dst, returned), with the
+// TCP checksum over the segment's payload read in place from the
+// super-frame: for a send that takes the payload straight from `frame`
+// (udp-pool.cc), without copying it.
+size_t WriteTcp4SegmentHeader(const uint8_t* frame, const Tcp4Gso& g, uint32_t k, uint8_t* dst);
+
 }  // namespace vxtap

@@ -110,12 +110,14 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
     kind_ = Kind::kTap;
   } else if (kind == "tap-vnet") {
     kind_ = Kind::kTapVnet;
+  } else if (kind == "tap-vnet-whole") {
+    kind_ = Kind::kTapVnetWhole;
   } else if (kind == "udp") {
     kind_ = Kind::kUdp;
   } else if (kind == "udp-gro") {
     kind_ = Kind::kUdpGro;
   } else {
-    throw Napi::TypeError::New(env, "kind must be 'tap', 'tap-vnet', 'udp' or 'udp-gro', got '" + kind + "'");
+    throw Napi::TypeError::New(env, "kind must be 'tap', 'tap-vnet', 'tap-vnet-whole', 'udp' or 'udp-gro', got '" + kind + "'");
   }
   Napi::Buffer<uint8_t> slab = ArgBuffer(info, 2, "slab");
   slotSize_ = ArgU32(info, 3, "slotSize");
@@ -176,6 +178,18 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
       groMsgs_[i].msg_hdr.msg_iovlen = 1;
     }
   }
+  if (kind_ == Kind::kTapVnetWhole) {
+    Napi::Buffer<uint8_t> aux = ArgBuffer(info, 11, "aux");
+    Napi::Uint32Array table = ArgU32Array(info, 12, "whole", static_cast<size_t>(slots_) * 4);
+    if (aux.Length() < static_cast<size_t>(slotSize_ - headroom_) + kMaxGsoFrame + 1) {
+      throw Napi::RangeError::New(env, "aux must hold at least one 64 KB super-frame");
+    }
+    aux_ = aux.Data();
+    auxSize_ = aux.Length();
+    wholeTable_ = table.Data();
+    auxRef_ = Napi::Persistent(aux.As<Napi::Object>());
+    wholeRef_ = Napi::Persistent(table.As<Napi::Object>());
+  }
   if (kind_ == Kind::kTapVnet) {
     // The slot part, then room for the rest of a 64 KB super-frame, then the spare byte.
     scratch_.resize(static_cast<size_t>(slotSize_ - headroom_) + kMaxGsoFrame + 1);
@@ -227,6 +241,7 @@ Napi::Value Reader::GetOffload(const Napi::CallbackInfo& info) {
   o.Set("segments", Napi::Number::New(info.Env(), segments_));
   o.Set("csumCompleted", Napi::Number::New(info.Env(), csumCompleted_));
   o.Set("dropped", Napi::Number::New(info.Env(), offloadDropped_));
+  o.Set("whole", Napi::Number::New(info.Env(), whole_));
   return o;
 }
 
@@ -258,6 +273,10 @@ void Reader::Release() {
   sizesRef_.Reset();
   addrsRef_.Reset();
   portsRef_.Reset();
+  auxRef_.Reset();
+  wholeRef_.Reset();
+  aux_ = nullptr;
+  wholeTable_ = nullptr;
   onBatch_.Reset();
   onError_.Reset();
   if (refd_) {
@@ -304,7 +323,7 @@ void Reader::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
 // clears it). A transient socket error re-arms the poll; anything else is fatal.
 void Reader::PollFailed(int err) {
   const char* syscall = "poll";
-  if (kind_ == Kind::kTap || kind_ == Kind::kTapVnet) {
+  if (kind_ == Kind::kTap || kind_ == Kind::kTapVnet || kind_ == Kind::kTapVnetWhole) {
     if (read(fd_, &spare_, 0) < 0 && errno != EAGAIN && errno != EINTR) {
       err = errno;
       syscall = "read";
@@ -332,6 +351,7 @@ void Reader::Drain() {
     int err = 0;
     uint32_t n = kind_ == Kind::kTap ? FillTap(&more, &err)
                  : kind_ == Kind::kTapVnet ? FillTapVnet(&more, &err)
+                 : kind_ == Kind::kTapVnetWhole ? FillTapVnetWhole(&more, &err)
                  : kind_ == Kind::kUdp ? FillUdp(&more, &err) : FillUdpGro(&more, &err);
     if (n > 0 && !Deliver(n)) return;
     if (err != 0) {
@@ -452,6 +472,88 @@ uint32_t Reader::FillTapVnet(bool* more, int* err) {
     pending_ = true;
     n = EmitPending(n);
     if (pending_) break;
+  }
+  *more = true;
+  return n;
+}
+
+// tap-vnet-whole: as FillTapVnet, but a super-frame is not cut here. It is
+// read straight into the aux buffer and kept whole; its slot gets segment 0
+// as a finished frame (what JS decides on: the other segments share its
+// headers), and whole_[4n..] = {aux offset, length, MSS, segments}: the send
+// (udp-pool.cc) cuts it, taking each payload in place. The batch ends when
+// aux has no room for another 64 KB.
+uint32_t Reader::FillTapVnetWhole(bool* more, int* err) {
+  const size_t cap = slotSize_ - headroom_;
+  const size_t need = cap + kMaxGsoFrame + 1;  // the largest read, and its spare byte
+  uint32_t n = 0;
+  auxPos_ = 0;
+  iovec iov[3];
+  iov[0].iov_base = vhdr_;
+  iov[0].iov_len = kVnetHdrLen;
+  iov[1].iov_len = cap;
+  for (uint32_t tries = 0; n < slots_ && tries < 2 * slots_; tries++) {
+    if (auxSize_ - auxPos_ < need) break;
+    uint8_t* slot = slab_ + static_cast<size_t>(n) * slotSize_ + headroom_;
+    uint8_t* whole = aux_ + auxPos_;
+    iov[1].iov_base = slot;
+    iov[2].iov_base = whole + cap;  // the rest of a super-frame lands behind where its head will be copied
+    iov[2].iov_len = need - cap;
+    ssize_t r = readv(fd_, iov, 3);
+    if (r < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      if (e != EAGAIN && e != EWOULDBLOCK) *err = e;
+      return n;
+    }
+    if (static_cast<size_t>(r) < kVnetHdrLen) {
+      offloadDropped_++;
+      continue;
+    }
+    const size_t len = static_cast<size_t>(r) - kVnetHdrLen;
+    if (len > cap + kMaxGsoFrame) {
+      truncated_++;
+      continue;
+    }
+    const VnetHdr h = ParseVnetHdr(vhdr_);
+    uint32_t* w = wholeTable_ + static_cast<size_t>(n) * 4;
+    if (h.gsoType == kGsoNone) {
+      if (len > cap) {
+        truncated_++;
+        continue;
+      }
+      if ((h.flags & kVnetNeedsCsum) != 0) {
+        if (!CompleteCsum(slot, len, h.csumStart, h.csumOffset)) {
+          offloadDropped_++;
+          continue;
+        }
+        csumCompleted_++;
+      }
+      w[0] = w[1] = w[2] = w[3] = 0;
+      sizes_[n++] = static_cast<uint32_t>(len);
+      continue;
+    }
+    std::memcpy(whole, slot, len < cap ? len : cap);
+    Tcp4Gso g;
+    if ((h.gsoType & 0x7f) != kGsoTcpV4 || !ParseTcp4Gso(whole, len, h.gsoSize, &g) || g.hdrLen + g.mss > cap) {
+      offloadDropped_++;
+      continue;
+    }
+    gsoFrames_++;
+    if (g.segments == 1) {  // nothing to cut: a finished frame like any other
+      sizes_[n] = static_cast<uint32_t>(WriteTcp4Segment(whole, g, 0, slot));
+      w[0] = w[1] = w[2] = w[3] = 0;
+      n++;
+      continue;
+    }
+    whole_++;
+    sizes_[n] = static_cast<uint32_t>(WriteTcp4Segment(whole, g, 0, slot));
+    w[0] = static_cast<uint32_t>(auxPos_);
+    w[1] = static_cast<uint32_t>(len);
+    w[2] = g.mss;
+    w[3] = g.segments;
+    n++;
+    auxPos_ += (len + 63) & ~static_cast<size_t>(63);
   }
   *more = true;
   return n;

@@ -20,7 +20,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
   ~Reader() override;
 
  private:
-  enum class Kind { kTap, kTapVnet, kUdp, kUdpGro };
+  enum class Kind { kTap, kTapVnet, kTapVnetWhole, kUdp, kUdpGro };
 
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value GetTruncated(const Napi::CallbackInfo& info);
@@ -44,6 +44,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
   void Drain();
   uint32_t FillTap(bool* more, int* err);
   uint32_t FillTapVnet(bool* more, int* err);
+  uint32_t FillTapVnetWhole(bool* more, int* err);
   uint32_t EmitPending(uint32_t n);
   uint32_t FillUdp(bool* more, int* err);
   uint32_t FillUdpGro(bool* more, int* err);
@@ -68,7 +69,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
   uint32_t* sizes_ = nullptr;
   uint32_t* addrs_ = nullptr;
   uint16_t* ports_ = nullptr;
-  Napi::ObjectReference slabRef_, sizesRef_, addrsRef_, portsRef_;
+  Napi::ObjectReference slabRef_, sizesRef_, addrsRef_, portsRef_, auxRef_, wholeRef_;
   Napi::FunctionReference onBatch_, onError_;
   std::unique_ptr<Napi::AsyncContext> ctx_;
 
@@ -92,6 +93,15 @@ class Reader : public Napi::ObjectWrap<Reader> {
   double segments_ = 0;        // frames cut from them
   double csumCompleted_ = 0;   // NEEDS_CSUM frames (not GSO) completed
   double offloadDropped_ = 0;  // unparsable or unsupported vnet frames
+  double whole_ = 0;           // tap-vnet-whole: super-frames delivered whole
+
+  // tap-vnet-whole only: super-frames kept whole in the caller's aux buffer
+  // (whole_[4i..4i+3] = their offset, length, MSS, segments for slot i; 0
+  // segments for a plain frame), auxPos_ = the next free byte this batch.
+  uint8_t* aux_ = nullptr;
+  size_t auxSize_ = 0;
+  size_t auxPos_ = 0;
+  uint32_t* wholeTable_ = nullptr;
 
   // udp-gro only: recvmmsg into kGroMsgs buffers of 64 KB each (a GRO
   // message holds many datagrams), then cut into slots. Messages

@@ -7,6 +7,7 @@
 // `count` UDP sockets bound to the contiguous ports portMin .. portMin +
 // count - 1 can do both: the flow hash picks the port, and so the socket.
 #include "io.h"
+#include "offload.h"
 
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -38,17 +39,32 @@ union GsoCmsg {
   cmsghdr align;
 };
 
+// One datagram to send: list entry `entry`, iovecs iov .. iov + iovs - 1.
+struct Dgram {
+  uint32_t entry = 0;
+  uint32_t iov = 0;
+  uint32_t iovs = 0;
+  uint32_t len = 0;
+  bool skipped = false;
+};
+
+// Room for one segment's VXLAN header and Ethernet (+ VLAN) + IPv4 + TCP headers.
+constexpr uint32_t kMaxHdr = 192;
+
+// Per-thread scratch, grown to the largest batch seen and then reused: no
+// allocation per call once warm, none per datagram.
 struct PoolScratch {
+  std::vector<Dgram> dgrams;
+  std::vector<iovec> iovs;
+  std::vector<uint8_t> hdrs;  // segment headers written here (whole super-frames)
   std::vector<mmsghdr> msgs;
-  std::vector<iovec> iov;
   std::vector<sockaddr_in> names;
   std::vector<GsoCmsg> cmsgs;
-  std::vector<uint32_t> first, segs;  // per message: the first datagram, how many datagrams
+  std::vector<uint32_t> first, segs;  // per message: its first datagram, how many datagrams
   std::vector<int> fds;
   void Reserve(size_t n) {
     if (msgs.size() >= n) return;
     msgs.resize(n);
-    iov.resize(n);
     names.resize(n);
     cmsgs.resize(n);
     first.resize(n);
@@ -87,25 +103,34 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
 
 // udpSendPool(pool: Int32Array, portMin, slab, starts, lens, addrs: Uint32Array,
 //             ports: Uint16Array, srcPorts: Uint16Array, count, gso: boolean,
-//             errOut?: Int32Array(4)): number
-//   Sends datagram k < count. Span k = slab[starts[k], +lens[k]) starts with
+//             errOut?: Int32Array(4), aux?: Buffer, whole?: Uint32Array,
+//             wholeOf?: Int32Array): number
+//   Sends list entry k < count. Span k = slab[starts[k], +lens[k]) starts with
 //   the 8-byte UDP header the caller wrote (as for the raw socket); the
 //   kernel writes its own from the socket, so the span is sent from byte 8,
 //   from pool[srcPorts[k] - portMin] (bound to srcPorts[k]) to addrs[k]
 //   (host-order u32) : ports[k].
+//   A whole super-frame (wholeOf[k] = slot i >= 0, see reader.cc's
+//   tap-vnet-whole: whole[4i..] = offset in aux, length, MSS, segments): the
+//   span holds segment 0 behind its VXLAN header; segments 1.. are sent as
+//   datagrams of their own, each a VXLAN header copied from the span and the
+//   segment's headers (WriteTcp4SegmentHeader, written here) followed by its
+//   payload taken in place from aux: the payload is not copied in user space.
 //   gso: consecutive datagrams to the same address and ports, of the same
 //   length (the last of a run may be shorter), at most 64 and 65507 bytes,
 //   go out as one message with UDP_SEGMENT = that length: one skb through
 //   the stack, cut by the device or at the receiver (which may take it whole
 //   with UDP_GRO). Messages to one socket go in one sendmmsg(MSG_DONTWAIT).
-//   Returns datagrams sent. Stops at EAGAIN/ENOBUFS. A message refused for
-//   its own sake is skipped with all its datagrams: errOut[0] += datagrams,
-//   errOut[1] = errno. A GSO message refused with EIO, EINVAL or EMSGSIZE
-//   (kernels before 6.11 without TX checksum offload on the device, IPsec on
-//   the path, segments over the path MTU) is sent again one datagram per
-//   message (the pool sockets send without DF, so those fragment) and
-//   errOut[2] = 1, errOut[3] = the errno: the caller turns gso off. A srcPort outside the pool: EINVAL, skipped.
-//   Throws only when a socket is unusable (IsFdFatal), with `sent`.
+//   Returns the list entries whose datagrams were all sent. Stops at
+//   EAGAIN/ENOBUFS. A message refused for its own sake is skipped with all
+//   its datagrams: errOut[0] = datagrams skipped, errOut[1] = errno. A GSO
+//   message refused with EIO, EINVAL or EMSGSIZE (kernels before 6.11
+//   without TX checksum offload on the device, IPsec on the path, segments
+//   over the path MTU) is sent again one datagram per message (the pool
+//   sockets send without DF, so those fragment) and errOut[2] = 1,
+//   errOut[3] = the errno: the caller turns gso off. A srcPort outside the
+//   pool: EINVAL, skipped. Throws only when a socket is unusable
+//   (IsFdFatal), with `sent` = datagrams sent before.
 Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
@@ -124,51 +149,127 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   const bool gso = info[9].IsBoolean() && info[9].As<Napi::Boolean>().Value();
   int32_t* errOut = ArgErrOut(info, 10);
   const bool wide = errOut != nullptr && info[10].As<Napi::Int32Array>().ElementLength() >= 4;
+  const bool hasWhole = info.Length() > 13 && info[11].IsBuffer();
+  const uint8_t* aux = nullptr;
+  size_t auxLen = 0;
+  const uint32_t* whole = nullptr;
+  size_t wholeLen = 0;
+  const int32_t* wholeOf = nullptr;
+  if (hasWhole) {
+    Napi::Buffer<uint8_t> auxBuf = ArgBuffer(info, 11, "aux");
+    aux = auxBuf.Data();
+    auxLen = auxBuf.Length();
+    Napi::Uint32Array w = ArgU32Array(info, 12, "whole", 0);
+    whole = w.Data();
+    wholeLen = w.ElementLength();
+    if (!info[13].IsTypedArray() || info[13].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        info[13].As<Napi::Int32Array>().ElementLength() < count) {
+      throw Napi::TypeError::New(env, "wholeOf must be an Int32Array of length >= count");
+    }
+    wholeOf = info[13].As<Napi::Int32Array>().Data();
+  }
   CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
   for (uint32_t k = 0; k < count; k++) {
-    if (lens[k] < kUdpHdr) throw Napi::RangeError::New(env, "span " + std::to_string(k) + " is shorter than a UDP header");
+    if (lens[k] < kUdpHdr + 8) throw Napi::RangeError::New(env, "span " + std::to_string(k) + " is shorter than UDP + VXLAN headers");
   }
 
   PoolScratch& s = pool;
-  s.Reserve(count);
   uint8_t* base = slab.Data();
   const int32_t* fds = fdsArg.Data();
   int32_t skipped = 0, lastErr = 0, gsoRefused = 0, gsoErr = 0;
 
-  // Plan the messages: one per datagram, or one per GSO run.
+  // 1. Datagrams: one per span, or one per segment of a whole super-frame.
+  s.dgrams.clear();
+  s.iovs.clear();
+  uint32_t hdrBytes = 0;
+  for (uint32_t k = 0; k < count; k++) {
+    const int32_t wi = wholeOf != nullptr ? wholeOf[k] : -1;
+    if (wi >= 0) {
+      const size_t t = static_cast<size_t>(wi) * 4;
+      if (t + 4 > wholeLen || whole[t + 3] < 2 || static_cast<size_t>(whole[t]) + whole[t + 1] > auxLen) {
+        throw Napi::RangeError::New(env, "wholeOf[" + std::to_string(k) + "] names no super-frame in aux");
+      }
+      hdrBytes += (whole[t + 3] - 1) * kMaxHdr;
+    }
+  }
+  if (s.hdrs.size() < hdrBytes) s.hdrs.resize(hdrBytes);
+  uint32_t hdrPos = 0;
+  for (uint32_t k = 0; k < count; k++) {
+    const int32_t wi = wholeOf != nullptr ? wholeOf[k] : -1;
+    Dgram d;
+    d.entry = k;
+    d.iov = static_cast<uint32_t>(s.iovs.size());
+    d.iovs = 1;
+    d.len = lens[k] - kUdpHdr;
+    s.iovs.push_back({base + starts[k] + kUdpHdr, d.len});
+    s.dgrams.push_back(d);
+    if (wi < 0) continue;
+    const uint32_t* w = whole + static_cast<size_t>(wi) * 4;
+    const uint8_t* frame = aux + w[0];
+    Tcp4Gso g;
+    if (!ParseTcp4Gso(frame, w[1], w[2], &g) || g.segments != w[3] || g.hdrLen + 8 > kMaxHdr) {
+      throw Napi::RangeError::New(env, "wholeOf[" + std::to_string(k) + "]: the super-frame in aux does not parse");
+    }
+    const uint8_t* vxlanHdr = base + starts[k] + kUdpHdr;
+    for (uint32_t j = 1; j < g.segments; j++) {
+      uint8_t* h = s.hdrs.data() + hdrPos;
+      hdrPos += kMaxHdr;
+      std::memcpy(h, vxlanHdr, 8);
+      const size_t hl = 8 + WriteTcp4SegmentHeader(frame, g, j, h + 8);
+      const uint32_t off = j * g.mss;
+      const uint32_t chunk = g.payload - off < g.mss ? g.payload - off : g.mss;
+      Dgram e;
+      e.entry = k;
+      e.iov = static_cast<uint32_t>(s.iovs.size());
+      e.iovs = 2;
+      e.len = static_cast<uint32_t>(hl) + chunk;
+      s.iovs.push_back({h, hl});
+      s.iovs.push_back({const_cast<uint8_t*>(frame + g.hdrLen + off), chunk});
+      s.dgrams.push_back(e);
+    }
+  }
+
+  // 2. Messages: one per datagram, or one per GSO run of datagrams.
+  const uint32_t nd = static_cast<uint32_t>(s.dgrams.size());
+  s.Reserve(nd);
   uint32_t msgs = 0;
-  for (uint32_t k = 0; k < count;) {
+  for (uint32_t d = 0; d < nd;) {
+    const uint32_t k = s.dgrams[d].entry;
     uint32_t n = 1;
+    uint32_t iovs = s.dgrams[d].iovs;
     if (gso) {
-      const uint32_t seg = lens[k] - kUdpHdr;
+      const uint32_t seg = s.dgrams[d].len;
       uint32_t total = seg;
-      while (k + n < count && n < kMaxGsoSegs && addrs[k + n] == addrs[k] && ports[k + n] == ports[k] &&
-             srcPorts[k + n] == srcPorts[k] && lens[k + n] - kUdpHdr <= seg && total + lens[k + n] - kUdpHdr <= kMaxGsoPayload) {
-        total += lens[k + n] - kUdpHdr;
+      while (d + n < nd && n < kMaxGsoSegs) {
+        const Dgram& x = s.dgrams[d + n];
+        const uint32_t kx = x.entry;
+        if (addrs[kx] != addrs[k] || ports[kx] != ports[k] || srcPorts[kx] != srcPorts[k] || x.len > seg ||
+            total + x.len > kMaxGsoPayload) {
+          break;
+        }
+        total += x.len;
+        iovs += x.iovs;
         n++;
-        if (lens[k + n - 1] - kUdpHdr < seg) break;  // a shorter one ends the run
+        if (x.len < seg) break;  // a shorter one ends the run
       }
     }
     const uint32_t slot = srcPorts[k] - portMin;
     if (srcPorts[k] < portMin || slot >= poolSize) {
+      for (uint32_t i = 0; i < n; i++) s.dgrams[d + i].skipped = true;
       skipped += static_cast<int32_t>(n);
       lastErr = EINVAL;
-      k += n;
+      d += n;
       continue;
     }
     mmsghdr& m = s.msgs[msgs];
     std::memset(&m, 0, sizeof m);
-    for (uint32_t i = 0; i < n; i++) {
-      s.iov[k + i].iov_base = base + starts[k + i] + kUdpHdr;
-      s.iov[k + i].iov_len = lens[k + i] - kUdpHdr;
-    }
     s.names[msgs].sin_family = AF_INET;
     s.names[msgs].sin_addr.s_addr = htonl(addrs[k]);
     s.names[msgs].sin_port = htons(ports[k]);
     m.msg_hdr.msg_name = &s.names[msgs];
     m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
-    m.msg_hdr.msg_iov = &s.iov[k];
-    m.msg_hdr.msg_iovlen = n;
+    m.msg_hdr.msg_iov = &s.iovs[s.dgrams[d].iov];  // a run's datagrams have consecutive iovecs
+    m.msg_hdr.msg_iovlen = iovs;
     if (n > 1) {
       m.msg_hdr.msg_control = s.cmsgs[msgs].buf;
       m.msg_hdr.msg_controllen = sizeof s.cmsgs[msgs].buf;
@@ -176,20 +277,20 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
       c->cmsg_level = SOL_UDP;
       c->cmsg_type = UDP_SEGMENT;
       c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      const uint16_t segSize = static_cast<uint16_t>(lens[k] - kUdpHdr);
+      const uint16_t segSize = static_cast<uint16_t>(s.dgrams[d].len);
       std::memcpy(CMSG_DATA(c), &segSize, sizeof segSize);
     }
-    s.first[msgs] = k;
+    s.first[msgs] = d;
     s.segs[msgs] = n;
     s.fds[msgs] = fds[slot];
     msgs++;
-    k += n;
+    d += n;
   }
 
-  // Send: one sendmmsg per run of messages to the same socket.
+  // 3. Send: one sendmmsg per run of messages to the same socket.
   uint32_t sent = 0;
-  bool stop = false;
-  for (uint32_t g = 0; g < msgs && !stop;) {
+  uint32_t reached = nd;  // datagrams from here on were not tried (EAGAIN)
+  for (uint32_t g = 0; g < msgs && reached == nd;) {
     uint32_t end = g + 1;
     while (end < msgs && s.fds[end] == s.fds[g] && end - g < 1024) end++;
     while (g < end) {
@@ -202,7 +303,7 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
       int err = r == 0 ? EAGAIN : errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-        stop = true;
+        reached = s.first[g];
         break;
       }
       if (IsFdFatal(err)) {
@@ -216,13 +317,14 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
         // GSO refused: the same datagrams, one per send.
         gsoRefused = 1;
         gsoErr = err;
-        mmsghdr one;
         for (uint32_t i = 0; i < s.segs[g]; i++) {
+          Dgram& dg = s.dgrams[s.first[g] + i];
+          mmsghdr one;
           std::memset(&one, 0, sizeof one);
           one.msg_hdr.msg_name = &s.names[g];
           one.msg_hdr.msg_namelen = sizeof(sockaddr_in);
-          one.msg_hdr.msg_iov = &s.iov[s.first[g] + i];
-          one.msg_hdr.msg_iovlen = 1;
+          one.msg_hdr.msg_iov = &s.iovs[dg.iov];
+          one.msg_hdr.msg_iovlen = dg.iovs;
           int r1;
           do {
             r1 = sendmmsg(s.fds[g], &one, 1, MSG_DONTWAIT);
@@ -230,17 +332,27 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
           if (r1 == 1) {
             sent++;
           } else {
+            dg.skipped = true;
             skipped++;
             lastErr = r1 < 0 ? errno : EAGAIN;
           }
         }
       } else {
+        for (uint32_t i = 0; i < s.segs[g]; i++) s.dgrams[s.first[g] + i].skipped = true;
         skipped += static_cast<int32_t>(s.segs[g]);
         lastErr = err;
       }
       g++;
     }
     g = end;
+  }
+  // List entries whose every datagram went out (tried before any EAGAIN, none skipped).
+  uint32_t entries = 0;
+  for (uint32_t d = 0; d < reached;) {
+    const uint32_t k = s.dgrams[d].entry;
+    bool ok = true;
+    for (; d < nd && s.dgrams[d].entry == k; d++) ok = ok && !s.dgrams[d].skipped && d < reached;
+    if (ok) entries++;
   }
   if (errOut != nullptr) {
     errOut[0] = skipped;
@@ -250,7 +362,7 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
       errOut[3] = gsoErr;
     }
   }
-  return Napi::Number::New(env, sent);
+  return Napi::Number::New(env, entries);
 }
 
 }  // namespace vxtap

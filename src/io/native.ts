@@ -57,7 +57,7 @@ export interface NativeReader {
   readonly offload: ReaderOffloadStats;
 }
 
-export type ReaderKind = 'tap' | 'tap-vnet' | 'udp' | 'udp-gro';
+export type ReaderKind = 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gro';
 
 /**
  * What an offload reader did (native/reader.cc). 'tap-vnet': super-frames
@@ -73,6 +73,8 @@ export interface ReaderOffloadStats {
   csumCompleted: number;
   /** Frames dropped: another GSO type, or headers that do not parse. */
   dropped: number;
+  /** 'tap-vnet-whole': super-frames kept whole (cut at the send, udpSendPool), not in the reader. */
+  whole: number;
 }
 
 /** What a vnet TAP's writes coalesced (native/coalesce.h): TCPv4 segments written as GSO super-frames. */
@@ -99,6 +101,9 @@ export type NativeReaderConstructor = new (
   slots: number,
   onBatch: (n: number) => void,
   onError: (err: NativeError) => void,
+  /** 'tap-vnet-whole' only: where super-frames are kept, and per slot {offset, length, MSS, segments} (FrameBatch.whole). */
+  aux?: Buffer,
+  whole?: Uint32Array,
 ) => NativeReader;
 
 export interface Addon {
@@ -170,10 +175,15 @@ export interface Addon {
    * go out as one UDP_SEGMENT message. Returns datagrams sent. errOut =
    * [skipped, lastErrno, gsoRefused (1: EIO/EINVAL on a GSO message, sent
    * again unsegmented), its errno]. Throws only when a socket is unusable.
+   * wholeOf[k] = slot i >= 0: entry k is segment 0 of a super-frame kept whole
+   * in aux (whole[4i..] = offset, length, MSS, segments, as the
+   * 'tap-vnet-whole' reader left it); its other segments are sent from there,
+   * payloads in place. Returns the entries whose datagrams were all sent.
    */
   udpSendPool(
     pool: Int32Array, portMin: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
     addrs: Uint32Array, ports: Uint16Array, srcPorts: Uint16Array, count: number, gso: boolean, errOut?: Int32Array,
+    aux?: Buffer, whole?: Uint32Array, wholeOf?: Int32Array,
   ): number;
   /** Closes fd (EBADF if it is not open). Stop its Reader first. */
   close(fd: number): void;

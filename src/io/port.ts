@@ -23,6 +23,14 @@ export class FrameBatch {
   readonly ports: Uint16Array;
   /** How many slots hold a frame now. */
   count = 0;
+  /**
+   * Super-frames kept whole (keepWhole(); null until then): a vnet TAP's
+   * reader leaves a TSO super-frame here uncut, puts its segment 0 in the
+   * slot, and whole[4i..4i+3] = {offset in aux, length, MSS, segments} (0
+   * segments: slot i is a plain frame). The send cuts it (udpSendPool).
+   */
+  aux: Buffer | null = null;
+  whole: Uint32Array | null = null;
 
   constructor(
     readonly slots: number,
@@ -39,6 +47,17 @@ export class FrameBatch {
     this.sizes = new Uint32Array(slots);
     this.addrs = new Uint32Array(slots);
     this.ports = new Uint16Array(slots);
+  }
+
+  /** Makes room for `superFrames` super-frames of up to 64 KB per batch (see `aux`). */
+  keepWhole(superFrames = 8): void {
+    this.aux = Buffer.allocUnsafeSlow(superFrames * (65536 + 320) + this.slotSize);
+    this.whole = new Uint32Array(this.slots * 4);
+  }
+
+  /** Segments slot i stands for: 1, or a whole super-frame's count. */
+  segmentsOf(i: number): number {
+    return this.whole === null ? 1 : Math.max(1, this.whole[i * 4 + 3]!);
   }
 
   /** Absolute offset in `slab` where slot i's frame starts. */
@@ -65,6 +84,10 @@ export class SendList {
   readonly addrs: Uint32Array;
   readonly ports: Uint16Array;
   readonly srcPorts: Uint16Array;
+  /** The batch slot of a whole super-frame whose segment 0 entry k is, or -1 (see FrameBatch.whole). */
+  readonly wholeOf: Int32Array;
+  /** The batch whose super-frames wholeOf names (null: none). */
+  wholeFrom: FrameBatch | null = null;
   count = 0;
 
   constructor(readonly capacity: number) {
@@ -73,10 +96,12 @@ export class SendList {
     this.addrs = new Uint32Array(capacity);
     this.ports = new Uint16Array(capacity);
     this.srcPorts = new Uint16Array(capacity);
+    this.wholeOf = new Int32Array(capacity).fill(-1);
   }
 
   push(start: number, len: number, addr = 0, port = 0, srcPort = 0): void {
     const k = this.count++;
+    this.wholeOf[k] = -1;
     this.starts[k] = start;
     this.lens[k] = len;
     this.addrs[k] = addr;
@@ -135,6 +160,8 @@ export interface FramePort {
   start(batch: FrameBatch, onBatch: BatchHandler): void;
   /** Writes frames (spans of `slab`) to the device. Returns how many were written. */
   write(slab: Buffer, list: SendList): number;
+  /** True when the port can leave TSO super-frames whole in a batch that keepWhole() (a vnet TAP). */
+  readonly keepsWhole?: boolean;
   /** Stops reading and releases the device. Idempotent; a pending read ends. */
   close(): void;
   onError: PortErrorHandler | null;
@@ -163,6 +190,8 @@ export interface DatagramPort {
    * port of RFC 7348's 49152-65535.
    */
   readonly sourcePorts?: SourcePortRange | undefined;
+  /** True when send() cuts whole super-frames (SendList.wholeOf) itself. */
+  readonly sendsWhole?: boolean;
   start(batch: FrameBatch, onBatch: BatchHandler): void;
   /** Sends spans of `slab` to list.addrs/ports. Returns how many were accepted by the kernel. */
   send(slab: Buffer, list: SendList): number;

@@ -16,7 +16,7 @@ export class ReaderControl {
   readonly calls = new CallCounts();
   private reader: NativeReader | null = null;
   private truncatedBefore = 0;
-  private readonly offloadBefore: ReaderOffloadStats = { gsoFrames: 0, segments: 0, csumCompleted: 0, dropped: 0 };
+  private readonly offloadBefore: ReaderOffloadStats = { gsoFrames: 0, segments: 0, csumCompleted: 0, dropped: 0, whole: 0 };
 
   constructor(
     private readonly addon: Addon,
@@ -38,7 +38,13 @@ export class ReaderControl {
     const b = this.offloadBefore;
     const now = this.reader?.offload;
     if (now === undefined) return { ...b };
-    return { gsoFrames: b.gsoFrames + now.gsoFrames, segments: b.segments + now.segments, csumCompleted: b.csumCompleted + now.csumCompleted, dropped: b.dropped + now.dropped };
+    return {
+      gsoFrames: b.gsoFrames + now.gsoFrames,
+      segments: b.segments + now.segments,
+      csumCompleted: b.csumCompleted + now.csumCompleted,
+      dropped: b.dropped + now.dropped,
+      whole: b.whole + now.whole,
+    };
   }
 
   start(batch: FrameBatch, onBatch: BatchHandler): void {
@@ -59,11 +65,14 @@ export class ReaderControl {
       else if (fatal) throw err;
     };
     const udp = this.kind === 'udp' || this.kind === 'udp-gro';
+    // A vnet TAP keeps super-frames whole when the batch has room for them (FrameBatch.keepWhole).
+    const whole = this.kind === 'tap-vnet' && batch.aux !== null && batch.whole !== null;
     try {
-      this.reader = new this.addon.Reader(
-        this.fd, this.kind, batch.slab, batch.slotSize, batch.headroom, batch.sizes,
-        udp ? batch.addrs : null, udp ? batch.ports : null, batch.slots, deliver, fail,
-      );
+      this.reader = whole
+        ? new this.addon.Reader(this.fd, 'tap-vnet-whole', batch.slab, batch.slotSize, batch.headroom, batch.sizes,
+          null, null, batch.slots, deliver, fail, batch.aux!, batch.whole!)
+        : new this.addon.Reader(this.fd, this.kind, batch.slab, batch.slotSize, batch.headroom, batch.sizes,
+          udp ? batch.addrs : null, udp ? batch.ports : null, batch.slots, deliver, fail);
     } catch (err) {
       throw toSystemError(err);
     }

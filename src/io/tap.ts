@@ -92,6 +92,11 @@ export class TapPort extends NativePort implements FramePort {
     return this.offload.enabled ? { ...base, offload: { ...this.reader.offload, coalesced: { ...this.coalesced } } } : base;
   }
 
+  /** A vnet TAP can leave super-frames whole in a batch that keepWhole() (reader 'tap-vnet-whole'). */
+  get keepsWhole(): boolean {
+    return this.offload.enabled;
+  }
+
   get fd(): number {
     return this.fdValue;
   }

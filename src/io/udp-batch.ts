@@ -71,6 +71,11 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
     this.sourcePorts = pool === null ? undefined : { min: pool.min, count: pool.fds.length };
   }
 
+  /** With the GSO pool, send() cuts whole super-frames itself (SendList.wholeOf). */
+  get sendsWhole(): boolean {
+    return this.pool !== null;
+  }
+
   /** Opens the sockets. Throws SystemError (EADDRINUSE, EADDRNOTAVAIL, EPERM without CAP_NET_RAW, ...). */
   static open(opts: BatchUdpOptions): BatchUdpPort {
     const addon = loadAddon();
@@ -128,8 +133,11 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
     try {
       n = this.pool === null
         ? this.addon.udpSend(this.rawFd, slab, list.starts, list.lens, list.addrs, list.ports, list.count, this.errOut)
-        : this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
-          list.count, this.offload.gso.enabled, this.errOut);
+        : list.wholeFrom === null
+          ? this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
+            list.count, this.offload.gso.enabled, this.errOut)
+          : this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
+            list.count, this.offload.gso.enabled, this.errOut, list.wholeFrom.aux!, list.wholeFrom.whole!, list.wholeOf);
     } catch (err) {
       throw toSystemError(err);
     }

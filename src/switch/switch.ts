@@ -69,6 +69,13 @@ export class Switch {
     this.tapToNet = new SendList(batch);
     this.tapToTap = new SendList(batch);
     this.netToTap = new SendList(batch);
+    // The TAP keeps TSO super-frames whole and the UDP port cuts them at the
+    // send, payloads in place: one decision per super-frame. Not with a
+    // tracer, which explains frames one by one.
+    if (opts.tap.keepsWhole === true && opts.net.sendsWhole === true && (opts.tracer ?? null) === null) {
+      this.fromTap.keepWhole();
+      this.tapToNet.wholeFrom = this.fromTap;
+    }
     this.pipeline = new Pipeline({
       vni: opts.vni,
       fdb: this.fdb,
@@ -103,7 +110,7 @@ export class Switch {
     let written = 0;
     if (toNet.count > 0) {
       sent = this.net.send(b.slab, toNet);
-      if (sent < toNet.count) this.undoEncap(toNet, sent);
+      if (sent < toNet.count) this.undoEncap(b, toNet, sent);
     }
     if (toTap.count > 0) {
       written = this.tap.write(b.slab, toTap);
@@ -129,15 +136,29 @@ export class Switch {
     if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(0, written);
   }
 
-  /** Frames the socket did not take were counted as sent: move them to drops. */
-  private undoEncap(list: SendList, sent: number): void {
+  /**
+   * Frames the socket did not take were counted as sent: move them to drops
+   * (a whole super-frame with all its segments, taken or not as one).
+   */
+  private undoEncap(b: FrameBatch, list: SendList, sent: number): void {
     const c = this.counters;
     const overhead = this.pipeline.encapOverhead;
+    let lost = 0;
     for (let k = sent; k < list.count; k++) {
-      c.encapFrames--;
-      c.encapBytes -= list.lens[k]! - overhead;
+      const i = list.wholeOf[k]!;
+      if (i >= 0 && b.whole !== null) {
+        const segs = b.whole[i * 4 + 3]!;
+        const hdr = list.lens[k]! - overhead - b.whole[i * 4 + 2]!;
+        c.encapFrames -= segs;
+        c.encapBytes -= b.whole[i * 4 + 1]! + hdr * (segs - 1);
+        lost += segs;
+      } else {
+        c.encapFrames--;
+        c.encapBytes -= list.lens[k]! - overhead;
+        lost++;
+      }
     }
-    c.drop(DropReason.UDP_SEND, list.count - sent);
+    c.drop(DropReason.UDP_SEND, lost);
   }
 }
 

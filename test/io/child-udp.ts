@@ -12,6 +12,8 @@ import { FrameBatch, SendList, type DatagramPort } from '../../src/io/port';
 import { BatchUdpPort } from '../../src/io/udp-batch';
 import { DgramUdpPort } from '../../src/io/udp-dgram';
 import { errorJson, sleep, until } from './frames';
+import { loadAddon } from '../../src/io/native';
+import { HDR, L4, MSS, superFrame, vnetHdr } from './tso-frames';
 
 type Impl = 'batch' | 'dgram';
 type AnyPort = (BatchUdpPort | DgramUdpPort) & DatagramPort;
@@ -204,6 +206,58 @@ async function gsoFallback(srcIp: string, dstIp: string, dstPort: string, count:
   return out;
 }
 
+/**
+ * A super-frame kept whole (FrameBatch.keepWhole, as the 'tap-vnet-whole'
+ * reader leaves it) and a plain datagram, sent with UDP GSO from the pool:
+ * the receiver must get, behind the VXLAN header, exactly the segments
+ * tapSegment cuts from that super-frame.
+ */
+async function wholeSend(): Promise<object> {
+  const addon = loadAddon();
+  const a = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
+  const b = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
+  const got: string[] = [];
+  b.start(new FrameBatch(16, 2048, 64), (batch) => {
+    for (let i = 0; i < batch.count; i++) got.push(batch.slab.toString('hex', batch.frameStart(i), batch.frameStart(i) + batch.sizes[i]!));
+  });
+  const payload = Buffer.alloc(3 * MSS + 500);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 13 + 1) & 0xff;
+  const frame = superFrame(payload, 0x7ffffc00, 0x18); // ACK|PSH
+  // What the segments must be: the reader's own cutter, on the same super-frame.
+  const cut = { slab: Buffer.alloc(4 * 2048), sizes: new Uint32Array(4) };
+  const segs = addon.tapSegment(Buffer.concat([vnetHdr(1, 1, MSS, L4, 16, HDR), frame]), cut.slab, 2048, 64, cut.sizes, 4);
+  const vxlanHdr = Buffer.from('0800000000002a00', 'hex'); // I flag, VNI 42
+  const want = [...Array(segs).keys()].map((j) => Buffer.concat([vxlanHdr, cut.slab.subarray(j * 2048 + 64, j * 2048 + 64 + cut.sizes[j]!)]).toString('hex'));
+
+  const fb = new FrameBatch(2, 2048, 64);
+  fb.keepWhole(1);
+  frame.copy(fb.aux!, 0);
+  fb.whole!.set([0, frame.length, MSS, segs], 0);
+  const src = a.sourcePorts!.min + 1;
+  const list = new SendList(2);
+  list.wholeFrom = fb;
+  // Slot 0: segment 0 behind UDP + VXLAN headers, as the pipeline leaves it.
+  const off = fb.frameStart(0);
+  cut.slab.copy(fb.slab, off, 64, 64 + cut.sizes[0]!);
+  vxlanHdr.copy(fb.slab, off - 8);
+  fb.slab.writeUInt16BE(src, off - 16);
+  fb.slab.writeUInt16BE(b.localPort, off - 14);
+  fb.slab.writeUInt16BE(16 + cut.sizes[0]!, off - 12);
+  fb.slab.writeUInt16BE(0, off - 10);
+  list.push(off - 16, 16 + cut.sizes[0]!, LOOPBACK, b.localPort, src);
+  list.wholeOf[0] = 0;
+  // Slot 1: a plain datagram after it.
+  pushDatagram(a, fb.slab, list, 1, 200, LOOPBACK, b.localPort, src);
+  const plain = fb.slab.toString('hex', fb.frameStart(1), fb.frameStart(1) + 200);
+  const sent = a.send(fb.slab, list);
+  await until(() => got.length >= segs + 1, 3000);
+  await sleep(50);
+  const out = { ok: true, sent, segs, want, plain, got, rx: b.stats, tx: a.stats };
+  a.close();
+  b.close();
+  return out;
+}
+
 /** A plain dgram receiver: prints {ready, port} first, then the datagrams it got. */
 async function recvPlain(count: string): Promise<object> {
   const n = Number(count);
@@ -296,6 +350,7 @@ async function main(): Promise<void> {
       case 'stop-mid': result = await stopMid(impl); break;
       case 'raw-eperm': result = await rawEperm(); break;
       case 'gso-exchange': result = await gsoExchange(); break;
+      case 'whole-send': result = await wholeSend(); break;
       case 'gso-fallback': result = await gsoFallback(args[0]!, args[1]!, args[2]!, args[3]!); break;
       default: throw new Error(`unknown command ${cmd}`);
     }

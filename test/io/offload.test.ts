@@ -9,66 +9,10 @@ import { loadAddon } from '../../src/io/native';
 import * as ipv4 from '../../src/wire/ipv4';
 import * as tcp from '../../src/wire/tcp';
 import * as csum from '../../src/wire/checksum';
-import { parseIpv4 } from '../../src/wire/addr';
+import { DST, HDR, L3, L4, MSS, SRC, TCP_HDR, ethernet, ipHeader, superFrame, vnetHdr } from './tso-frames';
 
 const SLOT = 1600;
 const HEADROOM = 64;
-const SRC = parseIpv4('10.44.1.5');
-const DST = parseIpv4('10.44.2.7');
-const MSS = 1000;
-const L3 = 14;
-const L4 = 34;
-const TCP_HDR = 32; // 20 + 12 bytes of options (NOP NOP timestamps)
-const HDR = L4 + TCP_HDR;
-
-function vnetHdr(flags: number, gsoType: number, gsoSize: number, csumStart: number, csumOffset: number, hdrLen: number): Buffer {
-  const h = Buffer.alloc(10);
-  h[0] = flags;
-  h[1] = gsoType;
-  h.writeUInt16LE(hdrLen, 2);
-  h.writeUInt16LE(gsoSize, 4);
-  h.writeUInt16LE(csumStart, 6);
-  h.writeUInt16LE(csumOffset, 8);
-  return h;
-}
-
-function ethernet(type: number): Buffer {
-  const e = Buffer.alloc(14);
-  Buffer.from('0276c0a85a02', 'hex').copy(e, 0);
-  Buffer.from('0276c0a85a01', 'hex').copy(e, 6);
-  e.writeUInt16BE(type, 12);
-  return e;
-}
-
-function ipHeader(proto: number, payloadLen: number, id: number): Buffer {
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(20 + payloadLen, 2);
-  ip.writeUInt16BE(id, 4);
-  ip.writeUInt16BE(ipv4.FLAG_DF, 6);
-  ip[8] = 64;
-  ip[9] = proto;
-  ip.writeUInt32BE(SRC, 12);
-  ip.writeUInt32BE(DST, 16);
-  ipv4.fillChecksum(ip, 0);
-  return ip;
-}
-
-/** A TCPv4 super-frame as the kernel hands it with TSO: one header, `payload` bytes, partial checksum. */
-function superFrame(payload: Buffer, seq: number, flags: number): Buffer {
-  const th = Buffer.alloc(TCP_HDR);
-  th.writeUInt16BE(40000, 0);
-  th.writeUInt16BE(5201, 2);
-  th.writeUInt32BE(seq >>> 0, 4);
-  th.writeUInt32BE(0x01020304, 8);
-  th[12] = (TCP_HDR / 4) << 4;
-  th[13] = flags;
-  th.writeUInt16BE(502, 14);
-  Buffer.from('0101080a0000aaaa0000bbbb', 'hex').copy(th, 20);
-  // The partial checksum: the folded pseudo-header sum (length of the whole super-segment).
-  th.writeUInt16BE(csum.fold(csum.pseudoHeaderSumIpv4(SRC, DST, 6, TCP_HDR + payload.length)), 16);
-  return Buffer.concat([ethernet(0x0800), ipHeader(6, TCP_HDR + payload.length, 0x1234), th, payload]);
-}
 
 function slots(n: number): { slab: Buffer; sizes: Uint32Array } {
   return { slab: Buffer.alloc(n * SLOT), sizes: new Uint32Array(n) };

@@ -144,6 +144,19 @@ test('batch offloads: UDP GSO runs from a pool port arrive whole through UDP GRO
   assert.ok(gro.messages >= 1 && gro.datagrams >= 31, `GRO: ${JSON.stringify(gro)}`);
 });
 
+test('batch offloads: a super-frame kept whole is cut at the send into exactly the segments the reader would cut', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('whole');
+  const r = udp('whole', 'whole-send');
+  assert.equal(r.segs, 4);
+  assert.equal(r.sent, 2, 'both list entries: the super-frame (all 4 segments) and the plain datagram');
+  const got = r.got as string[];
+  assert.equal(got.length, 5);
+  assert.deepEqual(got.slice(0, 4), r.want, 'VXLAN header + segment j, byte for byte (headers, checksums, payload)');
+  assert.equal(got[4], r.plain);
+  assert.equal((r.tx as { txSkipped: number }).txSkipped, 0);
+});
+
 test('batch offloads: a GSO send the kernel refuses (segments over the path MTU: EMSGSIZE) loses nothing: GSO goes off, said once', async (t) => {
   if (!needNamespaces(t)) return;
   lab.underlay('gsw', { ga: '10.78.0.1/24', gb: '10.78.0.2/24' });

@@ -125,3 +125,24 @@ test('decap: a datagram from an unknown source is dropped unless unknown VTEPs a
 test('a VNI out of range is refused at construction', () => {
   assert.throws(() => new Pipeline({ vni: 1 << 24, fdb: new Fdb(), arp: new ArpTable(), counters: new Counters(), writesUdpHeader: true }), /VNI/);
 });
+
+test('encap of whole super-frames: one decision stands for all segments, in the counters and in wholeOf', () => {
+  const { p, counters, toNet, toTap } = setup(true);
+  const seg0 = ipv4Frame(PEER_MAC, SELF_MAC, '10.44.1.0', '10.44.2.5', 6, 1, 2); // segment 0 of a super-frame
+  const lost = ipv4Frame('02:00:00:00:00:99', SELF_MAC, '10.44.1.0', '10.44.9.1', 6, 1, 2); // another, to an unknown MAC
+  const plain = ipv4Frame(PEER_MAC, SELF_MAC, '10.44.1.0', '10.44.2.5', 17, 1, 2);
+  const b = batchOf([seg0, plain, lost]);
+  b.keepWhole(1);
+  // Slot 0: 5 segments, MSS = its payload (frame - 54 bytes of headers), 4000 payload bytes + headers once.
+  const mss = seg0.length - 54;
+  b.whole!.set([0, 54 + 4000, mss, 5], 0);
+  b.whole!.set([0, 0, 0, 0], 4);
+  b.whole!.set([0, 54 + 3000, mss, 3], 8);
+  p.encapBatch(b, toNet, toTap);
+  assert.equal(toNet.count, 2);
+  assert.deepEqual([...toNet.wholeOf.subarray(0, 2)], [0, -1], 'entry 0 is slot 0 kept whole; entry 1 is plain');
+  assert.equal(counters.encapFrames, 5 + 1);
+  assert.equal(counters.encapBytes, 54 * 5 + 4000 + plain.length, 'every segment with its own headers');
+  assert.equal(counters.dropCount('fdb-miss'), 3, 'a dropped super-frame counts its segments');
+  assert.equal(counters.snapshot().tapInFrames, 5 + 1 + 3);
+});
