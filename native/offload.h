@@ -23,6 +23,7 @@ constexpr size_t kVnetHdrLen = 10;
 constexpr uint8_t kVnetNeedsCsum = 1;
 constexpr uint8_t kGsoNone = 0;
 constexpr uint8_t kGsoTcpV4 = 1;
+constexpr uint8_t kGsoTcpV6 = 4;
 
 struct VnetHdr {
   uint8_t flags;
@@ -41,31 +42,37 @@ VnetHdr ParseVnetHdr(const uint8_t* p);
 // the span is outside the frame (nothing written).
 bool CompleteCsum(uint8_t* frame, size_t len, uint32_t start, uint32_t offset);
 
-// A parsed TCPv4 GSO super-frame.
-struct Tcp4Gso {
-  uint32_t l3 = 0;       // IPv4 header offset (14, or 18 behind one VLAN tag)
+// A parsed TCP GSO super-frame (IPv4 or IPv6).
+struct TcpGso {
+  uint32_t l3 = 0;       // IP header offset (14, or 18 behind one VLAN tag)
   uint32_t l4 = 0;       // TCP header offset
   uint32_t hdrLen = 0;   // Ethernet + IPv4 + TCP headers
   uint32_t payload = 0;  // TCP payload bytes of the super-frame
   uint32_t mss = 0;
   uint32_t segments = 0;
+  bool v6 = false;       // IPv6 (TSO6): no IP ID or header checksum
 };
 
-// Parses frame[0, len) as Ethernet (+ one 802.1Q tag) + IPv4 + TCP with the
-// given MSS. False when it is not that, or mss is 0.
-bool ParseTcp4Gso(const uint8_t* frame, size_t len, uint32_t mss, Tcp4Gso* out);
+// Parses frame[0, len) as Ethernet (+ one 802.1Q tag) + IPv4 + TCP, or +
+// IPv6 + TCP (no extension headers), with the given MSS. False when it is
+// not that, or mss is 0.
+bool ParseTcpGso(const uint8_t* frame, size_t len, uint32_t mss, TcpGso* out);
+
+// Whether the virtio_net_hdr's gso_type (TCPV4 1, TCPV6 4, ECN bit aside) is the parsed frame's.
+bool GsoTypeMatches(uint8_t gsoType, const TcpGso& g);
 
 // Writes segment k (0 .. g.segments-1) of the super-frame as a full frame at
-// dst: headers copied; IPv4 total length, ID (+k) and header checksum; TCP
+// dst: headers copied; IPv4 total length, ID (+k) and header checksum (IPv6:
+// payload length); TCP
 // sequence (+k*mss), FIN/PSH on the last segment only, CWR on the first only,
 // checksum over pseudo-header + segment. Returns the frame length
 // (g.hdrLen + at most g.mss).
-size_t WriteTcp4Segment(const uint8_t* frame, const Tcp4Gso& g, uint32_t k, uint8_t* dst);
+size_t WriteTcpSegment(const uint8_t* frame, const TcpGso& g, uint32_t k, uint8_t* dst);
 
 // The headers of segment k only (g.hdrLen bytes at dst, returned), with the
 // TCP checksum over the segment's payload read in place from the
 // super-frame: for a send that takes the payload straight from `frame`
 // (udp-pool.cc), without copying it.
-size_t WriteTcp4SegmentHeader(const uint8_t* frame, const Tcp4Gso& g, uint32_t k, uint8_t* dst);
+size_t WriteTcpSegmentHeader(const uint8_t* frame, const TcpGso& g, uint32_t k, uint8_t* dst);
 
 }  // namespace vxtap

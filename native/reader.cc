@@ -1,6 +1,7 @@
-// new Reader(fd, kind: 'tap' | 'tap-vnet' | 'udp', slab: Buffer, slotSize, headroom,
+// new Reader(fd, kind: 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gro', slab: Buffer, slotSize, headroom,
 //            sizes: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null,
-//            slots, onBatch: (n: number) => void, onError: (err: Error) => void)
+//            slots, onBatch: (n: number) => void, onError: (err: Error) => void,
+//            aux?: Buffer, whole?: Uint32Array)
 //
 // Watches fd with a uv_poll (readable) on the Node event loop. On each
 // wakeup it reads up to `slots` frames into the caller's slab, slot i at
@@ -12,12 +13,19 @@
 //     gives a virtio_net_hdr (10 bytes, offload.h) and a frame. A frame
 //     without GSO goes straight into the slot (readv: header, slot, scratch);
 //     with NEEDS_CSUM its checksum is completed at csum_start + csum_offset.
-//     A TCPv4 GSO super-frame (up to 64 KB) is assembled in a scratch buffer
+//     A TCP GSO super-frame (TCPv4 or TCPv6, up to 64 KB) is assembled in a scratch buffer
 //     and cut into gso_size segments, one full frame per slot
-//     (WriteTcp4Segment). Segments that do not fit this batch are kept and
+//     (WriteTcpSegment). Segments that do not fit this batch are kept and
 //     fill the next batch first: nothing is dropped for lack of slots. Other
-//     GSO types (never asked for: only TUN_F_CSUM | TUN_F_TSO4 is set) and
+//     GSO types (never asked for: only TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 is set) and
 //     frames that do not parse are dropped and counted (offload.dropped).
+//   - tap-vnet-whole (args aux, whole): as tap-vnet, but a super-frame is
+//     kept whole in the caller's aux buffer and only its segment 0 goes in
+//     the slot; whole[4i..] says where it is (FillTapVnetWhole). The UDP
+//     send cuts it (udp-pool.cc).
+//   - udp-gro: udp with UDP_GRO on the socket: one message may hold many
+//     datagrams (a UDP_GRO cmsg gives their size); they are cut into slots
+//     (FillUdpGro), and those that do not fit fill the next batch.
 // sizes[i] is the frame length. Then it calls onBatch(n) once: one N-API
 // crossing per batch, no JS call and no allocation per frame. When the batch
 // was full it reads again, at most 8 batches per wakeup, then yields to the
@@ -396,10 +404,10 @@ uint32_t Reader::FillTap(bool* more, int* err) {
 // Emits segments of the pending super-frame into slots n.. while there are
 // free slots. Returns the new slot count; pending_ is false when all are out.
 uint32_t Reader::EmitPending(uint32_t n) {
-  const Tcp4Gso& g = pendingGso_;
+  const TcpGso& g = pendingGso_;
   while (pendingNext_ < g.segments && n < slots_) {
     uint8_t* dst = slab_ + static_cast<size_t>(n) * slotSize_ + headroom_;
-    sizes_[n++] = static_cast<uint32_t>(WriteTcp4Segment(scratch_.data(), g, pendingNext_++, dst));
+    sizes_[n++] = static_cast<uint32_t>(WriteTcpSegment(scratch_.data(), g, pendingNext_++, dst));
     segments_++;
   }
   pending_ = pendingNext_ < g.segments;
@@ -462,7 +470,7 @@ uint32_t Reader::FillTapVnet(bool* more, int* err) {
     }
     // A super-frame: make it contiguous in scratch, then cut it.
     std::memcpy(scratch, slot, len < cap ? len : cap);
-    if ((h.gsoType & 0x7f) != kGsoTcpV4 || !ParseTcp4Gso(scratch, len, h.gsoSize, &pendingGso_) ||
+    if (!ParseTcpGso(scratch, len, h.gsoSize, &pendingGso_) || !GsoTypeMatches(h.gsoType, pendingGso_) ||
         pendingGso_.hdrLen + pendingGso_.mss > cap) {
       offloadDropped_++;
       continue;
@@ -534,20 +542,20 @@ uint32_t Reader::FillTapVnetWhole(bool* more, int* err) {
       continue;
     }
     std::memcpy(whole, slot, len < cap ? len : cap);
-    Tcp4Gso g;
-    if ((h.gsoType & 0x7f) != kGsoTcpV4 || !ParseTcp4Gso(whole, len, h.gsoSize, &g) || g.hdrLen + g.mss > cap) {
+    TcpGso g;
+    if (!ParseTcpGso(whole, len, h.gsoSize, &g) || !GsoTypeMatches(h.gsoType, g) || g.hdrLen + g.mss > cap) {
       offloadDropped_++;
       continue;
     }
     gsoFrames_++;
     if (g.segments == 1) {  // nothing to cut: a finished frame like any other
-      sizes_[n] = static_cast<uint32_t>(WriteTcp4Segment(whole, g, 0, slot));
+      sizes_[n] = static_cast<uint32_t>(WriteTcpSegment(whole, g, 0, slot));
       w[0] = w[1] = w[2] = w[3] = 0;
       n++;
       continue;
     }
     whole_++;
-    sizes_[n] = static_cast<uint32_t>(WriteTcp4Segment(whole, g, 0, slot));
+    sizes_[n] = static_cast<uint32_t>(WriteTcpSegment(whole, g, 0, slot));
     w[0] = static_cast<uint32_t>(auxPos_);
     w[1] = static_cast<uint32_t>(len);
     w[2] = g.mss;

@@ -88,7 +88,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
   std::vector<uint8_t> scratch_;
   bool pending_ = false;
   uint32_t pendingNext_ = 0;
-  Tcp4Gso pendingGso_;
+  TcpGso pendingGso_;
   double gsoFrames_ = 0;       // super-frames read
   double segments_ = 0;        // frames cut from them
   double csumCompleted_ = 0;   // NEEDS_CSUM frames (not GSO) completed

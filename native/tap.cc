@@ -92,7 +92,7 @@ Napi::Value TapSetOffload(const Napi::CallbackInfo& info) {
 // tapSegment(pkt: Buffer, slab: Buffer, slotSize, headroom, sizes: Uint32Array, slots): number
 //   What the tap-vnet Reader does with one read, as a pure function (for
 //   tests): pkt is a virtio_net_hdr (10 bytes) + a frame. No GSO: the frame
-//   is copied to slot 0 (its checksum completed if NEEDS_CSUM); GSO TCPv4:
+//   is copied to slot 0 (its checksum completed if NEEDS_CSUM); GSO TCPv4 or TCPv6:
 //   its segments go to slots 0.. (slot i at i * slotSize + headroom),
 //   sizes[i] = frame length. Returns how many frames, 0 when it is dropped
 //   (does not parse, another GSO type, a segment longer than a slot).
@@ -121,13 +121,13 @@ Napi::Value TapSegment(const Napi::CallbackInfo& info) {
     sizes.Data()[0] = static_cast<uint32_t>(frame.size());
     return Napi::Number::New(env, 1);
   }
-  Tcp4Gso g;
-  if ((h.gsoType & 0x7f) != kGsoTcpV4 || !ParseTcp4Gso(frame.data(), frame.size(), h.gsoSize, &g) || g.hdrLen + g.mss > cap) {
+  TcpGso g;
+  if (!ParseTcpGso(frame.data(), frame.size(), h.gsoSize, &g) || !GsoTypeMatches(h.gsoType, g) || g.hdrLen + g.mss > cap) {
     return Napi::Number::New(env, 0);
   }
   if (g.segments > slots) throw Napi::RangeError::New(env, "needs " + std::to_string(g.segments) + " slots");
   for (uint32_t k = 0; k < g.segments; k++) {
-    sizes.Data()[k] = static_cast<uint32_t>(WriteTcp4Segment(frame.data(), g, k, slab.Data() + static_cast<size_t>(k) * slotSize + headroom));
+    sizes.Data()[k] = static_cast<uint32_t>(WriteTcpSegment(frame.data(), g, k, slab.Data() + static_cast<size_t>(k) * slotSize + headroom));
   }
   return Napi::Number::New(env, g.segments);
 }

@@ -114,7 +114,7 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
 //   tap-vnet-whole: whole[4i..] = offset in aux, length, MSS, segments): the
 //   span holds segment 0 behind its VXLAN header; segments 1.. are sent as
 //   datagrams of their own, each a VXLAN header copied from the span and the
-//   segment's headers (WriteTcp4SegmentHeader, written here) followed by its
+//   segment's headers (WriteTcpSegmentHeader, written here) followed by its
 //   payload taken in place from aux: the payload is not copied in user space.
 //   gso: consecutive datagrams to the same address and ports, of the same
 //   length (the last of a run may be shorter), at most 64 and 65507 bytes,
@@ -206,8 +206,8 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
     if (wi < 0) continue;
     const uint32_t* w = whole + static_cast<size_t>(wi) * 4;
     const uint8_t* frame = aux + w[0];
-    Tcp4Gso g;
-    if (!ParseTcp4Gso(frame, w[1], w[2], &g) || g.segments != w[3] || g.hdrLen + 8 > kMaxHdr) {
+    TcpGso g;
+    if (!ParseTcpGso(frame, w[1], w[2], &g) || g.segments != w[3] || g.hdrLen + 8 > kMaxHdr) {
       throw Napi::RangeError::New(env, "wholeOf[" + std::to_string(k) + "]: the super-frame in aux does not parse");
     }
     const uint8_t* vxlanHdr = base + starts[k] + kUdpHdr;
@@ -215,7 +215,7 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
       uint8_t* h = s.hdrs.data() + hdrPos;
       hdrPos += kMaxHdr;
       std::memcpy(h, vxlanHdr, 8);
-      const size_t hl = 8 + WriteTcp4SegmentHeader(frame, g, j, h + 8);
+      const size_t hl = 8 + WriteTcpSegmentHeader(frame, g, j, h + 8);
       const uint32_t off = j * g.mss;
       const uint32_t chunk = g.payload - off < g.mss ? g.payload - off : g.mss;
       Dgram e;

@@ -88,6 +88,7 @@ export interface WriteCoalesceStats {
 /** TUNSETOFFLOAD flags (include/uapi/linux/if_tun.h). */
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
 
 export type NativeReaderConstructor = new (
   fd: number,

@@ -7,28 +7,30 @@
  * (`ip tuntap add dev X mode tap user U`) attaches to it, so user U needs no
  * privileges.
  *
- * Offloads (opt-in, `TapPort.open(name, {offload: true})`): the TAP is opened
- * with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4), so the kernel
- * hands over TCPv4 super-frames (up to 64 KB) in one read and leaves
- * checksums partial. The native reader ('tap-vnet', native/reader.cc) cuts
+ * Offloads (`TapPort.open(name, {offload: true})`, which `vxtap run` asks for
+ * by default): the TAP is opened with IFF_VNET_HDR and
+ * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6), so the kernel hands
+ * over TCP super-frames (up to 64 KB) in one read and leaves checksums
+ * partial. The native reader ('tap-vnet', native/reader.cc) cuts
  * each super-frame into MTU-sized frames, one per batch slot, and completes
  * partial checksums, so the batch holds ordinary finished frames, as without
  * offloads. On the way back, consecutive TCPv4 segments of one flow in a
  * write batch are coalesced into one GSO super-frame (native/coalesce.h:
  * the kernel's GRO rules, checksums verified first), so the kernel's TCP
- * stack takes one skb per up to 64 KB; other frames carry a zeroed
- * virtio_net_hdr (writev). TSO6 is not asked for: IPv6 TCP is segmented by
- * the kernel before it reaches us.
+ * stack takes one skb per up to 64 KB; other frames (IPv6 too: not
+ * coalesced) carry a zeroed virtio_net_hdr (writev). When the UDP port can
+ * cut super-frames itself (UDP GSO), a batch that keepWhole() gets them
+ * whole instead (reader 'tap-vnet-whole').
  */
 import { SystemError } from '../errors';
 import type { FramePort, PortStats, SendList } from './port';
-import { loadAddon, toSystemError, TUN_F_CSUM, TUN_F_TSO4, type Addon, type ReaderOffloadStats, type WriteCoalesceStats } from './native';
+import { loadAddon, toSystemError, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, type Addon, type ReaderOffloadStats, type WriteCoalesceStats } from './native';
 import { NativePort } from './native-port';
 
 /** Whether the TAP runs with offloads, and why not when asked for and refused. */
 export interface TapOffloadState {
   enabled: boolean;
-  /** 'not requested', 'TUNSETOFFLOAD: <ERRNO>', 'IFF_VNET_HDR: <message>', or 'on: TUN_F_CSUM|TUN_F_TSO4'. */
+  /** 'not requested', 'TUNSETOFFLOAD: <ERRNO>', 'IFF_VNET_HDR: <message>', or 'on: TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6' (or without TSO6). */
   reason: string;
 }
 
@@ -70,6 +72,10 @@ export class TapPort extends NativePort implements FramePort {
         reason = `IFF_VNET_HDR: ${(err as Error).message}`;
       }
       if (opened !== null) {
+        // TSO6 too where the kernel takes it; else TSO4 alone (IPv6 TCP then comes segmented by the kernel).
+        if (addon.tapSetOffload(opened.fd, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) === null) {
+          return new TapPort(addon, opened.fd, opened.name, { enabled: true, reason: 'on: TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6' });
+        }
         const refused = addon.tapSetOffload(opened.fd, TUN_F_CSUM | TUN_F_TSO4);
         if (refused === null) return new TapPort(addon, opened.fd, opened.name, { enabled: true, reason: 'on: TUN_F_CSUM|TUN_F_TSO4' });
         reason = `TUNSETOFFLOAD: ${refused}`;

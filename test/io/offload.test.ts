@@ -105,7 +105,7 @@ test('what is not segmented: other GSO types, bad headers, bad csum spans; too f
   const a = loadAddon();
   const frame = superFrame(Buffer.alloc(2 * MSS + 1), 0, tcp.FLAG_ACK);
   const { slab, sizes } = slots(3);
-  assert.equal(a.tapSegment(Buffer.concat([vnetHdr(1, 4, MSS, L4, 16, HDR), frame]), slab, SLOT, HEADROOM, sizes, 3), 0, 'TCPv6 GSO');
+  assert.equal(a.tapSegment(Buffer.concat([vnetHdr(1, 4, MSS, L4, 16, HDR), frame]), slab, SLOT, HEADROOM, sizes, 3), 0, 'the TCPv6 GSO type on an IPv4 frame');
   assert.equal(a.tapSegment(Buffer.concat([vnetHdr(1, 3, MSS, L4, 6, HDR), frame]), slab, SLOT, HEADROOM, sizes, 3), 0, 'UDP GSO');
   assert.equal(a.tapSegment(Buffer.concat([vnetHdr(1, 1, 0, L4, 16, HDR), frame]), slab, SLOT, HEADROOM, sizes, 3), 0, 'gso_size 0');
   assert.equal(a.tapSegment(Buffer.concat([vnetHdr(1, 1, 4000, L4, 16, HDR), frame]), slab, SLOT, HEADROOM, sizes, 3), 0, 'a segment longer than a slot');
@@ -114,3 +114,52 @@ test('what is not segmented: other GSO types, bad headers, bad csum spans; too f
   assert.equal(a.tapSegment(Buffer.concat([vnetHdr(1, 0, 0, 40, 16, 0), arp]), slab, SLOT, HEADROOM, sizes, 3), 0, 'csum span outside the frame');
   assert.throws(() => a.tapSegment(Buffer.concat([vnetHdr(1, 1, MSS, L4, 16, HDR), frame]), slab, SLOT, HEADROOM, sizes, 2), RangeError);
 });
+
+test('a TCPv6 super-frame (TSO6) becomes finished frames: payload length, sequence, flags, checksum over the IPv6 pseudo-header', () => {
+  const a = loadAddon();
+  const payload = Buffer.alloc(2 * MSS + 300);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 5 + 11) & 0xff;
+  const src = Buffer.from('fd000000000000000000000000000001', 'hex');
+  const dst = Buffer.from('fd000000000000000000000000000002', 'hex');
+  const L4v6 = 14 + 40;
+  const ip = Buffer.alloc(40);
+  ip.writeUInt32BE(0x60012345, 0); // version 6, a flow label to keep
+  ip.writeUInt16BE(TCP_HDR + payload.length, 4);
+  ip[6] = 6;
+  ip[7] = 64;
+  src.copy(ip, 8);
+  dst.copy(ip, 24);
+  const pseudo = (len: number): number => {
+    const p = Buffer.alloc(40);
+    src.copy(p, 0);
+    dst.copy(p, 16);
+    p.writeUInt32BE(len, 32);
+    p[39] = 6;
+    return csum.sum(p, 0, 40);
+  };
+  const th = Buffer.alloc(TCP_HDR);
+  th.writeUInt16BE(40000, 0);
+  th.writeUInt16BE(5201, 2);
+  th.writeUInt32BE(1000, 4);
+  th[12] = (TCP_HDR / 4) << 4;
+  th[13] = tcp.FLAG_ACK | tcp.FLAG_PSH;
+  Buffer.from('0101080a0000aaaa0000bbbb', 'hex').copy(th, 20);
+  th.writeUInt16BE(csum.fold(pseudo(TCP_HDR + payload.length)), 16);
+  const frame = Buffer.concat([ethernet(0x86dd), ip, th, payload]);
+  const { slab, sizes } = slots(3);
+  assert.equal(a.tapSegment(Buffer.concat([vnetHdr(1, 4, MSS, L4v6, 16, L4v6 + TCP_HDR), frame]), slab, SLOT, HEADROOM, sizes, 3), 3);
+  const lens = [MSS, MSS, 300];
+  for (let k = 0; k < 3; k++) {
+    const f = slab.subarray(k * SLOT + HEADROOM, k * SLOT + HEADROOM + sizes[k]!);
+    assert.equal(f.length, L4v6 + TCP_HDR + lens[k]!);
+    assert.equal(f.readUInt32BE(14), 0x60012345, `segment ${k}: version, class and flow label kept`);
+    assert.equal(f.readUInt16BE(14 + 4), TCP_HDR + lens[k]!, `segment ${k}: payload length`);
+    assert.equal(f.readUInt32BE(L4v6 + 4), 1000 + k * MSS, `segment ${k}: sequence`);
+    assert.equal(tcp.flags(f, L4v6), k === 2 ? tcp.FLAG_ACK | tcp.FLAG_PSH : tcp.FLAG_ACK, `segment ${k}: PSH on the last only`);
+    assert.ok(csum.verify(f, L4v6, TCP_HDR + lens[k]!, pseudo(TCP_HDR + lens[k]!)), `segment ${k}: TCP checksum`);
+    assert.deepEqual(f.subarray(L4v6 + TCP_HDR), payload.subarray(k * MSS, k * MSS + lens[k]!));
+  }
+  // A TSO6 type on an IPv4 frame, and the TSO4 type on this IPv6 frame, are dropped.
+  assert.equal(a.tapSegment(Buffer.concat([vnetHdr(1, 1, MSS, L4v6, 16, L4v6 + TCP_HDR), frame]), slab, SLOT, HEADROOM, sizes, 3), 0);
+});
+

@@ -154,7 +154,7 @@ test('offloads: vnet header on, partial checksums completed, writes answered; re
   const r = tap('offload', 'offload');
   assert.equal(r.ok, true, JSON.stringify(r));
   assert.deepEqual(r.plain, { enabled: false, reason: 'not requested' });
-  assert.deepEqual(r.offload, { enabled: true, reason: 'on: TUN_F_CSUM|TUN_F_TSO4' });
+  assert.deepEqual(r.offload, { enabled: true, reason: 'on: TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6' });
   assert.equal(r.refused, 'EINVAL', 'an unknown TUNSETOFFLOAD flag');
   assert.equal(r.written, 3);
   assert.deepEqual(r.replies, [1, 2, 3], 'frames written behind a zeroed virtio_net_hdr are taken and answered');
