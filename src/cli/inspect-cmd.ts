@@ -91,8 +91,9 @@ export function formatStats(s: StatsData): string {
     `${s.tap}  VNI ${s.vni}  UDP port ${s.port}  io ${s.io}  pid ${s.pid}  up ${formatAge(s.uptimeSeconds)}`,
     `  subnet ${s.subnet}  public IP ${s.publicIp}  VTEP MAC ${s.vtepMac}`,
     `  ${plural(s.tables.peers, 'peer', 'peers')}, ${plural(s.tables.fdb, 'FDB entry', 'FDB entries')}, ${plural(s.tables.arp, 'ARP entry', 'ARP entries')}`,
-    '',
   ];
+  if (s.offloads !== undefined) lines.push(`  offloads: ${formatOffloads(s.offloads)}`);
+  lines.push('');
   const block = (title: string, header: readonly string[], rows: string[][]): void => {
     const t = formatTable([title, ...header], rows.map(([k, ...v]) => [`  ${k!}`, ...v])).trimEnd();
     lines.push(t, '');
@@ -115,6 +116,19 @@ export function formatStats(s: StatsData): string {
   }
   if (portRows.length > 0) block('ports', [''], portRows);
   return lines.join('\n').trimEnd() + '\n';
+}
+
+/** "TAP on (TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6), UDP GSO on (source ports 49280-49343), UDP GRO on". */
+export function formatOffloads(o: NonNullable<StatsData['offloads']>): string {
+  const state = (name: string, x: { enabled: boolean; reason: string }, on: string): string =>
+    x.enabled ? `${name} on${on === '' ? '' : ` (${on})`}` : `${name} off (${x.reason})`;
+  const parts = [state('TAP', o.tap, o.tap.reason.replace(/^on: /, ''))];
+  if (o.udp !== null) {
+    const ports = o.udp.sourcePorts;
+    parts.push(state('UDP GSO', o.udp.gso, ports === null ? '' : `source ports ${ports.min}-${ports.min + ports.count - 1}`));
+    parts.push(state('UDP GRO', o.udp.gro, ''));
+  }
+  return parts.join(', ');
 }
 
 function formatValue(v: unknown): string {

@@ -18,6 +18,7 @@ import type { HostNetwork } from '../control/network';
 import { dockerOpts, writeSubnetFile } from '../control/etcd/subnet-file';
 import { PcapDatagramPort, PcapFramePort, PcapRecorder } from '../io/pcap-port';
 import { TapPort } from '../io/tap';
+import { SystemError } from '../errors';
 import { BatchUdpPort } from '../io/udp-batch';
 import { DgramUdpPort } from '../io/udp-dgram';
 import type { CallCounts, DatagramPort, FramePort } from '../io/port';
@@ -49,6 +50,8 @@ export interface RunningNode {
   readonly sw: Switch;
   readonly installer: PeerInstaller;
   readonly tapName: string;
+  /** The UDP path it runs: what --io asked, or dgram when batch could not open (no CAP_NET_RAW). */
+  readonly io: IoMode;
   /** Settles with the error when the node can no longer forward (a port failed for good, the lease moved). */
   readonly failed: Promise<Error>;
   /** Counters of the switch and of both ports, and the tables, for logs and `stats`. */
@@ -80,9 +83,21 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
     log.info({ tap: rawTap.name, vtepMac: hostNet.vtepMac, vni: hostNet.vni, port: hostNet.port, io: opts.io },
       `VTEP ${rawTap.name}: VtepMAC ${hostNet.vtepMac}, address ${hostNet.subnet.split('/')[0]}/32, VNI ${hostNet.vni}, UDP port ${hostNet.port}, io ${opts.io}`);
 
-    const rawNet: DatagramPort = opts.io === 'batch'
-      ? BatchUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port, srcIp: publicIp, rcvbuf: opts.sockBuf, sndbuf: opts.sockBuf, offload })
-      : await DgramUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port });
+    let io = opts.io;
+    let rawNet: DatagramPort;
+    if (io === 'batch') {
+      try {
+        rawNet = BatchUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port, srcIp: publicIp, rcvbuf: opts.sockBuf, sndbuf: opts.sockBuf, offload });
+      } catch (err) {
+        // Without UDP GSO, batch sends through a raw socket, which needs CAP_NET_RAW: the portable path still works.
+        if (!(err instanceof SystemError) || err.errno !== 'EPERM') throw err;
+        log.warn({ err }, `--io batch: ${err.message}; falling back to --io dgram (Node's sockets)`);
+        io = 'dgram';
+        rawNet = await DgramUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port });
+      }
+    } else {
+      rawNet = await DgramUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port });
+    }
     cleanups.push(() => rawNet.close());
     if (offload && rawNet instanceof BatchUdpPort) logUdpOffloads(rawNet, log);
 
@@ -137,6 +152,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
       sw,
       installer,
       tapName: rawTap.name,
+      io,
       failed: failed.promise,
       stats: () => ({
         ...sw.counters.snapshot(),

@@ -89,7 +89,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     // The control socket (vxtap fdb|arp|peers|stats). A live daemon on its path stops this one.
     const control = await ControlServer.start({
       node, log, ...(opts.controlSocket !== undefined ? { path: opts.controlSocket } : {}),
-      info: { vni: hostNet.vni, port: hostNet.port, subnet: hostNet.subnet, publicIp, vtepMac: hostNet.vtepMac, io: opts.io },
+      info: { vni: hostNet.vni, port: hostNet.port, subnet: hostNet.subnet, publicIp, vtepMac: hostNet.vtepMac, io: node.io },
     }).catch(async (err: unknown) => { await node.stop(); throw err; });
     // "Up" means forwarding, peers installed, and inspectable: tests and the lab wait for this line.
     log.info({ peers: node.installer.peers.length, subnet: hostNet.subnet }, `vxtap is up: subnet ${hostNet.subnet}, ${node.installer.peers.length} peer(s)`);

@@ -265,6 +265,22 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
         assert.doesNotMatch(lab.exec('h1', ['ip', 'route']), /10\.44\.2\.0/, 'routes are removed on SIGTERM');
       });
     }
+
+    await t.test('without CAP_NET_RAW and without UDP GSO, --io batch falls back to dgram, says so once, and forwards', async () => {
+      // --no-offload: batch would send through a raw socket; the bounding set without CAP_NET_RAW refuses it.
+      const d1 = new Daemon(lab, 'h1', ['--peers', files.h1, '--no-offload'], { prefix: ['setpriv', '--bounding-set=-net_raw', '--'] });
+      const d2 = new Daemon(lab, 'h2', ['--peers', files.h2]);
+      try {
+        await Promise.all([d1.up(), d2.up()]);
+        const warned = d1.lines.filter((l) => /falling back to --io dgram/.test(l.msg));
+        assert.equal(warned.length, 1, `one warning:\n${d1.dump()}`);
+        assert.match(warned[0]!.msg, /EPERM|not permitted/i);
+        ping(lab, 'h1', SUBNET.h2);
+        ping(lab, 'h2', SUBNET.h1);
+      } finally {
+        await Promise.all([d1.stop(), d2.stop()]);
+      }
+    });
   } finally {
     await lab.cleanup();
     rmSync(dir, { recursive: true, force: true });

@@ -26,8 +26,9 @@ export class Daemon {
   private readonly child: ChildProcess;
   exitCode: number | null = null;
 
-  constructor(lab: Lab, readonly host: string, args: string[]) {
-    this.child = lab.spawn(host, [process.execPath, VXTAP, 'run', '--log-format', 'json', ...args]);
+  /** opts.prefix: a command the daemon runs under, e.g. `setpriv --bounding-set=-net_raw` (a capability taken away). */
+  constructor(lab: Lab, readonly host: string, args: string[], opts: { prefix?: string[] } = {}) {
+    this.child = lab.spawn(host, [...(opts.prefix ?? []), process.execPath, VXTAP, 'run', '--log-format', 'json', ...args]);
     const traced = args.includes('--trace');
     const logs = traced ? this.child.stderr! : this.child.stdout!;
     const other = traced ? this.child.stdout! : this.child.stderr!;

@@ -104,6 +104,16 @@ export interface StatsData {
   ports: { tap: Record<string, unknown> | null; udp: Record<string, unknown> | null };
   /** Table sizes. */
   tables: { fdb: number; arp: number; peers: number };
+  /**
+   * What the offloads came to (README, Offloads): each on, or why not. udp is
+   * null with --io dgram. Optional: a daemon from before offloads has none.
+   */
+  offloads?: { tap: OffloadState; udp: { gso: OffloadState; gro: OffloadState; sourcePorts: { min: number; count: number } | null } | null };
+}
+
+export interface OffloadState {
+  enabled: boolean;
+  reason: string;
 }
 
 export interface DataOf {

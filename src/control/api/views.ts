@@ -8,7 +8,7 @@ import type { Counters } from '../../switch/counters';
 import type { Fdb } from '../../switch/fdb';
 import { cidrContains, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../../wire/addr';
 import type { Peer } from '../peers';
-import type { ArpRow, FdbRow, PeerRow, StatsData } from './protocol';
+import type { ArpRow, FdbRow, OffloadState, PeerRow, StatsData } from './protocol';
 
 /**
  * The part of a running node the API reads (cli/node.ts RunningNode has it);
@@ -78,7 +78,16 @@ export function statsData(node: Inspectable, info: DaemonInfo, startedAt: number
     counters: node.sw.counters.snapshot(),
     ports: { tap: plainObject(s['tapPort']), udp: plainObject(s['udpPort']) },
     tables: { fdb: node.sw.fdb.size, arp: node.sw.arp.size, peers: node.installer.peers.length },
+    offloads: offloadsOf(s),
   };
+}
+
+/** The offload states the node reports (`tap.offload`, `udp.offload` / `udp.sourcePorts` in its stats). */
+function offloadsOf(s: Record<string, unknown>): StatsData['offloads'] {
+  const tap = (s['tap'] as { offload?: OffloadState } | undefined)?.offload;
+  if (tap === undefined) return undefined;
+  const udp = s['udp'] as { offload: { gso: OffloadState; gro: OffloadState }; sourcePorts: { min: number; count: number } | null } | undefined;
+  return { tap, udp: udp === undefined ? null : { gso: udp.offload.gso, gro: udp.offload.gro, sourcePorts: udp.sourcePorts } };
 }
 
 function plainObject(v: unknown): Record<string, unknown> | null {
