@@ -401,6 +401,49 @@ uint32_t Reader::FillTap(bool* more, int* err) {
   return n;
 }
 
+// One read from a vnet TAP into iov (virtio_net_hdr, slot, the rest).
+// kFrame: a frame of *len bytes with header *h; kSkip: a read that was
+// counted and dropped (or EINTR); kStop: nothing more now (*err set on a
+// real error).
+Reader::VnetRead Reader::ReadVnet(iovec* iov, VnetHdr* h, size_t* len, int* err) {
+  const size_t cap = slotSize_ - headroom_;
+  const ssize_t r = readv(fd_, iov, 3);
+  if (r < 0) {
+    const int e = errno;
+    if (e == EINTR) return VnetRead::kSkip;
+    if (e != EAGAIN && e != EWOULDBLOCK) *err = e;
+    return VnetRead::kStop;
+  }
+  if (static_cast<size_t>(r) < kVnetHdrLen) {
+    offloadDropped_++;
+    return VnetRead::kSkip;
+  }
+  *len = static_cast<size_t>(r) - kVnetHdrLen;
+  if (*len > cap + kMaxGsoFrame) {
+    truncated_++;
+    return VnetRead::kSkip;
+  }
+  *h = ParseVnetHdr(vhdr_);
+  return VnetRead::kFrame;
+}
+
+// A frame without GSO in its slot: too long for it (truncated), or its
+// partial checksum completed when NEEDS_CSUM. True when it is ready.
+bool Reader::FinishPlain(uint8_t* slot, size_t len, const VnetHdr& h) {
+  if (len > slotSize_ - headroom_) {
+    truncated_++;
+    return false;
+  }
+  if ((h.flags & kVnetNeedsCsum) != 0) {
+    if (!CompleteCsum(slot, len, h.csumStart, h.csumOffset)) {
+      offloadDropped_++;
+      return false;
+    }
+    csumCompleted_++;
+  }
+  return true;
+}
+
 // Emits segments of the pending super-frame into slots n.. while there are
 // free slots. Returns the new slot count; pending_ is false when all are out.
 uint32_t Reader::EmitPending(uint32_t n) {
@@ -436,36 +479,13 @@ uint32_t Reader::FillTapVnet(bool* more, int* err) {
   for (uint32_t tries = 0; n < slots_ && tries < 2 * slots_; tries++) {
     uint8_t* slot = slab_ + static_cast<size_t>(n) * slotSize_ + headroom_;
     iov[1].iov_base = slot;
-    ssize_t r = readv(fd_, iov, 3);
-    if (r < 0) {
-      int e = errno;
-      if (e == EINTR) continue;
-      if (e != EAGAIN && e != EWOULDBLOCK) *err = e;
-      return n;
-    }
-    if (static_cast<size_t>(r) < kVnetHdrLen) {
-      offloadDropped_++;
-      continue;
-    }
-    const size_t len = static_cast<size_t>(r) - kVnetHdrLen;
-    if (len > cap + kMaxGsoFrame) {
-      truncated_++;
-      continue;
-    }
-    const VnetHdr h = ParseVnetHdr(vhdr_);
+    VnetHdr h;
+    size_t len = 0;
+    const VnetRead got = ReadVnet(iov, &h, &len, err);
+    if (got == VnetRead::kStop) return n;
+    if (got == VnetRead::kSkip) continue;
     if (h.gsoType == kGsoNone) {
-      if (len > cap) {
-        truncated_++;
-        continue;
-      }
-      if (h.flags & kVnetNeedsCsum) {
-        if (!CompleteCsum(slot, len, h.csumStart, h.csumOffset)) {
-          offloadDropped_++;
-          continue;
-        }
-        csumCompleted_++;
-      }
-      sizes_[n++] = static_cast<uint32_t>(len);
+      if (FinishPlain(slot, len, h)) sizes_[n++] = static_cast<uint32_t>(len);
       continue;
     }
     // A super-frame: make it contiguous in scratch, then cut it.
@@ -507,36 +527,14 @@ uint32_t Reader::FillTapVnetWhole(bool* more, int* err) {
     iov[1].iov_base = slot;
     iov[2].iov_base = whole + cap;  // the rest of a super-frame lands behind where its head will be copied
     iov[2].iov_len = need - cap;
-    ssize_t r = readv(fd_, iov, 3);
-    if (r < 0) {
-      int e = errno;
-      if (e == EINTR) continue;
-      if (e != EAGAIN && e != EWOULDBLOCK) *err = e;
-      return n;
-    }
-    if (static_cast<size_t>(r) < kVnetHdrLen) {
-      offloadDropped_++;
-      continue;
-    }
-    const size_t len = static_cast<size_t>(r) - kVnetHdrLen;
-    if (len > cap + kMaxGsoFrame) {
-      truncated_++;
-      continue;
-    }
-    const VnetHdr h = ParseVnetHdr(vhdr_);
+    VnetHdr h;
+    size_t len = 0;
+    const VnetRead got = ReadVnet(iov, &h, &len, err);
+    if (got == VnetRead::kStop) return n;
+    if (got == VnetRead::kSkip) continue;
     uint32_t* w = wholeTable_ + static_cast<size_t>(n) * 4;
     if (h.gsoType == kGsoNone) {
-      if (len > cap) {
-        truncated_++;
-        continue;
-      }
-      if ((h.flags & kVnetNeedsCsum) != 0) {
-        if (!CompleteCsum(slot, len, h.csumStart, h.csumOffset)) {
-          offloadDropped_++;
-          continue;
-        }
-        csumCompleted_++;
-      }
+      if (!FinishPlain(slot, len, h)) continue;
       w[0] = w[1] = w[2] = w[3] = 0;
       sizes_[n++] = static_cast<uint32_t>(len);
       continue;

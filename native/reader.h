@@ -43,6 +43,9 @@ class Reader : public Napi::ObjectWrap<Reader> {
 
   void Drain();
   uint32_t FillTap(bool* more, int* err);
+  enum class VnetRead { kFrame, kSkip, kStop };
+  VnetRead ReadVnet(iovec* iov, VnetHdr* h, size_t* len, int* err);
+  bool FinishPlain(uint8_t* slot, size_t len, const VnetHdr& h);
   uint32_t FillTapVnet(bool* more, int* err);
   uint32_t FillTapVnetWhole(bool* more, int* err);
   uint32_t EmitPending(uint32_t n);

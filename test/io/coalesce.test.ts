@@ -12,6 +12,7 @@ import * as ipv4 from '../../src/wire/ipv4';
 import * as tcp from '../../src/wire/tcp';
 import * as csum from '../../src/wire/checksum';
 import { parseIpv4 } from '../../src/wire/addr';
+import { vnetHdr } from './tso-frames';
 
 const SRC = parseIpv4('10.44.1.5');
 const DST = parseIpv4('10.44.2.7');
@@ -83,16 +84,6 @@ function coalesce(frames: Buffer[]): Buffer[] {
   return loadAddon().tapCoalesce(b.slab, b.starts, b.lens, frames.length);
 }
 
-function vnetHdr(flags: number, gsoType: number, gsoSize: number, csumStart: number, csumOffset: number, hdrLen: number): Buffer {
-  const h = Buffer.alloc(10);
-  h[0] = flags;
-  h[1] = gsoType;
-  h.writeUInt16LE(hdrLen, 2);
-  h.writeUInt16LE(gsoSize, 4);
-  h.writeUInt16LE(csumStart, 6);
-  h.writeUInt16LE(csumOffset, 8);
-  return h;
-}
 const ZERO_HDR = Buffer.alloc(10);
 
 function pattern(n: number, salt: number): Buffer {

@@ -24,6 +24,23 @@ function udp(host: string, ...args: string[]): Record<string, unknown> {
 
 type Got = [size: number, addr: number, port: number, k: number, intact: boolean];
 
+/** A plain dgram receiver (child-udp's recv-plain) in `host`, waiting for n datagrams: its port, then what it got. */
+async function plainReceiver(host: string, n: number): Promise<{ port: number; got: () => Promise<{ port: number; addr: string; size: number; k: number }[]> }> {
+  const recv = lab.spawn(host, ['node', CHILD, 'recv-plain', String(n)]);
+  let out = '';
+  recv.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  await waitFor('the receiver to be ready', () => out.includes('"ready"'), 10000, 20);
+  const port = (JSON.parse(out.split('\n')[0]!) as { port: number }).port;
+  return {
+    port,
+    got: async () => {
+      if (recv.exitCode === null) await once(recv, 'exit');
+      const lines = out.trim().split('\n');
+      return (JSON.parse(lines[lines.length - 1]!) as { got: { port: number; addr: string; size: number; k: number }[] }).got;
+    },
+  };
+}
+
 const impls = [
   // The raw socket sends the source port the caller wrote (40000 + k).
   { impl: 'batch', srcPort: (k: number, _aPort: number) => 40000 + k },
@@ -99,17 +116,10 @@ test('batch: raw send with chosen source ports crosses the underlay to a plain r
   const macB = (JSON.parse(lab.exec('rb', ['ip', '-j', 'link', 'show', 'eth0'])) as { address: string }[])[0]!.address;
   lab.exec('ra', ['ip', 'neigh', 'replace', '10.77.0.2', 'lladdr', macB, 'dev', 'eth0', 'nud', 'permanent']);
   const n = 20;
-  const recv = lab.spawn('rb', ['node', CHILD, 'recv-plain', String(n)]);
-  let out = '';
-  recv.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  await waitFor('the receiver to be ready', () => out.includes('"ready"'), 10000, 20);
-  const port = (JSON.parse(out.split('\n')[0]!) as { port: number }).port;
-
-  const sent = udp('ra', 'send-raw', '10.77.0.1', '10.77.0.2', String(port), String(n));
+  const recv = await plainReceiver('rb', n);
+  const sent = udp('ra', 'send-raw', '10.77.0.1', '10.77.0.2', String(recv.port), String(n));
   assert.deepEqual(sent, { ok: true, sent: n });
-  if (recv.exitCode === null) await once(recv, 'exit');
-  const lines = out.trim().split('\n');
-  const got = (JSON.parse(lines[lines.length - 1]!) as { got: { port: number; addr: string; size: number; k: number }[] }).got;
+  const got = await recv.got();
   assert.equal(got.length, n);
   for (const g of got) {
     assert.equal(g.addr, '10.77.0.1');
@@ -167,21 +177,14 @@ test('batch offloads: a GSO send the kernel refuses (segments over the path MTU:
   const macB = (JSON.parse(lab.exec('gb', ['ip', '-j', 'link', 'show', 'eth0'])) as { address: string }[])[0]!.address;
   lab.exec('ga', ['ip', 'neigh', 'replace', '10.78.0.2', 'lladdr', macB, 'dev', 'eth0', 'nud', 'permanent']);
   const n = 20;
-  const recv = lab.spawn('gb', ['node', CHILD, 'recv-plain', String(n)]);
-  let out = '';
-  recv.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  await waitFor('the receiver to be ready', () => out.includes('"ready"'), 10000, 20);
-  const port = (JSON.parse(out.split('\n')[0]!) as { port: number }).port;
-
-  const r = udp('ga', 'gso-fallback', '10.78.0.1', '10.78.0.2', String(port), String(n));
+  const recv = await plainReceiver('gb', n);
+  const r = udp('ga', 'gso-fallback', '10.78.0.1', '10.78.0.2', String(recv.port), String(n));
   assert.deepEqual(r.gsoBefore, { enabled: true, reason: 'on' }, 'the probe cannot see this: only a send can');
   assert.deepEqual(r.sent, [n / 2, n / 2]);
   assert.deepEqual(r.gsoAfter, { enabled: false, reason: 'refused on send: EMSGSIZE' });
   assert.deepEqual(r.errors, [{ code: 'VXTAP_ERR_SYS_EMSGSIZE', fatal: false }]);
   assert.equal((r.stats as { txSkipped: number }).txSkipped, 0);
-  if (recv.exitCode === null) await once(recv, 'exit');
-  const lines = out.trim().split('\n');
-  const got = (JSON.parse(lines[lines.length - 1]!) as { got: { port: number; size: number; k: number }[] }).got;
+  const got = await recv.got();
   assert.deepEqual(got.map((g) => g.k).sort((x, y) => x - y), [...Array(n).keys()]);
   for (const g of got) {
     assert.equal(g.port, r.srcPort);
