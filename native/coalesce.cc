@@ -11,7 +11,13 @@ constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x1
 
 uint16_t Csum(const uint8_t* p, size_t n, uint64_t acc) { return static_cast<uint16_t>(~Fold(Sum(p, n, acc))); }
 
-uint64_t PseudoSum(const uint8_t* ip, uint32_t l4len) {
+// The TCP pseudo-header sum: IPv4 (RFC 793) or IPv6 (RFC 8200 section 8.1).
+uint64_t PseudoSum(const uint8_t* ip, uint32_t l4len, bool v6) {
+  if (v6) {
+    uint8_t tail[8] = {0, 0, 0, 0, 0, 0, 0, 6};
+    Put32(tail, l4len);
+    return Sum(ip + 8, 32, Sum(tail, sizeof tail, 0));
+  }
   uint8_t pseudo[12];
   std::memcpy(pseudo, ip + 12, 8);
   pseudo[8] = 0;
@@ -22,7 +28,7 @@ uint64_t PseudoSum(const uint8_t* ip, uint32_t l4len) {
 
 }  // namespace
 
-bool ParseCoalescable(const uint8_t* f, size_t len, Tcp4Seg* out) {
+bool ParseCoalescable(const uint8_t* f, size_t len, TcpSeg* out) {
   if (len < 14 + 20 + 20) return false;
   uint32_t l3 = 14;
   uint16_t type = Get16(f + 12);
@@ -30,12 +36,25 @@ bool ParseCoalescable(const uint8_t* f, size_t len, Tcp4Seg* out) {
     type = Get16(f + 16);
     l3 = 18;
   }
-  if (type != 0x0800 || len < l3 + 40u) return false;
   const uint8_t* ip = f + l3;
-  if (ip[0] != 0x45 || ip[9] != 6) return false;
-  if ((Get16(ip + 6) & 0x3fff) != 0) return false;  // MF or a fragment offset
-  if (Get16(ip + 2) != len - l3) return false;      // padding or a short frame: not coalesced
-  const uint32_t l4 = l3 + 20;
+  uint32_t l4;
+  bool v6;
+  if (type == 0x0800) {
+    if (len < l3 + 40u || ip[0] != 0x45 || ip[9] != 6) return false;
+    if ((Get16(ip + 6) & 0x3fff) != 0) return false;  // MF or a fragment offset
+    if (Get16(ip + 2) != len - l3) return false;      // padding or a short frame: not coalesced
+    if (Fold(Sum(ip, 20, 0)) != 0xffff) return false;
+    l4 = l3 + 20;
+    v6 = false;
+  } else if (type == 0x86dd) {
+    // TCP right behind the fixed header (the kernel's GRO takes extension headers; vxtap does not).
+    if (len < l3 + 60u || (ip[0] >> 4) != 6 || ip[6] != 6) return false;
+    if (Get16(ip + 4) != len - l3 - 40) return false;
+    l4 = l3 + 40;
+    v6 = true;
+  } else {
+    return false;
+  }
   const uint8_t* th = f + l4;
   const uint32_t doff = (th[12] >> 4) * 4u;
   if (doff < 20 || len < l4 + doff) return false;
@@ -43,11 +62,11 @@ bool ParseCoalescable(const uint8_t* f, size_t len, Tcp4Seg* out) {
   if (!(flags & kAck) || (flags & (kSyn | kRst | kUrg | kCwr))) return false;
   const uint32_t payload = static_cast<uint32_t>(len - l4 - doff);
   if (payload == 0) return false;
-  if (Fold(Sum(ip, 20, 0)) != 0xffff) return false;
   const uint32_t l4len = static_cast<uint32_t>(len - l4);
-  if (Fold(Sum(th, l4len, PseudoSum(ip, l4len))) != 0xffff) return false;
+  if (Fold(Sum(th, l4len, PseudoSum(ip, l4len, v6))) != 0xffff) return false;
   out->l3 = l3;
   out->l4 = l4;
+  out->v6 = v6;
   out->hdrLen = l4 + doff;
   out->payload = payload;
   out->seq = Get32(th + 4);
@@ -55,15 +74,20 @@ bool ParseCoalescable(const uint8_t* f, size_t len, Tcp4Seg* out) {
   return true;
 }
 
-bool SameFlowNext(const uint8_t* hf, const Tcp4Seg& h, const uint8_t* nf, const Tcp4Seg& n, uint32_t endSeq) {
+bool SameFlowNext(const uint8_t* hf, const TcpSeg& h, const uint8_t* nf, const TcpSeg& n, uint32_t endSeq) {
   if (n.l3 != h.l3 || n.hdrLen != h.hdrLen || n.seq != endSeq) return false;
   if ((h.flags & (kPsh | kFin)) != 0) return false;  // the head already ended its group
   if ((n.flags & ~(kPsh | kFin)) != (h.flags & ~(kPsh | kFin))) return false;
   if (std::memcmp(hf, nf, h.l3) != 0) return false;  // MACs, EtherType, VLAN tag
   const uint8_t* hi = hf + h.l3;
   const uint8_t* ni = nf + n.l3;
-  // TOS (1), flags/fragment (6-7: DF), TTL and protocol (8-9), addresses (12-19).
-  if (hi[1] != ni[1] || Get16(hi + 6) != Get16(ni + 6) || hi[8] != ni[8] || std::memcmp(hi + 12, ni + 12, 8) != 0) return false;
+  if (n.v6 != h.v6) return false;
+  if (h.v6) {
+    // Version, traffic class and flow label (0-3), next header and hop limit (6-7), addresses (8-39).
+    if (std::memcmp(hi, ni, 4) != 0 || Get16(hi + 6) != Get16(ni + 6) || std::memcmp(hi + 8, ni + 8, 32) != 0) return false;
+  } else if (hi[1] != ni[1] || Get16(hi + 6) != Get16(ni + 6) || hi[8] != ni[8] || std::memcmp(hi + 12, ni + 12, 8) != 0) {
+    return false;  // TOS (1), flags/fragment (6-7: DF), TTL and protocol (8-9), addresses (12-19)
+  }
   const uint8_t* ht = hf + h.l4;
   const uint8_t* nt = nf + n.l4;
   // Ports (0-3), ack (8-11), data offset (12), options (20..).
@@ -71,21 +95,25 @@ bool SameFlowNext(const uint8_t* hf, const Tcp4Seg& h, const uint8_t* nf, const 
   return std::memcmp(ht + 20, nt + 20, h.hdrLen - h.l4 - 20) == 0;
 }
 
-void SealGroup(uint8_t* hf, const Tcp4Seg& h, uint32_t payload, uint8_t lastFlags, uint8_t vhdr[kVnetHdrLen]) {
+void SealGroup(uint8_t* hf, const TcpSeg& h, uint32_t payload, uint8_t lastFlags, uint8_t vhdr[kVnetHdrLen]) {
   uint8_t* ip = hf + h.l3;
   uint8_t* th = hf + h.l4;
   const uint32_t l4len = h.hdrLen - h.l4 + payload;
-  Put16(ip + 2, static_cast<uint16_t>(20 + l4len));
-  Put16(ip + 10, 0);
-  Put16(ip + 10, Csum(ip, 20, 0));
+  if (h.v6) {
+    Put16(ip + 4, static_cast<uint16_t>(l4len));  // payload length: no header checksum in IPv6
+  } else {
+    Put16(ip + 2, static_cast<uint16_t>(20 + l4len));
+    Put16(ip + 10, 0);
+    Put16(ip + 10, Csum(ip, 20, 0));
+  }
   th[13] = static_cast<uint8_t>(th[13] | (lastFlags & (kPsh | kFin)));
-  Put16(th + 16, Fold(PseudoSum(ip, l4len)));
+  Put16(th + 16, Fold(PseudoSum(ip, l4len, h.v6)));
   const uint16_t hdrLen = static_cast<uint16_t>(h.hdrLen);
   const uint16_t gsoSize = static_cast<uint16_t>(h.payload);
   const uint16_t csumStart = static_cast<uint16_t>(h.l4);
   const uint16_t csumOffset = 16;
   vhdr[0] = kVnetNeedsCsum;
-  vhdr[1] = kGsoTcpV4;
+  vhdr[1] = h.v6 ? kGsoTcpV6 : kGsoTcpV4;
   // Host byte order (see offload.h).
   std::memcpy(vhdr + 2, &hdrLen, 2);
   std::memcpy(vhdr + 4, &gsoSize, 2);
@@ -93,7 +121,7 @@ void SealGroup(uint8_t* hf, const Tcp4Seg& h, uint32_t payload, uint8_t lastFlag
   std::memcpy(vhdr + 8, &csumOffset, 2);
 }
 
-bool Coalescer::Parse(uint32_t k, Tcp4Seg* out) {
+bool Coalescer::Parse(uint32_t k, TcpSeg* out) {
   if (k == cachedK_) {
     *out = cached_;
     return cachedOk_;
@@ -104,14 +132,16 @@ bool Coalescer::Parse(uint32_t k, Tcp4Seg* out) {
 uint32_t Coalescer::Next(uint32_t k, uint8_t vhdr[kVnetHdrLen]) {
   if (!Parse(k, &head_)) return 1;
   const uint8_t* hf = base_ + starts_[k];
-  const uint32_t fixed = 20 + (head_.hdrLen - head_.l4);  // IPv4 + TCP headers
+  // What the 16-bit length field counts besides payload: IPv4 total length has the IPv4 and TCP
+  // headers, IPv6 payload length the TCP header only.
+  const uint32_t fixed = (head_.v6 ? 0 : 20) + (head_.hdrLen - head_.l4);
   uint32_t n = 1;
   uint32_t payload = head_.payload;
   uint32_t endSeq = head_.seq + head_.payload;
   uint8_t lastFlags = head_.flags;
   bool open = (head_.flags & (kPsh | kFin)) == 0;
   while (open && k + n < count_ && n < kMaxGroupSegs) {
-    Tcp4Seg s;
+    TcpSeg s;
     const uint32_t j = k + n;
     const bool ok = Parse(j, &s);
     if (!ok || s.payload > head_.payload || fixed + payload + s.payload > kMaxGroupIpLen ||

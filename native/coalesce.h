@@ -1,18 +1,19 @@
 // Receive-side coalescing for writes to a vnet TAP (software GRO).
 //
-// Decapsulated TCPv4 segments of one flow that follow each other in a batch
+// Decapsulated TCP segments (IPv4 or IPv6) of one flow that follow each other in a batch
 // are written to the TAP as one GSO super-frame (virtio_net_hdr gso_type
-// TCPV4, NEEDS_CSUM), so the kernel's TCP stack takes one skb where it would
+// TCPV4 or TCPV6, NEEDS_CSUM), so the kernel's TCP stack takes one skb where it would
 // take dozens. The rules follow the kernel's tcp_gro_receive /
 // inet_gro_receive:
-//   - same Ethernet header (and VLAN tag), IPv4 without options or
-//     fragmentation, same TOS, TTL, DF, addresses; TCP same ports, ack,
-//     data offset and options;
+//   - same Ethernet header (and VLAN tag); IPv4 without options or
+//     fragmentation, same TOS, TTL, DF, addresses, or IPv6 without
+//     extension headers, same traffic class, flow label, hop limit,
+//     addresses; TCP same ports, ack, data offset and options;
 //   - each next segment starts where the last ended (seq), carries payload,
 //     and has the head's flags (ACK, no SYN/RST/URG/CWR), PSH or FIN
 //     allowed and ending the group;
 //   - every segment has the head's payload size (the MSS), except a shorter
-//     last one, which ends the group; at most 64 KB of IP datagram;
+//     last one, which ends the group; at most 64 KB in the IP length field;
 //   - the IPv4 header and TCP checksums of every segment are verified first:
 //     a super-frame's checksum is trusted by the kernel (NEEDS_CSUM), so a
 //     segment that fails is written alone, for the kernel to drop and count.
@@ -25,10 +26,11 @@
 
 namespace vxtap {
 
-// One TCPv4 segment as the coalescer sees it.
-struct Tcp4Seg {
-  uint32_t l3 = 0;       // IPv4 header offset (14, or 18 behind a VLAN tag)
-  uint32_t l4 = 0;       // TCP header offset (l3 + 20)
+// One TCP segment as the coalescer sees it.
+struct TcpSeg {
+  uint32_t l3 = 0;       // IP header offset (14, or 18 behind a VLAN tag)
+  uint32_t l4 = 0;       // TCP header offset (l3 + 20, or l3 + 40 for IPv6)
+  bool v6 = false;
   uint32_t hdrLen = 0;   // Ethernet + IPv4 + TCP headers
   uint32_t payload = 0;  // TCP payload bytes
   uint32_t seq = 0;
@@ -37,21 +39,22 @@ struct Tcp4Seg {
 
 // Parses frame[0, len) as a segment that may take part in a group: plain
 // Ethernet (+ one 802.1Q tag) + IPv4 (IHL 5, not a fragment, total length
-// exactly the frame's rest) + TCP with payload, ACK set and no SYN, RST, URG
-// or CWR, and valid IPv4 header and TCP checksums. False otherwise.
-bool ParseCoalescable(const uint8_t* frame, size_t len, Tcp4Seg* out);
+// exactly the frame's rest) or IPv6 (next header TCP, payload length exactly
+// the frame's rest) + TCP with payload, ACK set and no SYN, RST, URG or CWR,
+// and valid checksums (IPv4 header, TCP). False otherwise.
+bool ParseCoalescable(const uint8_t* frame, size_t len, TcpSeg* out);
 
 // Whether `next` may follow the group whose head is `head` and whose data
 // ends at sequence `endSeq` (the caller checks sizes and the group's end).
-bool SameFlowNext(const uint8_t* headFrame, const Tcp4Seg& head, const uint8_t* nextFrame, const Tcp4Seg& next,
+bool SameFlowNext(const uint8_t* headFrame, const TcpSeg& head, const uint8_t* nextFrame, const TcpSeg& next,
                   uint32_t endSeq);
 
 // Turns the head frame into the header of a super-frame of `payload` bytes
-// (IPv4 total length and header checksum; the TCP flags of the last segment
+// (IPv4 total length and header checksum, or IPv6 payload length; the TCP flags of the last segment
 // OR'd in; the TCP checksum field set to the pseudo-header sum, as NEEDS_CSUM
 // wants it) and fills the virtio_net_hdr for it (GSO TCPV4, gso_size = the
-// head's payload, csum_start = l4, csum_offset = 16).
-void SealGroup(uint8_t* headFrame, const Tcp4Seg& head, uint32_t payload, uint8_t lastFlags, uint8_t vhdr[kVnetHdrLen]);
+// head's payload, csum_start = l4, csum_offset = 16; TCPV6 for IPv6).
+void SealGroup(uint8_t* headFrame, const TcpSeg& head, uint32_t payload, uint8_t lastFlags, uint8_t vhdr[kVnetHdrLen]);
 
 // Plans the groups of one batch of frames (frame k = base[starts[k], +lens[k])):
 // Next(k) returns how many frames from k form the next group (1: write k
@@ -64,23 +67,23 @@ class Coalescer {
   Coalescer(uint8_t* base, const uint32_t* starts, const uint32_t* lens, uint32_t count)
       : base_(base), starts_(starts), lens_(lens), count_(count) {}
   uint32_t Next(uint32_t k, uint8_t vhdr[kVnetHdrLen]);
-  const Tcp4Seg& head() const { return head_; }
+  const TcpSeg& head() const { return head_; }
 
  private:
-  bool Parse(uint32_t k, Tcp4Seg* out);
+  bool Parse(uint32_t k, TcpSeg* out);
 
   uint8_t* base_;
   const uint32_t* starts_;
   const uint32_t* lens_;
   uint32_t count_;
-  Tcp4Seg head_;
+  TcpSeg head_;
   // The frame that ended the last group, parsed already: cachedK_ (UINT32_MAX when none).
   uint32_t cachedK_ = UINT32_MAX;
   bool cachedOk_ = false;
-  Tcp4Seg cached_;
+  TcpSeg cached_;
 };
 
-// The largest IPv4 datagram a group may make (IP total length is 16 bits).
+// The most a group may put in the 16-bit IP length field (IPv4 total length, IPv6 payload length).
 constexpr uint32_t kMaxGroupIpLen = 65535;
 // The most segments one group takes (bounds a writev's iovec count).
 constexpr uint32_t kMaxGroupSegs = 64;

@@ -142,7 +142,7 @@ Napi::Value TapSegment(const Napi::CallbackInfo& info) {
 //   Throws only when the fd itself is unusable (EBADF, EBADFD after the
 //   device is deleted, ...; see IsFdFatal), with `written` = frames written
 //   before. Spans outside the slab throw RangeError before any write.
-//   vnetHdr: the TAP was opened with it. Consecutive TCPv4 segments of one
+//   vnetHdr: the TAP was opened with it. Consecutive TCP segments of one
 //   flow are coalesced (coalesce.h) and written as one GSO super-frame:
 //   writev of its virtio_net_hdr, the head frame (its headers rewritten in
 //   place in the slab) and the payload of each further segment, no copy.

@@ -77,7 +77,7 @@ export interface ReaderOffloadStats {
   whole: number;
 }
 
-/** What a vnet TAP's writes coalesced (native/coalesce.h): TCPv4 segments written as GSO super-frames. */
+/** What a vnet TAP's writes coalesced (native/coalesce.h): TCP segments written as GSO super-frames. */
 export interface WriteCoalesceStats {
   /** Super-frames written. */
   superFrames: number;
@@ -131,7 +131,7 @@ export interface Addon {
    * frames written; stops at EAGAIN/ENOBUFS. A frame the kernel refuses
    * (EINVAL: runt; EIO: the link is down) is skipped: errOut = [skipped,
    * lastErrno]. Throws only when the fd is unusable (EBADF, EBADFD).
-   * vnetHdr: consecutive TCPv4 segments of one flow go out as one GSO
+   * vnetHdr: consecutive TCP segments (IPv4 or IPv6) of one flow go out as one GSO
    * super-frame (native/coalesce.h); an errOut of length 4 also gets
    * [superFrames, segments in them] of this call.
    */

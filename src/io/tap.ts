@@ -14,11 +14,11 @@
  * partial. The native reader ('tap-vnet', native/reader.cc) cuts
  * each super-frame into MTU-sized frames, one per batch slot, and completes
  * partial checksums, so the batch holds ordinary finished frames, as without
- * offloads. On the way back, consecutive TCPv4 segments of one flow in a
+ * offloads. On the way back, consecutive TCP segments of one flow in a
  * write batch are coalesced into one GSO super-frame (native/coalesce.h:
  * the kernel's GRO rules, checksums verified first), so the kernel's TCP
- * stack takes one skb per up to 64 KB; other frames (IPv6 too: not
- * coalesced) carry a zeroed virtio_net_hdr (writev). When the UDP port can
+ * stack takes one skb per up to 64 KB; other frames carry a zeroed
+ * virtio_net_hdr (writev). When the UDP port can
  * cut super-frames itself (UDP GSO), a batch that keepWhole() gets them
  * whole instead (reader 'tap-vnet-whole').
  */

@@ -171,19 +171,21 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
           });
 
           if (offload) {
-            await t.test('IPv6 TCP across the overlay: TSO6 super-frames cut in the addon, 20 MiB intact', async () => {
+            await t.test('IPv6 TCP across the overlay: TSO6 super-frames cut in the addon, coalesced back on h2, 20 MiB intact', async () => {
               // flannel's overlay is IPv4: these addresses and neighbours are set by hand, so that IPv6 crosses too.
               const v6 = { h1: 'fd00:44::1', h2: 'fd00:44::2' } as const;
               for (const [h, other] of [['h1', 'h2'], ['h2', 'h1']] as const) {
                 lab.exec(h, ['ip', '-6', 'addr', 'add', `${v6[h]}/64`, 'dev', TAP, 'nodad']);
                 lab.exec(h, ['ip', '-6', 'neigh', 'replace', v6[other], 'lladdr', macFromIp(HOSTS[other]), 'dev', TAP, 'nud', 'permanent']);
               }
-              type Off = { gsoFrames: number; dropped: number };
-              const before = ((await d1.stats())['tapPort'] as { offload: Off }).offload;
+              type Off = { gsoFrames: number; dropped: number; coalesced: { superFrames: number } };
+              const tapOf = async (d: Daemon): Promise<Off> => ((await d.stats())['tapPort'] as { offload: Off }).offload;
+              const [before, rxBefore] = [await tapOf(d1), await tapOf(d2)];
               await tcpTransfer(lab, 'h1', 'h2', v6.h2, 20);
-              const after = ((await d1.stats())['tapPort'] as { offload: Off }).offload;
+              const [after, rxAfter] = [await tapOf(d1), await tapOf(d2)];
               assert.ok(after.gsoFrames > before.gsoFrames, `no TSO6 super-frames read: ${JSON.stringify(after)}`);
               assert.equal(after.dropped, 0);
+              assert.ok(rxAfter.coalesced.superFrames > rxBefore.coalesced.superFrames, `no IPv6 segments coalesced on h2: ${JSON.stringify(rxAfter)}`);
             });
           }
 

@@ -153,3 +153,49 @@ test('groups end at a shorter segment, at 64 segments, and restart after a frame
   run[1]![HDR + 5] ^= 1;
   assert.deepEqual(coalesce(run).map((w) => [w[1], w.length - 10]), [[0, HDR + MSS], [0, HDR + MSS], [0, HDR + MSS]]);
 });
+
+test('IPv6: segments of one flow become one TCPV6 super-frame (payload length, pseudo-header sum); a changed flow label ends the group', () => {
+  const src = Buffer.from('fd000000000000000000000000000001', 'hex');
+  const dst = Buffer.from('fd000000000000000000000000000002', 'hex');
+  const L4v6 = 14 + 40;
+  const pseudo = (len: number): number => {
+    const p = Buffer.alloc(40);
+    src.copy(p, 0);
+    dst.copy(p, 16);
+    p.writeUInt32BE(len, 32);
+    p[39] = 6;
+    return csum.sum(p, 0, 40);
+  };
+  const frame6 = (payload: Buffer, seq: number, flags: number, partial = false, flow = 0x12345): Buffer => {
+    const f = Buffer.alloc(L4v6 + TCP_HDR + payload.length);
+    Buffer.from('0276c0a85a020276c0a85a0186dd', 'hex').copy(f, 0);
+    f.writeUInt32BE((0x6 << 28) | flow, 14);
+    f.writeUInt16BE(TCP_HDR + payload.length, 18);
+    f[20] = 6;
+    f[21] = 64;
+    src.copy(f, 22);
+    dst.copy(f, 38);
+    f.writeUInt16BE(40000, L4v6);
+    f.writeUInt16BE(5201, L4v6 + 2);
+    f.writeUInt32BE(seq >>> 0, L4v6 + 4);
+    f.writeUInt32BE(0x01020304, L4v6 + 8);
+    f[L4v6 + 12] = (TCP_HDR / 4) << 4;
+    f[L4v6 + 13] = flags;
+    f.writeUInt16BE(502, L4v6 + 14);
+    Buffer.from('0101080a0000aaaa0000bbbb', 'hex').copy(f, L4v6 + 20);
+    payload.copy(f, L4v6 + TCP_HDR);
+    const l4len = TCP_HDR + payload.length;
+    f.writeUInt16BE(partial ? csum.fold(pseudo(l4len)) : csum.checksum(f, L4v6, l4len, pseudo(l4len)), L4v6 + 16);
+    return f;
+  };
+  const payload = pattern(2 * MSS + 300, 17);
+  const segs = [0, 1, 2].map((k) => frame6(payload.subarray(k * MSS, k * MSS + MSS), 5000 + k * MSS, k === 2 ? ACK | tcp.FLAG_PSH : ACK));
+  const out = coalesce(segs);
+  assert.equal(out.length, 1);
+  const want = frame6(payload, 5000, ACK | tcp.FLAG_PSH, true);
+  assert.deepEqual(out[0], Buffer.concat([vnetHdr(1, 4, MSS, L4v6, 16, L4v6 + TCP_HDR), want]));
+
+  const other = [frame6(payload.subarray(0, MSS), 0, ACK), frame6(payload.subarray(MSS, 2 * MSS), MSS, ACK, false, 0x54321)];
+  assert.deepEqual(coalesce(other).map((w) => w[1]), [0, 0], 'another flow label: two plain writes');
+});
+
