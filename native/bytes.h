@@ -55,4 +55,19 @@ inline uint16_t Fold(uint64_t acc) {
 }
 
 
+// The EtherType of an Ethernet frame of len bytes and the offset of its L3
+// header: 14, or 18 behind one 802.1Q (or 802.1ad) tag. False when the frame
+// is too short to hold that much.
+inline bool L3Of(const uint8_t* frame, size_t len, uint16_t* type, uint32_t* l3) {
+  if (len < 14) return false;
+  *type = Get16(frame + 12);
+  *l3 = 14;
+  if (*type == 0x8100 || *type == 0x88a8) {
+    if (len < 18) return false;
+    *type = Get16(frame + 16);
+    *l3 = 18;
+  }
+  return true;
+}
+
 }  // namespace vxtap

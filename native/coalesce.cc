@@ -29,13 +29,9 @@ uint64_t PseudoSum(const uint8_t* ip, uint32_t l4len, bool v6) {
 }  // namespace
 
 bool ParseCoalescable(const uint8_t* f, size_t len, TcpSeg* out) {
-  if (len < 14 + 20 + 20) return false;
-  uint32_t l3 = 14;
-  uint16_t type = Get16(f + 12);
-  if (type == 0x8100) {
-    type = Get16(f + 16);
-    l3 = 18;
-  }
+  uint16_t type;
+  uint32_t l3;
+  if (len < 14 + 20 + 20 || !L3Of(f, len, &type, &l3)) return false;
   const uint8_t* ip = f + l3;
   uint32_t l4;
   bool v6;

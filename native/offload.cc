@@ -28,14 +28,9 @@ bool CompleteCsum(uint8_t* frame, size_t len, uint32_t start, uint32_t offset) {
 }
 
 bool ParseTcpGso(const uint8_t* frame, size_t len, uint32_t mss, TcpGso* out) {
-  if (mss == 0 || len < 14) return false;
-  uint32_t l3 = 14;
-  uint16_t type = Get16(frame + 12);
-  if (type == 0x8100 || type == 0x88a8) {
-    if (len < 18) return false;
-    type = Get16(frame + 16);
-    l3 = 18;
-  }
+  uint16_t type;
+  uint32_t l3;
+  if (mss == 0 || !L3Of(frame, len, &type, &l3)) return false;
   const uint8_t* ip = frame + l3;
   uint32_t l4;
   bool v6;

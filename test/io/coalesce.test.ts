@@ -12,7 +12,7 @@ import * as ipv4 from '../../src/wire/ipv4';
 import * as tcp from '../../src/wire/tcp';
 import * as csum from '../../src/wire/checksum';
 import { parseIpv4 } from '../../src/wire/addr';
-import { vnetHdr } from './tso-frames';
+import { vnetHdr, DST6, SRC6, pseudoSumV6 } from './tso-frames';
 
 const SRC = parseIpv4('10.44.1.5');
 const DST = parseIpv4('10.44.2.7');
@@ -155,17 +155,10 @@ test('groups end at a shorter segment, at 64 segments, and restart after a frame
 });
 
 test('IPv6: segments of one flow become one TCPV6 super-frame (payload length, pseudo-header sum); a changed flow label ends the group', () => {
-  const src = Buffer.from('fd000000000000000000000000000001', 'hex');
-  const dst = Buffer.from('fd000000000000000000000000000002', 'hex');
+  const src = SRC6;
+  const dst = DST6;
   const L4v6 = 14 + 40;
-  const pseudo = (len: number): number => {
-    const p = Buffer.alloc(40);
-    src.copy(p, 0);
-    dst.copy(p, 16);
-    p.writeUInt32BE(len, 32);
-    p[39] = 6;
-    return csum.sum(p, 0, 40);
-  };
+  const pseudo = pseudoSumV6;
   const frame6 = (payload: Buffer, seq: number, flags: number, partial = false, flow = 0x12345): Buffer => {
     const f = Buffer.alloc(L4v6 + TCP_HDR + payload.length);
     Buffer.from('0276c0a85a020276c0a85a0186dd', 'hex').copy(f, 0);

@@ -9,7 +9,7 @@ import { loadAddon } from '../../src/io/native';
 import * as ipv4 from '../../src/wire/ipv4';
 import * as tcp from '../../src/wire/tcp';
 import * as csum from '../../src/wire/checksum';
-import { DST, HDR, L3, L4, MSS, SRC, TCP_HDR, ethernet, ipHeader, superFrame, vnetHdr } from './tso-frames';
+import { DST, HDR, L3, L4, MSS, SRC, TCP_HDR, ethernet, ipHeader, superFrame, vnetHdr, DST6, SRC6, pseudoSumV6 } from './tso-frames';
 
 const SLOT = 1600;
 const HEADROOM = 64;
@@ -119,8 +119,8 @@ test('a TCPv6 super-frame (TSO6) becomes finished frames: payload length, sequen
   const a = loadAddon();
   const payload = Buffer.alloc(2 * MSS + 300);
   for (let i = 0; i < payload.length; i++) payload[i] = (i * 5 + 11) & 0xff;
-  const src = Buffer.from('fd000000000000000000000000000001', 'hex');
-  const dst = Buffer.from('fd000000000000000000000000000002', 'hex');
+  const src = SRC6;
+  const dst = DST6;
   const L4v6 = 14 + 40;
   const ip = Buffer.alloc(40);
   ip.writeUInt32BE(0x60012345, 0); // version 6, a flow label to keep
@@ -129,14 +129,7 @@ test('a TCPv6 super-frame (TSO6) becomes finished frames: payload length, sequen
   ip[7] = 64;
   src.copy(ip, 8);
   dst.copy(ip, 24);
-  const pseudo = (len: number): number => {
-    const p = Buffer.alloc(40);
-    src.copy(p, 0);
-    dst.copy(p, 16);
-    p.writeUInt32BE(len, 32);
-    p[39] = 6;
-    return csum.sum(p, 0, 40);
-  };
+  const pseudo = pseudoSumV6;
   const th = Buffer.alloc(TCP_HDR);
   th.writeUInt16BE(40000, 0);
   th.writeUInt16BE(5201, 2);

@@ -63,3 +63,18 @@ export function superFrame(payload: Buffer, seq: number, flags: number): Buffer 
   th.writeUInt16BE(csum.fold(csum.pseudoHeaderSumIpv4(SRC, DST, 6, TCP_HDR + payload.length)), 16);
   return Buffer.concat([ethernet(0x0800), ipHeader(6, TCP_HDR + payload.length, 0x1234), th, payload]);
 }
+
+/** The IPv6 addresses of the TSO6 and IPv6 coalescing tests. */
+export const SRC6 = Buffer.from('fd000000000000000000000000000001', 'hex');
+export const DST6 = Buffer.from('fd000000000000000000000000000002', 'hex');
+
+/** The TCP pseudo-header sum over IPv6 (RFC 8200 section 8.1) for SRC6 -> DST6, not folded. */
+export function pseudoSumV6(len: number): number {
+  const p = Buffer.alloc(40);
+  SRC6.copy(p, 0);
+  DST6.copy(p, 16);
+  p.writeUInt32BE(len, 32);
+  p[39] = 6;
+  return csum.sum(p, 0, 40);
+}
+
