@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Switch } from '../../../src/switch/switch';
 import { MemoryDatagramPort, MemoryFramePort } from '../../../src/io/fake';
+import type { BatchHandler, FrameBatch } from '../../../src/io/port';
 import { macKeyFromString, parseIpv4 } from '../../../src/wire/addr';
 import { arpRequest, ipv4Frame } from '../../helpers/frames';
 
@@ -68,4 +69,46 @@ test('what the socket or the TAP refuses is a counted drop, and the counts stay 
   assert.equal(sw.counters.decapFrames, 1);
   assert.equal(sw.counters.decapBytes, inner.length);
   assert.equal(sw.counters.dropCount('tap-write'), 1);
+});
+
+test('whole super-frames: the switch keeps them whole only when both ports can, and unsent ones are dropped with all their segments', () => {
+  // A TAP that can leave super-frames whole and a UDP port that cuts them at the send (as TapPort
+  // with offloads and BatchUdpPort with UDP GSO); the batch is kept to set its `whole` table by hand.
+  class WholeTap extends MemoryFramePort {
+    readonly keepsWhole = true;
+    kept: FrameBatch | null = null;
+    override start(b: FrameBatch, cb: BatchHandler): void { this.kept = b; super.start(b, cb); }
+  }
+  class WholeNet extends MemoryDatagramPort { readonly sendsWhole = true; }
+  const tap = new WholeTap('vxtap.7');
+  const net = new WholeNet({ writesUdpHeader: true });
+  const sw = new Switch({ vni: 7, tap, net, mtu: 1450, batchSize: 32 });
+  sw.fdb.set(macKeyFromString(PEER_MAC), parseIpv4(PEER_IP), 4789);
+  sw.start();
+  const b = tap.kept!;
+  assert.ok(b.aux !== null && b.whole !== null, 'the TAP batch keeps super-frames whole');
+
+  const seg0 = ipv4Frame(PEER_MAC, SELF_MAC, '10.44.1.0', '10.44.2.5', 6, 1, 2);
+  const mss = seg0.length - 54;
+  const plain = ipv4Frame(PEER_MAC, SELF_MAC, '10.44.1.0', '10.44.2.5', 17, 1, 2);
+  b.whole.set([0, 54 + 4 * mss + 10, mss, 5], 0); // slot 0 stands for 5 segments
+  b.whole.set([0, 0, 0, 0], 4);
+  net.acceptLimit = 1; // the super-frame's entry is taken, the plain frame's is not
+  tap.inject([seg0, plain]);
+  assert.equal(net.sent.length, 1);
+  assert.equal(sw.counters.encapFrames, 5);
+  assert.equal(sw.counters.encapBytes, 54 * 5 + 4 * mss + 10);
+  assert.equal(sw.counters.dropCount('udp-send'), 1);
+
+  net.acceptLimit = 0; // now nothing is taken: the super-frame is 5 dropped frames
+  tap.inject([seg0, plain]);
+  assert.equal(sw.counters.encapFrames, 5, 'unchanged');
+  assert.equal(sw.counters.encapBytes, 54 * 5 + 4 * mss + 10, 'unchanged');
+  assert.equal(sw.counters.dropCount('udp-send'), 1 + 5 + 1);
+
+  // With a port that cannot cut super-frames (or with a tracer), frames go one by one.
+  const plainNet = new MemoryDatagramPort({ writesUdpHeader: true });
+  const t2 = new WholeTap('vxtap.8');
+  new Switch({ vni: 7, tap: t2, net: plainNet, mtu: 1450 }).start();
+  assert.equal(t2.kept!.whole, null);
 });
