@@ -14,13 +14,8 @@ async function withRegistry<T>(f: EtcdFlags, fn: (r: SubnetRegistry) => Promise<
   }
 }
 
-export interface InitFlags extends EtcdFlags {
-  network: string;
-  subnetLen?: number;
-  subnetMin?: string;
-  subnetMax?: string;
-  vni?: number;
-  port?: number;
+/** The config's fields as flags (NetworkConfigInput), the etcd flags, and --force. */
+export interface InitFlags extends EtcdFlags, NetworkConfigInput {
   force?: boolean;
 }
 

@@ -70,10 +70,9 @@ function deliver<T>(
   return delivered;
 }
 
-export class MemoryFramePort implements FramePort {
-  /** Copies of the frames written, in order. */
-  readonly written: Buffer[] = [];
-  /** How many frames one write() accepts at most (the rest are refused, as at EAGAIN). */
+/** What both memory ports share: the batch they fill, the counters, start/stop/close. */
+abstract class MemoryPort {
+  /** How many frames or datagrams one write()/send() accepts at most (the rest are refused, as at EAGAIN). */
   acceptLimit = Infinity;
   closed = false;
   readonly stats: PortStats = { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null };
@@ -84,14 +83,14 @@ export class MemoryFramePort implements FramePort {
   private batch: FrameBatch | null = null;
   private handler: BatchHandler | null = null;
 
-  constructor(readonly name = 'mem0') {}
+  protected constructor(private readonly what: string) {}
 
   get started(): boolean {
     return this.batch !== null;
   }
 
   start(batch: FrameBatch, onBatch: BatchHandler): void {
-    if (this.closed) throw new Error(`${this.name} is closed`);
+    if (this.closed) throw new Error(`${this.what} is closed`);
     this.batch = batch;
     this.handler = onBatch;
   }
@@ -101,28 +100,47 @@ export class MemoryFramePort implements FramePort {
     this.handler = null;
   }
 
+  close(): void {
+    this.closed = true;
+    this.stop();
+  }
+
+  /** Fills the started batch with `items` (deliver()); a too-long one counts in stats.rxTruncated. */
+  protected injectItems<T>(items: readonly T[], bytes: (item: T) => Buffer, fill: (batch: FrameBatch, item: T, slot: number) => void): number {
+    const batch = this.batch;
+    if (batch === null || this.handler === null) throw new Error(`${this.what}: inject() before start()`);
+    return deliver(batch, this.handler, items, bytes, (item, i) => fill(batch, item, i), () => { this.stats.rxTruncated++; });
+  }
+
+  protected checkOpen(): void {
+    if (this.closed) throw new Error(`${this.what} is closed`);
+  }
+}
+
+export class MemoryFramePort extends MemoryPort implements FramePort {
+  /** Copies of the frames written, in order. */
+  readonly written: Buffer[] = [];
+
+  constructor(readonly name = 'mem0') {
+    super(name);
+  }
+
   /**
    * Delivers frames as the kernel would: copied into the batch's slots, one
    * onBatch call per batch.slots frames. Returns how many were delivered.
    */
   inject(frames: readonly Buffer[]): number {
-    if (this.batch === null || this.handler === null) throw new Error(`${this.name}: inject() before start()`);
-    return deliver(this.batch, this.handler, frames, (f) => f, () => undefined, () => { this.stats.rxTruncated++; });
+    return this.injectItems(frames, (f) => f, () => undefined);
   }
 
   write(slab: Buffer, list: SendList): number {
-    if (this.closed) throw new Error(`${this.name} is closed`);
+    this.checkOpen();
     const n = Math.min(list.count, this.acceptLimit);
     for (let k = 0; k < n; k++) {
       const start = list.starts[k]!;
       this.written.push(Buffer.from(slab.subarray(start, start + list.lens[k]!)));
     }
     return n;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.stop();
   }
 }
 
@@ -133,54 +151,28 @@ export interface MemoryDatagramPortOptions {
   localPort?: number;
 }
 
-export class MemoryDatagramPort implements DatagramPort {
+export class MemoryDatagramPort extends MemoryPort implements DatagramPort {
   readonly writesUdpHeader: boolean;
   readonly localPort: number;
   /** What send() was given, in order. */
   readonly sent: SentDatagram[] = [];
-  /** How many datagrams one send() accepts at most. */
-  acceptLimit = Infinity;
-  closed = false;
-  readonly stats: PortStats = { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null };
-  /** Counted like the real ports': one rx call per inject() batch, one tx call per write()/send(). */
-  readonly calls = new CallCounts();
-  /** Never called: a memory port has no reads that fail. */
-  onError: PortErrorHandler | null = null;
-  private batch: FrameBatch | null = null;
-  private handler: BatchHandler | null = null;
 
   constructor(opts: MemoryDatagramPortOptions = {}) {
+    super('MemoryDatagramPort');
     this.writesUdpHeader = opts.writesUdpHeader ?? false;
     this.localPort = opts.localPort ?? 4789;
   }
 
-  get started(): boolean {
-    return this.batch !== null;
-  }
-
-  start(batch: FrameBatch, onBatch: BatchHandler): void {
-    if (this.closed) throw new Error('MemoryDatagramPort is closed');
-    this.batch = batch;
-    this.handler = onBatch;
-  }
-
-  stop(): void {
-    this.batch = null;
-    this.handler = null;
-  }
-
   /** Delivers datagrams (payload at the headroom, sender in addrs/ports), one onBatch per batch.slots. Returns how many were delivered. */
   inject(datagrams: readonly InjectedDatagram[]): number {
-    const batch = this.batch;
-    if (batch === null || this.handler === null) throw new Error('MemoryDatagramPort: inject() before start()');
-    return deliver(batch, this.handler, datagrams, (d) => d.data, (d, i) => {
+    return this.injectItems(datagrams, (d) => d.data, (batch, d, i) => {
       batch.addrs[i] = typeof d.addr === 'string' ? parseIpv4(d.addr) : d.addr >>> 0;
       batch.ports[i] = d.port;
-    }, () => { this.stats.rxTruncated++; });
+    });
   }
 
   send(slab: Buffer, list: SendList): number {
-    if (this.closed) throw new Error('MemoryDatagramPort is closed');
+    this.checkOpen();
     const n = Math.min(list.count, this.acceptLimit);
     for (let k = 0; k < n; k++) {
       const start = list.starts[k]!;
@@ -193,10 +185,5 @@ export class MemoryDatagramPort implements DatagramPort {
       }
     }
     return n;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.stop();
   }
 }

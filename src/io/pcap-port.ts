@@ -205,14 +205,23 @@ export class PcapRecorder {
  * A FramePort that records every frame read from and written to the TAP.
  * close() closes the wrapped port, not the recorder (both sides share it).
  */
-export class PcapFramePort implements FramePort {
-  constructor(readonly inner: FramePort, readonly recorder: PcapRecorder) {}
+/** What both recording ports hand straight to the port they wrap: counters, the error handler, close(). */
+abstract class Recording<P extends FramePort | DatagramPort> {
+  constructor(readonly inner: P, readonly recorder: PcapRecorder) {}
 
-  get name(): string { return this.inner.name; }
   get stats(): PortStats { return this.inner.stats; }
   get calls(): CallCounts { return this.inner.calls; }
   get onError(): PortErrorHandler | null { return this.inner.onError; }
   set onError(h: PortErrorHandler | null) { this.inner.onError = h; }
+
+  /** Closes the wrapped port, not the recorder (both sides share it). */
+  close(): void {
+    this.inner.close();
+  }
+}
+
+export class PcapFramePort extends Recording<FramePort> implements FramePort {
+  get name(): string { return this.inner.name; }
 
   start(batch: FrameBatch, onBatch: BatchHandler): void {
     const rec = this.recorder;
@@ -229,10 +238,6 @@ export class PcapFramePort implements FramePort {
     this.recorder.flush();
     return n;
   }
-
-  close(): void {
-    this.inner.close();
-  }
 }
 
 export interface PcapDatagramPortOptions {
@@ -246,21 +251,18 @@ export interface PcapDatagramPortOptions {
  * A DatagramPort that records every VXLAN datagram received and sent, as the
  * full underlay packet. close() closes the wrapped port, not the recorder.
  */
-export class PcapDatagramPort implements DatagramPort {
+export class PcapDatagramPort extends Recording<DatagramPort> implements DatagramPort {
   private readonly localIp: number;
   private readonly localPort: number;
 
-  constructor(readonly inner: DatagramPort, readonly recorder: PcapRecorder, opts: PcapDatagramPortOptions) {
+  constructor(inner: DatagramPort, recorder: PcapRecorder, opts: PcapDatagramPortOptions) {
+    super(inner, recorder);
     this.localIp = typeof opts.localIp === 'string' ? parseIpv4(opts.localIp) : opts.localIp >>> 0;
     this.localPort = opts.localPort;
   }
 
   get writesUdpHeader(): boolean { return this.inner.writesUdpHeader; }
   get sourcePorts(): SourcePortRange | undefined { return this.inner.sourcePorts; }
-  get stats(): PortStats { return this.inner.stats; }
-  get calls(): CallCounts { return this.inner.calls; }
-  get onError(): PortErrorHandler | null { return this.inner.onError; }
-  set onError(h: PortErrorHandler | null) { this.inner.onError = h; }
 
   start(batch: FrameBatch, onBatch: BatchHandler): void {
     const rec = this.recorder;
@@ -288,9 +290,5 @@ export class PcapDatagramPort implements DatagramPort {
     }
     rec.flush();
     return n;
-  }
-
-  close(): void {
-    this.inner.close();
   }
 }

@@ -55,11 +55,6 @@ export class FrameBatch {
     this.whole = new Uint32Array(this.slots * 4);
   }
 
-  /** Segments slot i stands for: 1, or a whole super-frame's count. */
-  segmentsOf(i: number): number {
-    return this.whole === null ? 1 : Math.max(1, this.whole[i * 4 + 3]!);
-  }
-
   /** Absolute offset in `slab` where slot i's frame starts. */
   frameStart(i: number): number {
     return i * this.slotSize + this.headroom;

@@ -68,11 +68,11 @@ export class ReaderControl {
     // A vnet TAP keeps super-frames whole when the batch has room for them (FrameBatch.keepWhole).
     const whole = this.kind === 'tap-vnet' && batch.aux !== null && batch.whole !== null;
     try {
-      this.reader = whole
-        ? new this.addon.Reader(this.fd, 'tap-vnet-whole', batch.slab, batch.slotSize, batch.headroom, batch.sizes,
-          null, null, batch.slots, deliver, fail, batch.aux!, batch.whole!)
-        : new this.addon.Reader(this.fd, this.kind, batch.slab, batch.slotSize, batch.headroom, batch.sizes,
-          udp ? batch.addrs : null, udp ? batch.ports : null, batch.slots, deliver, fail);
+      this.reader = new this.addon.Reader(
+        this.fd, whole ? 'tap-vnet-whole' : this.kind, batch.slab, batch.slotSize, batch.headroom, batch.sizes,
+        udp ? batch.addrs : null, udp ? batch.ports : null, batch.slots, deliver, fail,
+        whole ? batch.aux! : undefined, whole ? batch.whole! : undefined,
+      );
     } catch (err) {
       throw toSystemError(err);
     }

@@ -133,11 +133,8 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
     try {
       n = this.pool === null
         ? this.addon.udpSend(this.rawFd, slab, list.starts, list.lens, list.addrs, list.ports, list.count, this.errOut)
-        : list.wholeFrom === null
-          ? this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
-            list.count, this.offload.gso.enabled, this.errOut)
-          : this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
-            list.count, this.offload.gso.enabled, this.errOut, list.wholeFrom.aux!, list.wholeFrom.whole!, list.wholeOf);
+        : this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
+          list.count, this.offload.gso.enabled, this.errOut, list.wholeFrom?.aux ?? undefined, list.wholeFrom?.whole ?? undefined, list.wholeOf);
     } catch (err) {
       throw toSystemError(err);
     }

@@ -208,6 +208,20 @@ describe('StaticPeerSource', () => {
     fileWith(`${path}.tmp`, peers, extra);
     renameSync(`${path}.tmp`, path);
   };
+  /** A peers file `name` with `peers`, and a source on it that polls every 20 ms and keeps its errors and batches. */
+  const watched = (name: string, peers: Record<string, unknown>[]) => {
+    const path = join(dir, name);
+    fileWith(path, peers);
+    const errors: ConfigError[] = [];
+    const batches: PeerEvent[][] = [];
+    const src = new StaticPeerSource(path, { intervalMs: 20, persistent: false, onError: (e) => errors.push(e) });
+    /** Starts watching, then lets the first re-read happen (see settle). */
+    const start = async (): Promise<void> => {
+      src.watch((b) => batches.push(b));
+      await settle();
+    };
+    return { path, src, errors, batches, start };
+  };
 
   test('an invalid file at start throws', () => {
     const path = join(dir, 'bad.json');
@@ -216,15 +230,10 @@ describe('StaticPeerSource', () => {
   });
 
   test('snapshot, then add/remove/change batches as the file changes', async () => {
-    const path = join(dir, 'watch.json');
-    fileWith(path, [peer(2)]);
-    const errors: ConfigError[] = [];
-    const src = new StaticPeerSource(path, { intervalMs: 20, persistent: false, onError: (e) => errors.push(e) });
-    const batches: PeerEvent[][] = [];
+    const { path, src, errors, batches, start } = watched('watch.json', [peer(2)]);
     try {
       assert.deepEqual(await src.snapshot(), [{ subnet: '10.44.2.0/24', publicIp: '192.168.90.2', vtepMac: '02:76:c0:a8:5a:02' }]);
-      src.watch((b) => batches.push(b));
-      await settle();
+      await start();
 
       fileWith(path, [peer(2), peer(3)]);
       await waitFor('the added batch', () => batches.length === 1, 5000, 10);
@@ -249,14 +258,9 @@ describe('StaticPeerSource', () => {
   });
 
   test('a file that turns invalid is reported and the old peers stay', async () => {
-    const path = join(dir, 'invalid.json');
-    fileWith(path, [peer(2)]);
-    const errors: ConfigError[] = [];
-    const src = new StaticPeerSource(path, { intervalMs: 20, persistent: false, onError: (e) => errors.push(e) });
-    const batches: PeerEvent[][] = [];
+    const { path, src, errors, batches, start } = watched('invalid.json', [peer(2)]);
     try {
-      src.watch((b) => batches.push(b));
-      await settle();
+      await start();
       writeFileSync(path, '{"self": {"subnet": "10.44.1.0/24"}, "peers": [{"subnet": "10.44.2.0/24", "publicIp": "1.2.3"}]}');
       await waitFor('the error', () => errors.length === 1, 5000, 10);
       assert.equal(errors[0]!.message, `${path}: peers[0].publicIp: not an IPv4 address: "1.2.3"`);
@@ -276,14 +280,9 @@ describe('StaticPeerSource', () => {
   });
 
   test('a change to vni or self is reported and the whole edit ignored', async () => {
-    const path = join(dir, 'fixed.json');
-    fileWith(path, [peer(2)]);
-    const errors: ConfigError[] = [];
-    const src = new StaticPeerSource(path, { intervalMs: 20, persistent: false, onError: (e) => errors.push(e) });
-    const batches: PeerEvent[][] = [];
+    const { path, src, errors, batches, start } = watched('fixed.json', [peer(2)]);
     try {
-      src.watch((b) => batches.push(b));
-      await settle();
+      await start();
       fileWith(path, [peer(2), peer(3)], { vni: 8 });
       await waitFor('the error', () => errors.length === 1, 5000, 10);
       assert.equal(errors[0]!.message, `${path}: vni changed from 7 to 8: restart vxtap to apply it; this edit is ignored`);
