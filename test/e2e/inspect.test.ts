@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, needNamespaces, waitFor } from '../helpers/netns';
+import { Lab, needNamespaces, nsPrefix, waitFor } from '../helpers/netns';
 import { Daemon, TOOLS, VXTAP } from '../helpers/daemon';
 import { macFromIp } from '../../src/control/peers';
 import type { ArpRow, FdbRow, PeerRow, StatsData } from '../../src/control/api/protocol';
@@ -26,7 +26,7 @@ const PORT = 4789;
 const HOSTS = { h1: '192.168.90.1', h2: '192.168.90.2', h3: '192.168.90.3', x: '192.168.90.9' } as const;
 const SUBNET = { h1: '10.44.1.0', h2: '10.44.2.0', h3: '10.44.3.0' } as const;
 const TAP = `vxtap.${VNI}`;
-const PREFIX = 'vxt-insp-';
+const PREFIX = nsPrefix('vxt-insp-');
 const nsDir = (host: string): string => `/run/vxtap/netns/${PREFIX}${host}`;
 
 function peersFile(dir: string, self: 'h1' | 'h2' | 'h3'): string {

@@ -14,12 +14,12 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, needNamespaces, run, waitFor } from '../helpers/netns';
+import { Lab, needNamespaces, nsPrefix, run, waitFor } from '../helpers/netns';
 import { needEtcd } from '../helpers/etcd';
 import { VXTAP } from '../helpers/daemon';
 import { macFromIp } from '../../src/control/peers';
 
-const PREFIX = 'vxt-lab-';
+const PREFIX = nsPrefix('vxt-lab-');
 const UNDERLAY = '192.168.93.0/24';
 const base = mkdtempSync(join(tmpdir(), 'vxtap-lab-test-'));
 test.after(() => rmSync(base, { recursive: true, force: true }));

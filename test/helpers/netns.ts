@@ -17,6 +17,18 @@ import type { TestContext } from 'node:test';
 
 export const inCI = process.env.CI === 'true';
 
+/**
+ * A test file's namespace prefix. `VXT_NS_TAG` (one letter) replaces the
+ * third letter of 'vxt-…', so two checkouts can run the same test file at
+ * once on one machine without their namespaces colliding ('vxa-e2e-');
+ * the length stays the same, so derived interface names still fit.
+ */
+export function nsPrefix(prefix: string): string {
+  const tag = process.env.VXT_NS_TAG;
+  if (!tag || !/^[a-z]$/.test(tag) || !prefix.startsWith('vxt-')) return prefix;
+  return `vx${tag}${prefix.slice(3)}`;
+}
+
 /** Why namespace tests cannot run here, or null when they can. */
 export function namespaceBlocker(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, TAP devices)';
@@ -52,7 +64,10 @@ export class Lab {
   private readonly onExit = (): void => this.cleanupSync();
 
   /** `prefix` must be unique per test file, e.g. 'vxt-e2e-'. Keep it short: names are prefix + host. */
-  constructor(readonly prefix: string) {
+  readonly prefix: string;
+
+  constructor(prefix: string) {
+    this.prefix = nsPrefix(prefix);
     this.removeStale();
     process.once('exit', this.onExit);
   }

@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { fixturePath } from '../helpers/fixtures';
 import { WireError } from '../../src/errors';
 import * as pcap from '../../src/io/pcap';
 
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
-  }
-}
-
-const FIXTURE = path.join(repoRoot(__dirname), '..', 'shared', 'fixtures', 'kernel-vxlan-vni42.pcap');
+const FIXTURE = fixturePath('kernel-vxlan-vni42.pcap');
 
 // The file header tcpdump wrote for the fixture: little-endian, microseconds, 2.4, snaplen 262144, Ethernet.
 const FIXTURE_HEADER = [

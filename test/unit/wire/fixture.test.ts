@@ -1,24 +1,16 @@
 /**
  * Golden input made by no code of this project: 27 frames the Linux kernel's
  * vxlan driver sent (VNI 42, port 4789), captured with tcpdump. See
- * /work/shared/fixtures/README.md for what each frame is.
+ * test/fixtures/README.md for what each frame is.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
+import { fixturePath } from '../../helpers/fixtures';
 import { readPcap } from '../../../src/io/pcap';
 import { decodeFrame, formatLayers, type DecodedLayer } from '../../../src/wire/decode';
 
-/** The repository root: the nearest directory up from here with a package.json (tests run from dist/test/...). */
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
-  }
-}
-
-const FIXTURE = path.join(repoRoot(__dirname), '..', 'shared', 'fixtures', 'kernel-vxlan-vni42.pcap');
+const FIXTURE = fixturePath('kernel-vxlan-vni42.pcap');
 
 describe('fixture kernel-vxlan-vni42.pcap', () => {
   assert.ok(existsSync(FIXTURE), `fixture missing: ${FIXTURE}`);
