@@ -109,6 +109,11 @@ export function formatStats(s: StatsData): string {
   const names = [...DROP_NAMES.filter((n) => n in c.drops), ...Object.keys(c.drops).filter((n) => !DROP_NAMES.includes(n))];
   const total = names.reduce((sum, n) => sum + (c.drops[n] ?? 0), 0);
   block(`drops (total ${total})`, ['frames'], names.map((n) => [n, String(c.drops[n] ?? 0)]));
+  if (s.leases !== undefined) {
+    const r = s.leases.refusals;
+    const refusedTotal = Object.values(r).reduce((a, b) => a + b, 0);
+    block(`leases refused (total ${refusedTotal}, ${s.leases.refusedNow} now)`, ['leases'], Object.keys(r).map((n) => [n, String(r[n])]));
+  }
   const portRows: string[][] = [];
   for (const [label, p] of [[`TAP ${s.tap}`, s.ports.tap], [`UDP ${s.port}`, s.ports.udp]] as const) {
     if (p === null) continue;

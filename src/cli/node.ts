@@ -8,13 +8,19 @@
  *               dgram), wrapped by the pcap recorder when asked;
  *   3. switch   the pipeline (with the tracer when asked), started before any
  *               route exists, so the first ARP is answered;
- *   4. peers    the snapshot, then every batch: ARP, FDB, route per host;
+ *   4. peers    the snapshot, then every batch, through the lease guard (only
+ *               leases that pass lease-rules.ts), then ARP, FDB, route per host;
  *   5. files    the subnet file, when the network is known (etcd).
+ * Should the lease move to another subnet (its key taken over), the VTEP's
+ * address, the guard and the subnet file follow it (moveTo).
  */
 import type { Logger } from 'pino';
-import { KernelNet, vtepMtu, type Underlay } from '../control/kernel';
+import { KernelNet, vtepAddress, vtepMtu, type Underlay } from '../control/kernel';
 import { PeerInstaller } from '../control/installer';
-import type { HostNetwork } from '../control/network';
+import { readHostView } from '../control/host-view';
+import { GuardedPeerSource } from '../control/lease-guard';
+import { selfOf } from '../control/lease-rules';
+import type { HostNetwork, SubnetMove } from '../control/network';
 import { dockerOpts, writeSubnetFile } from '../control/etcd/subnet-file';
 import { PcapDatagramPort, PcapFramePort, PcapRecorder } from '../io/pcap-port';
 import { TapPort } from '../io/tap';
@@ -139,13 +145,38 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
     installerRef = installer;
     sw.start();
 
-    await installer.apply((await hostNet.source.snapshot()).map((peer) => ({ type: 'added' as const, peer })));
-    hostNet.source.watch((batch) => { void installer.apply(batch); });
+    let subnet = hostNet.subnet;
+    const source = new GuardedPeerSource(hostNet.source, {
+      self: selfOf(subnet, publicIp, hostNet.vtepMac),
+      shape: hostNet.shape,
+      hostView: () => readHostView(kernel, rawTap.name),
+      onRefused: (p, r) => log.warn({ subnet: p.subnet, publicIp: p.publicIp, vtepMac: p.vtepMac, reason: r.reason },
+        `refusing lease ${p.subnet} (PublicIP ${p.publicIp}, VtepMAC ${p.vtepMac}): ${r.detail}`),
+      onAccepted: (p, was) => log.info({ subnet: p.subnet, was: was.reason }, `lease ${p.subnet} is acceptable now (it was refused: ${was.detail})`),
+      onHostViewError: (err) => log.warn({ err }, `reading this host's addresses and routes failed: ${err.message}; checking leases against the last view`),
+    });
+    await installer.apply((await source.snapshot()).map((peer) => ({ type: 'added' as const, peer })));
+    source.watch((batch) => { void installer.apply(batch); });
 
-    if (hostNet.network !== null && opts.subnetFile !== undefined) {
-      writeSubnetFile(opts.subnetFile, { network: hostNet.network, subnet: hostNet.subnet, mtu, ipMasq: opts.ipMasq });
-      log.info({ subnetFile: opts.subnetFile }, `wrote ${opts.subnetFile}; a Docker host runs: dockerd ${dockerOpts(hostNet.subnet, mtu)}`);
-    }
+    const writeFiles = (): void => {
+      if (hostNet.network === null || opts.subnetFile === undefined) return;
+      writeSubnetFile(opts.subnetFile, { network: hostNet.network, subnet, mtu, ipMasq: opts.ipMasq });
+      log.info({ subnetFile: opts.subnetFile }, `wrote ${opts.subnetFile}; a Docker host runs: dockerd ${dockerOpts(subnet, mtu)}`);
+    };
+    writeFiles();
+
+    // The lease moved (its key was taken over): the VTEP's address, the guard and the subnet file follow.
+    hostNet.onSubnetMoved = async (move: SubnetMove): Promise<void> => {
+      await source.setSelf(selfOf(move.to, publicIp, hostNet.vtepMac));
+      await kernel.replaceAddress(rawTap.name, vtepAddress(move.to));
+      try {
+        await kernel.deleteAddress(rawTap.name, vtepAddress(move.from));
+      } catch (err) {
+        log.warn({ err }, `removing ${vtepAddress(move.from)} from ${rawTap.name} failed: ${(err as Error).message}`);
+      }
+      subnet = move.to;
+      writeFiles();
+    };
 
     let stopping: Promise<void> | null = null;
     return {
@@ -166,11 +197,13 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
         fdb: [...sw.fdb.entries()].map((e) => sw.fdb.describe(e)),
         arp: sw.arp.list(),
         peers: installer.peers,
-        subnet: hostNet.subnet,
+        leases: { refusals: { ...source.refusals }, refused: source.refused.map((r) => ({ subnet: r.peer.subnet, publicIp: r.peer.publicIp, vtepMac: r.peer.vtepMac, reason: r.reason, detail: r.detail })) },
+        subnet,
       }),
       stop: () => {
         stopping ??= (async () => {
-          await hostNet.source.close();
+          hostNet.onSubnetMoved = null;
+          await source.close();
           await installer.removeAllRoutes();
           await undo();
         })();

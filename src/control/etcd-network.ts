@@ -6,9 +6,14 @@
  *               be used is a ConfigError and vxtap exits;
  *   2. lease    this host's subnet: its own lease again, else the one in the
  *               previous subnet file, else a random free one (registry.ts);
- *   3. keep     renewed before expiry; taken again if it disappears. Should it
- *               come back as ANOTHER subnet, the node cannot keep its address
- *               and routes: that is fatal (a restart starts clean);
+ *   3. keep     renewed before expiry; taken again if it disappears. When
+ *               another host's value takes the key over, the subnet is that
+ *               host's now (etcd says so to every other host): this host
+ *               moves to a fresh lease, and the node re-addresses its VTEP,
+ *               rewrites the subnet file and says loudly that the containers
+ *               of the old subnet need new addresses (HostNetwork.onSubnetMoved);
+ *               the lease it held is not left behind. Only a node that cannot
+ *               move (no handler) stops;
  *   4. peers    EtcdPeerSource: snapshot, watch, resync after compaction or an
  *               outage. While etcd is away, forwarding goes on with the last
  *               known peers.
@@ -83,12 +88,31 @@ export class EtcdNetwork implements NetworkBackend {
       }), log, () => this.closed);
       logAcquired(log, lease, req.publicIp);
 
+      let takenBy: string | null = null;
+      let source: EtcdPeerSource | null = null;
+      const hostNet: { onSubnetMoved: HostNetwork['onSubnetMoved'] } = { onSubnetMoved: null };
+      const moved = (e: Extract<LeaseKeeperEvent, { type: 'reacquired' }>): void => {
+        const move = { from: e.previous.subnet, to: e.lease.subnet, takenBy };
+        const handler = hostNet.onSubnetMoved;
+        if (handler === null) {
+          req.onFatal(new VxtapError('VXTAP_ERR_LEASE_MOVED', `lease lost: ${move.from} is now held elsewhere and this host was given ${move.to}; restart to use it`));
+          return;
+        }
+        log.error({ from: move.from, to: move.to, takenBy }, `subnet ${move.from} was taken over${takenBy === null ? '' : ` by ${takenBy}`}: this host moves to ${move.to}. Containers with addresses in ${move.from} must get new ones (restart Docker or the CNI with the new subnet file)`);
+        void handler(move).then(() => { source?.setOwn({ subnet: move.to, publicIp: req.publicIp }); }, (err: Error) => {
+          req.onFatal(new VxtapError('VXTAP_ERR_LEASE_MOVED', `moving from ${move.from} to ${move.to} failed: ${err.message}`));
+        });
+      };
       const keeper = registry.keepLease(lease, {
         renewMarginSeconds: this.opts.renewMarginSeconds,
         config,
-        onEvent: (e) => onLeaseEvent(e, log, req.onFatal),
+        onEvent: (e) => {
+          if (e.type === 'lost') takenBy = e.takenBy;
+          if (e.type === 'reacquired' && !e.sameSubnet) moved(e);
+          else onLeaseEvent(e, log);
+        },
       });
-      const source = new EtcdPeerSource(client, {
+      source = new EtcdPeerSource(client, {
         prefix: this.opts.prefix,
         own: { subnet: lease.subnet, publicIp: req.publicIp },
         vni: config.backend.vni,
@@ -99,21 +123,23 @@ export class EtcdNetwork implements NetworkBackend {
         },
         onIgnored: (i) => log.warn({ key: i.key, reason: i.reason }, `ignoring lease ${i.key}: ${i.detail}`),
       });
-      return {
+      const peers = source;
+      return Object.assign(hostNet, {
         vni: config.backend.vni,
         port: config.backend.port,
         subnet: lease.subnet,
         network: formatCidr(config.network),
+        shape: { network: config.network, subnetLen: config.subnetLen, subnetMin: config.subnetMin, subnetMax: config.subnetMax },
         vtepMac: req.vtepMac,
-        source,
+        source: peers,
         reload: () => { /* the watch is live; nothing to re-read */ },
         close: async () => {
           this.closed = true;
-          await source.close();
+          await peers.close();
           await keeper.close();
           client.close();
         },
-      };
+      });
     } catch (err) {
       this.closed = true;
       client.close();
@@ -136,7 +162,8 @@ function logAcquired(log: Logger, lease: OwnLease, publicIp: string): void {
   log.info({ subnet: lease.subnet, leaseId: lease.leaseId, ttl: lease.ttlSeconds }, `create subnet: ${net}, net mask: ${len}`);
 }
 
-function onLeaseEvent(e: LeaseKeeperEvent, log: Logger, onFatal: (err: Error) => void): void {
+/** Logs the lease keeper's events (a move to another subnet is handled by join()). */
+function onLeaseEvent(e: LeaseKeeperEvent, log: Logger): void {
   switch (e.type) {
     case 'renewed':
       log.info({ subnet: e.lease.subnet, expiresAt: new Date(e.lease.expiresAt).toISOString() }, `Lease renewed, new expiration: ${new Date(e.lease.expiresAt).toISOString()}`);
@@ -148,13 +175,7 @@ function onLeaseEvent(e: LeaseKeeperEvent, log: Logger, onFatal: (err: Error) =>
       log.warn({ subnet: e.lease.subnet, reason: e.reason }, `lease of ${e.lease.subnet} ${e.reason}; taking it again`);
       break;
     case 'reacquired':
-      if (e.sameSubnet) {
-        log.info({ subnet: e.lease.subnet }, `took the lease of ${e.lease.subnet} again`);
-      } else {
-        const err = new VxtapError('VXTAP_ERR_LEASE_MOVED', `lease lost: ${e.previous.subnet} is now held elsewhere and this host was given ${e.lease.subnet}; restart to use it`);
-        log.error(err.message);
-        onFatal(err);
-      }
+      log.info({ subnet: e.lease.subnet }, `took the lease of ${e.lease.subnet} again`);
       break;
     case 'reacquire-failed':
       log.warn({ err: { message: e.error.message } }, `taking the lease again failed: ${e.error.message}; retrying`);

@@ -6,6 +6,7 @@
  * (etcd-network.ts).
  */
 import type { Logger } from 'pino';
+import type { NetworkShape } from './lease-rules';
 import type { PeerSource } from './peers';
 
 export interface HostNetwork {
@@ -16,14 +17,29 @@ export interface HostNetwork {
   readonly subnet: string;
   /** The whole overlay network ('10.44.0.0/16') when the control plane knows it; it goes into the subnet file. */
   readonly network: string | null;
+  /** The network's shape that every lease must fit (lease-rules.ts); null when the control plane has none (a static file). */
+  readonly shape: NetworkShape | null;
   /** This host's VTEP MAC (the TAP's MAC). */
   readonly vtepMac: string;
   /** The other hosts. */
   readonly source: PeerSource;
+  /**
+   * Who to tell when this host's lease moves to another subnet (its key was
+   * taken over by another host's value). Without one, a move is fatal.
+   */
+  onSubnetMoved: ((move: SubnetMove) => Promise<void>) | null;
   /** Re-read / resync now (SIGHUP). */
   reload(): void;
   /** Stops watching and renewing. The lease itself stays (a restart gets the same subnet back). */
   close(): Promise<void>;
+}
+
+/** This host's lease moved: `from` is no longer ours (`takenBy` holds it now, when known). */
+export interface SubnetMove {
+  readonly from: string;
+  readonly to: string;
+  /** The PublicIP of the value that replaced ours, when it could be read. */
+  readonly takenBy: string | null;
 }
 
 export interface JoinRequest {

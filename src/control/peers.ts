@@ -15,6 +15,12 @@ export interface Peer {
   readonly publicIp: string;
   /** The peer's VTEP MAC, lower-case aa:bb:cc:dd:ee:ff. */
   readonly vtepMac: string;
+  /**
+   * How old the lease is, for settling collisions (the older wins): etcd's
+   * create revision of the key. Absent: the order the source gave it in.
+   * Not part of the peer's identity (samePeer).
+   */
+  readonly order?: number;
 }
 
 export type PeerEvent = { readonly type: 'added' | 'removed'; readonly peer: Peer };

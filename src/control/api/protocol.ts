@@ -82,7 +82,7 @@ export interface PeerRow {
   vtepMac: string | null;
   /** The route as `ip route` shows it ("10.44.2.0/24 via 10.44.2.0 dev vxtap.42 onlink"), or null when not installed. */
   route: string | null;
-  /** Why the peer is not installed (its route failed and its entries were rolled back), or null. */
+  /** Why the peer is not installed (refused by the lease rules, or its route failed and its entries were rolled back), or null. */
   error: string | null;
 }
 
@@ -109,6 +109,12 @@ export interface StatsData {
    * null with --io dgram. Optional: a daemon from before offloads has none.
    */
   offloads?: { tap: OffloadState; udp: { gso: OffloadState; gro: OffloadState; sourcePorts: { min: number; count: number } | null } | null };
+  /**
+   * Leases the guard refused (control/lease-rules.ts): refusals so far by
+   * reason (zeros included), and how many are refused now. Optional: a
+   * daemon from before the guard has none.
+   */
+  leases?: { refusals: Record<string, number>; refusedNow: number };
 }
 
 export interface OffloadState {

@@ -60,6 +60,9 @@ export function peerRows(node: Inspectable): PeerRow[] {
   for (const [subnet, error] of node.installer.failed) {
     rows.push({ subnet, publicIp: null, vtepMac: null, route: null, error });
   }
+  for (const r of leasesOf(node.stats())?.refused ?? []) {
+    rows.push({ subnet: r.subnet, publicIp: r.publicIp, vtepMac: r.vtepMac, route: null, error: `refused (${r.reason}): ${r.detail}` });
+  }
   return rows;
 }
 
@@ -69,7 +72,8 @@ export function statsData(node: Inspectable, info: DaemonInfo, startedAt: number
     tap: node.tapName,
     vni: info.vni,
     port: info.port,
-    subnet: info.subnet,
+    // The live subnet: it changes when the lease moves (its key taken over).
+    subnet: typeof s['subnet'] === 'string' ? s['subnet'] : info.subnet,
     publicIp: info.publicIp,
     vtepMac: info.vtepMac,
     io: info.io,
@@ -79,7 +83,23 @@ export function statsData(node: Inspectable, info: DaemonInfo, startedAt: number
     ports: { tap: plainObject(s['tapPort']), udp: plainObject(s['udpPort']) },
     tables: { fdb: node.sw.fdb.size, arp: node.sw.arp.size, peers: node.installer.peers.length },
     offloads: offloadsOf(s),
+    ...leasesStats(s),
   };
+}
+
+interface NodeLeases {
+  readonly refusals: Record<string, number>;
+  readonly refused: readonly { subnet: string; publicIp: string; vtepMac: string; reason: string; detail: string }[];
+}
+
+/** The guard's state as the node reports it (`leases` in its stats). */
+function leasesOf(s: Record<string, unknown>): NodeLeases | undefined {
+  return s['leases'] as NodeLeases | undefined;
+}
+
+function leasesStats(s: Record<string, unknown>): Pick<StatsData, 'leases'> {
+  const l = leasesOf(s);
+  return l === undefined ? {} : { leases: { refusals: { ...l.refusals }, refusedNow: l.refused.length } };
 }
 
 /** The offload states the node reports (`tap.offload`, `udp.offload` / `udp.sourcePorts` in its stats). */

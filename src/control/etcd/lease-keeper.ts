@@ -33,7 +33,8 @@ export type LeaseKeeperEvent =
   | { readonly type: 'renewed'; readonly lease: OwnLease }
   /** The first failed renewal of a streak (retried with a backoff). */
   | { readonly type: 'renew-failed'; readonly lease: OwnLease; readonly error: Error }
-  | { readonly type: 'lost'; readonly lease: OwnLease; readonly reason: LeaseLostReason }
+  /** `takenBy`: for 'replaced', the PublicIP of the value now on the key (null when it is not a lease). */
+  | { readonly type: 'lost'; readonly lease: OwnLease; readonly reason: LeaseLostReason; readonly takenBy: string | null }
   | { readonly type: 'reacquired'; readonly lease: OwnLease; readonly previous: OwnLease; readonly sameSubnet: boolean }
   /** The first failed attempt to acquire again (retried with a backoff). */
   | { readonly type: 'reacquire-failed'; readonly error: Error };
@@ -142,7 +143,7 @@ export class LeaseKeeper {
       return;
     }
     if (!this.isOurs(kv)) {
-      void this.lost('replaced');
+      void this.lost('replaced', publicIpOf(kv));
       return;
     }
     if (kv.lease !== this.current.leaseId && kv.lease !== '0') {
@@ -152,17 +153,12 @@ export class LeaseKeeper {
   }
 
   private isOurs(kv: Kv): boolean {
-    try {
-      const l = decodeLease(kv.key, kv.value);
-      return l.publicIp === this.current.publicIp;
-    } catch {
-      return false;
-    }
+    return publicIpOf(kv) === this.current.publicIp;
   }
 
   // ---- losing and taking it back ---------------------------------------------------
 
-  private async lost(hint: LeaseLostReason): Promise<void> {
+  private async lost(hint: LeaseLostReason, takenBy: string | null = null): Promise<void> {
     if (this.closed || this.reacquiring) return;
     this.reacquiring = true;
     if (this.renewTimer) { clearTimeout(this.renewTimer); this.renewTimer = null; }
@@ -175,7 +171,7 @@ export class LeaseKeeper {
       } catch { /* keep 'deleted' */ }
     }
     if (this.closed) return;
-    this.emit({ type: 'lost', lease: previous, reason });
+    this.emit({ type: 'lost', lease: previous, reason, takenBy });
     const oldWatch = this.watch;
     this.watch = null;
     void oldWatch?.close();
@@ -224,6 +220,15 @@ export class LeaseKeeper {
 export function renewDelayMs(ttlSeconds: number, marginSeconds: number): number {
   const ttl = Math.max(1, ttlSeconds);
   return Math.max(ttl - marginSeconds, ttl / 3) * 1000;
+}
+
+/** The PublicIP a key's value names, or null when it is not a lease. */
+function publicIpOf(kv: Kv): string | null {
+  try {
+    return decodeLease(kv.key, kv.value).publicIp;
+  } catch {
+    return null;
+  }
 }
 
 function sameSubnet(a: string, b: string): boolean {

@@ -218,7 +218,7 @@ export class EtcdPeerSource implements PeerSource {
       this.report(kv, 'vni', `${kv.key}: VNI ${lease.vni} is not this network's ${this.opts.vni}`);
       return null;
     }
-    return peer;
+    return { ...peer, order: kv.createRevision };
   }
 
   private report(kv: Kv, reason: IgnoredLease['reason'], detail: string): void {

@@ -1,0 +1,249 @@
+/**
+ * The guard between a peer source and the installer: only leases that pass
+ * lease-rules.ts reach the tables and the kernel, whatever etcd or a peers
+ * file says.
+ *
+ * It wraps a PeerSource and is one itself (the installer does not know it is
+ * there). It keeps every lease the source offers (the candidates) and, after
+ * each batch, decides again which are accepted, oldest first (etcd's create
+ * revision; a file's order): a lease that collides with an older accepted one
+ * (overlapping subnet, the same VtepMAC or PublicIP) is refused until the
+ * older one goes. The consumer gets the difference between the accepted sets,
+ * so:
+ *   - a refused lease never displaces anything;
+ *   - when an obstacle goes (the older lease is deleted, the route that was in
+ *     the way is removed, this host's subnet changes) the refused lease is
+ *     examined again and installed;
+ *   - deleting a bad lease leaves nothing to repair.
+ * The host's addresses and routes are read again before each decision (at
+ * most once a second) and every 10 s while a lease is refused for them.
+ *
+ * Each refusal is logged once (per lease and reason) and counted by reason.
+ */
+import { diffPeers, samePeer, type Peer, type PeerEvent, type PeerSource } from './peers';
+import {
+  checkPublicIp, checkShape, checkSubnetAgainstHost, checkVtepMac, EMPTY_HOST_VIEW, REFUSAL_REASONS,
+  type HostView, type NetworkShape, type Refusal, type RefusalReason, type Self,
+} from './lease-rules';
+import { formatCidr, parseCidr, parseIpv4, prefixMask, type Ipv4Cidr } from '../wire/addr';
+
+export interface LeaseGuardOptions {
+  readonly self: Self;
+  /** The network's shape (etcd); null for a static file. */
+  readonly shape: NetworkShape | null;
+  /** Reads the host's addresses and foreign routes; default: none. */
+  readonly hostView?: () => Promise<HostView>;
+  /** A lease refused, or accepted after a refusal. */
+  readonly onRefused?: (peer: Peer, r: Refusal) => void;
+  readonly onAccepted?: (peer: Peer, previously: Refusal) => void;
+  /** A failed read of the host view (the last one stays in use). */
+  readonly onHostViewError?: (err: Error) => void;
+  /** Re-examination period while leases are refused, ms. Default 10000. */
+  readonly recheckMs?: number;
+}
+
+/** A refused lease, for status output. */
+export interface RefusedLease extends Refusal {
+  readonly peer: Peer;
+}
+
+const HOST_VIEW_MAX_AGE_MS = 1000;
+
+export class GuardedPeerSource implements PeerSource {
+  /** Refusals so far by reason (each lease version refused once). */
+  readonly refusals: Record<RefusalReason, number> = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
+  private self: Self;
+  /** Every lease the source offers, by subnet, with its age order. */
+  private readonly candidates = new Map<string, { peer: Peer; order: number }>();
+  private accepted = new Map<string, Peer>();
+  private readonly refusedNow = new Map<string, RefusedLease>();
+  private view: HostView = EMPTY_HOST_VIEW;
+  private viewAt = -Infinity;
+  private seq = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private onEvents: ((batch: PeerEvent[]) => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly inner: PeerSource, private readonly opts: LeaseGuardOptions) {
+    this.self = opts.self;
+  }
+
+  /** The leases refused now, with why. */
+  get refused(): RefusedLease[] {
+    return [...this.refusedNow.values()];
+  }
+
+  async snapshot(): Promise<Peer[]> {
+    const peers = await this.inner.snapshot();
+    this.offer(peers.map((peer) => ({ type: 'added' as const, peer })));
+    await this.readView(true);
+    this.accepted = this.decide();
+    this.armRecheck();
+    return [...this.accepted.values()];
+  }
+
+  watch(onEvents: (batch: PeerEvent[]) => void): void {
+    this.onEvents = onEvents;
+    this.inner.watch((batch) => this.enqueue(() => { this.offer(batch); }, false));
+  }
+
+  /** This host's subnet changed (a lease moved): decide again; returns when the difference was emitted. */
+  setSelf(self: Self): Promise<void> {
+    return this.enqueue(() => { this.self = self; }, false);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) { clearInterval(this.timer); this.timer = null; }
+    this.onEvents = null;
+    await this.inner.close();
+  }
+
+  // ---- deciding --------------------------------------------------------------------
+
+  /** Runs `change`, then decides again and emits the difference; one at a time, in order. */
+  private enqueue(change: () => void, forceView: boolean): Promise<void> {
+    const run = this.tail.then(async () => {
+      if (this.closed) return;
+      change();
+      await this.readView(forceView);
+      if (this.closed) return;
+      const next = this.decide();
+      const batch = diffPeers([...this.accepted.values()], [...next.values()]);
+      this.accepted = next;
+      this.armRecheck();
+      if (batch.length > 0) this.onEvents?.(batch);
+    });
+    this.tail = run.catch(() => { /* decide() does not throw; a consumer's throw stays its own */ });
+    return this.tail;
+  }
+
+  private offer(batch: readonly PeerEvent[]): void {
+    for (const ev of batch) {
+      if (ev.type === 'added') {
+        const old = this.candidates.get(ev.peer.subnet);
+        // A lease rewritten in place keeps its age; a new one is the youngest.
+        this.candidates.set(ev.peer.subnet, { peer: ev.peer, order: ev.peer.order ?? old?.order ?? this.seq++ });
+      } else {
+        this.candidates.delete(ev.peer.subnet);
+      }
+    }
+  }
+
+  /** The accepted set, oldest lease first; refusals recorded, logged and counted when new. */
+  private decide(): Map<string, Peer> {
+    const ordered = [...this.candidates.values()].sort((a, b) => a.order - b.order || (a.peer.subnet < b.peer.subnet ? -1 : 1));
+    const accepted = new Map<string, Peer>();
+    const taken = new PrefixSet();
+    const macs = new Map<string, string>();
+    const ips = new Map<string, string>();
+    const refusedBefore = new Map(this.refusedNow);
+    this.refusedNow.clear();
+    for (const { peer } of ordered) {
+      const r = this.check(peer, taken, macs, ips);
+      if (r === null) {
+        accepted.set(peer.subnet, peer);
+        taken.add(parseCidr(peer.subnet));
+        macs.set(peer.vtepMac.toLowerCase(), peer.subnet);
+        ips.set(peer.publicIp, peer.subnet);
+        const was = refusedBefore.get(peer.subnet);
+        if (was && samePeer(was.peer, peer)) this.opts.onAccepted?.(peer, was);
+        continue;
+      }
+      const was = refusedBefore.get(peer.subnet);
+      const entry: RefusedLease = { ...r, peer };
+      this.refusedNow.set(peer.subnet, entry);
+      if (!was || !samePeer(was.peer, peer) || was.reason !== r.reason) {
+        this.refusals[r.reason]++;
+        this.opts.onRefused?.(peer, r);
+      }
+    }
+    return accepted;
+  }
+
+  private check(peer: Peer, taken: PrefixSet, macs: Map<string, string>, ips: Map<string, string>): Refusal | null {
+    const subnet = parseCidr(peer.subnet);
+    const shape = this.opts.shape;
+    const r = checkShape(subnet, shape)
+      ?? checkSubnetAgainstHost(subnet, this.self, this.view)
+      ?? checkPublicIp(peer.publicIp, this.self, shape, this.view)
+      ?? checkVtepMac(peer.vtepMac, this.self);
+    if (r !== null) return r;
+    const other = taken.overlapping(subnet);
+    if (other !== null) return { reason: 'overlap', detail: `${peer.subnet} overlaps the older lease ${formatCidr(other)}` };
+    const ipOwner = taken.containing(parseIpv4(peer.publicIp));
+    if (ipOwner !== null) return { reason: 'public-ip', detail: `PublicIP ${peer.publicIp} is inside the lease ${formatCidr(ipOwner)}: VXLAN to it would loop through the TAP` };
+    const sameIp = ips.get(peer.publicIp);
+    if (sameIp !== undefined) return { reason: 'public-ip', detail: `PublicIP ${peer.publicIp} already holds the older lease ${sameIp}` };
+    const sameMac = macs.get(peer.vtepMac.toLowerCase());
+    if (sameMac !== undefined) return { reason: 'vtep-mac', detail: `VtepMAC ${peer.vtepMac} is already bound to the older lease ${sameMac}` };
+    return null;
+  }
+
+  // ---- the host's side -------------------------------------------------------------
+
+  private async readView(force: boolean): Promise<void> {
+    const read = this.opts.hostView;
+    if (read === undefined) return;
+    if (!force && Date.now() - this.viewAt < HOST_VIEW_MAX_AGE_MS) return;
+    try {
+      this.view = await read();
+      this.viewAt = Date.now();
+    } catch (err) {
+      this.opts.onHostViewError?.(err as Error);
+    }
+  }
+
+  /** While a lease is refused, decide again now and then: a route or another lease may have gone. */
+  private armRecheck(): void {
+    if (this.closed) return;
+    if (this.refusedNow.size === 0) {
+      if (this.timer) { clearInterval(this.timer); this.timer = null; }
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setInterval(() => { void this.enqueue(() => { /* nothing changed here; the host may have */ }, true); }, this.opts.recheckMs ?? 10000);
+    this.timer.unref();
+  }
+}
+
+/**
+ * A set of IPv4 prefixes that answers "does anything overlap this one?" in
+ * at most 33 map probes: each prefix is stored with all its ancestors, so a
+ * prefix overlaps the set when one of its ancestors is a member or it is
+ * itself the ancestor of a member.
+ */
+export class PrefixSet {
+  private readonly members = new Map<string, Ipv4Cidr>();
+  /** key of an ancestor (or the prefix itself) -> one member below it. */
+  private readonly covers = new Map<string, Ipv4Cidr>();
+
+  add(c: Ipv4Cidr): void {
+    this.members.set(key(c.addr, c.len), c);
+    for (let len = 0; len <= c.len; len++) {
+      const k = key((c.addr & prefixMask(len)) >>> 0, len);
+      if (!this.covers.has(k)) this.covers.set(k, c);
+    }
+  }
+
+  /** A member that overlaps `c`, or null. */
+  overlapping(c: Ipv4Cidr): Ipv4Cidr | null {
+    const below = this.covers.get(key(c.addr, c.len));
+    if (below !== undefined) return below;
+    return this.containing(c.addr, c.len);
+  }
+
+  /** A member that contains the address (or the prefix of `len` at it), or null. */
+  containing(addr: number, len = 32): Ipv4Cidr | null {
+    for (let l = 0; l <= len; l++) {
+      const m = this.members.get(key((addr & prefixMask(l)) >>> 0, l));
+      if (m !== undefined) return m;
+    }
+    return null;
+  }
+}
+
+function key(addr: number, len: number): string {
+  return `${addr}/${len}`;
+}
