@@ -47,6 +47,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpSend", Napi::Function::New(env, UdpSend, "udpSend"));
   exports.Set("udpSendPool", Napi::Function::New(env, UdpSendPool, "udpSendPool"));
   exports.Set("udpOffload", Napi::Function::New(env, UdpOffload, "udpOffload"));
+  exports.Set("notify", Napi::Function::New(env, Notify, "notify"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs, "errnoName"));
   exports.Set("Reader", Reader::Define(env));

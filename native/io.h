@@ -17,5 +17,6 @@ Napi::Value LocalPort(const Napi::CallbackInfo& info);
 Napi::Value UdpSend(const Napi::CallbackInfo& info);
 Napi::Value UdpSendPool(const Napi::CallbackInfo& info);
 Napi::Value UdpOffload(const Napi::CallbackInfo& info);
+Napi::Value Notify(const Napi::CallbackInfo& info);
 
 }  // namespace vxtap

@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { intIn, wrapParse } from './arg-parsers';
 import { VxtapError } from '../errors';
 import { makeLogger, parseLogFormat, parseLogLevel, type LogFormat } from './log';
-import { parseIoMode, runCommand, type IoMode } from './run';
+import { parseHealthzIp, parseIoMode, runCommand, type IoMode } from './run';
 import { addEtcdFlags, etcdClientOptions, type EtcdFlags } from './etcd-flags';
 import { leases, networkInit, networkShow, type InitFlags } from './network-cmd';
 import { registerInspectCommands } from './inspect-cmd';
@@ -44,6 +44,8 @@ interface RunFlags extends EtcdFlags {
   pcap?: string;
   offload?: boolean;
   controlSocket?: string;
+  healthzIp: string;
+  healthzPort: number;
   logFormat: LogFormat;
   logLevel: string;
 }
@@ -77,6 +79,8 @@ export function buildProgram(): Command {
     .option('--offload', 'offloads, each probed at start and falling back when refused (the default): TAP TSO4 + checksum (64 KB TCPv4 super-frames, cut in the addon; received segments coalesced back), UDP GSO sends and UDP GRO receives (--io batch)')
     .option('--no-offload', 'no offloads: a plain TAP, one datagram per send')
     .option('--pcap <file>', 'record both sides of the switch (TAP frames, and VXLAN in UDP in IPv4 in Ethernet) to a pcap file')
+    .addOption(new Option('--healthz-ip <ip>', 'the address of the health and metrics listener (flannel\'s flag)').default('0.0.0.0').argParser(wrapParse(parseHealthzIp)))
+    .addOption(new Option('--healthz-port <port>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port; 0: off (flannel\'s flag)').default(0).argParser(intIn('--healthz-port', 0, 65535)))
     .option('--control-socket <path>', 'the control socket for vxtap fdb|arp|peers|stats (default: /run/vxtap/<tap>.sock; /run/vxtap/netns/<netns>/<tap>.sock in a named network namespace)')
     .addOption(new Option('--log-format <fmt>', 'auto (pretty on a terminal, else JSON), json or pretty').default('auto').argParser(wrapParse(parseLogFormat)))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').default('info').argParser(wrapParse(parseLogLevel)));
@@ -92,6 +96,7 @@ export function buildProgram(): Command {
         ...(o.pcap !== undefined ? { pcap: o.pcap } : {}),
         offload: o.offload !== false,
         ...(o.controlSocket !== undefined ? { controlSocket: o.controlSocket } : {}),
+        ...(o.healthzPort > 0 ? { healthz: { ip: o.healthzIp, port: o.healthzPort } } : {}),
         ...(o.trace ? { trace: { format: o.traceFormat, filter: o.traceFilter ?? null } } : {}),
         io: o.io,
         batchSize: o.batchSize,

@@ -21,6 +21,11 @@ import { StaticNetwork } from '../control/static-network';
 import { isIpv4 } from '../wire/addr';
 import { startNode, type IoMode, type NodeOptions } from './node';
 import { ControlServer } from '../control/api/server';
+import { Health } from '../control/api/health';
+import { HealthServer } from '../control/api/http';
+import { createMetrics } from '../control/api/metrics';
+import type { RunningNode } from './node';
+import { Notifier } from './sd-notify';
 
 export type { IoMode } from './node';
 export const IO_MODES: readonly IoMode[] = ['batch', 'dgram'];
@@ -33,6 +38,8 @@ export interface RunOptions extends NodeOptions {
   publicIp?: string;
   /** The control socket (`vxtap fdb|arp|peers|stats`); default: /run/vxtap/<tap>.sock (control/api/paths.ts). */
   controlSocket?: string;
+  /** flannel's --healthz-ip/--healthz-port: /healthz, /readyz, /metrics; port 0 (the default) for none. */
+  healthz?: { ip: string; port: number };
 }
 
 export function parseIoMode(v: string): IoMode {
@@ -40,6 +47,12 @@ export function parseIoMode(v: string): IoMode {
     throw new ConfigError(`--io: must be one of ${IO_MODES.join(', ')}, got ${JSON.stringify(v)}`, 'io');
   }
   return v as IoMode;
+}
+
+/** --healthz-ip: an IPv4 address to listen on (0.0.0.0: every one). */
+export function parseHealthzIp(v: string): string {
+  if (!isIpv4(v)) throw new ConfigError(`--healthz-ip: not an IPv4 address: ${JSON.stringify(v)}`, 'healthz-ip');
+  return v;
 }
 
 /** Runs until SIGTERM/SIGINT (resolves) or a fatal failure (throws). */
@@ -72,6 +85,30 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
 
   let fail: (e: Error) => void = () => undefined;
   const failed = { promise: new Promise<Error>((resolve) => { fail = resolve; }), fail: (e: Error) => fail(e) };
+  const notifier = new Notifier(log);
+  notifier.status('starting');
+  // The health listener comes first: a probe gets "not ready, and why" during start-up too.
+  const health = new Health();
+  let running: RunningNode | null = null;
+  let statsCache: { at: number; stats: Record<string, unknown> } | null = null;
+  const httpServer = opts.healthz !== undefined && opts.healthz.port > 0
+    ? await HealthServer.start({
+      ip: opts.healthz.ip, port: opts.healthz.port, health,
+      metrics: createMetrics({
+        health,
+        counters: () => running?.sw.counters.snapshot() ?? null,
+        // One scrape reads the node's stats many times: taken once per 100 ms.
+        stats: () => {
+          if (running === null) return null;
+          if (statsCache === null || Date.now() - statsCache.at > 100) statsCache = { at: Date.now(), stats: running.stats() };
+          return statsCache.stats;
+        },
+        tables: () => (running === null ? null : { fdb: running.sw.fdb.size, arp: running.sw.arp.size, peers: running.installer.peers.length }),
+        control: () => health.control?.() ?? null,
+      }),
+    }).catch((err: unknown) => { health.close(); throw err; })
+    : null;
+  if (httpServer !== null) log.info({ healthz: httpServer.address }, `serving /healthz, /readyz and /metrics on ${httpServer.address.ip}:${httpServer.address.port}`);
   const kernel = KernelNet.open();
   try {
     if (opts.iface === undefined) log.info('Determining IP address of default interface');
@@ -85,7 +122,12 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     // restarts: peers' FDB and ARP entries stay right while we restart.
     const hostNet = await backend.join({ publicIp, vtepMac: macFromIp(publicIp), log, onFatal: failed.fail });
     if (signalled !== null) { await hostNet.close(); return; }
+    health.control = () => hostNet.status();
     const node = await startNode(hostNet, underlay, publicIp, kernel, opts, log, failed);
+    // startNode returns with the TAP up and the peers' snapshot applied.
+    running = node;
+    health.tapUp = true;
+    health.peersSynced = true;
     // The control socket (vxtap fdb|arp|peers|stats). A live daemon on its path stops this one.
     const control = await ControlServer.start({
       node, log, ...(opts.controlSocket !== undefined ? { path: opts.controlSocket } : {}),
@@ -94,6 +136,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     // "Up" means forwarding, peers installed, and inspectable: tests and the lab wait for this line.
     log.info({ peers: node.installer.peers.length, subnet: hostNet.subnet }, `vxtap is up: subnet ${hostNet.subnet}, ${node.installer.peers.length} peer(s)`);
 
+    notifier.ready(`up: subnet ${hostNet.subnet}, ${node.installer.peers.length} peer(s)`);
     logStats = () => { log.info({ stats: node.stats() }, 'stats'); };
     const reload = (): void => { hostNet.reload(); };
     process.on('SIGHUP', reload);
@@ -102,6 +145,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
       if (signalled !== null) resolve(null);
       void failed.promise.then(resolve);
     });
+    notifier.stopping();
     if (signalled !== null) log.info(`${signalled}: removing routes and closing ${node.tapName}`);
     logStats();
     await control.close();
@@ -115,6 +159,9 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     }
     throw err;
   } finally {
+    running = null;
+    await httpServer?.close();
+    health.close();
     kernel.close();
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGINT', onSignal);

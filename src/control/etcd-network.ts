@@ -89,6 +89,12 @@ export class EtcdNetwork implements NetworkBackend {
       logAcquired(log, lease, req.publicIp);
 
       let takenBy: string | null = null;
+      // For status(): the lease as held, and etcd as the peer watch last saw it.
+      let held = { held: true, subnet: lease.subnet, expiresAt: lease.expiresAt };
+      let etcdState: { reachable: boolean; since: number; error: string | null } = { reachable: true, since: Date.now(), error: null };
+      const setEtcd = (reachable: boolean, error: string | null): void => {
+        if (etcdState.reachable !== reachable) etcdState = { reachable, since: Date.now(), error };
+      };
       let source: EtcdPeerSource | null = null;
       const hostNet: { onSubnetMoved: HostNetwork['onSubnetMoved'] } = { onSubnetMoved: null };
       const moved = (e: Extract<LeaseKeeperEvent, { type: 'reacquired' }>): void => {
@@ -107,7 +113,9 @@ export class EtcdNetwork implements NetworkBackend {
         renewMarginSeconds: this.opts.renewMarginSeconds,
         config,
         onEvent: (e) => {
-          if (e.type === 'lost') takenBy = e.takenBy;
+          if (e.type === 'lost') { takenBy = e.takenBy; held = { ...held, held: false }; }
+          if (e.type === 'renewed' || e.type === 'reacquired') { held = { held: true, subnet: e.lease.subnet, expiresAt: e.lease.expiresAt }; setEtcd(true, null); }
+          if (e.type === 'renew-failed' || e.type === 'reacquire-failed') setEtcd(false, e.error.message);
           if (e.type === 'reacquired' && !e.sameSubnet) moved(e);
           else onLeaseEvent(e, log);
         },
@@ -117,6 +125,7 @@ export class EtcdNetwork implements NetworkBackend {
         own: { subnet: lease.subnet, publicIp: req.publicIp },
         vni: config.backend.vni,
         onStatus: (s) => {
+          setEtcd(s.state !== 'unreachable', s.state === 'unreachable' ? s.error.message : null);
           if (s.state === 'unreachable') log.warn({ err: { message: s.error.message } }, `etcd unreachable: ${s.error.message}; forwarding goes on with the last known peers`);
           else if (s.state === 'resynced') log.info({ reason: s.reason, added: s.added, removed: s.removed }, `etcd: resynced (${s.reason}): ${s.added ?? 0} added, ${s.removed ?? 0} removed`);
           else log.info('etcd: watching subnet leases');
@@ -132,6 +141,7 @@ export class EtcdNetwork implements NetworkBackend {
         shape: { network: config.network, subnetLen: config.subnetLen, subnetMin: config.subnetMin, subnetMax: config.subnetMax },
         vtepMac: req.vtepMac,
         source: peers,
+        status: () => ({ lease: held, etcd: etcdState }),
         reload: () => { /* the watch is live; nothing to re-read */ },
         close: async () => {
           this.closed = true;

@@ -28,10 +28,20 @@ export interface HostNetwork {
    * taken over by another host's value). Without one, a move is fatal.
    */
   onSubnetMoved: ((move: SubnetMove) => Promise<void>) | null;
+  /** How the control plane stands now, for /readyz and the metrics. */
+  status(): ControlStatus;
   /** Re-read / resync now (SIGHUP). */
   reload(): void;
   /** Stops watching and renewing. The lease itself stays (a restart gets the same subnet back). */
   close(): Promise<void>;
+}
+
+/** The control plane's health: null parts do not apply (a static file holds no lease and has no etcd). */
+export interface ControlStatus {
+  /** This host's lease: held, and when it runs out unless renewed (ms since the epoch). */
+  readonly lease: { readonly held: boolean; readonly subnet: string; readonly expiresAt: number } | null;
+  /** etcd: whether it answers, and since when (ms since the epoch) it has been in that state. */
+  readonly etcd: { readonly reachable: boolean; readonly since: number; readonly error: string | null } | null;
 }
 
 /** This host's lease moved: `from` is no longer ours (`takenBy` holds it now, when known). */

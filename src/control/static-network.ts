@@ -34,6 +34,7 @@ export class StaticNetwork implements NetworkBackend {
       shape: null,
       vtepMac,
       onSubnetMoved: null,
+      status: () => ({ lease: null, etcd: null }),
       source,
       reload: () => { source.reload(); },
       close: () => source.close(),

@@ -190,6 +190,11 @@ export interface Addon {
   close(fd: number): void;
   /** 'EBUSY' for 16. */
   errnoName(errno: number): string;
+  /**
+   * sd_notify: one AF_UNIX datagram `message` to `path` ($NOTIFY_SOCKET; a
+   * leading '@' is an abstract socket). Throws with the errno name.
+   */
+  notify(path: string, message: string): void;
   Reader: NativeReaderConstructor;
 }
 

@@ -26,9 +26,13 @@ export class Daemon {
   private readonly child: ChildProcess;
   exitCode: number | null = null;
 
-  /** opts.prefix: a command the daemon runs under, e.g. `setpriv --bounding-set=-net_raw` (a capability taken away). */
-  constructor(lab: Lab, readonly host: string, args: string[], opts: { prefix?: string[] } = {}) {
-    this.child = lab.spawn(host, [...(opts.prefix ?? []), process.execPath, VXTAP, 'run', '--log-format', 'json', ...args]);
+  /**
+   * opts.prefix: a command the daemon runs under, e.g. `setpriv --bounding-set=-net_raw` (a capability taken away);
+   * opts.env: variables added to the daemon's environment.
+   */
+  constructor(lab: Lab, readonly host: string, args: string[], opts: { prefix?: string[]; env?: Record<string, string> } = {}) {
+    this.child = lab.spawn(host, [...(opts.prefix ?? []), process.execPath, VXTAP, 'run', '--log-format', 'json', ...args],
+      opts.env === undefined ? {} : { env: { ...process.env, ...opts.env } });
     const traced = args.includes('--trace');
     const logs = traced ? this.child.stderr! : this.child.stdout!;
     const other = traced ? this.child.stdout! : this.child.stderr!;

@@ -53,6 +53,23 @@ export function needNamespaces(t: TestContext): boolean {
   return false;
 }
 
+/**
+ * Call first in a test that needs a program (promtool, prometheus, ...).
+ * Returns true when it is installed; skips with the package that brings it
+ * outside CI, throws under CI=true (scripts/setup.sh installs it there).
+ */
+export function needCommand(t: TestContext, cmd: string, pkg: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    const why = `no \`${cmd}\` (apt-get install ${pkg})`;
+    if (inCI) throw new Error(`test cannot run under CI=true: ${why}`);
+    t.skip(why);
+    return false;
+  }
+}
+
 export interface RunResult {
   stdout: string;
   stderr: string;
