@@ -19,6 +19,21 @@
 # Namespaces carry the prefix vxb-; all are removed on exit, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+usage() {
+  cat <<USAGE
+usage: vxtap bench [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch,vxtap-offload] [--out DIR] [--compare openvpn,tinc]
+  (or bench/lab/run.sh with the same flags; as root)
+
+Two namespaces over a veth underlay; iperf3 (1 TCP stream) and ping over each path,
+each run --seconds S long, --repeat N times; the report gives every path as % of
+kernel vxlan measured in the same run (bench/README.md says how to read it).
+  --seconds S     length of each iperf3 run (default 10)
+  --repeat N      runs per path; the median is reported (default 3)
+  --paths LIST    which paths (default: all five)
+  --out DIR       where the JSON and SVG go (default bench/results/lab)
+  --compare LIST  also openvpn and/or tinc, when installed
+USAGE
+}
 SECS=10 REPEAT=3 PATHS="veth kernel vxtap-dgram vxtap-batch vxtap-offload" OUTDIR=bench/results/lab COMPARE=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,7 +42,8 @@ while [ $# -gt 0 ]; do
     --paths) PATHS=${2//,/ }; shift 2 ;;
     --out) OUTDIR=$2; shift 2 ;;
     --compare) COMPARE=${2//,/ }; shift 2 ;;
-    *) echo "usage: $0 [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch,vxtap-offload] [--out DIR] [--compare openvpn,tinc]" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench: unknown flag $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (network namespaces)" >&2; exit 1; }

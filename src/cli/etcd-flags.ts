@@ -1,4 +1,5 @@
 /** The etcd flags every etcd-using command shares (`run`, `network`, `leases`), and the client options they make. */
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors';
 import { DEFAULT_ENDPOINT, type EtcdClientOptions } from '../control/etcd/client';
@@ -12,6 +13,7 @@ export interface EtcdFlags {
   etcdKeyfile?: string;
   etcdUsername?: string;
   etcdPassword?: string;
+  etcdPasswordFile?: string;
 }
 
 export function addEtcdFlags(cmd: Command): Command {
@@ -21,15 +23,20 @@ export function addEtcdFlags(cmd: Command): Command {
     .option('--etcd-cafile <file>', 'CA certificate of etcd\'s TLS (https endpoints)')
     .option('--etcd-certfile <file>', 'client certificate for etcd TLS')
     .option('--etcd-keyfile <file>', 'client key for etcd TLS')
-    .option('--etcd-username <name>', 'etcd user (with --etcd-password)')
-    .option('--etcd-password <password>', 'etcd password');
+    .option('--etcd-username <name>', 'etcd user (with a password)')
+    .option('--etcd-password <password>', 'etcd password (visible in ps: prefer --etcd-password-file or VXTAP_ETCD_PASSWORD)')
+    .option('--etcd-password-file <file>', 'read the etcd password from this file (its first line)');
 }
 
 export function etcdClientOptions(f: EtcdFlags): EtcdClientOptions {
   const endpoints = f.etcdEndpoints.split(',').map((e) => e.trim()).filter((e) => e.length > 0);
   if (endpoints.length === 0) throw new ConfigError('--etcd-endpoints: no endpoint given', 'etcd-endpoints');
-  if ((f.etcdUsername === undefined) !== (f.etcdPassword === undefined)) {
-    throw new ConfigError('--etcd-username and --etcd-password go together', 'etcd-username');
+  if (f.etcdPassword !== undefined && f.etcdPasswordFile !== undefined) {
+    throw new ConfigError('--etcd-password and --etcd-password-file: give one', 'etcd-password-file');
+  }
+  const password = f.etcdPasswordFile !== undefined ? readPasswordFile(f.etcdPasswordFile) : f.etcdPassword;
+  if ((f.etcdUsername === undefined) !== (password === undefined)) {
+    throw new ConfigError('--etcd-username and a password (--etcd-password, --etcd-password-file or VXTAP_ETCD_PASSWORD) go together', 'etcd-username');
   }
   return {
     endpoints,
@@ -37,6 +44,19 @@ export function etcdClientOptions(f: EtcdFlags): EtcdClientOptions {
     ...(f.etcdCertfile !== undefined ? { certfile: f.etcdCertfile } : {}),
     ...(f.etcdKeyfile !== undefined ? { keyfile: f.etcdKeyfile } : {}),
     ...(f.etcdUsername !== undefined ? { username: f.etcdUsername } : {}),
-    ...(f.etcdPassword !== undefined ? { password: f.etcdPassword } : {}),
+    ...(password !== undefined ? { password } : {}),
   };
+}
+
+/** The first line of a password file, without its line end. */
+function readPasswordFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--etcd-password-file ${path}: ${(err as Error).message}`, 'etcd-password-file');
+  }
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line === '') throw new ConfigError(`--etcd-password-file ${path}: the file is empty`, 'etcd-password-file');
+  return line;
 }

@@ -20,6 +20,7 @@ import { DEFAULT_LEASE_TTL_SECONDS } from '../control/etcd/registry';
 import { DEFAULT_RENEW_MARGIN_SECONDS } from '../control/etcd/lease-keeper';
 import { registerLabCommands } from '../lab/commands';
 import { registerBenchCommand } from './bench-cmd';
+import { bindEnv } from './env-flags';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -28,7 +29,9 @@ const logged = new WeakSet<object>();
 
 interface RunFlags extends EtcdFlags {
   peers?: string;
-  iface?: string;
+  iface?: string[];
+  ifaceRegex?: string[];
+  ifaceCanReach?: string;
   publicIp?: string;
   tap?: string;
   io: IoMode;
@@ -48,6 +51,7 @@ interface RunFlags extends EtcdFlags {
   healthzPort: number;
   logFormat: LogFormat;
   logLevel: string;
+  verbose?: boolean;
 }
 
 export function buildProgram(): Command {
@@ -59,38 +63,60 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
+  const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), ...v.split(',').map((x) => x.trim()).filter((x) => x !== '')];
   const run = program
     .command('run')
     .description('bring this host up as a VTEP (flannel vxlan scheme) and forward until SIGTERM/SIGINT')
+    .addHelpText('after', `
+Every flag may also come from the environment: VXTAP_<FLAG> (--etcd-endpoints: VXTAP_ETCD_ENDPOINTS),
+and flannel's flags from FLANNELD_<FLAG> too (FLANNELD_IFACE=eth0,eth1). The command line wins.
+
+Examples:
+  vxtap run                                            # etcd on 127.0.0.1:2379, the default route's interface
+  vxtap run --etcd-endpoints https://10.0.0.5:2379 --etcd-cafile ca.pem --iface eth1 --iface 10.1.2.3
+  vxtap run --peers peers.json --healthz-port 8285     # a static peers file; /healthz, /readyz, /metrics
+  vxtap run --peers peers.json --trace --trace-filter icmp   # explain every ping`)
+    .optionsGroup('Control plane:')
     .option('--peers <file>', 'static peers file (JSON: vni, port, self.subnet, peers[]) instead of etcd')
-    .option('--iface <name>', 'underlay interface (default: the one with the default route)')
+    .addOption(new Option('--subnet-file <path>', 'flannel\'s subnet file (FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ), where flannel\'s CNI plugin reads it; etcd mode').default(DEFAULT_SUBNET_FILE))
+    .addOption(new Option('--subnet-lease-ttl <seconds>', 'TTL of this host\'s subnet lease').default(DEFAULT_LEASE_TTL_SECONDS).argParser(intIn('--subnet-lease-ttl', 2, 10 * 365 * 24 * 3600)))
+    .addOption(new Option('--subnet-lease-renew-margin <minutes>', 'renew the lease this many minutes before it expires, as flannel (at most 2/3 of the TTL is waited)').default(DEFAULT_RENEW_MARGIN_SECONDS / 60).argParser(intIn('--subnet-lease-renew-margin', 1, 1439)))
+    .option('--ip-masq', 'write FLANNEL_IPMASQ=true in the subnet file (vxtap installs no masquerade rules itself)')
+    .optionsGroup('Underlay:')
+    .addOption(new Option('--iface <name-or-ip>', 'underlay interface, by name or address; repeatable (or comma-separated): the first that exists wins (default: the interface of the default route)').argParser(collect))
+    .addOption(new Option('--iface-regex <regex>', 'the first IPv4 address, then interface name, that matches; repeatable').argParser(collect))
+    .option('--iface-can-reach <ip>', 'the interface of the route to this address')
     .option('--public-ip <ip>', 'outer source IPv4 (default: the underlay interface\'s address)')
+    .optionsGroup('Data plane:')
     .option('--tap <name>', 'TAP device name (default: vxtap.<VNI>); may be an existing persistent TAP')
     .addOption(new Option('--io <mode>', 'UDP path: batch (addon, recvmmsg/sendmmsg) or dgram (Node dgram)').default('batch').argParser(wrapParse(parseIoMode)))
     .addOption(new Option('--batch-size <n>', 'frames per batch').default(DEFAULT_BATCH).argParser(intIn('--batch-size', 1, 1024)))
     .addOption(new Option('--sock-buf <bytes>', 'UDP socket send/receive buffer').default(4 * 1024 * 1024).argParser(intIn('--sock-buf', 65536, 1 << 30)))
-    .addOption(new Option('--subnet-file <path>', 'flannel\'s subnet file (FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ); etcd mode').default(DEFAULT_SUBNET_FILE))
-    .addOption(new Option('--subnet-lease-ttl <seconds>', 'TTL of this host\'s subnet lease').default(DEFAULT_LEASE_TTL_SECONDS).argParser(intIn('--subnet-lease-ttl', 2, 10 * 365 * 24 * 3600)))
-    .addOption(new Option('--subnet-lease-renew-margin <seconds>', 'renew the lease this long before it expires (at most 2/3 of the TTL is waited)').default(DEFAULT_RENEW_MARGIN_SECONDS).argParser(intIn('--subnet-lease-renew-margin', 1, 10 * 365 * 24 * 3600)))
-    .option('--ip-masq', 'write FLANNEL_IPMASQ=true in the subnet file (vxtap installs no masquerade rules itself)')
+    .option('--offload', 'offloads, each probed at start and falling back when refused (the default): TAP TSO4 + checksum (64 KB TCPv4 super-frames, cut in the addon; received segments coalesced back), UDP GSO sends and UDP GRO receives (--io batch)')
+    .option('--no-offload', 'no offloads: a plain TAP, one datagram per send')
+    .optionsGroup('Observing:')
     .option('--trace', 'explain every frame: layers, decision, table lookups (on stdout; logs then go to stderr)')
     .addOption(new Option('--trace-format <fmt>', 'text (colours on a terminal) or json (one object per frame)').default('text').argParser(wrapParse(parseTraceFormat)))
     .addOption(new Option('--trace-filter <filter>', 'e.g. "host 10.44.2.0,icmp", "drops", "arp|icmp", "!ipv6"').argParser(wrapParse((v) => { parseTraceFilter(v); return v; })))
-    .option('--offload', 'offloads, each probed at start and falling back when refused (the default): TAP TSO4 + checksum (64 KB TCPv4 super-frames, cut in the addon; received segments coalesced back), UDP GSO sends and UDP GRO receives (--io batch)')
-    .option('--no-offload', 'no offloads: a plain TAP, one datagram per send')
     .option('--pcap <file>', 'record both sides of the switch (TAP frames, and VXLAN in UDP in IPv4 in Ethernet) to a pcap file')
     .addOption(new Option('--healthz-ip <ip>', 'the address of the health and metrics listener (flannel\'s flag)').default('0.0.0.0').argParser(wrapParse(parseHealthzIp)))
     .addOption(new Option('--healthz-port <port>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port; 0: off (flannel\'s flag)').default(0).argParser(intIn('--healthz-port', 0, 65535)))
     .option('--control-socket <path>', 'the control socket for vxtap fdb|arp|peers|stats (default: /run/vxtap/<tap>.sock; /run/vxtap/netns/<netns>/<tap>.sock in a named network namespace)')
     .addOption(new Option('--log-format <fmt>', 'auto (pretty on a terminal, else JSON), json or pretty').default('auto').argParser(wrapParse(parseLogFormat)))
-    .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').default('info').argParser(wrapParse(parseLogLevel)));
+    .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').default('info').argParser(wrapParse(parseLogLevel)))
+    .option('-v, --verbose', 'the same as --log-level debug')
+    .optionsGroup('etcd:');
   addEtcdFlags(run).action(async (o: RunFlags) => {
     // With --trace the trace owns stdout; logs go to stderr.
-    const log = makeLogger(o.logFormat, o.logLevel, o.trace ? 2 : 1);
+    const log = makeLogger(o.logFormat, o.verbose === true && o.logLevel === 'info' ? 'debug' : o.logLevel, o.trace ? 2 : 1);
     try {
       await runCommand({
         ...(o.peers !== undefined ? { peers: o.peers } : {}),
-        ...(o.iface !== undefined ? { iface: o.iface } : {}),
+        underlay: {
+          ...(o.iface !== undefined ? { ifaces: o.iface } : {}),
+          ...(o.ifaceRegex !== undefined ? { regexes: o.ifaceRegex } : {}),
+          ...(o.ifaceCanReach !== undefined ? { canReach: o.ifaceCanReach } : {}),
+        },
         ...(o.publicIp !== undefined ? { publicIp: o.publicIp } : {}),
         ...(o.tap !== undefined ? { tap: o.tap } : {}),
         ...(o.pcap !== undefined ? { pcap: o.pcap } : {}),
@@ -108,7 +134,7 @@ export function buildProgram(): Command {
           prefix: o.etcdPrefix,
           subnetFile: o.subnetFile,
           leaseTtlSeconds: o.subnetLeaseTtl,
-          renewMarginSeconds: o.subnetLeaseRenewMargin,
+          renewMarginSeconds: o.subnetLeaseRenewMargin * 60,
         },
       }, log);
     } catch (err) {
@@ -140,6 +166,12 @@ export function buildProgram(): Command {
   registerInspectCommands(program);
   registerLabCommands(program);
   registerBenchCommand(program);
+  // VXTAP_<FLAG> and flannel's FLANNELD_<FLAG> for run, network and leases (env-flags.ts), bound just before
+  // the command parses its flags, so a bad variable is a ConfigError like a bad flag.
+  const withEnv = new Set(['run', 'init', 'show', 'leases']);
+  for (const parent of [program, network]) {
+    parent.hook('preSubcommand', (_p, sub) => { if (withEnv.has(sub.name())) bindEnv(sub); });
+  }
   return program;
 }
 

@@ -1,6 +1,7 @@
 /** `vxtap network init|show` and `vxtap leases`: the etcd side, as an operator sees it. */
 import { createEtcdClient } from '../control/etcd/client';
 import { buildConfig, describeConfig, formatConfig, type NetworkConfigInput } from '../control/etcd/network-config';
+import { NetworkConfigExistsError } from '../control/etcd/errors';
 import { SubnetRegistry } from '../control/etcd/registry';
 import { etcdClientOptions, type EtcdFlags } from './etcd-flags';
 import { formatTable } from './table';
@@ -31,7 +32,12 @@ export async function networkInit(f: InitFlags, out: NodeJS.WritableStream): Pro
   };
   const cfg = buildConfig(input);
   await withRegistry(f, async (r) => {
-    await r.putConfig(cfg, { overwrite: f.force === true });
+    try {
+      await r.putConfig(cfg, { overwrite: f.force === true });
+    } catch (err) {
+      if (err instanceof NetworkConfigExistsError) throw new NetworkConfigExistsError(r.configKey, 'add --force to replace it');
+      throw err;
+    }
     out.write(`wrote ${r.configKey}: ${formatConfig(cfg)}\n`);
   });
 }

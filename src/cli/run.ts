@@ -19,6 +19,7 @@ import { macFromIp } from '../control/peers';
 import { EtcdNetwork, type EtcdNetworkOptions } from '../control/etcd-network';
 import { StaticNetwork } from '../control/static-network';
 import { isIpv4 } from '../wire/addr';
+import { checkUnderlayChoice, describeChoice, pickUnderlay, type UnderlayChoice } from '../control/underlay-pick';
 import { startNode, type IoMode, type NodeOptions } from './node';
 import { ControlServer } from '../control/api/server';
 import { Health } from '../control/api/health';
@@ -34,7 +35,8 @@ export interface RunOptions extends NodeOptions {
   /** A static peers file; without it, etcd is the control plane. */
   peers?: string;
   etcd: EtcdNetworkOptions;
-  iface?: string;
+  /** --iface, --iface-regex, --iface-can-reach (control/underlay-pick.ts). */
+  underlay?: UnderlayChoice;
   publicIp?: string;
   /** The control socket (`vxtap fdb|arp|peers|stats`); default: /run/vxtap/<tap>.sock (control/api/paths.ts). */
   controlSocket?: string;
@@ -57,6 +59,7 @@ export function parseHealthzIp(v: string): string {
 
 /** Runs until SIGTERM/SIGINT (resolves) or a fatal failure (throws). */
 export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
+  checkUnderlayChoice(opts.underlay ?? {});
   if (opts.publicIp !== undefined && !isIpv4(opts.publicIp)) {
     throw new ConfigError(`--public-ip: not an IPv4 address: ${JSON.stringify(opts.publicIp)}`, 'public-ip');
   }
@@ -111,8 +114,10 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
   if (httpServer !== null) log.info({ healthz: httpServer.address }, `serving /healthz, /readyz and /metrics on ${httpServer.address.ip}:${httpServer.address.port}`);
   const kernel = KernelNet.open();
   try {
-    if (opts.iface === undefined) log.info('Determining IP address of default interface');
-    const underlay = await kernel.underlay(opts.iface);
+    const choice = opts.underlay ?? {};
+    if (describeChoice(choice) === 'the default route') log.info('Determining IP address of default interface');
+    else log.info(`Searching for the underlay interface: ${describeChoice(choice)}`);
+    const underlay = await pickUnderlay(kernel, choice);
     log.info({ iface: underlay.name, ip: underlay.ip }, `Using interface with name ${underlay.name} and address ${underlay.ip}`);
     const publicIp = opts.publicIp ?? (backend instanceof StaticNetwork ? backend.publicIp : undefined) ?? underlay.ip;
     if (publicIp !== underlay.ip) log.info({ publicIp }, `Using ${publicIp} as external address`);

@@ -21,8 +21,9 @@ export class NoNetworkConfigError extends VxtapError {
 
 /** `putConfig` without overwrite found a config already there. */
 export class NetworkConfigExistsError extends VxtapError {
-  constructor(readonly key: string) {
-    super('VXTAP_ERR_NETWORK_CONFIG_EXISTS', `a network config already exists at ${key} (pass overwrite to replace it)`);
+  /** `how`: how the caller replaces it (the CLI: 'add --force to replace it'). */
+  constructor(readonly key: string, how = 'pass overwrite to replace it') {
+    super('VXTAP_ERR_NETWORK_CONFIG_EXISTS', `a network config already exists at ${key} (${how})`);
   }
 }
 

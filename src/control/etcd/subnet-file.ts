@@ -17,7 +17,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, st
 import { basename, dirname, join } from 'node:path';
 import { cidrContains, formatCidr, formatIpv4, isIpv4, parseCidr, parseIpv4, prefixMask, type Ipv4Cidr } from '../../wire/addr';
 
-export const DEFAULT_SUBNET_FILE = '/run/vxtap/subnet.env';
+export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
 export interface SubnetFileData {
   /** The overlay network, '10.44.0.0/16'. */

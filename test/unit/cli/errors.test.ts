@@ -55,7 +55,7 @@ test('network init needs --network, and etcd credentials go in pairs', () => {
   assert.match(r.out, /required option '--network <cidr>'/);
   r = vxtap('leases', '--etcd-username', 'root');
   assert.equal(r.status, 2);
-  assert.match(r.out, /--etcd-username and --etcd-password go together/);
+  assert.match(r.out, /--etcd-username and a password \(--etcd-password, --etcd-password-file or VXTAP_ETCD_PASSWORD\) go together/);
   r = vxtap('run', '--peers', good, '--trace-filter', 'hots 10.0.0.1');
   assert.equal(r.status, 2);
   assert.match(r.out, /--trace-filter/);
