@@ -77,6 +77,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--trace-filter <filter>', 'e.g. "host 10.44.2.0,icmp", "drops", "arp|icmp", "!ipv6"').argParser(wrapParse((v) => { parseTraceFilter(v); return v; })))
     .option('--offload', 'offloads, each probed at start and falling back when refused (the default): TAP TSO4 + checksum (64 KB TCPv4 super-frames, cut in the addon; received segments coalesced back), UDP GSO sends and UDP GRO receives (--io batch)')
     .option('--no-offload', 'no offloads: a plain TAP, one datagram per send')
+    .option('--inner-source-check', 'a peer\'s decapsulated frames must come from its VTEP MAC and, for IPv4 and ARP, its subnet (the default)')
     .option('--no-inner-source-check', 'let a peer\'s decapsulated frames through whatever their inner source (by default a frame whose source MAC is not the sending VTEP\'s MAC, or whose IPv4 source or ARP sender is outside its subnet, is an inner-spoof drop)')
     .option('--pcap <file>', 'record both sides of the switch (TAP frames, and VXLAN in UDP in IPv4 in Ethernet) to a pcap file')
     .option('--control-socket <path>', 'the control socket for vxtap fdb|arp|peers|stats (default: /run/vxtap/<tap>.sock; /run/vxtap/netns/<netns>/<tap>.sock in a named network namespace)')
