@@ -18,9 +18,10 @@
  *   - books:    tapInFrames = encapFrames + arpAnswered + tapDrops, and
  *               netInFrames = decapFrames + netDrops, exactly;
  *   - reasons:  every drop reason the mix aims at has moved;
- *   - wire:     the datagrams the daemon received are no more than were sent
- *               to it (the fuzzer's and the peer daemon's), and the gap is
- *               shown with the kernel's UDP receive errors beside it;
+ *   - wire:     every datagram sent to it (the fuzzer's and the peer
+ *               daemon's) was received, or dropped and counted by the
+ *               kernel's UDP receive path (InErrors); frames written to the
+ *               TAP are shown beside those read and the TAP queue's drops;
  *   - memory:   RSS growth from the warm-up point to the end is under a
  *               limit (16 MiB by default): with no allocation per frame it
  *               stays flat, a leak per datagram would not;
@@ -275,9 +276,13 @@ export async function runFuzz(opts: FuzzOptions = {}): Promise<FuzzReport> {
     check('every aimed-at reason counted', still.length === 0, still.length === 0 ? aimed.map((n) => `${n} ${c.drops[n]}`).join(', ') : `never counted: ${still.join(', ')}`);
     const cameIn = sentTotal.datagrams - warmSent;
     const offered = cameIn + delta.peerEncap;
-    check('no more received than sent', delta.netInFrames <= offered,
-      `after the warm-up: ${offered} sent to it (${cameIn} by the fuzzer, ${delta.peerEncap} by the peer daemon), ${delta.netInFrames} received; ` +
-      `${offered - delta.netInFrames} not received, the kernel counted ${delta.kernelUdpInErrors} UDP receive errors (${delta.kernelUdpRcvbufErrors} for a full buffer)`);
+    // Every datagram sent was either received by the daemon or dropped by the
+    // kernel's UDP receive path, which counts what it drops (InErrors: a full
+    // buffer, a bad checksum). The sender keeps few sends in flight, so the
+    // underlay itself (veth backlogs) does not overflow.
+    check('every datagram sent is received or counted by the kernel', delta.netInFrames + delta.kernelUdpInErrors === offered,
+      `after the warm-up: ${offered} sent to it (${cameIn} by the fuzzer, ${delta.peerEncap} by the peer daemon), ${delta.netInFrames} received, ` +
+      `${delta.kernelUdpInErrors} UDP receive errors counted by the kernel (${delta.kernelUdpRcvbufErrors} for a full buffer)`);
     // The host's own frames on the TAP (IPv6 neighbour discovery and the like) may add a few.
     check('no more read from the TAP than written to it', delta.tapInFrames <= delta.tapWritten + 100,
       `after the warm-up: ${delta.tapWritten} frames written, ${delta.tapInFrames} read; the TAP's queue dropped ${delta.kernelTapTxDropped} (tx_dropped)`);
