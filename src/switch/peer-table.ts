@@ -18,9 +18,11 @@
  *                        the subnet;
  *   - IPv6 and anything else: the MAC check only (peers have no IPv6 subnets).
  *
- * Rows are keyed by the VTEP's IPv4 address (host-order u32); a lookup is a
- * Map get on a number and checkInnerSource reads bytes in place: nothing is
- * allocated per frame.
+ * Rows are keyed by the VTEP's IPv4 address as a signed 32-bit int (`| 0`:
+ * a small integer to V8, where most u32 addresses would be heap numbers, which
+ * hash slower); the last hit is remembered, and forgotten on any change, so a
+ * burst from one peer costs one probe. checkInnerSource reads bytes in place:
+ * nothing is allocated per frame.
  */
 import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
@@ -41,12 +43,16 @@ export interface PeerRow {
 
 export class PeerTable {
   private readonly rows = new Map<number, PeerRow>();
+  /** The last get() hit (lastKey is never a valid key while none: keys are int32). */
+  private lastKey = 0.5;
+  private lastRow: PeerRow | undefined = undefined;
 
   /** Adds or replaces the row of VTEP `vtep`. */
   set(vtep: number, mac: number, net: number, prefixLen: number): void {
     if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > 32) throw new RangeError(`prefix length ${prefixLen} is outside 0..32`);
     const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) | 0;
-    this.rows.set(vtep >>> 0, { vtep: vtep >>> 0, mac, net: net >>> 0, prefixLen, mask, masked: net & mask });
+    this.rows.set(vtep | 0, { vtep: vtep >>> 0, mac, net: net >>> 0, prefixLen, mask, masked: net & mask });
+    this.lastKey = 0.5;
   }
 
   /**
@@ -54,14 +60,23 @@ export class PeerTable {
    * subnet's (a host that re-leased another subnet has replaced it already).
    */
   delete(vtep: number, net?: number): boolean {
-    const row = this.rows.get(vtep >>> 0);
+    const row = this.rows.get(vtep | 0);
     if (row === undefined) return false;
     if (net !== undefined && row.net !== net >>> 0) return false;
-    return this.rows.delete(vtep >>> 0);
+    this.lastKey = 0.5;
+    return this.rows.delete(vtep | 0);
   }
 
+  /** The row of VTEP `vtep` (host-order u32, as FrameBatch.addrs holds it). */
   get(vtep: number): PeerRow | undefined {
-    return this.rows.get(vtep);
+    const key = vtep | 0;
+    if (key === this.lastKey) return this.lastRow;
+    const row = this.rows.get(key);
+    if (row !== undefined) {
+      this.lastKey = key;
+      this.lastRow = row;
+    }
+    return row;
   }
 
   get size(): number {
