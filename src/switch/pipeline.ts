@@ -271,7 +271,6 @@ export class Pipeline {
       const inner = vxlan.HEADER_LEN;
       ev.lookups.push({
         table: 'peer', addr: from, row: this.peers.get(from) ?? null,
-        srcMac: ethernet.srcKey(data, inner),
         result: this.innerSource(data, inner, len - inner, from),
       });
     }

@@ -69,9 +69,10 @@ export type Lookup =
   | { table: 'vni'; vni: number; ours: number }
   /**
    * The inner source check (switch/peer-table.ts): the sender's row (null:
-   * none), the inner source MAC, and checkInnerSource's result (INNER_*).
+   * none) and checkInnerSource's result (INNER_*). The record reads the inner
+   * source from the frame.
    */
-  | { table: 'peer'; addr: number; row: PeerRow | null; srcMac: number; result: number };
+  | { table: 'peer'; addr: number; row: PeerRow | null; result: number };
 
 /** One frame, as the pipeline saw and decided it. */
 export interface FrameTrace {
