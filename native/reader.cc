@@ -25,7 +25,8 @@
 //     send cuts it (udp-pool.cc).
 //   - udp-gro: udp with UDP_GRO on the socket: one message may hold many
 //     datagrams (a UDP_GRO cmsg gives their size); they are cut into slots
-//     (FillUdpGro), and those that do not fit fill the next batch.
+//     (FillUdpGro), and those that do not fit fill the next batch. A
+//     zero-length datagram gets an empty slot, as in the udp kind.
 // sizes[i] is the frame length. Then it calls onBatch(n) once: one N-API
 // crossing per batch, no JS call and no allocation per frame. When the batch
 // was full it reads again, at most 8 batches per wakeup, then yields to the
@@ -34,6 +35,9 @@
 // delivered in further batches before yielding (they are in our memory, not
 // in the fd, so no poll would fire for them).
 //
+// Every frame or datagram read is either delivered (zero-length ones too)
+// or counted here: the switch folds these counts into its drops
+// (switch/switch.ts foldPortDrops), so that every one is accounted for.
 // Truncation: a frame or datagram longer than a slot is dropped, not
 // delivered, and counted in `reader.truncated` (a TAP read is a readv into
 // the slot plus one spare byte, since the kernel returns only the bytes it
@@ -609,6 +613,17 @@ uint32_t Reader::SplitGro(uint32_t n) {
   while (groNext_ < groCount_ && n < slots_) {
     const uint32_t i = groNext_;
     const uint32_t len = groMsgs_[i].msg_len;
+    if (len == 0 && groSeg_[i] != 0) {
+      // A zero-length datagram is a datagram: it gets a slot of its own, so
+      // that the switch counts it (a drop) like any other.
+      sizes_[n] = 0;
+      addrs_[n] = ntohl(groNames_[i].sin_addr.s_addr);
+      ports_[n] = ntohs(groNames_[i].sin_port);
+      n++;
+      groNext_++;
+      groOff_ = 0;
+      continue;
+    }
     if (groOff_ >= len) {
       groNext_++;
       groOff_ = 0;
@@ -670,8 +685,10 @@ uint32_t Reader::FillUdpGro(bool* more, int* err) {
     if (h.msg_flags & MSG_TRUNC) {  // cannot happen with 64 KB buffers; counted if it does
       truncated_++;
       groMsgs_[i].msg_len = 0;
+      groSeg_[i] = 0;  // 0: nothing left to deliver (SplitGro)
+      continue;
     }
-    if (seg == 0) seg = 1;
+    if (seg == 0) seg = 1;  // a zero-length datagram: one empty slot
     if (seg < groMsgs_[i].msg_len) gsoFrames_++;
     groSeg_[i] = seg;
   }

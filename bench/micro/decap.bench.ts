@@ -4,7 +4,9 @@
  * op = one batch. Decap does not rewrite the datagrams, so nothing is put
  * back between ops.
  *
- *   trace off  tracer = null;
+ *   trace off  tracer = null; and the same with the inner source check on
+ *              (the `vxtap run` default: every good datagram's inner source
+ *              checked against its peer's row);
  *   trace on   a no-op tracer (the hook alone), the text tracer writing to a
  *              null sink (outer IPv4/UDP rebuilt and decoded with the inner
  *              frame, as `vxtap run --trace` shows them), and the text tracer
@@ -20,6 +22,7 @@ import { BATCH, FILTER_MATCHING_NOTHING, checkDecap, checkTracer, decapMix, host
 export const SUITE = 'decap';
 export const CASES = {
   off: 'trace off (tracer = null)',
+  checked: 'trace off, inner source check on',
   noop: 'trace on: no-op tracer (the hook alone)',
   text: 'trace on: text → null sink',
   filtered: 'trace on: text, filter matching nothing',
@@ -27,8 +30,8 @@ export const CASES = {
 
 const ps = peers(8);
 
-function batchOp(tracer: Tracer | null): () => void {
-  const h = host(ps, true);
+function batchOp(tracer: Tracer | null, innerSourceCheck = false): () => void {
+  const h = host(ps, true, innerSourceCheck);
   const b = decapMix(ps);
   checkDecap(h, b);
   h.pipeline.tracer = tracer;
@@ -44,6 +47,7 @@ function batchOp(tracer: Tracer | null): () => void {
 export function cases(tracers: { text?: FrameTracer; filtered?: FrameTracer } = {}): Case[] {
   return [
     add(CASES.off, () => batchOp(null)),
+    add(CASES.checked, () => batchOp(null, true)),
     add(CASES.noop, () => batchOp(noopTracer())),
     add(CASES.text, () => batchOp((tracers.text = textTracer(ps)))),
     add(CASES.filtered, () => batchOp((tracers.filtered = textTracer(ps, FILTER_MATCHING_NOTHING)))),

@@ -34,6 +34,7 @@ import { FrameBatch, SendList } from '../../src/io/port';
 import { ArpTable } from '../../src/switch/arp-table';
 import { Counters, DROP_NAMES } from '../../src/switch/counters';
 import { Fdb } from '../../src/switch/fdb';
+import { PeerTable } from '../../src/switch/peer-table';
 import { Pipeline } from '../../src/switch/pipeline';
 import { DEFAULT_BATCH, SLOT_HEADROOM } from '../../src/switch/switch';
 import { createTracer, type FrameTracer, type Tracer } from '../../src/switch/trace';
@@ -75,15 +76,18 @@ export interface Host {
 }
 
 /** This host's tables, as flannel would fill them for `ps`, and a pipeline over them. */
-export function host(ps: readonly Peer[], writesUdpHeader: boolean): Host {
+/** innerSourceCheck: as `vxtap run` by default, a peer table filled as the installer fills it (switch/peer-table.ts). */
+export function host(ps: readonly Peer[], writesUdpHeader: boolean, innerSourceCheck = false): Host {
   const fdb = new Fdb();
   const arp = new ArpTable();
   const counters = new Counters();
+  const peers = new PeerTable();
   for (const p of ps) {
     fdb.set(macKeyFromString(p.mac), parseIpv4(p.vtep), VXLAN_PORT, 0);
     arp.set(parseIpv4(p.gw), macKeyFromString(p.mac));
+    peers.set(parseIpv4(p.vtep), macKeyFromString(p.mac), parseIpv4(p.gw), 24);
   }
-  const pipeline = new Pipeline({ vni: VNI, fdb, arp, counters, writesUdpHeader });
+  const pipeline = new Pipeline({ vni: VNI, fdb, arp, counters, writesUdpHeader, peers: innerSourceCheck ? peers : null });
   return { fdb, arp, counters, pipeline };
 }
 

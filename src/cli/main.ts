@@ -46,6 +46,7 @@ interface RunFlags extends EtcdFlags {
   traceFilter?: string;
   pcap?: string;
   offload?: boolean;
+  innerSourceCheck?: boolean;
   controlSocket?: string;
   healthzIp: string;
   healthzPort: number;
@@ -94,6 +95,8 @@ Examples:
     .addOption(new Option('--sock-buf <bytes>', 'UDP socket send/receive buffer').default(4 * 1024 * 1024).argParser(intIn('--sock-buf', 65536, 1 << 30)))
     .option('--offload', 'offloads, each probed at start and falling back when refused (the default): TAP TSO4 + checksum (64 KB TCPv4 super-frames, cut in the addon; received segments coalesced back), UDP GSO sends and UDP GRO receives (--io batch)')
     .option('--no-offload', 'no offloads: a plain TAP, one datagram per send')
+    .option('--inner-source-check', 'a peer\'s decapsulated frames must come from its VTEP MAC and, for IPv4 and ARP, its subnet (the default)')
+    .option('--no-inner-source-check', 'let a peer\'s decapsulated frames through whatever their inner source (by default a frame whose source MAC is not the sending VTEP\'s MAC, or whose IPv4 source or ARP sender is outside its subnet, is an inner-spoof drop)')
     .optionsGroup('Observing:')
     .option('--trace', 'explain every frame: layers, decision, table lookups (on stdout; logs then go to stderr)')
     .addOption(new Option('--trace-format <fmt>', 'text (colours on a terminal) or json (one object per frame)').default('text').argParser(wrapParse(parseTraceFormat)))
@@ -121,6 +124,7 @@ Examples:
         ...(o.tap !== undefined ? { tap: o.tap } : {}),
         ...(o.pcap !== undefined ? { pcap: o.pcap } : {}),
         offload: o.offload !== false,
+        innerSourceCheck: o.innerSourceCheck !== false,
         ...(o.controlSocket !== undefined ? { controlSocket: o.controlSocket } : {}),
         ...(o.healthzPort > 0 ? { healthz: { ip: o.healthzIp, port: o.healthzPort } } : {}),
         ...(o.trace ? { trace: { format: o.traceFormat, filter: o.traceFilter ?? null } } : {}),

@@ -50,6 +50,11 @@ export interface NodeOptions {
    * one falls back and is logged once. false: none.
    */
   offload?: boolean;
+  /**
+   * The inner source check (switch/peer-table.ts; default on): a peer's
+   * frames must come from its VTEP MAC and, for IPv4 and ARP, its subnet.
+   */
+  innerSourceCheck?: boolean;
 }
 
 export interface RunningNode {
@@ -140,7 +145,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
       describePeer: (ip) => (installerRef === null ? null : describePeer(installerRef, ip)),
       onError: (err) => log.warn({ err }, `trace output failed: ${err.message}; tracing stopped, forwarding goes on`),
     });
-    const sw = new Switch({ vni: hostNet.vni, tap, net, mtu, batchSize: opts.batchSize, tracer });
+    const sw = new Switch({ vni: hostNet.vni, tap, net, mtu, batchSize: opts.batchSize, tracer, innerSourceCheck: opts.innerSourceCheck !== false });
     const installer = new PeerInstaller({ sw, routes: kernel, dev: rawTap.name, port: hostNet.port, log });
     installerRef = installer;
     sw.start();

@@ -14,6 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { macKeyFromString, parseCidr, parseIpv4 } from '../wire/addr';
+import type { PeerTable } from '../switch/peer-table';
 import type { Switch } from '../switch/switch';
 import { peerRoute, type RouteSpec } from './kernel';
 import type { Peer, PeerEvent } from './peers';
@@ -25,7 +26,8 @@ export interface RouteTable {
 }
 
 export interface InstallerOptions {
-  sw: Pick<Switch, 'fdb' | 'arp'>;
+  /** `peers` (the inner source check's table) gets a row per peer, set before its FDB entry and removed after it. */
+  sw: Pick<Switch, 'fdb' | 'arp'> & { peers?: Pick<PeerTable, 'set' | 'delete'> };
   routes: RouteTable;
   /** The TAP's name: the routes' device. */
   dev: string;
@@ -95,11 +97,13 @@ export class PeerInstaller {
     log.info({ subnet: peer.subnet, publicIp: peer.publicIp, vtepMac: peer.vtepMac },
       `adding subnet: ${peer.subnet} PublicIP: ${peer.publicIp} VtepMAC: ${peer.vtepMac}`);
     sw.arp.set(gw, mac);
+    sw.peers?.set(vtep, mac, gw, parseCidr(peer.subnet).len);
     sw.fdb.set(mac, vtep, port);
     try {
       await routes.replaceRoute(route);
     } catch (err) {
       sw.fdb.delete(mac);
+      sw.peers?.delete(vtep, gw);
       sw.arp.delete(gw);
       this.failed.set(peer.subnet, (err as Error).message);
       throw err;
@@ -123,6 +127,7 @@ export class PeerInstaller {
       const mac = macKeyFromString(known.vtepMac);
       // Another installed peer could share the MAC only by misconfiguration; keep its entry if so.
       if (![...this.installed.values()].some((p) => p.vtepMac === known.vtepMac)) sw.fdb.delete(mac);
+      sw.peers?.delete(parseIpv4(known.publicIp), parseCidr(known.subnet).addr);
       sw.arp.delete(parseCidr(known.subnet).addr);
     }
   }

@@ -5,7 +5,10 @@
  *
  * - Receiving: each message is copied into the next slot of the batch;
  *   messages that arrive in the same event-loop turn are delivered together,
- *   once, from setImmediate (or at once when the slots are full).
+ *   once, from setImmediate (or at once when the slots are full). Every
+ *   message is delivered (a zero-length one too, for the switch to count as
+ *   a drop) or counted in stats.rxTruncated when it is longer than a slot
+ *   (the switch folds that count into its `vxlan-too-long` drops).
  * - Sending: dgram sends asynchronously and the caller reuses the slab as soon
  *   as send() returns, so each span is copied first. The source port is the
  *   bound port (`writesUdpHeader` is false: spans start at the VXLAN header).

@@ -27,8 +27,22 @@ export const DropReason = {
   UNKNOWN_VTEP: 8,
   /** The UDP socket did not take the datagram (socket buffer full). */
   UDP_SEND: 9,
-  /** The TAP did not take the frame (its queue is full, or the link is down). */
+  /** Network side: the TAP did not take a decapsulated frame (its queue is full, or the link is down). */
   TAP_WRITE: 10,
+  /**
+   * Network side: a decapsulated frame whose inner source is not the sending
+   * VTEP's (source MAC not its VTEP MAC, or source IPv4 / ARP sender outside
+   * its subnet): see switch/peer-table.ts.
+   */
+  INNER_SPOOF: 11,
+  /** Network side: a datagram longer than a receive slot (the reader cut it, so it is dropped whole). */
+  VXLAN_TOO_LONG: 12,
+  /** TAP side: a frame longer than a slot (the reader cut it, so it is dropped whole). */
+  TAP_TOO_LONG: 13,
+  /** TAP side: an offload frame the reader could not use (GSO headers that do not parse, a bad checksum offset). */
+  TAP_OFFLOAD: 14,
+  /** TAP side: the TAP did not take an ARP reply we made. */
+  ARP_REPLY_WRITE: 15,
 } as const;
 
 export type DropReasonName = keyof typeof DropReason;
@@ -46,7 +60,19 @@ export const DROP_NAMES: readonly string[] = [
   'unknown-vtep',
   'udp-send',
   'tap-write',
+  'inner-spoof',
+  'vxlan-too-long',
+  'tap-too-long',
+  'tap-offload',
+  'arp-reply-write',
 ];
+
+/**
+ * The side each drop reason belongs to, by index: 't' for a frame read from
+ * the TAP, 'n' for a datagram received from the network. It is what makes the
+ * books balance per side (see Counters.snapshot).
+ */
+const DROP_SIDES = 'tttttnnnntnnnttt';
 
 export class Counters {
   /** Frames read from the TAP and sent as VXLAN (after encap). */
@@ -65,6 +91,12 @@ export class Counters {
   tapBatches = 0;
   netBatches = 0;
   readonly drops = new Float64Array(DROP_NAMES.length);
+  /**
+   * Called first by snapshot(): the Switch folds in frames its ports read but
+   * never handed over (too long for a slot, unusable offload frames), so that
+   * the counts it shows balance (Switch.foldPortDrops).
+   */
+  beforeSnapshot: (() => void) | null = null;
 
   drop(reason: number, n = 1): void {
     this.drops[reason] += n;
@@ -77,8 +109,15 @@ export class Counters {
 
   /** A plain object for logs, `vxtap stats --json` and tests. */
   snapshot(): CountersSnapshot {
+    if (this.beforeSnapshot !== null) this.beforeSnapshot();
     const drops: Record<string, number> = {};
-    DROP_NAMES.forEach((n, i) => { drops[n] = this.drops[i]!; });
+    let tapDrops = 0;
+    let netDrops = 0;
+    DROP_NAMES.forEach((n, i) => {
+      drops[n] = this.drops[i]!;
+      if (DROP_SIDES[i] === 't') tapDrops += this.drops[i]!;
+      else netDrops += this.drops[i]!;
+    });
     return {
       tapInFrames: this.tapInFrames,
       netInFrames: this.netInFrames,
@@ -90,6 +129,8 @@ export class Counters {
       tapBatches: this.tapBatches,
       netBatches: this.netBatches,
       drops,
+      tapDrops,
+      netDrops,
     };
   }
 }
@@ -105,4 +146,17 @@ export interface CountersSnapshot {
   tapBatches: number;
   netBatches: number;
   drops: Record<string, number>;
+  /**
+   * Drops of frames read from the TAP: tapInFrames = encapFrames +
+   * arpAnswered + tapDrops, exactly (a super-frame kept whole counts as its
+   * segments on both sides).
+   */
+  tapDrops: number;
+  /** Drops of datagrams from the network: netInFrames = decapFrames + netDrops, exactly. */
+  netDrops: number;
+}
+
+/** 'tap' or 'net': the side a drop reason (DropReason index) belongs to. */
+export function dropSide(reason: number): 'tap' | 'net' {
+  return DROP_SIDES[reason] === 't' ? 'tap' : 'net';
 }

@@ -15,7 +15,10 @@
  *   1. source    only from a VTEP the FDB knows (`unknown-vtep` otherwise);
  *   2. VXLAN     length, I flag (`vxlan-too-short`, `vxlan-no-i-flag`);
  *   3. VNI       ours, or `vxlan-unknown-vni`;
- *   4. decap     the inner frame's span is queued for the TAP.
+ *   4. source    with the inner source check on, the inner frame's source
+ *                MAC (and IPv4 source, ARP sender) must be the sending
+ *                peer's (switch/peer-table.ts), or `inner-spoof`;
+ *   5. decap     the inner frame's span is queued for the TAP.
  * The caller (Switch) hands the queues to the ports once per batch.
  *
  * Nothing here allocates per frame: the queues are preallocated SendLists and
@@ -38,6 +41,7 @@ import { answerArpInPlace } from './arp-responder';
 import { DropReason, type Counters } from './counters';
 import type { Fdb } from './fdb';
 import { flowSourcePort, SOURCE_PORT_MIN } from './flow-hash';
+import { checkInnerSource, INNER_NO_ROW, INNER_OK, type PeerTable } from './peer-table';
 import type { FrameTrace, Lookup, Tracer } from './trace';
 
 /** Headroom every batch must keep in front of a frame: UDP + VXLAN headers, written in place. */
@@ -64,6 +68,13 @@ export interface PipelineOptions {
   sourcePorts?: SourcePortRange | undefined;
   /** Accept VXLAN from sources the FDB does not know (off by default: a datagram from anywhere else is a drop). */
   acceptUnknownVteps?: boolean;
+  /**
+   * The peers' VTEP MACs and subnets, for the inner source check. With a
+   * table, every decapsulated frame is checked against the sending VTEP's row
+   * (a VTEP without one is an `inner-spoof` drop, unless unknown VTEPs are
+   * accepted); null (the default) checks nothing.
+   */
+  peers?: PeerTable | null;
   /** Explains every frame's decision (switch/trace.ts); null (the default) for none. */
   tracer?: Tracer | null;
 }
@@ -75,6 +86,7 @@ export class Pipeline {
   private readonly counters: Counters;
   private readonly writesUdpHeader: boolean;
   private readonly acceptUnknownVteps: boolean;
+  private readonly peers: PeerTable | null;
   private readonly srcPortMin: number;
   private readonly srcPortSpan: number;
   /** Bytes in front of the inner frame that one encap adds to the span we send. */
@@ -92,6 +104,7 @@ export class Pipeline {
     this.counters = opts.counters;
     this.writesUdpHeader = opts.writesUdpHeader;
     this.acceptUnknownVteps = opts.acceptUnknownVteps ?? false;
+    this.peers = opts.peers ?? null;
     this.srcPortMin = opts.sourcePorts?.min ?? SOURCE_PORT_MIN;
     this.srcPortSpan = opts.sourcePorts?.count ?? 65536 - SOURCE_PORT_MIN;
     this.encapOverhead = vxlan.HEADER_LEN + (this.writesUdpHeader ? udp.HEADER_LEN : 0);
@@ -186,7 +199,7 @@ export class Pipeline {
     return Verdict.ENCAP;
   }
 
-  /** Stages 1-4 from the network for the datagram at buf[off..off+len) from `from`. Returns its verdict. */
+  /** Stages 1-5 from the network for the datagram at buf[off..off+len) from `from`. Returns its verdict. */
   private decapFrame(buf: Buffer, off: number, len: number, from: number, toTap: SendList): number {
     if (!this.acceptUnknownVteps && !this.fdb.knowsVtep(from)) return DropReason.UNKNOWN_VTEP;
     const fault = vxlan.check(buf, off, len);
@@ -194,8 +207,18 @@ export class Pipeline {
       return fault === vxlan.CHECK_NO_I_FLAG ? DropReason.VXLAN_NO_I_FLAG : DropReason.VXLAN_TOO_SHORT;
     }
     if (vxlan.vni(buf, off) !== this.vni) return DropReason.VXLAN_UNKNOWN_VNI;
+    if (this.peers !== null && this.innerSource(buf, off + vxlan.HEADER_LEN, len - vxlan.HEADER_LEN, from) !== INNER_OK) {
+      return DropReason.INNER_SPOOF;
+    }
     toTap.push(off + vxlan.HEADER_LEN, len - vxlan.HEADER_LEN);
     return Verdict.DECAP;
+  }
+
+  /** Stage 4: checkInnerSource against the sender's row; INNER_OK or why not. */
+  private innerSource(buf: Buffer, off: number, len: number, from: number): number {
+    const row = this.peers!.get(from);
+    if (row === undefined) return this.acceptUnknownVteps ? INNER_OK : INNER_NO_ROW;
+    return checkInnerSource(row, buf, off, len);
   }
 
   // -------------------------------------------------------------------------
@@ -241,8 +264,15 @@ export class Pipeline {
     const v = this.decapFrame(buf, off, len, from, toTap);
     const ev = traceEvent('net', data, from, port, v);
     ev.lookups.push({ table: 'vtep', addr: from, known: this.fdb.knowsVtep(from), required: !this.acceptUnknownVteps });
-    if (v === Verdict.DECAP || v === DropReason.VXLAN_UNKNOWN_VNI) {
+    if (v === Verdict.DECAP || v === DropReason.VXLAN_UNKNOWN_VNI || v === DropReason.INNER_SPOOF) {
       ev.lookups.push({ table: 'vni', vni: vxlan.vni(data, 0), ours: this.vni });
+    }
+    if (this.peers !== null && (v === Verdict.DECAP || v === DropReason.INNER_SPOOF)) {
+      const inner = vxlan.HEADER_LEN;
+      ev.lookups.push({
+        table: 'peer', addr: from, row: this.peers.get(from) ?? null,
+        result: this.innerSource(data, inner, len - inner, from),
+      });
     }
     if (v === Verdict.DECAP) {
       ev.queued = 'tap';

@@ -11,6 +11,14 @@
  * batch. Frames a port does not take are counted as drops, never retried:
  * like a NIC queue, a full socket buffer means loss, and TCP above recovers.
  *
+ * Every frame a port reads is counted once: as encapsulated, answered,
+ * decapsulated or dropped with a reason. Frames a port read but could not
+ * hand over (longer than a slot; a vnet frame the reader could not use) are
+ * counted by the port; the switch folds them into its drops when the counters
+ * are read (foldPortDrops), so that the books balance per side:
+ *   tapInFrames = encapFrames + arpAnswered + tapDrops
+ *   netInFrames = decapFrames + netDrops
+ *
  * With a tracer (switch/trace.ts), the pipeline explains each frame and the
  * switch tells the tracer, once per batch, how many queued frames each port
  * took, so that a refused frame is traced as the drop it is.
@@ -19,6 +27,7 @@ import { FrameBatch, SendList, type DatagramPort, type FramePort } from '../io/p
 import { ArpTable } from './arp-table';
 import { Counters, DropReason } from './counters';
 import { Fdb } from './fdb';
+import { PeerTable } from './peer-table';
 import { ENCAP_HEADROOM, Pipeline } from './pipeline';
 import type { Tracer } from './trace';
 import * as ethernet from '../wire/ethernet';
@@ -37,6 +46,12 @@ export interface SwitchOptions {
   mtu: number;
   batchSize?: number;
   acceptUnknownVteps?: boolean;
+  /**
+   * Check each decapsulated frame's inner source against the sending peer's
+   * row in `peers` (switch/peer-table.ts; `inner-spoof` drops). Off by
+   * default here, where tests fill the FDB by hand; `vxtap run` turns it on.
+   */
+  innerSourceCheck?: boolean;
   /** Explains every frame (switch/trace.ts); also settable later as `pipeline.tracer`. */
   tracer?: Tracer | null;
 }
@@ -45,6 +60,8 @@ export class Switch {
   readonly fdb = new Fdb();
   readonly arp = new ArpTable();
   readonly counters = new Counters();
+  /** The peers' VTEP MACs and subnets (the installer fills it), for the inner source check. */
+  readonly peers = new PeerTable();
   readonly pipeline: Pipeline;
   private readonly tap: FramePort;
   private readonly net: DatagramPort;
@@ -54,6 +71,8 @@ export class Switch {
   private readonly tapToTap: SendList;
   private readonly netToTap: SendList;
   private started = false;
+  /** What the ports had counted at the last fold (see foldPortDrops). */
+  private readonly folded = { tapTooLong: 0, tapOffload: 0, netTooLong: 0 };
 
   constructor(opts: SwitchOptions) {
     this.tap = opts.tap;
@@ -84,8 +103,37 @@ export class Switch {
       writesUdpHeader: this.net.writesUdpHeader,
       sourcePorts: this.net.sourcePorts,
       acceptUnknownVteps: opts.acceptUnknownVteps ?? false,
+      peers: opts.innerSourceCheck === true ? this.peers : null,
       tracer: opts.tracer ?? null,
     });
+    this.counters.beforeSnapshot = () => this.foldPortDrops();
+  }
+
+  /**
+   * Moves what the ports counted since the last call into the counters: as
+   * frames read (tapInFrames / netInFrames) and as drops (tap-too-long,
+   * tap-offload, vxlan-too-long). Called when the counters are read, not per
+   * batch: a port's counters may cost a crossing into the addon.
+   */
+  foldPortDrops(): void {
+    const c = this.counters;
+    const f = this.folded;
+    const tap = this.tap.stats;
+    const tapTooLong = tap.rxTruncated;
+    // A vnet TAP's reader counts the frames it could not use (io/tap.ts stats.offload).
+    const tapOffload = (tap as { offload?: { dropped?: number } }).offload?.dropped ?? 0;
+    const netTooLong = this.net.stats.rxTruncated;
+    const dTapLong = tapTooLong - f.tapTooLong;
+    const dTapOff = tapOffload - f.tapOffload;
+    const dNetLong = netTooLong - f.netTooLong;
+    c.tapInFrames += dTapLong + dTapOff;
+    c.netInFrames += dNetLong;
+    c.drop(DropReason.TAP_TOO_LONG, dTapLong);
+    c.drop(DropReason.TAP_OFFLOAD, dTapOff);
+    c.drop(DropReason.VXLAN_TOO_LONG, dNetLong);
+    f.tapTooLong = tapTooLong;
+    f.tapOffload = tapOffload;
+    f.netTooLong = netTooLong;
   }
 
   start(): void {
@@ -114,7 +162,11 @@ export class Switch {
     }
     if (toTap.count > 0) {
       written = this.tap.write(b.slab, toTap);
-      if (written < toTap.count) this.counters.drop(DropReason.TAP_WRITE, toTap.count - written);
+      if (written < toTap.count) {
+        // Only ARP replies are on this list: counted as answered, they move to drops.
+        this.counters.arpAnswered -= toTap.count - written;
+        this.counters.drop(DropReason.ARP_REPLY_WRITE, toTap.count - written);
+      }
     }
     if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(sent, written);
   }

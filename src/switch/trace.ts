@@ -36,11 +36,15 @@ import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../errors';
 import { formatIpv4, macStringFromKey, parseIpv4 } from '../wire/addr';
 import { decodeFrame, formatLayers, type DecodedLayer } from '../wire/decode';
+import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
+import * as ipv4 from '../wire/ipv4';
 import { WIRE_OVERHEAD, wrapPayload } from '../wire/underlay';
 import * as vxlan from '../wire/vxlan';
 import { DROP_NAMES, DropReason } from './counters';
 import type { FdbEntry } from './fdb';
+import * as peerTable from './peer-table';
+import type { PeerRow } from './peer-table';
 import { parseTraceFilter, type FilterSubject, type TraceFilter } from './trace-filter';
 
 export { parseTraceFilter, type FilterSubject, type TraceFilter } from './trace-filter';
@@ -62,7 +66,13 @@ export type Lookup =
   /** Decap's source check: does some FDB entry point at the sender? (`required` false: unknown VTEPs are accepted.) */
   | { table: 'vtep'; addr: number; known: boolean; required: boolean }
   /** The VXLAN header's VNI against ours. */
-  | { table: 'vni'; vni: number; ours: number };
+  | { table: 'vni'; vni: number; ours: number }
+  /**
+   * The inner source check (switch/peer-table.ts): the sender's row (null:
+   * none) and checkInnerSource's result (INNER_*). The record reads the inner
+   * source from the frame.
+   */
+  | { table: 'peer'; addr: number; row: PeerRow | null; result: number };
 
 /** One frame, as the pipeline saw and decided it. */
 export interface FrameTrace {
@@ -264,7 +274,7 @@ export class FrameTracer implements Tracer {
     for (const p of batch) {
       const ev = p.ev;
       if (ev.queued === 'net' && ev.index >= netTaken) refuse(ev, DropReason.UDP_SEND);
-      else if (ev.queued === 'tap' && ev.index >= tapTaken) refuse(ev, DropReason.TAP_WRITE);
+      else if (ev.queued === 'tap' && ev.index >= tapTaken) refuse(ev, ev.dir === 'tap' ? DropReason.ARP_REPLY_WRITE : DropReason.TAP_WRITE);
       const { rec, buf } = this.analyse(ev, p.ms, p.seq);
       if (this.filter !== null && !this.filter.matches(subjectOf(rec))) {
         this.stats.filtered++;
@@ -395,6 +405,19 @@ export class FrameTracer implements Tracer {
           : `source ${key} is no known VTEP (no FDB entry points at it)${l.required ? '' : ': accepted, unknown VTEPs are allowed'}`;
         return { table: 'vtep', key, hit: l.known, result: null, peer, text };
       }
+      case 'peer': {
+        const key = formatIpv4(l.addr);
+        const hit = l.result === peerTable.INNER_OK;
+        if (l.row === null) {
+          const text = l.result === peerTable.INNER_OK
+            ? `inner source of ${key}: no peer row, not checked (unknown VTEPs are accepted)`
+            : `inner source of ${key}: no peer row (the FDB knows this VTEP, but no installed peer has it)`;
+          return { table: 'peer', key, hit, result: null, peer: null, text };
+        }
+        const r = l.row;
+        const peer = `VTEP MAC ${macStringFromKey(r.mac)}, subnet ${formatIpv4(r.net)}/${r.prefixLen}`;
+        return { table: 'peer', key, hit, result: peer, peer: this.peer(l.addr), text: `inner source ${innerSourceText(ev.data, vxlan.HEADER_LEN)} from ${key} (${peer}): ${innerResultText(l.result)}` };
+      }
       case 'vni': {
         const key = String(l.vni);
         const hit = l.vni === l.ours;
@@ -457,6 +480,13 @@ export class FrameTracer implements Tracer {
         return `encapsulated for ${rec.encap ? `${rec.encap.vtep}:${rec.encap.dstPort}` : 'the network'}, but the socket did not take it: its send buffer is full`;
       case DropReason.TAP_WRITE:
         return 'the TAP did not take it: its queue is full, or the link is down';
+      case DropReason.INNER_SPOOF: {
+        const p = ev.lookups.find((l) => l.table === 'peer');
+        const why = p && p.table === 'peer' ? innerResultText(p.result) : 'the inner source is not the sending peer\'s';
+        return `${why}; a peer may only send from its VTEP MAC and its own subnet (--no-inner-source-check turns this off)`;
+      }
+      case DropReason.ARP_REPLY_WRITE:
+        return 'the TAP did not take the ARP reply: its queue is full, or the link is down';
       default:
         return `reason ${ev.drop}`;
     }
@@ -550,4 +580,28 @@ export function subjectOf(rec: TraceRecord): FilterSubject {
 /** The tracer the CLI makes for `vxtap run --trace`. Throws ConfigError for a bad filter. */
 export function createTracer(opts: TracerOptions): FrameTracer {
   return new FrameTracer(opts);
+}
+
+/** The inner frame's source as the check sees it: MAC, and the IPv4 source or ARP sender. */
+function innerSourceText(data: Buffer, off: number): string {
+  if (data.length < off + ethernet.HEADER_LEN) return '(no inner frame)';
+  const mac = macStringFromKey(ethernet.srcKey(data, off));
+  const type = ethernet.etherType(data, off);
+  const l3 = off + ethernet.l3Offset(data, off);
+  if (type === ethernet.ETHERTYPE_IPV4 && data.length >= l3 + ipv4.HEADER_LEN) return `${mac} ${formatIpv4(ipv4.src(data, l3))}`;
+  if (type === ethernet.ETHERTYPE_ARP && arp.isEthIpv4(data, l3, data.length - l3)) return `${mac} (ARP sender ${macStringFromKey(arp.senderMacKey(data, l3))} ${formatIpv4(arp.senderIp(data, l3))})`;
+  return mac;
+}
+
+function innerResultText(result: number): string {
+  switch (result) {
+    case peerTable.INNER_OK: return 'the peer\'s own';
+    case peerTable.INNER_NO_ROW: return 'no installed peer has this VTEP';
+    case peerTable.INNER_BAD_MAC: return 'the source MAC is not the VTEP MAC';
+    case peerTable.INNER_BAD_IP: return 'the IPv4 source is outside the peer\'s subnet';
+    case peerTable.INNER_BAD_ARP_MAC: return 'the ARP sender MAC is not the VTEP MAC';
+    case peerTable.INNER_BAD_ARP_IP: return 'the ARP sender address is outside the peer\'s subnet';
+    case peerTable.INNER_SHORT: return 'the IPv4 header is cut short: no source to check';
+    default: return `check result ${result}`;
+  }
 }

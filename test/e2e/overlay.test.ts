@@ -98,6 +98,8 @@ function badDatagrams(): { fromKnown: Record<string, string[]>; fromStranger: st
       'vxlan-too-short': ['08000000'],                                   // a truncated header
       'vxlan-no-i-flag': [vx('00', VNI) + inner],                        // I flag clear
       'vxlan-unknown-vni': [vx('08', 9) + inner, 'deadbeef'.repeat(10)], // VNI 9; random bytes (0xde has the I bit, VNI 0xdeadbe)
+      // From h2, well-formed, but not from h2's VTEP MAC; then from h2's MAC but h3's subnet.
+      'inner-spoof': [vx('08', VNI) + inner, vx('08', VNI) + 'ffffffffffff' + macFromIp(HOSTS.h2).replace(/:/g, '') + '0800' + '45000014000000004001' + '0000' + '0a2c0309' + '0a2c0100'],
     },
     fromStranger: vx('08', VNI) + inner,                                  // well-formed, from no known VTEP
   };
@@ -240,7 +242,7 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
             }
           });
 
-          await t.test('bad input is a counted drop: the daemon stays up and traffic keeps flowing', async () => {
+          await t.test('bad input is a counted drop (a peer\'s spoofed inner source too): the daemon stays up and traffic keeps flowing', async () => {
             const before = await d1.stats();
             const bad = badDatagrams();
             for (const payloads of Object.values(bad.fromKnown)) {
@@ -254,8 +256,8 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
             }
             const delta = (k: string) => after.drops[k]! - before.drops[k]!;
             assert.deepEqual(
-              { short: delta('vxlan-too-short'), noI: delta('vxlan-no-i-flag'), vni: delta('vxlan-unknown-vni'), stranger: delta('unknown-vtep') },
-              { short: 1, noI: 1, vni: 2, stranger: 1 });
+              { short: delta('vxlan-too-short'), noI: delta('vxlan-no-i-flag'), vni: delta('vxlan-unknown-vni'), stranger: delta('unknown-vtep'), spoof: delta('inner-spoof') },
+              { short: 1, noI: 1, vni: 2, stranger: 1, spoof: 2 });
             assert.equal(d1.exitCode, null, 'the daemon is still running');
             ping(lab, 'h2', SUBNET.h1);
             ping(lab, 'h3', SUBNET.h1);

@@ -60,6 +60,8 @@ test('the teaching trace and the pcap on a live daemon', { timeout: 300_000 }, a
               /ARP who-has 10\.47\.2\.0 → answered locally: is-at 02:76:c0:a8:5e:02 \(lease 10\.47\.2\.0\/24, host 192\.168\.94\.2\)/,
               /FDB hit 02:76:c0:a8:5e:02 → VTEP 192\.168\.94\.2:4789/,
               /encap VNI 42, UDP \d+→4789, \+50 bytes/,
+              // The reply: h2's host answers from its TAP's 10.47.2.0, with h2's VTEP MAC.
+              /inner source 02:76:c0:a8:5e:02 10\.47\.2\.0 from 192\.168\.94\.2 \(VTEP MAC 02:76:c0:a8:5e:02, subnet 10\.47\.2\.0\/24\): the peer's own/,
               /decap from 192\.168\.94\.2 \(VNI 42\)/,
             ];
             let at = 0;
@@ -71,6 +73,7 @@ test('the teaching trace and the pcap on a live daemon', { timeout: 300_000 }, a
             assert.match(trace, /ICMPv4 \{echo-request/);
             assert.match(trace, /DecodeFailure/);
             assert.match(trace, /45 00 00 1c 00 00|4500001c0000/, 'the bad bytes are shown in hex');
+            assert.match(trace, /drop: inner-spoof \(the IPv4 header is cut short: no source to check/, 'with no source address, the inner source check drops it');
           } else {
             const recs = trace.trim().split('\n').map((l) => JSON.parse(l) as { dir: string; decision: string; reason: string; lookups: { table: string; hit: boolean }[]; decodeError: string | null; layers: { name: string }[] });
             const arp = recs.findIndex((r) => r.dir === 'tap' && r.decision === 'arp-reply');
