@@ -42,6 +42,43 @@ VnetHdr ParseVnetHdr(const uint8_t* p);
 // the span is outside the frame (nothing written).
 bool CompleteCsum(uint8_t* frame, size_t len, uint32_t start, uint32_t offset);
 
+// A partial L4 checksum in a frame on its way to the TAP.
+//
+// Across a veth the kernel hands a packet on with CHECKSUM_PARTIAL, and a
+// kernel vxlan peer at its default offloads encapsulates its inner TCP/UDP
+// segments that way: the checksum field holds only the pseudo-header sum, for
+// a NIC to finish. That is the folded, NOT complemented, sum:
+// __tcp_v4_send_check and udp4_hwcsum write ~csum_tcpudp_magic(...) (magic
+// is the complemented fold), and a capture of a kernel vxlan peer's SYN on the
+// receiving veth showed 0x17a6 = fold(10.60.1.0 + 10.60.2.0 + 6 + 40)
+// (test/fixtures/kernel-vxlan-vni42.pcap holds such frames too). The kernel's
+// receive path trusts that state; vxtap reads the bytes from a UDP socket, so
+// it recognises the field and finishes it (no vnet header) or hands it to the
+// kernel as NEEDS_CSUM (vnet TAP).
+struct PartialCsum {
+  uint32_t l3 = 0;      // the IP header's offset
+  uint32_t start = 0;   // the L4 header's offset (csum_start)
+  uint32_t offset = 0;  // the checksum field's offset from start: 16 TCP, 6 UDP (csum_offset)
+  uint32_t end = 0;     // where the segment ends (the IP length's end; Ethernet padding after it is not summed)
+  uint8_t proto = 0;    // 6 TCP, 17 UDP
+  bool v6 = false;
+};
+
+// Whether frame[0, len) is Ethernet (+ one 802.1Q tag) + IPv4 (not a
+// fragment; options allowed) or IPv6 (TCP/UDP right behind the fixed
+// header) + TCP or UDP whose checksum field equals the folded pseudo-header
+// sum of the segment (the IP length, not the frame's, bounds it). An IPv4 UDP
+// checksum of 0 ("none") never matches: a pseudo-header sum is never 0. A
+// finished checksum that happens to equal the pseudo-header sum (1 in 65536)
+// matches too; finishing it again gives the same value, so nothing breaks.
+bool FindPartialCsum(const uint8_t* frame, size_t len, PartialCsum* out);
+
+// Finishes a partial checksum in place, as a NIC would: the complemented sum
+// of frame[p.start, p.end) with the pseudo-header sum already in the field
+// (UDP: 0 becomes 0xffff). Returns false when it was a finished checksum
+// already (the segment verified as it was: nothing written).
+bool FinishPartialCsum(uint8_t* frame, const PartialCsum& p);
+
 // A parsed TCP GSO super-frame (IPv4 or IPv6).
 struct TcpGso {
   uint32_t l3 = 0;       // IP header offset (14, or 18 behind one VLAN tag)

@@ -134,6 +134,11 @@ export interface Addon {
    * vnetHdr: consecutive TCP segments (IPv4 or IPv6) of one flow go out as one GSO
    * super-frame (native/coalesce.h); an errOut of length 4 also gets
    * [superFrames, segments in them] of this call.
+   * Partial TCP/UDP checksums (what a kernel vxlan peer across a veth sends:
+   * the pseudo-header sum only, native/offload.h) are finished in place
+   * without vnetHdr, or written with NEEDS_CSUM with it; a checksum neither
+   * right nor partial is written as it is. An errOut of length 5 gets in [4]
+   * how many written frames had one.
    */
   tapWrite(fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number, errOut?: Int32Array, vnetHdr?: boolean): number;
   /**
@@ -142,6 +147,12 @@ export interface Addon {
    * tapWrite it rewrites group heads in the slab.
    */
   tapCoalesce(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number): Buffer[];
+  /**
+   * What tapWrite without vnetHdr does to these frames before the write, as
+   * a pure function for tests: finishes each partial TCP/UDP checksum in
+   * place; returns how many. Every other frame is left as it is.
+   */
+  tapFinishPartial(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number): number;
   /** A UDP socket bound to ip:port ('0.0.0.0' any, port 0 ephemeral), buffers set. Returns the fd. */
   udpOpen(ip: string, port: number, opts?: SocketBufferOptions): number;
   /**
