@@ -49,9 +49,11 @@ bool ParseCoalescable(const uint8_t* f, size_t len, TcpSeg* out) {
   const uint32_t l4len = static_cast<uint32_t>(len - l4);
   const uint64_t pseudo = TcpPseudoSum(ip, l4len, v6);
   // A partial checksum (the folded pseudo-header sum, offload.h) cannot be verified: the
-  // super-frame's NEEDS_CSUM has it computed; anything else must verify.
-  const bool partial = Get16(th + 16) == Fold(pseudo);
-  if (!partial && Fold(Sum(th, l4len, pseudo)) != 0xffff) return false;
+  // super-frame's NEEDS_CSUM has it computed. Anything else must verify; so may a field
+  // that only happens to equal the pseudo-header sum (then it is not counted as partial).
+  const bool valid = Fold(Sum(th, l4len, pseudo)) == 0xffff;
+  const bool partial = !valid && Get16(th + 16) == Fold(pseudo);
+  if (!valid && !partial) return false;
   out->l3 = l3;
   out->l4 = l4;
   out->v6 = v6;
@@ -118,19 +120,14 @@ bool Coalescer::Parse(uint32_t k, TcpSeg* out) {
   return ParseCoalescable(base_ + starts_[k], lens_[k], out);
 }
 
-// A frame written alone: unchanged, its virtio_net_hdr zeroed, or NEEDS_CSUM for a partial checksum.
+// A frame written alone, behind a zeroed virtio_net_hdr: as it came, or with its partial
+// checksum finished in place (as on a plain TAP: the sum that tells a partial checksum from
+// a finished one that equals the pseudo-header sum finishes it too).
 uint32_t Coalescer::Alone(uint32_t k, uint8_t vhdr[kVnetHdrLen]) {
   std::memset(vhdr, 0, kVnetHdrLen);
   PartialCsum p;
-  partials_ = 0;
-  if (FindPartialCsum(base_ + starts_[k], lens_[k], &p)) {
-    const uint16_t csumStart = static_cast<uint16_t>(p.start);
-    const uint16_t csumOffset = static_cast<uint16_t>(p.offset);
-    vhdr[0] = kVnetNeedsCsum;
-    std::memcpy(vhdr + 6, &csumStart, 2);  // host byte order (offload.h)
-    std::memcpy(vhdr + 8, &csumOffset, 2);
-    partials_ = 1;
-  }
+  uint8_t* f = base_ + starts_[k];
+  partials_ = FindPartialCsum(f, lens_[k], &p) && FinishPartialCsum(f, p) ? 1 : 0;
   return 1;
 }
 

@@ -22,9 +22,11 @@
 //     trusted that segment on its own receive path, and the super-frame's
 //     NEEDS_CSUM has the checksum computed over its data again.
 //
-// A frame written alone that holds a partial TCP/UDP checksum gets a
-// virtio_net_hdr with NEEDS_CSUM (csum_start, csum_offset), so the kernel
-// treats it as a locally made packet and finishes or trusts the checksum.
+// A frame written alone that holds a partial TCP/UDP checksum has it
+// finished in place (FinishPartialCsum), as on a plain TAP. NEEDS_CSUM would
+// spare that sum, but telling a partial checksum from a finished one that
+// happens to equal the pseudo-header sum (1 in 65536) takes the same sum,
+// and csumRepaired is meant to be exact.
 #pragma once
 
 #include <cstddef>
@@ -43,7 +45,7 @@ struct TcpSeg {
   uint32_t payload = 0;  // TCP payload bytes
   uint32_t seq = 0;
   uint8_t flags = 0;     // TCP flags byte
-  bool partial = false;  // the TCP checksum holds the pseudo-header sum only (see above)
+  bool partial = false;  // the TCP checksum holds the pseudo-header sum only, and does not verify
 };
 
 // Parses frame[0, len) as a segment that may take part in a group: plain
@@ -69,10 +71,9 @@ void SealGroup(uint8_t* headFrame, const TcpSeg& head, uint32_t payload, uint8_t
 // Next(k, vhdr) returns how many frames from k form the next write and fills
 // its virtio_net_hdr. For a group of n > 1, the head frame (k) is sealed in
 // place (SealGroup); the rest contribute their payload, frame k+i's at
-// base + starts[k+i] + head().hdrLen. n = 1: frame k alone, unchanged, with
-// NEEDS_CSUM when its checksum is partial (FindPartialCsum), else a zeroed
-// header. partials() says how many of the write's segments had partial
-// checksums. Each frame is parsed (and its checksums verified) once for grouping.
+// base + starts[k+i] + head().hdrLen. n = 1: frame k alone behind a zeroed
+// header, its checksum finished in place when partial. partials() says how
+// many of the write's segments had partial checksums. Each frame is parsed (and its checksums verified) once for grouping.
 class Coalescer {
  public:
   Coalescer(uint8_t* base, const uint32_t* starts, const uint32_t* lens, uint32_t count)

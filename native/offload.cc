@@ -121,6 +121,25 @@ bool ParseTcpGso(const uint8_t* frame, size_t len, uint32_t mss, TcpGso* out) {
   return true;
 }
 
+bool ParseVxlanTcpSuper(const uint8_t* msg, size_t len, uint32_t mtu, size_t cap, TcpGso* g) {
+  constexpr size_t kVxlanHdr = 8;
+  if (len <= kVxlanHdr || (msg[0] & 0x08) == 0) return false;
+  const uint8_t* f = msg + kVxlanHdr;
+  const size_t flen = len - kVxlanHdr;
+  if (!ParseTcpGso(f, flen, 1, g) || g->payload == 0) return false;
+  const uint8_t* ip = f + g->l3;
+  const size_t ipLen = g->v6 ? 40u + Get16(ip + 4) : Get16(ip + 2);
+  if (ipLen != flen - g->l3) return false;
+  if (!g->v6 && (Get16(ip + 6) & 0x3fff) != 0) return false;  // a fragment is not a super-frame
+  if (cap <= kVxlanHdr + g->hdrLen) return false;
+  uint32_t mss = static_cast<uint32_t>(cap - kVxlanHdr - g->hdrLen);
+  const uint32_t ipAndTcp = g->hdrLen - g->l3;
+  if (mtu > ipAndTcp && mtu - ipAndTcp < mss) mss = mtu - ipAndTcp;
+  g->mss = mss;
+  g->segments = (g->payload + mss - 1) / mss;
+  return true;
+}
+
 bool GsoTypeMatches(uint8_t gsoType, const TcpGso& g) {
   const uint8_t t = gsoType & 0x7f;  // without the ECN bit
   return g.v6 ? t == kGsoTcpV6 : t == kGsoTcpV4;

@@ -146,18 +146,16 @@ Napi::Value TapSegment(const Napi::CallbackInfo& info) {
 //   flow are coalesced (coalesce.h) and written as one GSO super-frame:
 //   writev of its virtio_net_hdr, the head frame (its headers rewritten in
 //   place in the slab) and the payload of each further segment, no copy.
-//   Every other frame goes out as writev of a virtio_net_hdr and the frame:
-//   zeroed (the kernel treats it as a plain one), or NEEDS_CSUM when its
-//   TCP/UDP checksum is partial (offload.h: PartialCsum), so the kernel
-//   treats it as a locally made packet. A super-frame counts as its
+//   Every other frame goes out as writev of a zeroed virtio_net_hdr and the
+//   frame (the kernel treats it as a plain one). A super-frame counts as its
 //   segments in the return value and in errOut. errOut of length >= 4 also
 //   gets [2] = super-frames written and [3] = the segments in them.
-//   Partial checksums: without vnetHdr (a plain TAP) each is finished in
-//   place in the slab before the write (FinishPartialCsum); with it, the
-//   kernel is told (NEEDS_CSUM, alone or in a super-frame). A checksum that
-//   is neither right nor partial is written as it is, for the kernel to drop.
-//   errOut of length >= 5 gets [4] = the written frames (segments) whose
-//   partial checksum was finished or handed over so.
+//   Partial TCP/UDP checksums (offload.h: PartialCsum): a frame written
+//   alone, on either kind of TAP, has its own finished in place in the slab
+//   before the write (FinishPartialCsum); a segment in a super-frame needs
+//   nothing (the super-frame's NEEDS_CSUM). A checksum that is neither right
+//   nor partial is written as it is, for the kernel to drop. errOut of
+//   length >= 5 gets [4] = the written frames (segments) that had one.
 Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
@@ -240,6 +238,39 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, written);
 }
 
+// vxlanSplitSuper(msg: Buffer, slab: Buffer, slotSize, headroom, first, slots, sizes: Uint32Array, mtu): number
+//   A received VXLAN datagram too long for a slot, as the udp readers cut it
+//   (reader.cc, offload.h: ParseVxlanTcpSuper): when it holds one TCP
+//   super-frame (a kernel vxlan peer's TSO across a veth), its segments go
+//   to slots first .. first+n-1 (slot i at i * slotSize + headroom), each
+//   the VXLAN header + a finished frame, sizes[i] = its length; returns n.
+//   0 when it is not that, or it needs more than `slots - first` slots
+//   (nothing written). For the dgram port, which receives in JavaScript.
+Napi::Value VxlanSplitSuper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<uint8_t> msg = ArgBuffer(info, 0, "msg");
+  Napi::Buffer<uint8_t> slab = ArgBuffer(info, 1, "slab");
+  uint32_t slotSize = ArgU32(info, 2, "slotSize");
+  uint32_t headroom = ArgU32(info, 3, "headroom");
+  uint32_t first = ArgU32(info, 4, "first");
+  uint32_t slots = ArgU32(info, 5, "slots");
+  Napi::Uint32Array sizes = ArgU32Array(info, 6, "sizes", slots);
+  uint32_t mtu = ArgU32(info, 7, "mtu");
+  if (headroom >= slotSize || static_cast<uint64_t>(slots) * slotSize > slab.Length()) {
+    throw Napi::RangeError::New(env, "slab too small for slots * slotSize, or headroom >= slotSize");
+  }
+  TcpGso g;
+  if (first >= slots || !ParseVxlanTcpSuper(msg.Data(), msg.Length(), mtu, slotSize - headroom, &g) || g.segments > slots - first) {
+    return Napi::Number::New(env, 0);
+  }
+  for (uint32_t k = 0; k < g.segments; k++) {
+    uint8_t* slot = slab.Data() + static_cast<size_t>(first + k) * slotSize + headroom;
+    std::memcpy(slot, msg.Data(), 8);
+    sizes.Data()[first + k] = static_cast<uint32_t>(8 + WriteTcpSegment(msg.Data() + 8, g, k, slot + 8));
+  }
+  return Napi::Number::New(env, g.segments);
+}
+
 // tapFinishPartial(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count): number
 //   What tapWrite without vnetHdr does to these frames before writing them,
 //   as a pure function (for tests): finishes each partial TCP/UDP checksum
@@ -263,8 +294,8 @@ Napi::Value TapFinishPartial(const Napi::CallbackInfo& info) {
 
 // tapCoalesce(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count): Buffer[]
 //   What tapWrite with vnetHdr writes for these frames, as a pure function
-//   (for tests): one Buffer per write, virtio_net_hdr + frame (NEEDS_CSUM on
-//   a lone partial one). Seals group heads in the slab as tapWrite does.
+//   (for tests): one Buffer per write, virtio_net_hdr + frame. Seals group
+//   heads and finishes lone partial checksums in the slab as tapWrite does.
 //   Allocates; not for the data path.
 Napi::Value TapCoalesce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -20,9 +20,9 @@
  * stack takes one skb per up to 64 KB; other frames carry a zeroed
  * virtio_net_hdr (writev). Decapsulated TCP/UDP frames whose checksum is
  * partial (a kernel vxlan peer across a veth leaves the pseudo-header sum
- * for a NIC to finish; native/offload.h) are written with NEEDS_CSUM on a
- * vnet TAP and finished in the addon on a plain one, counted in
- * stats.csumRepaired. When the UDP port can
+ * for a NIC to finish; native/offload.h) have it finished in the addon, or
+ * covered by a coalesced super-frame's NEEDS_CSUM, on either kind of TAP;
+ * counted in stats.csumRepaired. When the UDP port can
  * cut super-frames itself (UDP GSO), a batch that keepWhole() gets them
  * whole instead (reader 'tap-vnet-whole').
  */
@@ -99,7 +99,7 @@ export class TapPort extends NativePort implements FramePort {
 
   /**
    * The port's counters: csumRepaired (frames written whose partial TCP/UDP
-   * checksum was finished, or handed to the kernel as NEEDS_CSUM), and the
+   * checksum was finished, or covered by a super-frame's NEEDS_CSUM), and the
    * offload reader's and the write coalescer's when offloads are on.
    */
   override get stats(): PortStats & { csumRepaired: number; offload?: ReaderOffloadStats & { coalesced: WriteCoalesceStats } } {

@@ -14,7 +14,7 @@ import * as dgram from 'node:dgram';
 import { SystemError } from '../errors';
 import { formatIpv4, parseIpv4 } from '../wire/addr';
 import { CallCounts, type BatchHandler, type DatagramPort, type FrameBatch, type SendList } from './port';
-import { toSystemError, type PortErrorHandler, type PortStats } from './native';
+import { addonAvailable, loadAddon, toSystemError, type PortErrorHandler, type PortStats } from './native';
 
 export interface DgramUdpOptions {
   bindIp: string;
@@ -141,7 +141,7 @@ export class DgramUdpPort implements DatagramPort {
     const batch = this.batch;
     if (batch === null) return;
     if (msg.length > batch.capacity) {
-      this.rxTruncated++;
+      this.receiveSuper(msg, rinfo, batch);
       return;
     }
     const i = this.pending++;
@@ -149,6 +149,36 @@ export class DgramUdpPort implements DatagramPort {
     batch.sizes[i] = msg.length;
     batch.addrs[i] = parseIpv4(rinfo.address);
     batch.ports[i] = rinfo.port;
+    if (this.pending === batch.slots) this.flush();
+    else if (this.immediate === null) this.immediate = setImmediate(this.flushNow);
+  }
+
+  /**
+   * A datagram longer than a slot: when it is one VXLAN TCP super-frame (a
+   * kernel vxlan peer's TSO, passed whole by a veth), cut into segments in
+   * the addon as the native readers do (vxlanSplitSuper); else truncated.
+   */
+  private receiveSuper(msg: Buffer, rinfo: dgram.RemoteInfo, batch: FrameBatch): void {
+    if (!addonAvailable()) {
+      this.rxTruncated++;
+      return;
+    }
+    const addon = loadAddon();
+    let n = addon.vxlanSplitSuper(msg, batch.slab, batch.slotSize, batch.headroom, this.pending, batch.slots, batch.sizes, batch.mtu);
+    if (n === 0 && this.pending > 0) {
+      this.flush(); // not enough slots left in this batch: start a new one
+      n = addon.vxlanSplitSuper(msg, batch.slab, batch.slotSize, batch.headroom, 0, batch.slots, batch.sizes, batch.mtu);
+    }
+    if (n === 0) {
+      this.rxTruncated++;
+      return;
+    }
+    const addr = parseIpv4(rinfo.address);
+    for (let i = this.pending; i < this.pending + n; i++) {
+      batch.addrs[i] = addr;
+      batch.ports[i] = rinfo.port;
+    }
+    this.pending += n;
     if (this.pending === batch.slots) this.flush();
     else if (this.immediate === null) this.immediate = setImmediate(this.flushNow);
   }
