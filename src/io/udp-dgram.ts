@@ -5,7 +5,9 @@
  *
  * - Receiving: each message is copied into the next slot of the batch;
  *   messages that arrive in the same event-loop turn are delivered together,
- *   once, from setImmediate (or at once when the slots are full).
+ *   once, from setImmediate (or at once when the slots are full). A message
+ *   longer than a slot that holds a whole VXLAN TCP super-frame (a kernel
+ *   vxlan peer's TSO across a veth) is cut into segments in the addon.
  * - Sending: dgram sends asynchronously and the caller reuses the slab as soon
  *   as send() returns, so each span is copied first. The source port is the
  *   bound port (`writesUdpHeader` is false: spans start at the VXLAN header).
