@@ -41,6 +41,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tapSetOffload", Napi::Function::New(env, TapSetOffload, "tapSetOffload"));
   exports.Set("tapSegment", Napi::Function::New(env, TapSegment, "tapSegment"));
   exports.Set("tapCoalesce", Napi::Function::New(env, TapCoalesce, "tapCoalesce"));
+  exports.Set("tapFinishPartial", Napi::Function::New(env, TapFinishPartial, "tapFinishPartial"));
+  exports.Set("vxlanSplitSuper", Napi::Function::New(env, VxlanSplitSuper, "vxlanSplitSuper"));
   exports.Set("udpOpen", Napi::Function::New(env, UdpOpen, "udpOpen"));
   exports.Set("rawUdpOpen", Napi::Function::New(env, RawUdpOpen, "rawUdpOpen"));
   exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));

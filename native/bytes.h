@@ -55,6 +55,24 @@ inline uint16_t Fold(uint64_t acc) {
 }
 
 
+// The pseudo-header sum (not folded) of a TCP or UDP segment of l4len bytes
+// behind the IP header at ip: IPv4 (RFC 793, RFC 768: addresses, zero,
+// protocol, length) or IPv6 (RFC 8200 section 8.1: addresses, 32-bit
+// upper-layer length, next header).
+inline uint64_t PseudoSum(const uint8_t* ip, uint32_t l4len, bool v6, uint8_t proto) {
+  if (v6) {
+    uint8_t tail[8] = {0, 0, 0, 0, 0, 0, 0, proto};
+    Put32(tail, l4len);
+    return Sum(ip + 8, 32, Sum(tail, sizeof tail, 0));
+  }
+  uint8_t pseudo[12];
+  std::memcpy(pseudo, ip + 12, 8);
+  pseudo[8] = 0;
+  pseudo[9] = proto;
+  Put16(pseudo + 10, static_cast<uint16_t>(l4len));
+  return Sum(pseudo, sizeof pseudo, 0);
+}
+
 // The EtherType of an Ethernet frame of len bytes and the offset of its L3
 // header: 14, or 18 behind one 802.1Q (or 802.1ad) tag. False when the frame
 // is too short to hold that much.

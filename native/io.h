@@ -11,6 +11,8 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info);
 Napi::Value TapSetOffload(const Napi::CallbackInfo& info);
 Napi::Value TapSegment(const Napi::CallbackInfo& info);
 Napi::Value TapCoalesce(const Napi::CallbackInfo& info);
+Napi::Value TapFinishPartial(const Napi::CallbackInfo& info);
+Napi::Value VxlanSplitSuper(const Napi::CallbackInfo& info);
 Napi::Value UdpOpen(const Napi::CallbackInfo& info);
 Napi::Value RawUdpOpen(const Napi::CallbackInfo& info);
 Napi::Value LocalPort(const Napi::CallbackInfo& info);

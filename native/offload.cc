@@ -27,6 +27,66 @@ bool CompleteCsum(uint8_t* frame, size_t len, uint32_t start, uint32_t offset) {
   return true;
 }
 
+bool FindPartialCsum(const uint8_t* f, size_t len, PartialCsum* out) {
+  uint16_t type;
+  uint32_t l3;
+  if (!L3Of(f, len, &type, &l3)) return false;
+  const uint8_t* ip = f + l3;
+  uint32_t l4, end;
+  uint8_t proto;
+  bool v6;
+  if (type == 0x0800) {
+    if (len < l3 + 20u || (ip[0] >> 4) != 4) return false;
+    const uint32_t ihl = (ip[0] & 0x0f) * 4u;
+    const uint32_t total = Get16(ip + 2);
+    // A fragment's checksum covers the whole datagram: the kernel finishes it before it fragments.
+    if (ihl < 20 || total < ihl || l3 + total > len || (Get16(ip + 6) & 0x3fff) != 0) return false;
+    l4 = l3 + ihl;
+    end = l3 + total;
+    proto = ip[9];
+    v6 = false;
+  } else if (type == 0x86dd) {
+    if (len < l3 + 40u || (ip[0] >> 4) != 6) return false;
+    l4 = l3 + 40;
+    end = l4 + Get16(ip + 4);
+    if (end > len) return false;
+    proto = ip[6];  // no extension headers: the kernel's own segments carry none
+    v6 = true;
+  } else {
+    return false;
+  }
+  uint32_t offset;
+  if (proto == 6) {
+    if (end < l4 + 20u) return false;
+    offset = 16;
+  } else if (proto == 17) {
+    if (end < l4 + 8u || Get16(f + l4 + 4) != end - l4) return false;  // the UDP length is the IP payload's
+    offset = 6;
+  } else {
+    return false;
+  }
+  const uint16_t field = Get16(f + l4 + offset);
+  if (field != Fold(PseudoSum(ip, end - l4, v6, proto))) return false;
+  out->l3 = l3;
+  out->start = l4;
+  out->offset = offset;
+  out->end = end;
+  out->proto = proto;
+  out->v6 = v6;
+  return true;
+}
+
+bool FinishPartialCsum(uint8_t* frame, const PartialCsum& p) {
+  const uint64_t seg = Sum(frame + p.start, p.end - p.start, 0);
+  // seg includes the field; with the pseudo-header sum added, a field that is
+  // already the right checksum verifies (0xffff) and is left as it is.
+  if (Fold(seg + PseudoSum(frame + p.l3, p.end - p.start, p.v6, p.proto)) == 0xffff) return false;
+  uint16_t c = static_cast<uint16_t>(~Fold(seg));
+  if (c == 0) c = 0xffff;  // UDP: 0 means "no checksum"; for TCP 0xffff is the same value
+  Put16(frame + p.start + p.offset, c);
+  return true;
+}
+
 bool ParseTcpGso(const uint8_t* frame, size_t len, uint32_t mss, TcpGso* out) {
   uint16_t type;
   uint32_t l3;
@@ -58,6 +118,25 @@ bool ParseTcpGso(const uint8_t* frame, size_t len, uint32_t mss, TcpGso* out) {
   out->payload = static_cast<uint32_t>(len - out->hdrLen);
   out->mss = mss;
   out->segments = out->payload == 0 ? 1 : (out->payload + mss - 1) / mss;
+  return true;
+}
+
+bool ParseVxlanTcpSuper(const uint8_t* msg, size_t len, uint32_t mtu, size_t cap, TcpGso* g) {
+  constexpr size_t kVxlanHdr = 8;
+  if (len <= kVxlanHdr || (msg[0] & 0x08) == 0) return false;
+  const uint8_t* f = msg + kVxlanHdr;
+  const size_t flen = len - kVxlanHdr;
+  if (!ParseTcpGso(f, flen, 1, g) || g->payload == 0) return false;
+  const uint8_t* ip = f + g->l3;
+  const size_t ipLen = g->v6 ? 40u + Get16(ip + 4) : Get16(ip + 2);
+  if (ipLen != flen - g->l3) return false;
+  if (!g->v6 && (Get16(ip + 6) & 0x3fff) != 0) return false;  // a fragment is not a super-frame
+  if (cap <= kVxlanHdr + g->hdrLen) return false;
+  uint32_t mss = static_cast<uint32_t>(cap - kVxlanHdr - g->hdrLen);
+  const uint32_t ipAndTcp = g->hdrLen - g->l3;
+  if (mtu > ipAndTcp && mtu - ipAndTcp < mss) mss = mtu - ipAndTcp;
+  g->mss = mss;
+  g->segments = (g->payload + mss - 1) / mss;
   return true;
 }
 

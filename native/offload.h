@@ -42,6 +42,44 @@ VnetHdr ParseVnetHdr(const uint8_t* p);
 // the span is outside the frame (nothing written).
 bool CompleteCsum(uint8_t* frame, size_t len, uint32_t start, uint32_t offset);
 
+// A partial L4 checksum in a frame on its way to the TAP.
+//
+// Across a veth the kernel hands a packet on with CHECKSUM_PARTIAL, and a
+// kernel vxlan peer at its default offloads encapsulates its inner TCP/UDP
+// segments that way: the checksum field holds only the pseudo-header sum, for
+// a NIC to finish. That is the folded, NOT complemented, sum:
+// __tcp_v4_send_check and udp4_hwcsum write ~csum_tcpudp_magic(...) (magic
+// is the complemented fold), and a capture of a kernel vxlan peer's SYN on the
+// receiving veth showed 0x17a6 = fold(10.60.1.0 + 10.60.2.0 + 6 + 40)
+// (test/fixtures/kernel-vxlan-vni42.pcap holds such frames too). The kernel's
+// receive path trusts that state; vxtap reads the bytes from a UDP socket, so
+// on the way to the TAP it recognises the field and finishes it (a frame
+// written alone), or lets the NEEDS_CSUM of a coalesced super-frame cover it
+// (coalesce.h).
+struct PartialCsum {
+  uint32_t l3 = 0;      // the IP header's offset
+  uint32_t start = 0;   // the L4 header's offset (csum_start)
+  uint32_t offset = 0;  // the checksum field's offset from start: 16 TCP, 6 UDP (csum_offset)
+  uint32_t end = 0;     // where the segment ends (the IP length's end; Ethernet padding after it is not summed)
+  uint8_t proto = 0;    // 6 TCP, 17 UDP
+  bool v6 = false;
+};
+
+// Whether frame[0, len) is Ethernet (+ one 802.1Q tag) + IPv4 (not a
+// fragment; options allowed) or IPv6 (TCP/UDP right behind the fixed
+// header) + TCP or UDP whose checksum field equals the folded pseudo-header
+// sum of the segment (the IP length, not the frame's, bounds it). An IPv4 UDP
+// checksum of 0 ("none") never matches: a pseudo-header sum is never 0. A
+// finished checksum that happens to equal the pseudo-header sum (1 in 65536)
+// matches too: FinishPartialCsum tells them apart.
+bool FindPartialCsum(const uint8_t* frame, size_t len, PartialCsum* out);
+
+// Finishes a partial checksum in place, as a NIC would: the complemented sum
+// of frame[p.start, p.end) with the pseudo-header sum already in the field
+// (UDP: 0 becomes 0xffff). Returns false when it was a finished checksum
+// already (the segment verified as it was: nothing written).
+bool FinishPartialCsum(uint8_t* frame, const PartialCsum& p);
+
 // A parsed TCP GSO super-frame (IPv4 or IPv6).
 struct TcpGso {
   uint32_t l3 = 0;       // IP header offset (14, or 18 behind one VLAN tag)
@@ -57,6 +95,17 @@ struct TcpGso {
 // IPv6 + TCP (no extension headers), with the given MSS. False when it is
 // not that, or mss is 0.
 bool ParseTcpGso(const uint8_t* frame, size_t len, uint32_t mss, TcpGso* out);
+
+// A VXLAN datagram (8-byte header, I flag set) whose inner frame is one TCP
+// super-frame (IPv4 or IPv6, as ParseTcpGso; the IP length exactly the
+// rest): what a kernel vxlan peer sends across a veth at its default
+// offloads (TSO, and the veth passes the GSO packet whole, so a UDP socket
+// receives up to 64 KB in one datagram, with a partial inner checksum).
+// Sets out->mss so that each segment, behind the VXLAN header, fits `cap`
+// bytes and, when `mtu` is not 0, its IP packet fits the overlay's MTU; and
+// out->segments. WriteTcpSegment(msg + 8, *out, k, dst + 8) then writes
+// segment k as a finished frame. False when the datagram is not that.
+bool ParseVxlanTcpSuper(const uint8_t* msg, size_t len, uint32_t mtu, size_t cap, TcpGso* out);
 
 // Whether the virtio_net_hdr's gso_type (TCPV4 1, TCPV6 4, ECN bit aside) is the parsed frame's.
 bool GsoTypeMatches(uint8_t gsoType, const TcpGso& g);

@@ -1,14 +1,15 @@
 // new Reader(fd, kind: 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gro', slab: Buffer, slotSize, headroom,
 //            sizes: Uint32Array, addrs: Uint32Array | null, ports: Uint16Array | null,
 //            slots, onBatch: (n: number) => void, onError: (err: Error) => void,
-//            aux?: Buffer, whole?: Uint32Array)
+//            aux?: Buffer, whole?: Uint32Array, mtu?: number)
 //
 // Watches fd with a uv_poll (readable) on the Node event loop. On each
 // wakeup it reads up to `slots` frames into the caller's slab, slot i at
 // i * slotSize + headroom, at most slotSize - headroom bytes:
 //   - tap: one read() per frame until EAGAIN or the slots are full;
-//   - udp: one recvmmsg(MSG_DONTWAIT) for all slots, which also fills
-//     addrs[i] (sender IPv4, host-order u32) and ports[i] (sender port).
+//   - udp: one recvmmsg(MSG_DONTWAIT) for up to `slots` (at most 128)
+//     datagrams, which also fills addrs[i] (sender IPv4, host-order u32)
+//     and ports[i] (sender port).
 //   - tap-vnet: a TAP opened with IFF_VNET_HDR (offloads on): each read
 //     gives a virtio_net_hdr (10 bytes, offload.h) and a frame. A frame
 //     without GSO goes straight into the slot (readv: header, slot, scratch);
@@ -25,8 +26,15 @@
 //     send cuts it (udp-pool.cc).
 //   - udp-gro: udp with UDP_GRO on the socket: one message may hold many
 //     datagrams (a UDP_GRO cmsg gives their size); they are cut into slots
-//     (FillUdpGro), and those that do not fit fill the next batch. A
+//     (FillUdpMsgs), and those that do not fit fill the next batch. A
 //     zero-length datagram gets an empty slot, as in the udp kind.
+//   - udp and udp-gro: recvmmsg goes into message buffers of 64 KB, then
+//     each datagram is copied into its slot. A datagram too long for a slot
+//     that holds one VXLAN TCP super-frame (a kernel vxlan peer's TSO, passed
+//     whole by a veth: offload.h, ParseVxlanTcpSuper) is cut into finished
+//     segments, each behind a copy of the VXLAN header, one per slot (MSS:
+//     the overlay MTU, the optional 14th argument `mtu`, else the slot);
+//     counted as offload.gsoFrames / segments. Any other is truncated.
 // sizes[i] is the frame length. Then it calls onBatch(n) once: one N-API
 // crossing per batch, no JS call and no allocation per frame. When the batch
 // was full it reads again, at most 8 batches per wakeup, then yields to the
@@ -79,6 +87,7 @@ constexpr uint32_t kMaxSlots = 1024;  // UIO_MAXIOV: one recvmmsg takes at most 
 constexpr int kMaxBatchesPerWakeup = 8;
 constexpr size_t kMaxGsoFrame = 65536 + 256;  // a TAP's GSO frames are at most 64 KB + headers
 constexpr uint32_t kGroMsgs = 8;              // udp-gro: messages per recvmmsg
+constexpr uint32_t kUdpMsgs = 128;            // udp: at most this many messages per recvmmsg
 constexpr size_t kGroBufSize = 65536;         // a UDP payload is at most 65507 bytes
 constexpr size_t kGroCtl = CMSG_SPACE(sizeof(int));
 
@@ -161,34 +170,23 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
     addrsRef_ = Napi::Persistent(addrs.As<Napi::Object>());
     portsRef_ = Napi::Persistent(ports.As<Napi::Object>());
   }
-  if (kind_ == Kind::kUdp) {
-    iov_.resize(slots_);
-    msgs_.resize(slots_);
-    names_.resize(slots_);
-    for (uint32_t i = 0; i < slots_; i++) {
-      iov_[i].iov_base = slab_ + static_cast<size_t>(i) * slotSize_ + headroom_;
-      iov_[i].iov_len = slotSize_ - headroom_;
-      std::memset(&msgs_[i], 0, sizeof msgs_[i]);
-      msgs_[i].msg_hdr.msg_name = &names_[i];
-      msgs_[i].msg_hdr.msg_iov = &iov_[i];
-      msgs_[i].msg_hdr.msg_iovlen = 1;
-    }
-  }
-  if (kind_ == Kind::kUdpGro) {
-    groBuf_.resize(kGroMsgs * kGroBufSize);
-    groIov_.resize(kGroMsgs);
-    groMsgs_.resize(kGroMsgs);
-    groNames_.resize(kGroMsgs);
-    groCtl_.resize(kGroMsgs * kGroCtl);
-    groSeg_.resize(kGroMsgs);
-    for (uint32_t i = 0; i < kGroMsgs; i++) {
-      groIov_[i].iov_base = groBuf_.data() + i * kGroBufSize;
+  if (udp) {
+    groMsgCount_ = kind_ == Kind::kUdpGro ? kGroMsgs : (slots_ < kUdpMsgs ? slots_ : kUdpMsgs);
+    groBuf_.reset(new uint8_t[static_cast<size_t>(groMsgCount_) * kGroBufSize]);  // not zeroed: committed as used
+    groIov_.resize(groMsgCount_);
+    groMsgs_.resize(groMsgCount_);
+    groNames_.resize(groMsgCount_);
+    groCtl_.resize(static_cast<size_t>(groMsgCount_) * kGroCtl);
+    groSeg_.resize(groMsgCount_);
+    for (uint32_t i = 0; i < groMsgCount_; i++) {
+      groIov_[i].iov_base = groBuf_.get() + static_cast<size_t>(i) * kGroBufSize;
       groIov_[i].iov_len = kGroBufSize;
       std::memset(&groMsgs_[i], 0, sizeof groMsgs_[i]);
       groMsgs_[i].msg_hdr.msg_name = &groNames_[i];
       groMsgs_[i].msg_hdr.msg_iov = &groIov_[i];
       groMsgs_[i].msg_hdr.msg_iovlen = 1;
     }
+    if (info.Length() > 13 && info[13].IsNumber()) mtu_ = info[13].As<Napi::Number>().Uint32Value();
   }
   if (kind_ == Kind::kTapVnetWhole) {
     Napi::Buffer<uint8_t> aux = ArgBuffer(info, 11, "aux");
@@ -246,7 +244,8 @@ Napi::Value Reader::GetTruncated(const Napi::CallbackInfo& info) { return Napi::
 
 Napi::Value Reader::GetActive(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), active_); }
 
-// {gsoFrames, segments, csumCompleted, dropped}: all 0 unless kind is tap-vnet.
+// {gsoFrames, segments, csumCompleted, dropped, whole}: tap-vnet's; udp-gro's and udp's
+// gsoFrames / segments: coalesced messages and super-datagrams, and the datagrams cut from them.
 Napi::Value Reader::GetOffload(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("gsoFrames", Napi::Number::New(info.Env(), gsoFrames_));
@@ -364,7 +363,7 @@ void Reader::Drain() {
     uint32_t n = kind_ == Kind::kTap ? FillTap(&more, &err)
                  : kind_ == Kind::kTapVnet ? FillTapVnet(&more, &err)
                  : kind_ == Kind::kTapVnetWhole ? FillTapVnetWhole(&more, &err)
-                 : kind_ == Kind::kUdp ? FillUdp(&more, &err) : FillUdpGro(&more, &err);
+                 : FillUdpMsgs(&more, &err);
     if (n > 0 && !Deliver(n)) return;
     if (err != 0) {
       const bool udp = kind_ == Kind::kUdp || kind_ == Kind::kUdpGro;
@@ -570,44 +569,10 @@ uint32_t Reader::FillTapVnetWhole(bool* more, int* err) {
 }
 
 // One recvmmsg for all slots. `more` is true when it filled every slot.
-uint32_t Reader::FillUdp(bool* more, int* err) {
-  for (uint32_t i = 0; i < slots_; i++) {
-    msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);  // the kernel writes it back
-    msgs_[i].msg_hdr.msg_flags = 0;
-  }
-  int r;
-  do {
-    r = recvmmsg(fd_, msgs_.data(), slots_, MSG_DONTWAIT, nullptr);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) {
-    int e = errno;
-    if (e != EAGAIN && e != EWOULDBLOCK) *err = e;
-    return 0;
-  }
-  const uint32_t got = static_cast<uint32_t>(r);
-  uint32_t n = 0;
-  for (uint32_t i = 0; i < got; i++) {
-    if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
-      truncated_++;
-      continue;
-    }
-    uint32_t len = msgs_[i].msg_len;
-    if (n != i) {  // compact after a dropped datagram (rare: costs a copy only then)
-      std::memmove(slab_ + static_cast<size_t>(n) * slotSize_ + headroom_,
-                   slab_ + static_cast<size_t>(i) * slotSize_ + headroom_, len);
-    }
-    sizes_[n] = len;
-    addrs_[n] = ntohl(names_[i].sin_addr.s_addr);
-    ports_[n] = ntohs(names_[i].sin_port);
-    n++;
-  }
-  *more = got == slots_;
-  return n;
-}
-
-// Cuts the received GRO messages into slots n.. while there are free slots.
-// A message holds datagrams of groSeg_ bytes (the last may be shorter), all
-// from one sender. Returns the new slot count; sets pending_ while some are left.
+// Cuts the received messages into slots n.. while there are free slots. A
+// message holds datagrams of groSeg_ bytes (the last may be shorter), all
+// from one sender, or one VXLAN TCP super-frame to cut into segments.
+// Returns the new slot count; sets pending_ while some are left.
 uint32_t Reader::SplitGro(uint32_t n) {
   const size_t cap = slotSize_ - headroom_;
   while (groNext_ < groCount_ && n < slots_) {
@@ -624,15 +589,39 @@ uint32_t Reader::SplitGro(uint32_t n) {
       groOff_ = 0;
       continue;
     }
+    const uint8_t* msg = groBuf_.get() + static_cast<size_t>(i) * kGroBufSize;
     if (groOff_ >= len) {
       groNext_++;
       groOff_ = 0;
       continue;
     }
     const uint32_t seg = groSeg_[i];
+    if (groOff_ == 0 && seg >= len && len > cap) {
+      // One datagram longer than a slot: a kernel vxlan peer's TSO super-frame, passed whole by a veth?
+      if (superK_ == 0) {
+        if (!ParseVxlanTcpSuper(msg, len, mtu_, cap, &super_)) {
+          truncated_++;
+          groOff_ = len;
+          continue;
+        }
+        gsoFrames_++;
+      }
+      uint8_t* slot = slab_ + static_cast<size_t>(n) * slotSize_ + headroom_;
+      std::memcpy(slot, msg, 8);  // the VXLAN header, for each segment
+      sizes_[n] = static_cast<uint32_t>(8 + WriteTcpSegment(msg + 8, super_, superK_, slot + 8));
+      addrs_[n] = ntohl(groNames_[i].sin_addr.s_addr);
+      ports_[n] = ntohs(groNames_[i].sin_port);
+      n++;
+      segments_++;
+      if (++superK_ == super_.segments) {
+        superK_ = 0;
+        groOff_ = len;
+      }
+      continue;
+    }
     const uint32_t chunk = len - groOff_ < seg ? len - groOff_ : seg;
     if (chunk <= cap) {
-      std::memcpy(slab_ + static_cast<size_t>(n) * slotSize_ + headroom_, groBuf_.data() + i * kGroBufSize + groOff_, chunk);
+      std::memcpy(slab_ + static_cast<size_t>(n) * slotSize_ + headroom_, msg + groOff_, chunk);
       sizes_[n] = chunk;
       addrs_[n] = ntohl(groNames_[i].sin_addr.s_addr);
       ports_[n] = ntohs(groNames_[i].sin_port);
@@ -647,25 +636,25 @@ uint32_t Reader::SplitGro(uint32_t n) {
   return n;
 }
 
-// udp-gro: one recvmmsg of up to kGroMsgs messages, each cut into slots;
-// datagrams that do not fit this batch fill the next. `more` is true when
-// some are left or every message buffer was used.
-uint32_t Reader::FillUdpGro(bool* more, int* err) {
+// udp, udp-gro: one recvmmsg of up to groMsgCount_ messages, each cut into
+// slots; datagrams that do not fit this batch fill the next. `more` is true
+// when some are left or every message buffer was used.
+uint32_t Reader::FillUdpMsgs(bool* more, int* err) {
   uint32_t n = SplitGro(0);
   if (pending_) {
     *more = true;
     return n;
   }
-  for (uint32_t i = 0; i < kGroMsgs; i++) {
+  for (uint32_t i = 0; i < groMsgCount_; i++) {
     msghdr& h = groMsgs_[i].msg_hdr;
     h.msg_namelen = sizeof(sockaddr_in);
-    h.msg_control = groCtl_.data() + i * kGroCtl;
+    h.msg_control = groCtl_.data() + static_cast<size_t>(i) * kGroCtl;
     h.msg_controllen = kGroCtl;
     h.msg_flags = 0;
   }
   int r;
   do {
-    r = recvmmsg(fd_, groMsgs_.data(), kGroMsgs, MSG_DONTWAIT, nullptr);
+    r = recvmmsg(fd_, groMsgs_.data(), groMsgCount_, MSG_DONTWAIT, nullptr);
   } while (r < 0 && errno == EINTR);
   if (r < 0) {
     int e = errno;
@@ -696,7 +685,7 @@ uint32_t Reader::FillUdpGro(bool* more, int* err) {
   groNext_ = 0;
   groOff_ = 0;
   n = SplitGro(n);
-  *more = pending_ || static_cast<uint32_t>(r) == kGroMsgs;
+  *more = pending_ || static_cast<uint32_t>(r) == groMsgCount_;
   return n;
 }
 

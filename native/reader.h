@@ -49,8 +49,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
   uint32_t FillTapVnet(bool* more, int* err);
   uint32_t FillTapVnetWhole(bool* more, int* err);
   uint32_t EmitPending(uint32_t n);
-  uint32_t FillUdp(bool* more, int* err);
-  uint32_t FillUdpGro(bool* more, int* err);
+  uint32_t FillUdpMsgs(bool* more, int* err);
   uint32_t SplitGro(uint32_t n);
   bool Deliver(uint32_t n);
   void PollFailed(int err);
@@ -75,11 +74,6 @@ class Reader : public Napi::ObjectWrap<Reader> {
   Napi::ObjectReference slabRef_, sizesRef_, addrsRef_, portsRef_, auxRef_, wholeRef_;
   Napi::FunctionReference onBatch_, onError_;
   std::unique_ptr<Napi::AsyncContext> ctx_;
-
-  // recvmmsg vectors, made once (udp only).
-  std::vector<iovec> iov_;
-  std::vector<mmsghdr> msgs_;
-  std::vector<sockaddr_in> names_;
 
   uint8_t spare_ = 0;  // the byte after a TAP slot (see FillTap)
   double truncated_ = 0;
@@ -106,10 +100,17 @@ class Reader : public Napi::ObjectWrap<Reader> {
   size_t auxPos_ = 0;
   uint32_t* wholeTable_ = nullptr;
 
-  // udp-gro only: recvmmsg into kGroMsgs buffers of 64 KB each (a GRO
-  // message holds many datagrams), then cut into slots. Messages
-  // groNext_ .. groCount_-1 are not all delivered yet (from groOff_ in groNext_).
-  std::vector<uint8_t> groBuf_;
+  // udp and udp-gro: recvmmsg into groMsgCount_ buffers of 64 KB each (a
+  // GRO message holds many datagrams; a kernel vxlan peer's TSO
+  // super-datagram up to 64 KB), then cut into slots. Messages
+  // groNext_ .. groCount_-1 are not all delivered yet (from groOff_ in
+  // groNext_, or its super-frame's segment superK_). The buffers are not
+  // zeroed, so only the pages that datagrams reach are ever committed.
+  std::unique_ptr<uint8_t[]> groBuf_;
+  uint32_t groMsgCount_ = 0;
+  uint32_t mtu_ = 0;     // the overlay's MTU (0: unknown): cuts super-datagrams (ParseVxlanTcpSuper)
+  uint32_t superK_ = 0;  // the next segment of message groNext_'s super-frame (super_)
+  TcpGso super_;
   std::vector<iovec> groIov_;
   std::vector<mmsghdr> groMsgs_;
   std::vector<sockaddr_in> groNames_;

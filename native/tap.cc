@@ -150,6 +150,12 @@ Napi::Value TapSegment(const Napi::CallbackInfo& info) {
 //   frame (the kernel treats it as a plain one). A super-frame counts as its
 //   segments in the return value and in errOut. errOut of length >= 4 also
 //   gets [2] = super-frames written and [3] = the segments in them.
+//   Partial TCP/UDP checksums (offload.h: PartialCsum): a frame written
+//   alone, on either kind of TAP, has its own finished in place in the slab
+//   before the write (FinishPartialCsum); a segment in a super-frame needs
+//   nothing (the super-frame's NEEDS_CSUM). A checksum that is neither right
+//   nor partial is written as it is, for the kernel to drop. errOut of
+//   length >= 5 gets [4] = the written frames (segments) that had one.
 Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
@@ -158,10 +164,9 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   Napi::Uint32Array starts = ArgU32Array(info, 2, "starts", count);
   Napi::Uint32Array lens = ArgU32Array(info, 3, "lens", count);
   int32_t* errOut = ArgErrOut(info, 5);
-  const bool wide = errOut != nullptr && info[5].As<Napi::Int32Array>().ElementLength() >= 4;
+  const size_t errLen = errOut == nullptr ? 0 : info[5].As<Napi::Int32Array>().ElementLength();
   const bool vnetHdr = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
-  static const uint8_t zeroHdr[kVnetHdrLen] = {};
-  uint8_t groupHdr[kVnetHdrLen];
+  uint8_t vhdr[kVnetHdrLen];
   iovec iov[kMaxGroupSegs + 1];
   CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
 
@@ -170,22 +175,25 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   const uint32_t* ln = lens.Data();
   Coalescer plan(base, st, ln, count);
   uint32_t written = 0;
-  int32_t skipped = 0, lastErr = 0, groups = 0, grouped = 0;
+  int32_t skipped = 0, lastErr = 0, groups = 0, grouped = 0, partials = 0;
   auto report = [&]() {
     if (errOut == nullptr) return;
     errOut[0] = skipped;
     errOut[1] = lastErr;
-    if (wide) {
+    if (errLen >= 4) {
       errOut[2] = groups;
       errOut[3] = grouped;
     }
+    if (errLen >= 5) errOut[4] = partials;
   };
   for (uint32_t k = 0; k < count;) {
     uint32_t n = 1;
+    uint32_t partial = 0;
     ssize_t r;
     if (vnetHdr) {
-      n = plan.Next(k, groupHdr);
-      iov[0].iov_base = const_cast<uint8_t*>(n > 1 ? groupHdr : zeroHdr);
+      n = plan.Next(k, vhdr);
+      partial = plan.partials();
+      iov[0].iov_base = vhdr;
       iov[0].iov_len = kVnetHdrLen;
       iov[1].iov_base = base + st[k];
       iov[1].iov_len = ln[k];
@@ -198,12 +206,15 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
         r = writev(fd, iov, static_cast<int>(n + 1));
       } while (r < 0 && errno == EINTR);
     } else {
+      PartialCsum p;
+      if (FindPartialCsum(base + st[k], ln[k], &p) && FinishPartialCsum(base + st[k], p)) partial = 1;
       do {
         r = write(fd, base + st[k], ln[k]);
       } while (r < 0 && errno == EINTR);
     }
     if (r >= 0) {
       written += n;
+      partials += static_cast<int32_t>(partial);
       if (n > 1) {
         groups++;
         grouped += static_cast<int32_t>(n);
@@ -227,10 +238,65 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, written);
 }
 
+// vxlanSplitSuper(msg: Buffer, slab: Buffer, slotSize, headroom, first, slots, sizes: Uint32Array, mtu): number
+//   A received VXLAN datagram too long for a slot, as the udp readers cut it
+//   (reader.cc, offload.h: ParseVxlanTcpSuper): when it holds one TCP
+//   super-frame (a kernel vxlan peer's TSO across a veth), its segments go
+//   to slots first .. first+n-1 (slot i at i * slotSize + headroom), each
+//   the VXLAN header + a finished frame, sizes[i] = its length; returns n.
+//   0 when it is not that, or it needs more than `slots - first` slots
+//   (nothing written). For the dgram port, which receives in JavaScript.
+Napi::Value VxlanSplitSuper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<uint8_t> msg = ArgBuffer(info, 0, "msg");
+  Napi::Buffer<uint8_t> slab = ArgBuffer(info, 1, "slab");
+  uint32_t slotSize = ArgU32(info, 2, "slotSize");
+  uint32_t headroom = ArgU32(info, 3, "headroom");
+  uint32_t first = ArgU32(info, 4, "first");
+  uint32_t slots = ArgU32(info, 5, "slots");
+  Napi::Uint32Array sizes = ArgU32Array(info, 6, "sizes", slots);
+  uint32_t mtu = ArgU32(info, 7, "mtu");
+  if (headroom >= slotSize || static_cast<uint64_t>(slots) * slotSize > slab.Length()) {
+    throw Napi::RangeError::New(env, "slab too small for slots * slotSize, or headroom >= slotSize");
+  }
+  TcpGso g;
+  if (first >= slots || !ParseVxlanTcpSuper(msg.Data(), msg.Length(), mtu, slotSize - headroom, &g) || g.segments > slots - first) {
+    return Napi::Number::New(env, 0);
+  }
+  for (uint32_t k = 0; k < g.segments; k++) {
+    uint8_t* slot = slab.Data() + static_cast<size_t>(first + k) * slotSize + headroom;
+    std::memcpy(slot, msg.Data(), 8);
+    sizes.Data()[first + k] = static_cast<uint32_t>(8 + WriteTcpSegment(msg.Data() + 8, g, k, slot + 8));
+  }
+  return Napi::Number::New(env, g.segments);
+}
+
+// tapFinishPartial(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count): number
+//   What tapWrite without vnetHdr does to these frames before writing them,
+//   as a pure function (for tests): finishes each partial TCP/UDP checksum
+//   in place (offload.h: FindPartialCsum, FinishPartialCsum). Returns how
+//   many it finished; every other frame is left byte for byte.
+Napi::Value TapFinishPartial(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<uint8_t> slab = ArgBuffer(info, 0, "slab");
+  uint32_t count = ArgU32(info, 3, "count");
+  Napi::Uint32Array starts = ArgU32Array(info, 1, "starts", count);
+  Napi::Uint32Array lens = ArgU32Array(info, 2, "lens", count);
+  CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
+  uint32_t finished = 0;
+  for (uint32_t k = 0; k < count; k++) {
+    PartialCsum p;
+    uint8_t* f = slab.Data() + starts.Data()[k];
+    if (FindPartialCsum(f, lens.Data()[k], &p) && FinishPartialCsum(f, p)) finished++;
+  }
+  return Napi::Number::New(env, finished);
+}
+
 // tapCoalesce(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count): Buffer[]
 //   What tapWrite with vnetHdr writes for these frames, as a pure function
 //   (for tests): one Buffer per write, virtio_net_hdr + frame. Seals group
-//   heads in the slab as tapWrite does. Allocates; not for the data path.
+//   heads and finishes lone partial checksums in the slab as tapWrite does.
+//   Allocates; not for the data path.
 Napi::Value TapCoalesce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Buffer<uint8_t> slab = ArgBuffer(info, 0, "slab");
@@ -245,7 +311,6 @@ Napi::Value TapCoalesce(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env);
   uint8_t vhdr[kVnetHdrLen];
   for (uint32_t k = 0; k < count;) {
-    std::memset(vhdr, 0, sizeof vhdr);
     const uint32_t n = plan.Next(k, vhdr);
     std::vector<uint8_t> pkt(vhdr, vhdr + kVnetHdrLen);
     pkt.insert(pkt.end(), base + st[k], base + st[k] + ln[k]);

@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (network namespaces)" >&2; exit 1; }
-for c in ip iperf3 ping ethtool node python3; do command -v $c >/dev/null || { echo "bench: $c is missing (sudo ./scripts/setup.sh installs it)" >&2; exit 1; }; done
+for c in ip iperf3 ping node python3; do command -v $c >/dev/null || { echo "bench: $c is missing (sudo ./scripts/setup.sh installs it)" >&2; exit 1; }; done
 [ -f dist/src/cli/main.js ] && [ -f build/Release/vxtap.node ] || { echo "bench: not built (run npm ci)" >&2; exit 1; }
 
 P=vxb-

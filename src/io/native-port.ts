@@ -13,9 +13,10 @@ export abstract class NativePort {
   protected readonly reader: ReaderControl;
   /**
    * Filled by the addon on each batched write/send: [frames refused one by
-   * one, errno of the last, and for a vnet TAP's write: super-frames, segments in them].
+   * one, errno of the last, and for a vnet TAP's write: super-frames, segments in them;
+   * for any TAP's write: partial checksums finished].
    */
-  protected readonly errOut = new Int32Array(4);
+  protected readonly errOut = new Int32Array(5);
   protected closed = false;
   private txSkipped = 0;
   private lastTxError: string | null = null;

@@ -61,8 +61,9 @@ export type ReaderKind = 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gr
 
 /**
  * What an offload reader did (native/reader.cc). 'tap-vnet': super-frames
- * read and cut. 'udp-gro': gsoFrames = GRO messages that held more than one
- * datagram, segments = datagrams cut from them.
+ * read and cut. 'udp-gro' (and 'udp'): gsoFrames = GRO messages that held
+ * more than one datagram and VXLAN TCP super-datagrams (a kernel vxlan peer's
+ * TSO across a veth), segments = datagrams cut from them.
  */
 export interface ReaderOffloadStats {
   /** TCPv4 GSO super-frames read (udp-gro: coalesced messages). */
@@ -105,6 +106,8 @@ export type NativeReaderConstructor = new (
   /** 'tap-vnet-whole' only: where super-frames are kept, and per slot {offset, length, MSS, segments} (FrameBatch.whole). */
   aux?: Buffer,
   whole?: Uint32Array,
+  /** 'udp' / 'udp-gro': the overlay MTU, the size a peer's VXLAN TCP super-datagram is cut to (0: the slot's). */
+  mtu?: number,
 ) => NativeReader;
 
 export interface Addon {
@@ -134,6 +137,11 @@ export interface Addon {
    * vnetHdr: consecutive TCP segments (IPv4 or IPv6) of one flow go out as one GSO
    * super-frame (native/coalesce.h); an errOut of length 4 also gets
    * [superFrames, segments in them] of this call.
+   * Partial TCP/UDP checksums (what a kernel vxlan peer across a veth sends:
+   * the pseudo-header sum only, native/offload.h) are finished in place in
+   * frames written alone, and covered by the NEEDS_CSUM of a coalesced
+   * super-frame; a checksum neither right nor partial is written as it is.
+   * An errOut of length 5 gets in [4] how many written frames had one.
    */
   tapWrite(fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number, errOut?: Int32Array, vnetHdr?: boolean): number;
   /**
@@ -142,6 +150,20 @@ export interface Addon {
    * tapWrite it rewrites group heads in the slab.
    */
   tapCoalesce(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number): Buffer[];
+  /**
+   * What tapWrite without vnetHdr does to these frames before the write, as
+   * a pure function for tests: finishes each partial TCP/UDP checksum in
+   * place; returns how many. Every other frame is left as it is.
+   */
+  tapFinishPartial(slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number): number;
+  /**
+   * A received VXLAN datagram too long for a slot, cut as the udp readers
+   * cut it: when it holds one TCP super-frame (a kernel vxlan peer's TSO
+   * passed whole by a veth), its segments (VXLAN header + finished frame)
+   * go to slots first.., sizes filled; returns how many. 0 when it is not
+   * that or needs more than slots - first slots (nothing written).
+   */
+  vxlanSplitSuper(msg: Buffer, slab: Buffer, slotSize: number, headroom: number, first: number, slots: number, sizes: Uint32Array, mtu: number): number;
   /** A UDP socket bound to ip:port ('0.0.0.0' any, port 0 ephemeral), buffers set. Returns the fd. */
   udpOpen(ip: string, port: number, opts?: SocketBufferOptions): number;
   /**

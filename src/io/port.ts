@@ -31,6 +31,12 @@ export class FrameBatch {
    */
   aux: Buffer | null = null;
   whole: Uint32Array | null = null;
+  /**
+   * The overlay's MTU, for a datagram port: a peer's VXLAN datagram that
+   * holds a whole TCP super-frame (kernel vxlan's TSO across a veth) is cut
+   * into segments whose IP packets fit it. 0: unknown, cut to fit a slot.
+   */
+  mtu = 0;
 
   constructor(
     readonly slots: number,

@@ -71,7 +71,7 @@ export class ReaderControl {
       this.reader = new this.addon.Reader(
         this.fd, whole ? 'tap-vnet-whole' : this.kind, batch.slab, batch.slotSize, batch.headroom, batch.sizes,
         udp ? batch.addrs : null, udp ? batch.ports : null, batch.slots, deliver, fail,
-        whole ? batch.aux! : undefined, whole ? batch.whole! : undefined,
+        whole ? batch.aux! : undefined, whole ? batch.whole! : undefined, udp ? batch.mtu : undefined,
       );
     } catch (err) {
       throw toSystemError(err);

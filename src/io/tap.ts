@@ -18,7 +18,11 @@
  * write batch are coalesced into one GSO super-frame (native/coalesce.h:
  * the kernel's GRO rules, checksums verified first), so the kernel's TCP
  * stack takes one skb per up to 64 KB; other frames carry a zeroed
- * virtio_net_hdr (writev). When the UDP port can
+ * virtio_net_hdr (writev). Decapsulated TCP/UDP frames whose checksum is
+ * partial (a kernel vxlan peer across a veth leaves the pseudo-header sum
+ * for a NIC to finish; native/offload.h) have it finished in the addon, or
+ * covered by a coalesced super-frame's NEEDS_CSUM, on either kind of TAP;
+ * counted in stats.csumRepaired. When the UDP port can
  * cut super-frames itself (UDP GSO), a batch that keepWhole() gets them
  * whole instead (reader 'tap-vnet-whole').
  */
@@ -91,10 +95,15 @@ export class TapPort extends NativePort implements FramePort {
   }
 
   private readonly coalesced: WriteCoalesceStats = { superFrames: 0, segments: 0 };
+  private csumRepaired = 0;
 
-  /** The port's counters, with the offload reader's and the write coalescer's when offloads are on. */
-  override get stats(): PortStats & { offload?: ReaderOffloadStats & { coalesced: WriteCoalesceStats } } {
-    const base = super.stats;
+  /**
+   * The port's counters: csumRepaired (frames written whose partial TCP/UDP
+   * checksum was finished, or covered by a super-frame's NEEDS_CSUM), and the
+   * offload reader's and the write coalescer's when offloads are on.
+   */
+  override get stats(): PortStats & { csumRepaired: number; offload?: ReaderOffloadStats & { coalesced: WriteCoalesceStats } } {
+    const base = { ...super.stats, csumRepaired: this.csumRepaired };
     return this.offload.enabled ? { ...base, offload: { ...this.reader.offload, coalesced: { ...this.coalesced } } } : base;
   }
 
@@ -126,6 +135,7 @@ export class TapPort extends NativePort implements FramePort {
       this.coalesced.superFrames += this.errOut[2]!;
       this.coalesced.segments += this.errOut[3]!;
     }
+    this.csumRepaired += this.errOut[4]!;
     return this.afterTx(n);
   }
 

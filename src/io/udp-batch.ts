@@ -16,6 +16,9 @@
  * Offloads on the receive side: UDP_GRO on the bound socket, so datagrams the
  * kernel coalesced (GRO on a NIC, or a peer's GSO send over a veth) arrive as
  * one message and are cut into slots in the addon (reader kind 'udp-gro').
+ * Either way, a datagram that holds a whole VXLAN TCP super-frame (a kernel
+ * vxlan peer's TSO, which a veth passes whole) is cut into segments that fit
+ * the batch's MTU (FrameBatch.mtu; native/reader.cc).
  *
  * `writesUdpHeader` is true either way: the pipeline writes the header (the
  * GSO path skips it, but tracing and pcap read the source port from it).

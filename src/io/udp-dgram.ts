@@ -8,7 +8,9 @@
  *   once, from setImmediate (or at once when the slots are full). Every
  *   message is delivered (a zero-length one too, for the switch to count as
  *   a drop) or counted in stats.rxTruncated when it is longer than a slot
- *   (the switch folds that count into its `vxlan-too-long` drops).
+ *   (the switch folds that count into its `vxlan-too-long` drops). A message
+ *   longer than a slot that holds a whole VXLAN TCP super-frame (a kernel
+ *   vxlan peer's TSO across a veth) is cut into segments in the addon.
  * - Sending: dgram sends asynchronously and the caller reuses the slab as soon
  *   as send() returns, so each span is copied first. The source port is the
  *   bound port (`writesUdpHeader` is false: spans start at the VXLAN header).
@@ -17,7 +19,7 @@ import * as dgram from 'node:dgram';
 import { SystemError } from '../errors';
 import { formatIpv4, parseIpv4 } from '../wire/addr';
 import { CallCounts, type BatchHandler, type DatagramPort, type FrameBatch, type SendList } from './port';
-import { toSystemError, type PortErrorHandler, type PortStats } from './native';
+import { addonAvailable, loadAddon, toSystemError, type PortErrorHandler, type PortStats } from './native';
 
 export interface DgramUdpOptions {
   bindIp: string;
@@ -144,7 +146,7 @@ export class DgramUdpPort implements DatagramPort {
     const batch = this.batch;
     if (batch === null) return;
     if (msg.length > batch.capacity) {
-      this.rxTruncated++;
+      this.receiveSuper(msg, rinfo, batch);
       return;
     }
     const i = this.pending++;
@@ -152,6 +154,36 @@ export class DgramUdpPort implements DatagramPort {
     batch.sizes[i] = msg.length;
     batch.addrs[i] = parseIpv4(rinfo.address);
     batch.ports[i] = rinfo.port;
+    if (this.pending === batch.slots) this.flush();
+    else if (this.immediate === null) this.immediate = setImmediate(this.flushNow);
+  }
+
+  /**
+   * A datagram longer than a slot: when it is one VXLAN TCP super-frame (a
+   * kernel vxlan peer's TSO, passed whole by a veth), cut into segments in
+   * the addon as the native readers do (vxlanSplitSuper); else truncated.
+   */
+  private receiveSuper(msg: Buffer, rinfo: dgram.RemoteInfo, batch: FrameBatch): void {
+    if (!addonAvailable()) {
+      this.rxTruncated++;
+      return;
+    }
+    const addon = loadAddon();
+    let n = addon.vxlanSplitSuper(msg, batch.slab, batch.slotSize, batch.headroom, this.pending, batch.slots, batch.sizes, batch.mtu);
+    if (n === 0 && this.pending > 0) {
+      this.flush(); // not enough slots left in this batch: start a new one
+      n = addon.vxlanSplitSuper(msg, batch.slab, batch.slotSize, batch.headroom, 0, batch.slots, batch.sizes, batch.mtu);
+    }
+    if (n === 0) {
+      this.rxTruncated++;
+      return;
+    }
+    const addr = parseIpv4(rinfo.address);
+    for (let i = this.pending; i < this.pending + n; i++) {
+      batch.addrs[i] = addr;
+      batch.ports[i] = rinfo.port;
+    }
+    this.pending += n;
     if (this.pending === batch.slots) this.flush();
     else if (this.immediate === null) this.immediate = setImmediate(this.flushNow);
   }

@@ -26,7 +26,7 @@ export function which(cmd: string): string | null {
 export interface PrereqNeeds {
   /** `lab up`: etcd, etcdctl, the addon, /dev/net/tun. */
   readonly up?: boolean;
-  /** `--kernel-peer`: ethtool and bridge. */
+  /** `--kernel-peer`: bridge. */
   readonly kernelPeer?: boolean;
   /** `lab ping`. */
   readonly ping?: boolean;
@@ -46,7 +46,6 @@ export function checkPrereqs(needs: PrereqNeeds): void {
   }
   if (needs.kernelPeer) {
     if (which('bridge') === null) throw new PrerequisiteError('no `bridge` command (FDB entries on the kernel host)', 'apt-get install iproute2');
-    if (which('ethtool') === null) throw new PrerequisiteError('no `ethtool` (the kernel host\'s underlay needs TX checksum offload off; see the README)', 'apt-get install ethtool');
   }
   if (needs.up || needs.ping) {
     if (which('ping') === null) throw new PrerequisiteError('no `ping` command', 'apt-get install iputils-ping');

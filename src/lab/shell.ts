@@ -1,8 +1,8 @@
 /**
  * Running the commands that build the lab (`ip`, `bridge`, `sysctl`,
- * `ethtool`, `etcdctl`): a lab builder may shell out, the data plane never
- * does. With `verbose`, every command is echoed (`  $ ip -n vxlab-h1 ...`)
- * so a reader can replay the lab by hand.
+ * `etcdctl`): a lab builder may shell out, the data plane never does. With
+ * `verbose`, every command is echoed (`  $ ip -n vxlab-h1 ...`) so a reader
+ * can replay the lab by hand.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { LabError } from './errors';

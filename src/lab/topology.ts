@@ -71,12 +71,12 @@ export interface KernelVtep {
 /**
  * The kernel's vxlan device, as flannel's vxlan backend makes it: `nolearning`
  * (flannel fills the FDB itself), the subnet's .0 as a /32 on the device.
- * TX checksum offload goes off on the veth underlay: across a veth the kernel
- * would leave checksums for a NIC to finish, and vxtap reads the bytes (README:
- * "A note on veth underlays and checksums"). Returns the device's MAC (the VtepMAC).
+ * The veth underlay keeps its default offloads, as users keep them: the
+ * kernel then leaves its inner checksums for a NIC to finish, and the vxtap
+ * hosts finish them (README: "A note on veth underlays and checksums").
+ * Returns the device's MAC (the VtepMAC).
  */
 export function addKernelVtep(sh: Shell, k: KernelVtep): string {
-  sh.inNs(k.ns, 'ethtool', ['-K', 'eth0', 'tx', 'off'], {});
   sh.run('ip', ['-n', k.ns, 'link', 'add', k.dev, 'type', 'vxlan', 'id', String(k.vni), 'dstport', String(k.port), 'local', k.ip, 'dev', 'eth0', 'nolearning']);
   sh.run('ip', ['-n', k.ns, 'link', 'set', k.dev, 'mtu', String(k.mtu), 'up']);
   sh.run('ip', ['-n', k.ns, 'addr', 'add', `${k.subnet.split('/')[0]}/32`, 'dev', k.dev]);

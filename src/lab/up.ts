@@ -178,7 +178,7 @@ async function build(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promise<
     s.vtepMac = mac;
     writeState(st);
     say.line(`${plan.vxlanDev}: vxlan id ${o.vni} dstport ${o.port} local ${kHost.ip} dev eth0 nolearning, MTU ${mtu}, ${subnet.split('/')[0]}/32, MAC ${mac}`);
-    say.line('eth0: TX checksum offload off (on a veth the kernel leaves checksums for a NIC; vxtap reads the bytes)');
+    say.line('eth0: default offloads (across the veth its inner checksums stay partial, for a NIC; the vxtap hosts finish them)');
     const key = `/coreos.com/network/subnets/${subnet.replace('/', '-')}`;
     const value = JSON.stringify({ PublicIP: kHost.ip, PublicIPv6: null, BackendType: 'vxlan', BackendData: { VNI: o.vni, VtepMAC: mac } });
     putWithLease(sh, etcd, key, value, KERNEL_LEASE_TTL);

@@ -85,6 +85,7 @@ export class Switch {
     if (SLOT_HEADROOM < ENCAP_HEADROOM) throw new Error('slot headroom is smaller than the encap headers');
     this.fromTap = new FrameBatch(batch, slotSize, SLOT_HEADROOM);
     this.fromNet = new FrameBatch(batch, slotSize, SLOT_HEADROOM);
+    this.fromNet.mtu = opts.mtu; // a peer's VXLAN super-datagrams are cut to it (FrameBatch.mtu)
     this.tapToNet = new SendList(batch);
     this.tapToTap = new SendList(batch);
     this.netToTap = new SendList(batch);

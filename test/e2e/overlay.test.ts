@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, needNamespaces, run } from '../helpers/netns';
 import { Daemon, TOOLS } from '../helpers/daemon';
+import { tcpTransfer } from '../helpers/tcp';
 import { macFromIp } from '../../src/control/peers';
 
 const VNI = 42;
@@ -33,23 +34,14 @@ function ping(lab: Lab, from: string, to: string): void {
   assert.match(out, / 0% packet loss/, `ping ${from} -> ${to}:\n${out}`);
 }
 
-/** Sends `mb` MiB over TCP from `from` to `to`:5201 and checks the SHA-256 on both ends. Returns Mbit/s. */
-async function tcpTransfer(lab: Lab, from: string, to: string, toIp: string, mb: number): Promise<number> {
-  const sink = lab.spawn(to, [process.execPath, join(TOOLS, 'tcp-sink.js'), toIp, '5201']);
-  let out = '';
-  sink.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  let err = '';
-  sink.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  await new Promise<void>((resolve, reject) => {
-    const t = setInterval(() => { if (out.includes('listening')) { clearInterval(t); resolve(); } }, 20);
-    sink.once('exit', () => { clearInterval(t); reject(new Error(`sink exited: ${err}`)); });
-  });
-  const sent = JSON.parse(lab.exec(from, [process.execPath, join(TOOLS, 'tcp-source.js'), toIp, '5201', String(mb)])) as { bytes: number; sha256: string; ms: number };
-  await new Promise<void>((resolve) => { if (sink.exitCode !== null) resolve(); else sink.once('exit', () => resolve()); });
-  const got = JSON.parse(out.split('\n').find((l) => l.includes('sha256'))!) as { bytes: number; sha256: string };
-  assert.equal(got.bytes, mb * 1024 * 1024);
-  assert.equal(got.sha256, sent.sha256, 'the bytes arrived intact');
-  return (sent.bytes * 8) / (sent.ms / 1000) / 1e6;
+/** The port counters of a daemon that this file checks. */
+interface PortCounters {
+  tap: { csumRepaired: number };
+  udp: { rxTruncated: number; gro?: { messages: number; datagrams: number } };
+}
+async function portCounters(d: Daemon): Promise<PortCounters> {
+  const st = await d.stats();
+  return { tap: st['tapPort'] as PortCounters['tap'], udp: st['udpPort'] as PortCounters['udp'] };
 }
 
 function peersFile(dir: string, self: 'h1' | 'h2', kernelMac: string): string {
@@ -67,15 +59,14 @@ function peersFile(dir: string, self: 'h1' | 'h2', kernelMac: string): string {
   return path;
 }
 
-/** The kernel peer, as flannel's vxlan backend sets it up. Returns its VTEP MAC. */
+/**
+ * The kernel peer, as flannel's vxlan backend sets it up, its underlay veth
+ * at its default offloads: the inner TCP/UDP checksums it sends stay
+ * "partial" (the pseudo-header sum only, for a NIC that a veth does not
+ * have), and vxtap finishes them on the way to its TAP (csumRepaired).
+ * Returns its VTEP MAC.
+ */
 function kernelPeer(lab: Lab): string {
-  // A veth hands a packet to the other namespace with its checksums still
-  // "partial" (the pseudo-header sum only): no NIC ever finishes them. The
-  // kernel's receive path trusts that state, but a UDP socket (our decap) only
-  // sees bytes. Turning TX checksum offload off on the kernel peer's underlay
-  // veth makes it finish every checksum in software, as a real NIC would put
-  // finished checksums on a real wire.
-  lab.exec('h3', ['ethtool', '-K', 'eth0', 'tx', 'off']);
   lab.exec('h3', ['ip', 'link', 'add', 'vx0', 'type', 'vxlan', 'id', String(VNI), 'dstport', String(PORT), 'local', HOSTS.h3, 'dev', 'eth0', 'nolearning']);
   lab.exec('h3', ['ip', 'link', 'set', 'vx0', 'mtu', '1450', 'up']);
   lab.exec('h3', ['ip', 'addr', 'add', `${SUBNET.h3}/32`, 'dev', 'vx0']);
@@ -197,9 +188,22 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
             ping(lab, 'h3', SUBNET.h2);
           });
 
-          await t.test('interop with the kernel vxlan device: TCP both directions', async () => {
+          await t.test('interop with the kernel vxlan device at its default offloads: TCP both directions, its partial checksums finished and its super-datagrams cut', async () => {
+            const before = await portCounters(d1);
             await tcpTransfer(lab, 'h1', 'h3', SUBNET.h3, 20);
             await tcpTransfer(lab, 'h3', 'h1', SUBNET.h1, 20);
+            const after = await portCounters(d1);
+            // What h3 sends reaches h1 with partial checksums (its ACKs, its short segments): without the repair, TCP would not connect.
+            const repaired = after.tap.csumRepaired - before.tap.csumRepaired;
+            assert.ok(repaired > 0, `no partial checksum finished on h1: ${JSON.stringify(after.tap)}`);
+            // Its TSO super-frames cross the veth whole, as one datagram each: cut, not truncated.
+            assert.equal(after.udp.rxTruncated, before.udp.rxTruncated, `datagrams truncated on h1: ${JSON.stringify(after.udp)}`);
+            t.diagnostic(`h1 finished ${repaired} partial checksums from the kernel peer`);
+            if (offload) {
+              const gro = after.udp.gro!;
+              assert.ok(gro.messages > before.udp.gro!.messages, `no super-datagram cut on h1: ${JSON.stringify(gro)}`);
+              t.diagnostic(`UDP receive on h1: ${gro.datagrams - before.udp.gro!.datagrams} datagrams cut from ${gro.messages - before.udp.gro!.messages} messages`);
+            }
           });
 
           await t.test(`underlay capture: VNI 42, no ARP on the wire, ${io === 'batch' ? 'source ports vary per flow' : 'source port is the bound port'}`, async () => {
@@ -283,6 +287,39 @@ test('vxtap overlay: two vxtap hosts and a kernel vxlan host', { timeout: 900_00
         ping(lab, 'h2', SUBNET.h1);
       } finally {
         await Promise.all([d1.stop(), d2.stop()]);
+      }
+    });
+
+    await t.test('--io dgram with TAP offloads and the kernel peer at its default offloads: TCP both directions, partial checksums finished, super-datagrams cut', async () => {
+      const d1 = new Daemon(lab, 'h1', ['--peers', files.h1, '--io', 'dgram']);
+      try {
+        await d1.up();
+        await tcpTransfer(lab, 'h1', 'h3', SUBNET.h3, 10);
+        await tcpTransfer(lab, 'h3', 'h1', SUBNET.h1, 10);
+        const c = await portCounters(d1);
+        const tap = (await d1.stats())['tap'] as { offload: { enabled: boolean; reason: string } };
+        assert.equal(tap.offload.enabled, true, `the TAP offloads are on with --io dgram: ${tap.offload.reason}`);
+        assert.ok(c.tap.csumRepaired > 0, `no partial checksum counted: ${JSON.stringify(c.tap)}`);
+        assert.equal(c.udp.rxTruncated, 0, `datagrams truncated: ${JSON.stringify(c.udp)}`);
+      } finally {
+        assert.equal(await d1.stop(), 0);
+      }
+    });
+
+    // The one test with the kernel peer's TX checksum offload off: its checksums arrive finished, and vxtap leaves them be.
+    await t.test('TCP both directions with the kernel peer\'s TX checksum offload off (finished checksums): none counted as repaired', async () => {
+      lab.exec('h3', ['ethtool', '-K', 'eth0', 'tx', 'off']);
+      const d1 = new Daemon(lab, 'h1', ['--peers', files.h1]);
+      try {
+        await d1.up();
+        const before = await portCounters(d1);
+        await tcpTransfer(lab, 'h1', 'h3', SUBNET.h3, 10);
+        await tcpTransfer(lab, 'h3', 'h1', SUBNET.h1, 10);
+        const after = await portCounters(d1);
+        assert.equal(after.tap.csumRepaired, before.tap.csumRepaired, 'finished checksums are not touched');
+      } finally {
+        assert.equal(await d1.stop(), 0);
+        lab.exec('h3', ['ethtool', '-K', 'eth0', 'tx', 'on']);
       }
     });
   } finally {

@@ -117,7 +117,6 @@ test('frames that are not coalesced go out alone, unchanged, behind a zeroed hea
   const cases: Array<[string, Buffer[]]> = [
     ['a gap in the sequence', [frame({ payload: p, seq: 0 }), frame({ payload: p, seq: 2 * MSS })]],
     ['a bad TCP checksum (the kernel must see it and drop it)', [frame({ payload: p, seq: 0 }), frame({ payload: p, seq: MSS, tcpCsum: 'bad' })]],
-    ['a partial checksum (not verifiable)', [frame({ payload: p, seq: 0, tcpCsum: 'partial' }), frame({ payload: p, seq: MSS, tcpCsum: 'partial' })]],
     ['PSH on the head ends its group', [frame({ payload: p, seq: 0, flags: ACK | tcp.FLAG_PSH }), frame({ payload: p, seq: MSS })]],
     ['another flow', [frame({ payload: p, seq: 0 }), frame({ payload: p, seq: MSS, sport: 40001 })]],
     ['SYN', [frame({ payload: p, seq: 0, flags: ACK | tcp.FLAG_SYN }), frame({ payload: p, seq: MSS, flags: ACK | tcp.FLAG_SYN })]],
@@ -130,6 +129,20 @@ test('frames that are not coalesced go out alone, unchanged, behind a zeroed hea
     assert.equal(out.length, 2, why);
     out.forEach((w, k) => assert.deepEqual(w, Buffer.concat([ZERO_HDR, frames[k]!]), `${why}: write ${k}`));
   }
+});
+
+test('segments with partial checksums (a kernel vxlan peer across a veth) coalesce as finished ones do; a wrong one among them is written alone', () => {
+  const payload = pattern(3 * MSS, 11);
+  const want = Buffer.concat([vnetHdr(1, 1, MSS, L4, 16, HDR), frame({ payload, seq: 7000, flags: ACK | tcp.FLAG_PSH, id: 0x1234, tcpCsum: 'partial' })]);
+  const finished = segments(payload, 7000);
+  const partial = segments(payload, 7000, { tcpCsum: 'partial' });
+  assert.deepEqual(coalesce(partial), [want], 'all partial: the same super-frame as finished segments make');
+  assert.deepEqual(coalesce([finished[0]!, partial[1]!, finished[2]!]), [want], 'mixed');
+  // A wrong checksum is neither right nor partial: it breaks the group and keeps its bytes.
+  const bad = frame({ payload: payload.subarray(MSS, 2 * MSS), seq: 7000 + MSS, id: 0x1235, tcpCsum: 'bad' });
+  const out = coalesce([partial[0]!, bad, partial[2]!]);
+  assert.deepEqual(out, [finished[0]!, bad, finished[2]!].map((f) => Buffer.concat([ZERO_HDR, f])),
+    'three writes: the partial ones alone are finished, the wrong one is left wrong');
 });
 
 test('groups end at a shorter segment, at 64 segments, and restart after a frame that broke them', () => {

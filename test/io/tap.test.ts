@@ -116,7 +116,7 @@ test('writes a batch: the kernel counts it and answers; a runt and a down link a
   assert.equal(r.downError, 'EIO');
   assert.equal(r.count, 7);
   assert.equal(r.written, 6, 'six echo requests written, the 5-byte runt refused');
-  assert.deepEqual(r.stats, { rxTruncated: 0, rxErrors: 0, txSkipped: 2, lastTxError: 'EINVAL' });
+  assert.deepEqual(r.stats, { rxTruncated: 0, rxErrors: 0, txSkipped: 2, lastTxError: 'EINVAL', csumRepaired: 0 });
   assert.ok((r.rxDelta as number) >= 6, `rx packets +${String(r.rxDelta)}`);
   assert.deepEqual(r.replies, [1, 2, 3, 4, 5, 6]);
 });
@@ -162,3 +162,18 @@ test('offloads: vnet header on, partial checksums completed, writes answered; re
   assert.equal(r.udpChecksumsOk, true, 'every UDP checksum is finished and right');
   assert.ok((r.csumCompleted as number) >= 10, `the kernel left partial checksums: ${String(r.csumCompleted)} completed`);
 });
+
+for (const mode of ['plain', 'offload'] as const) {
+  test(`partial checksums written to a ${mode} TAP (${mode === 'plain' ? 'finished in the addon' : 'NEEDS_CSUM'}) are taken by the kernel and counted; wrong ones are dropped by it`, (t) => {
+    if (!needNamespaces(t)) return;
+    lab.addNs(`pc-${mode}`);
+    const r = tap(`pc-${mode}`, 'partial-csum', mode);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.offload, mode === 'offload');
+    assert.equal(r.written, 6);
+    assert.deepEqual(r.udp, ['finished', 'none', 'partial'], 'the socket got the partial, finished and checksum-less datagrams');
+    assert.deepEqual(r.synAcks, [40002], 'the SYN with a partial checksum was answered, the wrong one not');
+    assert.deepEqual(r.csumErrors, { udp: 1, tcp: 1 }, 'the kernel dropped the two wrong ones for their checksum');
+    assert.equal(r.csumRepaired, 2, 'the UDP datagram and the SYN');
+  });
+}
