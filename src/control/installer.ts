@@ -9,8 +9,10 @@
  *   removed: route -> FDB -> ARP, so the kernel stops sending before the
  *            tables forget where to.
  *
- * Batches are applied one after another, in order, by one loop: a batch that
- * arrives while another is applied waits its turn.
+ * Batches are applied one after another, in order, by one loop: batches that
+ * arrive while another is applied wait their turn, and are then applied as
+ * one batch (in their order), so a burst that a source delivers in many small
+ * batches (an etcd watch during a bulk put) is logged as one.
  *
  * A route to a peer's subnet that vxtap did not install (kernel.ts, "Routes
  * are owned") is a RouteConflictError: the peer is rolled back like any
@@ -54,7 +56,10 @@ export class PeerInstaller {
   private readonly opts: InstallerOptions;
   /** Installed peers by subnet: a delete from a source that carries no value (etcd v3) still finds what to remove. */
   private readonly installed = new Map<string, Peer>();
-  private tail: Promise<void> = Promise.resolve();
+  /** Batches waiting for the loop, each with what settles its apply(). */
+  private queue: { batch: readonly PeerEvent[]; done: () => void }[] = [];
+  /** The loop, while it runs. */
+  private running: Promise<void> | null = null;
   /** Peers whose route could not be installed (and were rolled back), for status output. */
   readonly failed = new Map<string, string>();
   /** Routes refused because their destination had a route vxtap did not install (since start). */
@@ -70,14 +75,32 @@ export class PeerInstaller {
 
   /** Queues a batch; the returned promise settles when this batch is applied. Never rejects. */
   apply(batch: readonly PeerEvent[]): Promise<void> {
-    const run = this.tail.then(() => this.applyNow(batch));
-    this.tail = run;
-    return run;
+    return new Promise((resolve) => {
+      this.queue.push({ batch, done: resolve });
+      this.running ??= this.drain();
+    });
+  }
+
+  /** Applies what is queued, all of it as one batch, until nothing is. */
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const taken = this.queue;
+      this.queue = [];
+      try {
+        await this.applyNow(taken.length === 1 ? taken[0]!.batch : taken.flatMap((t) => t.batch));
+      } catch (err) {
+        // applyNow handles each peer's failure; this is a bug, and must not stall the loop.
+        this.opts.log.error({ err }, `applying peer events failed: ${(err as Error).message}`);
+      } finally {
+        for (const t of taken) t.done();
+      }
+    }
+    this.running = null;
   }
 
   /** Removes every installed peer's route (on shutdown). Tables go with the process. */
   async removeAllRoutes(): Promise<void> {
-    await this.tail;
+    while (this.running !== null) await this.running;
     for (const p of this.installed.values()) {
       try {
         await this.opts.routes.deleteRoute(peerRoute(p.subnet, this.opts.dev));
@@ -94,8 +117,11 @@ export class PeerInstaller {
     const removing = batch.filter((ev) => ev.type === 'removed' && this.installed.has(ev.peer.subnet)).map((ev) => ev.peer);
     const quiet = adding.length + removing.length > SMALL_BATCH;
     if (quiet) {
-      if (removing.length > 0) log.info({ count: removing.length }, `removing ${summary(removing)}`);
-      if (adding.length > 0) log.info({ count: adding.length }, `adding ${summary(adding)}`);
+      const lines: [number, () => void][] = [];
+      if (adding.length > 0) lines.push([batch.findIndex((ev) => ev.peer === adding[0]), () => log.info({ count: adding.length }, `adding ${summary(adding)}`)]);
+      if (removing.length > 0) lines.push([batch.findIndex((ev) => ev.peer === removing[0]), () => log.info({ count: removing.length }, `removing ${summary(removing)}`)]);
+      // In the order the batch starts them.
+      for (const [, say] of lines.sort((x, y) => x[0] - y[0])) say();
     }
     const failures: { ev: PeerEvent; err: unknown }[] = [];
     for (const ev of batch) {

@@ -129,3 +129,22 @@ test('5,000 conflicts in one batch: a bounded number of error lines, every one c
   assert.equal(errors.at(-1)!.msg, '… and 4997 more subnets failed in this batch (5000 route conflicts in all); `vxtap peers` lists them');
   assert.ok(at(lines, INFO).length <= 2);
 });
+
+test('batches that arrive while one is applied are applied (and logged) as one, in order', async () => {
+  const { inst, lines, routes } = setup();
+  // A source that delivers a burst one event at a time (an etcd watch during a bulk put).
+  const peers = Array.from({ length: 1000 }, (_, i) => peer(i));
+  const done = peers.map((p) => inst.apply(added([p])));
+  // The last one removes the first: order holds across the merged batches.
+  const last = inst.apply(removed([peers[0]!]));
+  await Promise.all([...done, last]);
+  assert.equal(routes.routes.size, 999);
+  assert.ok(!routes.routes.has(peers[0]!.subnet));
+  // The first batch started alone (one line, flannel's); the rest came as one batch, logged as one.
+  const info = at(lines, INFO).map((l) => l.msg);
+  assert.deepEqual(info, [
+    `adding subnet: 10.44.2.0/24 PublicIP: 192.168.90.2 VtepMAC: ${peers[0]!.vtepMac}`,
+    'adding 999 subnets: 10.44.3.0/24 (192.168.90.3), 10.44.4.0/24 (192.168.90.4), 10.44.5.0/24 (192.168.90.5) and 996 more',
+    'removing 1 subnet: 10.44.2.0/24 (192.168.90.2)',
+  ]);
+});
