@@ -4,12 +4,14 @@
  * namespace's loopback), a `vxtap run` daemon on a TAP, and this driver,
  * which writes N simulated leases (flannel's layout) straight into etcd.
  *
- *   node dist/bench/control/leases.js [--leases N] [--samples M] [--json FILE] [--timeout S]
+ *   node dist/bench/control/leases.js [--leases N] [--samples M] [--json FILE] [--timeout S] [--vxtap PATH]
  *
  *   --leases N   leases bulk-put at once (default 5000)
- *   --samples M  single lease adds and removes timed one at a time (default 50)
+ *   --samples M  single lease adds and removes timed one at a time (default 100)
  *   --json FILE  also write the figures as JSON
  *   --timeout S  the whole run is killed after S seconds (default 600)
+ *   --vxtap PATH the daemon to run (default this checkout's bin/vxtap.js): a
+ *                build of another commit, to compare two versions on one machine
  *
  * What it measures, in this order:
  *   1. bulk:    the daemon is up with no peers; N leases are put (200 puts
@@ -50,13 +52,13 @@ const HOST = 'h';
 const TAP = 'vxtap.1';
 const PREFIX = '/coreos.com/network';
 const NETWORK = '10.0.0.0/8';
-const VXTAP = join(__dirname, '..', '..', '..', 'bin', 'vxtap.js');
+const OWN_VXTAP = join(__dirname, '..', '..', '..', 'bin', 'vxtap.js');
 const PUTS_IN_FLIGHT = 200;
 
-interface Args { leases: number; samples: number; json: string | null; timeoutS: number; inner: boolean }
+interface Args { leases: number; samples: number; json: string | null; timeoutS: number; vxtap: string; inner: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { leases: 5000, samples: 50, json: null, timeoutS: 600, inner: false };
+  const a: Args = { leases: 5000, samples: 100, json: null, timeoutS: 600, vxtap: OWN_VXTAP, inner: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -68,6 +70,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--samples') a.samples = positive(k, v());
     else if (k === '--timeout') a.timeoutS = positive(k, v());
     else if (k === '--json') a.json = v();
+    else if (k === '--vxtap') a.vxtap = v();
     else if (k === '--inner') a.inner = true;
     else throw new Error(`unknown argument ${k} (see the header of bench/control/leases.ts)`);
   }
@@ -182,8 +185,8 @@ class Daemon {
   private partial = '';
   private readonly errs: string[] = [];
 
-  constructor(endpoint: string, subnetFile: string) {
-    this.child = spawn(process.execPath, [VXTAP, 'run', '--etcd-endpoints', endpoint, '--iface', 'eth0', '--tap', TAP,
+  constructor(vxtap: string, endpoint: string, subnetFile: string) {
+    this.child = spawn(process.execPath, [vxtap, 'run', '--etcd-endpoints', endpoint, '--iface', 'eth0', '--tap', TAP,
       '--subnet-file', subnetFile, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => this.onData(d));
     this.child.stderr!.on('data', (d: Buffer) => { this.errs.push(d.toString()); });
@@ -273,7 +276,7 @@ async function inner(args: Args): Promise<number> {
     monitor = new RouteMonitor();
     await sleep(200); // the monitor subscribes before anything is routed
 
-    daemon = new Daemon(etcd.endpoint, join(dir, 'subnet.env'));
+    daemon = new Daemon(args.vxtap, etcd.endpoint, join(dir, 'subnet.env'));
     await daemon.waitUp(30000);
     const own = daemon.subnet;
     const leases: Lease[] = [];
@@ -329,7 +332,7 @@ async function inner(args: Args): Promise<number> {
     await daemon.stop(30000);
     await m.until('the routes removed on SIGTERM', () => m.present.size === 0, 60000);
     const t1 = performance.now();
-    daemon = new Daemon(etcd.endpoint, join(dir, 'subnet.env'));
+    daemon = new Daemon(args.vxtap, etcd.endpoint, join(dir, 'subnet.env'));
     await m.until(`${args.leases} routes after the restart`, () => wanted.every((s) => m.present.has(s)), 300_000);
     const restartMs = Math.max(...wanted.map((s) => m.addedAt.get(s)!)) - t1;
     await daemon.waitUp(30000);
@@ -339,7 +342,7 @@ async function inner(args: Args): Promise<number> {
     say(`  restart: every route back ${round(restartMs)} ms after the start; start-up log ${startupLog.lines} lines, ${startupLog.bytes} B; RSS ${rssAfterRestartMb} MB`);
 
     const result = {
-      date: new Date().toISOString(), leases: args.leases, samples: args.samples,
+      date: new Date().toISOString(), vxtap: args.vxtap, leases: args.leases, samples: args.samples,
       bulk: { putMs: round(putMs), allRoutesMs: round(bulkMs), log: bulkLog },
       single, rssMb, kernelRoutes,
       restart: { allRoutesMs: round(restartMs), startupLog, rssMb: rssAfterRestartMb },
