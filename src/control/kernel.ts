@@ -530,20 +530,17 @@ function parseRoute(data: rt.Route, attrs: rt.RouteAttrs, names: Map<number, str
   if ((attrs.table ?? data.table) !== RT_TABLE_MAIN) return null;
   if (data.type !== undefined && data.type !== 'UNICAST' && data.type !== 1) return null;
   if (attrs.oif === undefined) return null;
-  const dev = names.get(attrs.oif) ?? `if${attrs.oif}`;
+  return { route: describeAny(data, attrs, names), metric: attrs.priority ?? 0 };
+}
+
+/** Any route as a RouteInfo, blackholes and multipath too (dev '' when it has no single device). */
+function describeAny(data: rt.Route, attrs: rt.RouteAttrs, names: Map<number, string>): RouteInfo {
+  const dev = attrs.oif === undefined ? '' : names.get(attrs.oif) ?? `if${attrs.oif}`;
   const dst = `${attrs.dst && attrs.dst.length === 4 ? attrs.dst.join('.') : '0.0.0.0'}/${data.dstLen ?? 0}`;
   const onlink = ((data.flags?.__unknown ?? 0) & RTNH_F_ONLINK) !== 0;
   const gateway = attrs.gateway && attrs.gateway.length === 4 ? attrs.gateway.join('.') : undefined;
   const protocol = protocolNumber(data.protocol);
-  const route: RouteInfo = gateway === undefined ? { dst, dev, onlink, protocol } : { dst, gateway, dev, onlink, protocol };
-  return { route, metric: attrs.priority ?? 0 };
-}
-
-/** Any main-table route as a RouteInfo, blackholes and multipath too (dev '' when it has no single device). */
-function describeAny(data: rt.Route, attrs: rt.RouteAttrs, names: Map<number, string>): RouteInfo {
-  const parsed = parseRoute({ ...data, type: 'UNICAST', table: RT_TABLE_MAIN }, { ...attrs, table: RT_TABLE_MAIN, oif: attrs.oif ?? -1 }, names);
-  const r = parsed!.route;
-  return attrs.oif === undefined ? { ...r, dev: '' } : r;
+  return gateway === undefined ? { dst, dev, onlink, protocol } : { dst, gateway, dev, onlink, protocol };
 }
 
 /** rtm_protocol as a number (the package gives a known one as its name). */
