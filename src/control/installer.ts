@@ -153,8 +153,8 @@ export class PeerInstaller {
 
   private async add(peer: Peer, quiet = false): Promise<void> {
     const { sw, routes, dev, port, log } = this.opts;
+    if (this.holds(peer)) return;
     const old = this.installed.get(peer.subnet);
-    if (old && old.publicIp === peer.publicIp && old.vtepMac === peer.vtepMac) return;
     // A re-leased subnet (new MAC or host): the old entries go first, not left behind.
     if (old) await this.remove(old, quiet);
 
