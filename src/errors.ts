@@ -54,3 +54,14 @@ export class PrerequisiteError extends VxtapError {
     super('VXTAP_ERR_PREREQ', `${message} (fix: ${fix})`);
   }
 }
+
+/**
+ * A route vxtap would install has a destination that already has a route
+ * vxtap did not install (a connected route, another daemon's, an operator's):
+ * vxtap leaves it alone and refuses the peer (README, "Routes are owned").
+ */
+export class RouteConflictError extends VxtapError {
+  constructor(message: string, readonly dst: string, readonly existing: string) {
+    super('VXTAP_ERR_ROUTE_CONFLICT', message);
+  }
+}

@@ -92,6 +92,9 @@ export function formatStats(s: StatsData): string {
     `  subnet ${s.subnet}  public IP ${s.publicIp}  VTEP MAC ${s.vtepMac}`,
     `  ${plural(s.tables.peers, 'peer', 'peers')}, ${plural(s.tables.fdb, 'FDB entry', 'FDB entries')}, ${plural(s.tables.arp, 'ARP entry', 'ARP entries')}`,
   ];
+  if (s.routes !== undefined) {
+    lines.push(`  routes: proto ${s.routes.protocol}, ${plural(s.routes.conflicts, 'route conflict', 'route conflicts')}, ${plural(s.routes.failedPeers, 'peer', 'peers')} not installed`);
+  }
   if (s.offloads !== undefined) lines.push(`  offloads: ${formatOffloads(s.offloads)}`);
   lines.push('');
   const block = (title: string, header: readonly string[], rows: string[][]): void => {

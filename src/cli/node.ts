@@ -15,7 +15,7 @@
  * address, the guard and the subnet file follow it (moveTo).
  */
 import type { Logger } from 'pino';
-import { KernelNet, vtepAddress, vtepMtu, type Underlay } from '../control/kernel';
+import { KernelNet, RTPROT_VXTAP, vtepAddress, vtepMtu, type Underlay } from '../control/kernel';
 import { PeerInstaller } from '../control/installer';
 import { readHostView } from '../control/host-view';
 import { GuardedPeerSource } from '../control/lease-guard';
@@ -90,7 +90,8 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
       if (rawTap.offload.enabled) log.info({ offload: rawTap.offload }, `TAP ${rawTap.name}: offloads on (TSO4 super-frames cut in the addon, checksums completed, received TCP segments coalesced)`);
       else log.warn({ offload: rawTap.offload }, `TAP ${rawTap.name}: offloads refused (${rawTap.offload.reason}); running without them`);
     }
-    await kernel.setupVtep({ tap: rawTap.name, subnet: hostNet.subnet, mac: hostNet.vtepMac, underlayMtu: underlay.mtu });
+    const stale = await kernel.setupVtep({ tap: rawTap.name, subnet: hostNet.subnet, mac: hostNet.vtepMac, underlayMtu: underlay.mtu });
+    if (stale > 0) log.info({ stale }, `removed ${stale} route(s) of an earlier run from ${rawTap.name} (protocol ${RTPROT_VXTAP}); the peers' routes are added again from the control plane`);
     log.info({ tap: rawTap.name, vtepMac: hostNet.vtepMac, vni: hostNet.vni, port: hostNet.port, io: opts.io },
       `VTEP ${rawTap.name}: VtepMAC ${hostNet.vtepMac}, address ${hostNet.subnet.split('/')[0]}/32, VNI ${hostNet.vni}, UDP port ${hostNet.port}, io ${opts.io}`);
 

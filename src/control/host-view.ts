@@ -1,10 +1,11 @@
 /**
  * What this host's kernel has that no lease may take over (lease-rules.ts):
  * its IPv4 addresses and the main-table routes vxtap did not install, read
- * over rtnetlink. The TAP's own address and routes are vxtap's and left out.
+ * over rtnetlink. The TAP's own address and routes, and every route of
+ * vxtap's protocol (RTPROT_VXTAP), are vxtap's and left out.
  */
 import { parseCidr, parseIpv4, prefixMask } from '../wire/addr';
-import type { KernelNet } from './kernel';
+import { RTPROT_VXTAP, type KernelNet } from './kernel';
 import type { HostView } from './lease-rules';
 
 export type HostViewKernel = Pick<KernelNet, 'links' | 'ipv4Addresses' | 'routes'>;
@@ -23,7 +24,7 @@ export async function readHostView(kernel: HostViewKernel, tap: string): Promise
     }
   }
   const routes = (await kernel.routes())
-    .filter((r) => r.dev !== tap)
+    .filter((r) => r.dev !== tap && r.protocol !== RTPROT_VXTAP)
     .map((r) => ({ dst: parseCidr(r.dst), dev: r.dev }));
   return { addresses, routes };
 }

@@ -9,10 +9,25 @@
  *   removed: route -> FDB -> ARP, so the kernel stops sending before the
  *            tables forget where to.
  *
- * Batches are applied one after another, in order, by one loop: a batch that
- * arrives while another is applied waits its turn.
+ * Batches are applied one after another, in order, by one loop: batches that
+ * arrive while another is applied wait their turn, and are then applied as
+ * one batch (in their order), so a burst that a source delivers in many small
+ * batches (an etcd watch during a bulk put) is logged as one.
+ *
+ * A route to a peer's subnet that vxtap did not install (kernel.ts, "Routes
+ * are owned") is a RouteConflictError: the peer is rolled back like any
+ * failed route, listed in `failed`, and counted in `routeConflicts`.
+ *
+ * Logs stay quiet at scale: a batch of up to SMALL_BATCH peers logs one info
+ * line per peer, in flannel's words ("adding subnet: … PublicIP: … VtepMAC:
+ * …"), so a lab reads like flannel; a larger one (the first snapshot of a
+ * big network, a resync) logs one info line for the whole batch ("adding
+ * 5000 subnets: 10.44.2.0/24 (192.168.90.2), … and 4997 more"), and each
+ * peer at debug. Failures are logged one by one up to SMALL_BATCH per batch,
+ * then as one line with the count (`vxtap peers` lists every one).
  */
 import type { Logger } from 'pino';
+import { RouteConflictError } from '../errors';
 import { macKeyFromString, parseCidr, parseIpv4 } from '../wire/addr';
 import type { PeerTable } from '../switch/peer-table';
 import type { Switch } from '../switch/switch';
@@ -36,13 +51,21 @@ export interface InstallerOptions {
   log: Logger;
 }
 
+/** Up to this many peers in a batch are logged one info line each; more, in one line. */
+export const SMALL_BATCH = 3;
+
 export class PeerInstaller {
   private readonly opts: InstallerOptions;
   /** Installed peers by subnet: a delete from a source that carries no value (etcd v3) still finds what to remove. */
   private readonly installed = new Map<string, Peer>();
-  private tail: Promise<void> = Promise.resolve();
+  /** Batches waiting for the loop, each with what settles its apply(). */
+  private queue: { batch: readonly PeerEvent[]; done: () => void }[] = [];
+  /** The loop, while it runs. */
+  private running: Promise<void> | null = null;
   /** Peers whose route could not be installed (and were rolled back), for status output. */
   readonly failed = new Map<string, string>();
+  /** Routes refused because their destination had a route vxtap did not install (since start). */
+  routeConflicts = 0;
 
   constructor(opts: InstallerOptions) {
     this.opts = opts;
@@ -54,14 +77,32 @@ export class PeerInstaller {
 
   /** Queues a batch; the returned promise settles when this batch is applied. Never rejects. */
   apply(batch: readonly PeerEvent[]): Promise<void> {
-    const run = this.tail.then(() => this.applyNow(batch));
-    this.tail = run;
-    return run;
+    return new Promise((resolve) => {
+      this.queue.push({ batch, done: resolve });
+      this.running ??= this.drain();
+    });
+  }
+
+  /** Applies what is queued, all of it as one batch, until nothing is. */
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const taken = this.queue;
+      this.queue = [];
+      try {
+        await this.applyNow(taken.length === 1 ? taken[0]!.batch : taken.flatMap((t) => t.batch));
+      } catch (err) {
+        // applyNow handles each peer's failure; this is a bug, and must not stall the loop.
+        this.opts.log.error({ err }, `applying peer events failed: ${(err as Error).message}`);
+      } finally {
+        for (const t of taken) t.done();
+      }
+    }
+    this.running = null;
   }
 
   /** Removes every installed peer's route (on shutdown). Tables go with the process. */
   async removeAllRoutes(): Promise<void> {
-    await this.tail;
+    while (this.running !== null) await this.running;
     for (const p of this.installed.values()) {
       try {
         await this.opts.routes.deleteRoute(peerRoute(p.subnet, this.opts.dev));
@@ -72,29 +113,58 @@ export class PeerInstaller {
   }
 
   private async applyNow(batch: readonly PeerEvent[]): Promise<void> {
+    const { log } = this.opts;
+    // What the batch changes, as far as the tables tell before it runs: a peer re-put unchanged is no news.
+    const adding = batch.filter((ev) => ev.type === 'added' && !this.holds(ev.peer)).map((ev) => ev.peer);
+    const removing = batch.filter((ev) => ev.type === 'removed' && this.installed.has(ev.peer.subnet)).map((ev) => ev.peer);
+    const quiet = adding.length + removing.length > SMALL_BATCH;
+    if (quiet) {
+      const lines: [number, () => void][] = [];
+      if (adding.length > 0) lines.push([batch.findIndex((ev) => ev.peer === adding[0]), () => log.info({ count: adding.length }, `adding ${summary(adding)}`)]);
+      if (removing.length > 0) lines.push([batch.findIndex((ev) => ev.peer === removing[0]), () => log.info({ count: removing.length }, `removing ${summary(removing)}`)]);
+      // In the order the batch starts them.
+      for (const [, say] of lines.sort((x, y) => x[0] - y[0])) say();
+    }
+    const failures: { ev: PeerEvent; err: unknown }[] = [];
     for (const ev of batch) {
       try {
-        if (ev.type === 'added') await this.add(ev.peer);
-        else await this.remove(ev.peer);
+        if (ev.type === 'added') await this.add(ev.peer, quiet);
+        else await this.remove(ev.peer, quiet);
       } catch (err) {
         // Each peer is independent: one that fails is logged and the batch goes on.
-        this.opts.log.error({ err, peer: ev.peer }, `failed to ${ev.type === 'added' ? 'add' : 'remove'} subnet ${ev.peer.subnet}`);
+        if (err instanceof RouteConflictError) this.routeConflicts++;
+        failures.push({ ev, err });
       }
+    }
+    for (const [i, { ev, err }] of failures.entries()) {
+      const level = i < SMALL_BATCH ? 'error' : 'debug';
+      log[level]({ err, peer: ev.peer }, `failed to ${ev.type === 'added' ? 'add' : 'remove'} subnet ${ev.peer.subnet}: ${(err as Error).message}`);
+    }
+    if (failures.length > SMALL_BATCH) {
+      const conflicts = failures.filter((f) => f.err instanceof RouteConflictError).length;
+      log.error({ failed: failures.length, conflicts },
+        `… and ${failures.length - SMALL_BATCH} more subnets failed in this batch (${conflicts} route conflicts in all); \`vxtap peers\` lists them`);
     }
   }
 
-  private async add(peer: Peer): Promise<void> {
-    const { sw, routes, dev, port, log } = this.opts;
+  /** True when `peer` is installed as it is (same public IP and VTEP MAC). */
+  private holds(peer: Peer): boolean {
     const old = this.installed.get(peer.subnet);
-    if (old && old.publicIp === peer.publicIp && old.vtepMac === peer.vtepMac) return;
+    return old !== undefined && old.publicIp === peer.publicIp && old.vtepMac === peer.vtepMac;
+  }
+
+  private async add(peer: Peer, quiet = false): Promise<void> {
+    const { sw, routes, dev, port, log } = this.opts;
+    if (this.holds(peer)) return;
+    const old = this.installed.get(peer.subnet);
     // A re-leased subnet (new MAC or host): the old entries go first, not left behind.
-    if (old) await this.remove(old);
+    if (old) await this.remove(old, quiet);
 
     const gw = parseCidr(peer.subnet).addr;
     const mac = macKeyFromString(peer.vtepMac);
     const vtep = parseIpv4(peer.publicIp);
     const route = peerRoute(peer.subnet, dev);
-    log.info({ subnet: peer.subnet, publicIp: peer.publicIp, vtepMac: peer.vtepMac },
+    log[quiet ? 'debug' : 'info']({ subnet: peer.subnet, publicIp: peer.publicIp, vtepMac: peer.vtepMac },
       `adding subnet: ${peer.subnet} PublicIP: ${peer.publicIp} VtepMAC: ${peer.vtepMac}`);
     sw.arp.set(gw, mac);
     sw.peers?.set(vtep, mac, gw, parseCidr(peer.subnet).len);
@@ -110,15 +180,15 @@ export class PeerInstaller {
     }
     this.failed.delete(peer.subnet);
     this.installed.set(peer.subnet, peer);
-    log.info({ arp: `${route.gateway} -> ${peer.vtepMac}`, fdb: `${peer.vtepMac} -> ${peer.publicIp}:${port}`, route: `${route.dst} via ${route.gateway} dev ${dev} onlink` },
+    log.debug({ arp: `${route.gateway} -> ${peer.vtepMac}`, fdb: `${peer.vtepMac} -> ${peer.publicIp}:${port}`, route: `${route.dst} via ${route.gateway} dev ${dev} onlink` },
       `  ARP ${route.gateway} is-at ${peer.vtepMac}; FDB ${peer.vtepMac} -> VTEP ${peer.publicIp}:${port}; route ${route.dst} via ${route.gateway} dev ${dev} onlink`);
   }
 
-  private async remove(peer: Peer): Promise<void> {
+  private async remove(peer: Peer, quiet = false): Promise<void> {
     const { sw, routes, dev, log } = this.opts;
     const known = this.installed.get(peer.subnet);
     if (!known) return;
-    log.info({ subnet: known.subnet, publicIp: known.publicIp, vtepMac: known.vtepMac },
+    log[quiet ? 'debug' : 'info']({ subnet: known.subnet, publicIp: known.publicIp, vtepMac: known.vtepMac },
       `removing subnet: ${known.subnet} PublicIP: ${known.publicIp} VtepMAC: ${known.vtepMac}`);
     this.installed.delete(known.subnet);
     try {
@@ -131,4 +201,11 @@ export class PeerInstaller {
       sw.arp.delete(parseCidr(known.subnet).addr);
     }
   }
+}
+
+/** "5000 subnets: 10.44.2.0/24 (192.168.90.2), 10.44.3.0/24 (192.168.90.3), 10.44.4.0/24 (192.168.90.4) and 4997 more". */
+function summary(peers: readonly Peer[]): string {
+  const shown = peers.slice(0, SMALL_BATCH).map((p) => `${p.subnet} (${p.publicIp})`).join(', ');
+  const more = peers.length - SMALL_BATCH;
+  return `${peers.length} subnet${peers.length === 1 ? '' : 's'}: ${shown}${more > 0 ? ` and ${more} more` : ''}`;
 }

@@ -25,14 +25,23 @@
  *   dumps fail with "Multipart message not terminated properly"), so every
  *   request here goes through one queue.
  *
+ * Routes are owned (README, "Routes are owned"): every route vxtap installs
+ * carries its own route protocol, RTPROT_VXTAP (118), so `ip route show proto
+ * 118` lists them. replaceRoute() installs a route only where the destination
+ * has no route, or has one of ours (which it replaces: a peer moved); a route
+ * to the same destination that someone else installed (the kernel's connected
+ * route, another daemon's, an operator's, at any metric) is a
+ * RouteConflictError and is left alone. deleteRoute() names the protocol, and
+ * the kernel deletes only a route that has it.
+ *
  * One KernelNet (one netlink socket) per daemon. Callers may call methods
  * concurrently; requests are sent one after another. Every kernel failure
  * is a NetlinkError whose message says what was being done and the errno name
  * (`adding route 10.44.2.0/24 via 10.44.2.0 dev vxtap.1 onlink: ENETUNREACH (…)`);
  * an argument that cannot be used (a bad CIDR, MAC or MTU) is a ConfigError.
  */
-import { createRtNetlink, type RtNetlinkSocket, type rt, type ifla } from 'netlink';
-import { ConfigError, NetlinkError } from '../errors';
+import { createRtNetlink, rt, type RtNetlinkSocket, type ifla } from 'netlink';
+import { ConfigError, NetlinkError, RouteConflictError } from '../errors';
 import { formatIpv4, formatMac, isMac, parseCidr, parseIpv4, parseMac } from '../wire/addr';
 
 const AF_INET = 2;
@@ -40,7 +49,18 @@ const RT_TABLE_MAIN = 254;
 /** rtm_flags bit RTNH_F_ONLINK (include/uapi/linux/rtnetlink.h). */
 const RTNH_F_ONLINK = 4;
 const NLM_F_REPLACE = 0x100;
+const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
+
+/**
+ * vxtap's route protocol (rtm_protocol), on every route it installs. 118 is
+ * 0x76, the `76` of the VTEP MACs' `02:76:` prefix. It is in no list: the
+ * kernel's include/uapi/linux/rtnetlink.h names 0-4 (unspec, redirect,
+ * kernel, boot, static), 8-18, 42 (babel), 99 (openr) and 186-192 (bgp, isis,
+ * ospf, rip, eigrp); iproute2's rt_protos adds nothing else, and FRR uses
+ * 186-198. Values above RTPROT_STATIC are not interpreted by the kernel.
+ */
+export const RTPROT_VXTAP = 118;
 const DEFAULT_TIMEOUT_MS = 5000;
 
 /**
@@ -81,6 +101,8 @@ export interface RouteInfo {
   readonly gateway?: string;
   readonly dev: string;
   readonly onlink: boolean;
+  /** rtm_protocol as a number: 2 kernel, 3 boot, 4 static, RTPROT_VXTAP ours. */
+  readonly protocol: number;
 }
 
 /** The interface VXLAN packets leave by. */
@@ -247,14 +269,42 @@ export class KernelNet {
 
   // ---- routes ------------------------------------------------------------
 
-  /** Adds a main-table IPv4 route or replaces the one with the same dst (NLM_F_CREATE|NLM_F_REPLACE): idempotent. */
+  /**
+   * Installs one of our routes (protocol RTPROT_VXTAP, main table, metric 0):
+   * adds it where its destination has no route, replaces ours where there is
+   * one (idempotent; a peer's new gateway or device), and throws
+   * RouteConflictError where the destination has a route that is not ours.
+   *
+   * Who holds the destination is asked with one fib lookup of its network
+   * address (RTM_GETROUTE with RTM_F_FIB_MATCH: the matching route itself, any
+   * metric's winner), not a dump, so a node with thousands of routes pays the
+   * same per peer. Where the lookup cannot tell (the answer is a more specific
+   * route, or from another table), the main table is dumped. A route that
+   * appears between the look and the add is caught by the add itself: a new
+   * route goes in with NLM_F_EXCL, which refuses a route with the same
+   * destination and metric.
+   */
   async replaceRoute(route: RouteSpec): Promise<void> {
     const what = `adding route ${describeRoute(route)}`;
     const { data, attrs } = await this.routeMessage(route, what);
-    await this.call(what, () => this.sock.newRoute(data, attrs, { ...this.opts(), flags: NLM_F_CREATE | NLM_F_REPLACE }));
+    const holder = await this.holderOf(route.dst, what);
+    if (holder !== null && holder.protocol !== RTPROT_VXTAP) throw conflict(route, holder);
+    try {
+      await this.serial(() => this.sock.newRoute(data, attrs, { ...this.opts(), flags: NLM_F_CREATE | (holder === null ? NLM_F_EXCL : NLM_F_REPLACE) }));
+    } catch (err) {
+      if (holder !== null || errnoOf(err) !== 'EEXIST') throw wrap(what, err);
+      // Someone added a route to this destination since the look: whose?
+      const now = await this.holderOf(route.dst, what);
+      if (now !== null && now.protocol !== RTPROT_VXTAP) throw conflict(route, now);
+      await this.call(what, () => this.sock.newRoute(data, attrs, { ...this.opts(), flags: NLM_F_CREATE | NLM_F_REPLACE }));
+    }
   }
 
-  /** Deletes a route; a route (or device) that is not there is not an error (ESRCH, ENOENT, ENODEV). */
+  /**
+   * Deletes one of our routes: the kernel matches the protocol (and gateway
+   * and device), so a route to the same destination that is not ours stays.
+   * A route (or device) that is not there is not an error (ESRCH, ENOENT, ENODEV).
+   */
   async deleteRoute(route: RouteSpec): Promise<void> {
     const what = `deleting route ${describeRoute(route)}`;
     const link = await this.link(route.dev);
@@ -262,7 +312,6 @@ export class KernelNet {
     const { data, attrs } = routeMessageFor(route, link.index, what);
     // RT_SCOPE_NOWHERE matches a route of any scope, as `ip route del` does.
     data.scope = 'NOWHERE';
-    delete data.protocol;
     try {
       await this.serial(() => this.sock.delRoute(data, attrs, this.opts()));
     } catch (err) {
@@ -270,6 +319,18 @@ export class KernelNet {
       if (e === 'ESRCH' || e === 'ENOENT' || e === 'ENODEV') return;
       throw wrap(what, err);
     }
+  }
+
+  /**
+   * Deletes every route of ours out of `dev` (all of them: what an earlier
+   * run left on a persistent TAP). Returns how many went.
+   */
+  async flushOwnRoutes(dev: string): Promise<number> {
+    const own = (await this.routes(dev)).filter((r) => r.protocol === RTPROT_VXTAP);
+    for (const r of own) {
+      await this.deleteRoute(r.gateway === undefined ? { dst: r.dst, dev: r.dev } : { dst: r.dst, gateway: r.gateway, dev: r.dev, onlink: r.onlink });
+    }
+    return own.length;
   }
 
   /**
@@ -336,11 +397,19 @@ export class KernelNet {
    * Readies the TAP as a VTEP: MAC, MTU (underlay MTU - 50), address
    * `<subnet network>/32`, up. Call it after the TAP is open (attached), and
    * before adding peer routes (onlink routes need the carrier).
+   *
+   * Routes of ours already out of this TAP are removed first: the peers'
+   * routes are added again from the control plane's snapshot right after,
+   * and a route to a peer that left while no vxtap ran would otherwise stay.
+   * Only a persistent TAP (made by root for vxtap, `ip tuntap add`) can hold
+   * them: a TAP that vxtap made goes with the process, and its routes with it.
    */
-  async setupVtep(cfg: VtepConfig): Promise<void> {
+  async setupVtep(cfg: VtepConfig): Promise<number> {
+    const stale = await this.flushOwnRoutes(cfg.tap);
     await this.setLink(cfg.tap, { mac: cfg.mac, mtu: vtepMtu(cfg.underlayMtu) });
     await this.replaceAddress(cfg.tap, vtepAddress(cfg.subnet));
     await this.setLink(cfg.tap, { up: true });
+    return stale;
   }
 
   // ---- internals ---------------------------------------------------------
@@ -374,6 +443,59 @@ export class KernelNet {
   private async routeMessage(route: RouteSpec, what: string): Promise<{ data: rt.Route; attrs: rt.RouteAttrs }> {
     return routeMessageFor(route, await this.indexOf(route.dev, what), what);
   }
+
+  /**
+   * The main-table route whose destination is exactly `dst` (the one the
+   * kernel would pick among several metrics), or null when there is none.
+   */
+  private async holderOf(dst: string, what: string): Promise<RouteInfo | null> {
+    const want = parseSubnet(dst, what);
+    let msgs: rt.RouteMessage[] = [];
+    try {
+      msgs = await this.serial(() => this.sock.getRoute(
+        // RTM_F_LOOKUP_TABLE: the answer names the table it came from (else it says main).
+        { family: AF_INET, dstLen: 32, flags: { fibMatch: true, lookupTable: true } },
+        { dst: ipBytes(want.addr) },
+        this.opts(),
+      ));
+    } catch (err) {
+      // ENETUNREACH: no route covers the address at all. The lookup fails
+      // differently where the match is a blackhole (EINVAL), unreachable
+      // (EHOSTUNREACH) or prohibit (EACCES) route: the dump below tells.
+      if (errnoOf(err) === 'ENETUNREACH') return null;
+    }
+    const m = msgs.find((x) => x.kind === 'route');
+    if (m !== undefined) {
+      const table = m.attrs.table ?? m.data.table;
+      const len = m.data.dstLen ?? 0;
+      if (table === RT_TABLE_MAIN && len < want.len) return null; // a same-prefix route would have won
+      if (table === RT_TABLE_MAIN && len === want.len) {
+        const names = new Map<number, string>();
+        if (m.attrs.oif !== undefined) names.set(m.attrs.oif, (await this.nameOf(m.attrs.oif)) ?? `if${m.attrs.oif}`);
+        return describeAny(m.data, m.attrs, names);
+      }
+    }
+    // A more specific route, or one from another table (policy rules): look at the main table itself.
+    const [all, links] = await Promise.all([
+      this.call(`${what}: listing routes`, () => this.sock.getRoutes({ family: AF_INET }, undefined, this.opts())),
+      this.links(),
+    ]);
+    const names = new Map(links.map((l) => [l.index, l.name]));
+    let best: { r: RouteInfo; metric: number } | null = null;
+    for (const x of all) {
+      if (x.kind !== 'route' || x.data.family !== AF_INET || (x.attrs.table ?? x.data.table) !== RT_TABLE_MAIN) continue;
+      if ((x.data.dstLen ?? 0) !== want.len || !sameAddr(x.attrs.dst, want.addr)) continue;
+      const metric = x.attrs.priority ?? 0;
+      if (best === null || metric < best.metric) best = { r: describeAny(x.data, x.attrs, names), metric };
+    }
+    return best === null ? null : best.r;
+  }
+
+  private async nameOf(index: number): Promise<string | null> {
+    const msgs = await this.call('listing links', () => this.sock.getLinks(undefined, undefined, this.opts()));
+    const m = msgs.find((x) => x.kind === 'link' && x.data.index === index);
+    return m?.attrs.ifname ?? null;
+  }
 }
 
 // ---- pure helpers --------------------------------------------------------
@@ -392,7 +514,8 @@ function routeMessageFor(route: RouteSpec, oif: number, what: string): { data: r
     family: AF_INET,
     dstLen: dst.len,
     table: RT_TABLE_MAIN,
-    protocol: 'BOOT', // what `ip route add` uses by default
+    // Ours: `ip route show proto 118` lists them, and a delete matches it.
+    protocol: RTPROT_VXTAP as rt.RouteProtocol,
     // A route via a gateway is global; a route straight onto the link is link scope.
     scope: route.gateway !== undefined ? 'UNIVERSE' : 'LINK',
     type: 'UNICAST',
@@ -407,12 +530,42 @@ function parseRoute(data: rt.Route, attrs: rt.RouteAttrs, names: Map<number, str
   if ((attrs.table ?? data.table) !== RT_TABLE_MAIN) return null;
   if (data.type !== undefined && data.type !== 'UNICAST' && data.type !== 1) return null;
   if (attrs.oif === undefined) return null;
-  const dev = names.get(attrs.oif) ?? `if${attrs.oif}`;
+  return { route: describeAny(data, attrs, names), metric: attrs.priority ?? 0 };
+}
+
+/** Any route as a RouteInfo, blackholes and multipath too (dev '' when it has no single device). */
+function describeAny(data: rt.Route, attrs: rt.RouteAttrs, names: Map<number, string>): RouteInfo {
+  const dev = attrs.oif === undefined ? '' : names.get(attrs.oif) ?? `if${attrs.oif}`;
   const dst = `${attrs.dst && attrs.dst.length === 4 ? attrs.dst.join('.') : '0.0.0.0'}/${data.dstLen ?? 0}`;
   const onlink = ((data.flags?.__unknown ?? 0) & RTNH_F_ONLINK) !== 0;
   const gateway = attrs.gateway && attrs.gateway.length === 4 ? attrs.gateway.join('.') : undefined;
-  const route: RouteInfo = gateway === undefined ? { dst, dev, onlink } : { dst, gateway, dev, onlink };
-  return { route, metric: attrs.priority ?? 0 };
+  const protocol = protocolNumber(data.protocol);
+  return gateway === undefined ? { dst, dev, onlink, protocol } : { dst, gateway, dev, onlink, protocol };
+}
+
+/** rtm_protocol as a number (the package gives a known one as its name). */
+function protocolNumber(p: rt.Route['protocol']): number {
+  if (p === undefined) return 0;
+  return typeof p === 'number' ? p : rt.RouteProtocol[p];
+}
+
+/** A protocol number as `ip route` names it ('kernel', 'static', 'proto 118'). */
+function protocolName(p: number): string {
+  if (p === RTPROT_VXTAP) return 'vxtap';
+  const name = rt.RouteProtocol[p];
+  return name === undefined ? `proto ${p}` : name.toLowerCase();
+}
+
+function sameAddr(b: Buffer | undefined, addr: number): boolean {
+  const got = b && b.length === 4 ? b.readUInt32BE(0) : 0;
+  return got === addr >>> 0;
+}
+
+function conflict(route: RouteSpec, holder: RouteInfo): RouteConflictError {
+  const existing = `${holder.dst}${holder.gateway !== undefined ? ` via ${holder.gateway}` : ''}${holder.dev !== '' ? ` dev ${holder.dev}` : ''} proto ${protocolName(holder.protocol)}`;
+  return new RouteConflictError(
+    `adding route ${describeRoute(route)}: ${holder.dst} already has a route vxtap did not install (${existing}); left as it is`,
+    route.dst, existing);
 }
 
 function ipBytes(addr: number): Buffer {

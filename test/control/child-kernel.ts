@@ -17,6 +17,7 @@ export type Op =
   | { op: 'replaceRoute'; route: RouteSpec }
   | { op: 'replacePeerRoute'; subnet: string; dev: string }
   | { op: 'deleteRoute'; route: RouteSpec }
+  | { op: 'flushOwnRoutes'; dev: string }
   | { op: 'routes'; dev?: string }
   | { op: 'defaultRouteInterface' }
   | { op: 'underlay'; name?: string }
@@ -38,6 +39,7 @@ async function runOp(k: KernelNet, o: Op): Promise<unknown> {
     case 'replaceRoute': return k.replaceRoute(o.route);
     case 'replacePeerRoute': return k.replaceRoute(peerRoute(o.subnet, o.dev));
     case 'deleteRoute': return k.deleteRoute(o.route);
+    case 'flushOwnRoutes': return k.flushOwnRoutes(o.dev);
     case 'routes': return k.routes(o.dev);
     case 'defaultRouteInterface': return k.defaultRouteInterface();
     case 'underlay': return k.underlay(o.name);

@@ -7,12 +7,18 @@
  *
  * Host "a": v0 (192.168.77.1/24, default route via .254) <-veth-> v1 (the VTEP).
  * Host "b": lo and a veth w0 <-> w1 without addresses; no default route.
+ *
+ * Routes are owned (issue #9): vxtap's routes carry RTPROT_VXTAP; a route to
+ * the same destination that is not ours (connected, another daemon's, at any
+ * metric, in the main table) is a conflict and stays as it is; deleting
+ * removes only ours.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Lab, namespaceBlocker, needNamespaces } from '../helpers/netns';
 import type { Op, Outcome } from './child-kernel';
+import { RTPROT_VXTAP } from '../../src/control/kernel';
 
 const CHILD = join(__dirname, 'child-kernel.js');
 const canRun = namespaceBlocker() === null;
@@ -115,7 +121,9 @@ describe('KernelNet over rtnetlink', () => {
     assert.equal(routes[0]!.dev, 'v1');
     assert.ok(routes[0]!.flags.includes('onlink'), `flags ${JSON.stringify(routes[0]!.flags)}`);
 
-    assert.deepEqual(ok('a', { op: 'routes', dev: 'v1' }), [{ dst: '10.44.2.0/24', gateway: '10.44.2.0', dev: 'v1', onlink: true }]);
+    assert.deepEqual(ok('a', { op: 'routes', dev: 'v1' }), [{ dst: '10.44.2.0/24', gateway: '10.44.2.0', dev: 'v1', onlink: true, protocol: RTPROT_VXTAP }]);
+    // Ours, by protocol: what an operator lists with `ip route show proto 118`.
+    assert.deepEqual(ipj<IpRoute[]>('a', ['route', 'show', 'proto', String(RTPROT_VXTAP)]).map((r) => `${r.dst} ${r.dev}`), ['10.44.2.0/24 v1']);
     const all = ok('a', { op: 'routes' }) as { dst: string }[];
     assert.deepEqual(all.map((r) => r.dst).sort(), ['0.0.0.0/0', '10.44.2.0/24', '192.168.77.0/24']);
   });
@@ -129,6 +137,73 @@ describe('KernelNet over rtnetlink', () => {
       { op: 'deleteRoute', route: { ...route, dev: 'nope0' } },
     ]), [{ ok: null }, { ok: null }, { ok: null }]);
     assert.deepEqual(ipj<IpRoute[]>('a', ['route', 'show', '10.44.2.0/24']), []);
+  });
+
+  test('routes are owned: a route vxtap did not install is never replaced (a conflict), ours is', (t) => {
+    if (!needNamespaces(t)) return;
+    const ip = (...args: string[]): string => lab!.exec('a', ['ip', ...args]);
+    const show = (dst: string): string[] => ipj<IpRoute[]>('a', ['route', 'show', 'exact', dst])
+      // `ip -j` leaves out `protocol` when it is boot, the default of `ip route add`.
+      .map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev} proto ${r.protocol ?? 'boot'}`);
+    const conflictOn = (o: Op): void => {
+      const e = fails('a', o);
+      assert.equal(e.name, 'RouteConflictError', JSON.stringify(e));
+      assert.equal(e.code, 'VXTAP_ERR_ROUTE_CONFLICT');
+    };
+
+    // The kernel's connected route of the underlay's own /24 (a lease for it must not take the underlay).
+    conflictOn({ op: 'replacePeerRoute', subnet: '192.168.77.0/24', dev: 'v1' });
+    assert.deepEqual(show('192.168.77.0/24'), ['192.168.77.0/24 dev v0 proto kernel']);
+    const e = fails('a', { op: 'replacePeerRoute', subnet: '192.168.77.0/24', dev: 'v1' });
+    assert.match(e.message, /^adding route 192\.168\.77\.0\/24 via 192\.168\.77\.0 dev v1 onlink: 192\.168\.77\.0\/24 already has a route vxtap did not install \(192\.168\.77\.0\/24 dev v0 proto kernel\)/);
+
+    // The default route.
+    conflictOn({ op: 'replaceRoute', route: { dst: '0.0.0.0/0', gateway: '10.44.20.0', dev: 'v1', onlink: true } });
+    assert.deepEqual(show('0.0.0.0/0'), ['default via 192.168.77.254 dev v0 proto boot']);
+
+    // Another daemon's route, at the same metric and at another one.
+    ip('route', 'add', '10.44.21.0/24', 'via', '192.168.77.21', 'dev', 'v0', 'proto', 'static');
+    ip('route', 'add', '10.44.22.0/24', 'via', '192.168.77.22', 'dev', 'v0', 'proto', 'bird', 'metric', '100');
+    conflictOn({ op: 'replacePeerRoute', subnet: '10.44.21.0/24', dev: 'v1' });
+    conflictOn({ op: 'replacePeerRoute', subnet: '10.44.22.0/24', dev: 'v1' });
+    assert.deepEqual(show('10.44.21.0/24'), ['10.44.21.0/24 via 192.168.77.21 dev v0 proto static']);
+    assert.deepEqual(show('10.44.22.0/24'), ['10.44.22.0/24 via 192.168.77.22 dev v0 proto bird']);
+    // A blackhole (the fib lookup refuses it with EINVAL; the table dump finds it).
+    ip('route', 'add', 'blackhole', '10.44.23.0/24');
+    conflictOn({ op: 'replacePeerRoute', subnet: '10.44.23.0/24', dev: 'v1' });
+
+    // A route in another table, picked by a rule first, is not the main table's: ours goes in.
+    ip('route', 'add', '10.44.24.0/24', 'dev', 'v0', 'table', '100');
+    ip('rule', 'add', 'to', '10.44.24.0/24', 'lookup', '100', 'pref', '100');
+    ok('a', { op: 'replacePeerRoute', subnet: '10.44.24.0/24', dev: 'v1' });
+    assert.deepEqual(show('10.44.24.0/24'), [`10.44.24.0/24 via 10.44.24.0 dev v1 proto ${RTPROT_VXTAP}`]);
+
+    // Ours is replaced (a peer's route moved to another device), and only once there.
+    ok('a', { op: 'replacePeerRoute', subnet: '10.44.25.0/24', dev: 'v1' });
+    ok('a', { op: 'replacePeerRoute', subnet: '10.44.25.0/24', dev: 'v0' });
+    assert.deepEqual(show('10.44.25.0/24'), [`10.44.25.0/24 via 10.44.25.0 dev v0 proto ${RTPROT_VXTAP}`]);
+    ok('a', { op: 'replacePeerRoute', subnet: '10.44.25.0/24', dev: 'v1' });
+    assert.deepEqual(show('10.44.25.0/24'), [`10.44.25.0/24 via 10.44.25.0 dev v1 proto ${RTPROT_VXTAP}`]);
+
+    // Deleting removes only ours: a foreign route to the same destination (here the
+    // same gateway and device, another metric) stays, also when asked again.
+    ip('route', 'add', '10.44.25.0/24', 'via', '10.44.25.0', 'dev', 'v1', 'onlink', 'proto', 'static', 'metric', '100');
+    const route = { dst: '10.44.25.0/24', gateway: '10.44.25.0', dev: 'v1', onlink: true };
+    assert.deepEqual(kernel('a', [{ op: 'deleteRoute', route }, { op: 'deleteRoute', route }]), [{ ok: null }, { ok: null }]);
+    assert.deepEqual(show('10.44.25.0/24'), ['10.44.25.0/24 via 10.44.25.0 dev v1 proto static']);
+    // And a foreign route with our destination, device and metric is not deleted as ours either.
+    ok('a', { op: 'deleteRoute', route: { dst: '10.44.21.0/24', gateway: '192.168.77.21', dev: 'v0' } });
+    assert.deepEqual(show('10.44.21.0/24'), ['10.44.21.0/24 via 192.168.77.21 dev v0 proto static']);
+
+    // flushOwnRoutes (what setupVtep does first): ours through the device go, the others stay.
+    ok('a', { op: 'replacePeerRoute', subnet: '10.44.26.0/24', dev: 'v1' });
+    assert.equal(ok('a', { op: 'flushOwnRoutes', dev: 'v1' }), 2); // 10.44.24.0/24 and 10.44.26.0/24
+    assert.deepEqual(ipj<IpRoute[]>('a', ['route', 'show', 'proto', String(RTPROT_VXTAP)]), []);
+    assert.deepEqual(show('10.44.25.0/24'), ['10.44.25.0/24 via 10.44.25.0 dev v1 proto static']);
+
+    for (const dst of ['10.44.21.0/24', '10.44.22.0/24', '10.44.23.0/24', '10.44.25.0/24']) ip('route', 'del', dst);
+    ip('rule', 'del', 'pref', '100');
+    ip('route', 'flush', 'table', '100');
   });
 
   test('defaultRouteInterface(): the default route\'s device, or null without one', (t) => {
@@ -171,8 +246,8 @@ describe('KernelNet over rtnetlink', () => {
     assert.equal(r[1], 'v0');
     assert.deepEqual(r[2], ['192.168.77.1/24']);
     assert.deepEqual(r[3], [
-      { dst: '0.0.0.0/0', gateway: '192.168.77.254', dev: 'v0', onlink: false },
-      { dst: '192.168.77.0/24', dev: 'v0', onlink: false },
+      { dst: '0.0.0.0/0', gateway: '192.168.77.254', dev: 'v0', onlink: false, protocol: 3 }, // boot: `ip route add`
+      { dst: '192.168.77.0/24', dev: 'v0', onlink: false, protocol: 2 }, // kernel: connected
     ]);
     assert.equal((r[4] as { name: string }).name, 'v0');
     assert.equal(r[5], 'v0');

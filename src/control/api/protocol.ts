@@ -105,6 +105,14 @@ export interface StatsData {
   /** Table sizes. */
   tables: { fdb: number; arp: number; peers: number };
   /**
+   * The routes vxtap owns (README, "Routes are owned"): their route protocol
+   * (`ip route show proto 118`), how many peer routes were refused since
+   * start because another route held the destination, and how many peers
+   * are not installed now (`vxtap peers` says why). Optional: a daemon from
+   * before owned routes has none.
+   */
+  routes?: { protocol: number; conflicts: number; failedPeers: number };
+  /**
    * What the offloads came to (README, Offloads): each on, or why not. udp is
    * null with --io dgram. Optional: a daemon from before offloads has none.
    */

@@ -7,6 +7,7 @@ import type { ArpTable } from '../../switch/arp-table';
 import type { Counters } from '../../switch/counters';
 import type { Fdb } from '../../switch/fdb';
 import { cidrContains, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../../wire/addr';
+import { RTPROT_VXTAP } from '../kernel';
 import type { Peer } from '../peers';
 import type { ArpRow, FdbRow, OffloadState, PeerRow, StatsData } from './protocol';
 
@@ -20,7 +21,12 @@ export interface Inspectable {
     readonly arp: Pick<ArpTable, 'list' | 'size'>;
     readonly counters: Pick<Counters, 'snapshot'>;
   };
-  readonly installer: { readonly peers: readonly Peer[]; readonly failed: ReadonlyMap<string, string> };
+  readonly installer: {
+    readonly peers: readonly Peer[];
+    readonly failed: ReadonlyMap<string, string>;
+    /** Peer routes refused because a route vxtap did not install held the destination. */
+    readonly routeConflicts: number;
+  };
   readonly tapName: string;
   /** The node's stats for logs; the API takes the ports' counters from it (`tapPort`, `udpPort`). */
   stats(): Record<string, unknown>;
@@ -82,6 +88,7 @@ export function statsData(node: Inspectable, info: DaemonInfo, startedAt: number
     counters: node.sw.counters.snapshot(),
     ports: { tap: plainObject(s['tapPort']), udp: plainObject(s['udpPort']) },
     tables: { fdb: node.sw.fdb.size, arp: node.sw.arp.size, peers: node.installer.peers.length },
+    routes: { protocol: RTPROT_VXTAP, conflicts: node.installer.routeConflicts, failedPeers: node.installer.failed.size },
     offloads: offloadsOf(s),
     ...leasesStats(s),
   };

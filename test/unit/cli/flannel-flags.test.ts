@@ -110,9 +110,9 @@ function fakeKernel(): UnderlayKernel {
   ];
   const addrs: Record<string, string[]> = { lo: ['127.0.0.1/8'], eth0: ['192.168.90.1/24'], eth1: ['10.1.2.3/16', '10.1.9.9/16'], wg0: ['172.20.0.1/24'] };
   const routes: RouteInfo[] = [
-    { dst: '0.0.0.0/0', gateway: '192.168.90.254', dev: 'eth0', onlink: false },
-    { dst: '10.1.0.0/16', dev: 'eth1', onlink: false },
-    { dst: '10.0.0.0/8', gateway: '172.20.0.9', dev: 'wg0', onlink: false },
+    { dst: '0.0.0.0/0', gateway: '192.168.90.254', dev: 'eth0', onlink: false, protocol: 3 },
+    { dst: '10.1.0.0/16', dev: 'eth1', onlink: false, protocol: 2 },
+    { dst: '10.0.0.0/8', gateway: '172.20.0.9', dev: 'wg0', onlink: false, protocol: 4 },
   ];
   const underlay = (name?: string): Promise<Underlay> => {
     const l = links.find((x) => x.name === (name ?? 'eth0'))!;

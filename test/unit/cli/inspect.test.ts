@@ -31,6 +31,7 @@ test('stats: who, traffic, every drop reason, ports', () => {
     tap: 'vxtap.42', vni: 42, port: 4789, subnet: '10.44.1.0/24', publicIp: '192.168.90.1', vtepMac: '02:76:c0:a8:5a:01', io: 'batch',
     pid: 311, uptimeSeconds: 125, counters: c.snapshot(),
     ports: { tap: { rxTruncated: 0, lastTxError: null }, udp: null }, tables: { fdb: 1, arp: 1, peers: 1 },
+    routes: { protocol: 118, conflicts: 2, failedPeers: 1 },
     offloads: {
       tap: { enabled: true, reason: 'on: TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6' },
       udp: { gso: { enabled: true, reason: 'on' }, gro: { enabled: false, reason: 'UDP_GRO: ENOPROTOOPT' }, sourcePorts: { min: 49280, count: 64 } },
@@ -40,6 +41,7 @@ test('stats: who, traffic, every drop reason, ports', () => {
   assert.match(out, /^vxtap\.42 {2}VNI 42 {2}UDP port 4789 {2}io batch {2}pid 311 {2}up 2m05s\n/);
   assert.match(out, /subnet 10\.44\.1\.0\/24 {2}public IP 192\.168\.90\.1 {2}VTEP MAC 02:76:c0:a8:5a:01/);
   assert.match(out, /1 peer, 1 FDB entry, 1 ARP entry/);
+  assert.match(out, /\n {2}routes: proto 118, 2 route conflicts, 1 peer not installed\n/);
   assert.match(out, /encap TAP -> VXLAN +12 +1176/);
   assert.match(out, /decap VXLAN -> TAP +11 +1078/);
   assert.match(out, /ARP answered +2/);

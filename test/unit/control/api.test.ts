@@ -43,7 +43,7 @@ function fakeNode(): Inspectable & { counters: Counters } {
   counters.drop(DropReason.VXLAN_UNKNOWN_VNI);
   return {
     sw: { fdb, arp, counters },
-    installer: { peers: [PEER], failed: new Map([['10.44.5.0/24', 'RTNETLINK: Network unreachable']]) },
+    installer: { peers: [PEER], failed: new Map([['10.44.5.0/24', 'RTNETLINK: Network unreachable']]), routeConflicts: 2 },
     tapName: 'vxtap.42',
     stats: () => ({ tapPort: { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null }, udpPort: { rxTruncated: 0, rxErrors: 1, txSkipped: 0, lastTxError: 'ENOBUFS' } }),
     counters,
@@ -120,6 +120,7 @@ test('server: fdb, arp, peers, stats from the node', async () => {
       tap: 'vxtap.42', ...INFO, pid: 0, uptimeSeconds: 0, counters: null,
       ports: { tap: { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null }, udp: { rxTruncated: 0, rxErrors: 1, txSkipped: 0, lastTxError: 'ENOBUFS' } },
       tables: { fdb: 1, arp: 2, peers: 1 },
+      routes: { protocol: 118, conflicts: 2, failedPeers: 1 },
     });
     assert.equal(s.counters.encapFrames, 3);
     assert.equal(s.counters.drops['vxlan-unknown-vni'], 1);
