@@ -181,9 +181,12 @@ async function gsoExchange(): Promise<object> {
 }
 
 /**
- * UDP GSO where the kernel refuses it (EIO/EINVAL; the test makes the
- * segments larger than the path MTU): the batch still leaves, one datagram per message, GSO goes off, onError
- * hears it once; a second batch goes out without GSO.
+ * UDP GSO where the kernel refuses a send (the test makes the segments
+ * larger than the path MTU: EMSGSIZE). Three sends of `count` datagrams:
+ * 1000 bytes (refused, sent again one datagram per message), 1000 bytes
+ * again (over the limit learned from the refusal: sent one per message up
+ * front), then 500 bytes (within the path MTU: one GSO send). GSO stays on;
+ * the counters after each send are returned.
  */
 async function gsoFallback(srcIp: string, dstIp: string, dstPort: string, count: string): Promise<object> {
   const a = BatchUdpPort.open({ bindIp: srcIp, port: 0, srcIp, offload: true });
@@ -191,17 +194,19 @@ async function gsoFallback(srcIp: string, dstIp: string, dstPort: string, count:
   a.onError = (err, fatal) => errors.push({ code: err.code, fatal });
   const gsoBefore = { ...a.offload.gso };
   const n = Number(count);
-  const slab = Buffer.alloc(n * 2048);
-  const list = new SendList(n);
+  const slab = Buffer.alloc(3 * n * 2048);
+  const list = new SendList(3 * n);
   const dst = dstIp.split('.').reduce((acc, p) => ((acc << 8) | Number(p)) >>> 0, 0);
   const srcPort = a.sourcePorts!.min + 5;
-  const half = n / 2;
-  for (let k = 0; k < half; k++) pushDatagram(a, slab, list, k, 1000, dst, Number(dstPort), srcPort);
-  const sent1 = a.send(slab, list);
-  list.count = 0;
-  for (let k = half; k < n; k++) pushDatagram(a, slab, list, k, 1000, dst, Number(dstPort), srcPort);
-  const sent2 = a.send(slab, list);
-  const out = { ok: true, sent: [sent1, sent2], srcPort, gsoBefore, gsoAfter: a.offload.gso, errors, stats: a.stats };
+  const sent: number[] = [];
+  const gso: unknown[] = [];
+  for (const [i, size] of [1000, 1000, 500].entries()) {
+    list.count = 0;
+    for (let k = i * n; k < (i + 1) * n; k++) pushDatagram(a, slab, list, k, size, dst, Number(dstPort), srcPort);
+    sent.push(a.send(slab, list));
+    gso.push(a.stats.gso);
+  }
+  const out = { ok: true, sent, srcPort, gsoBefore, gsoAfter: a.offload.gso, errors, gso, stats: a.stats };
   a.close();
   return out;
 }
