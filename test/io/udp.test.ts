@@ -200,6 +200,31 @@ test('batch offloads: a GSO send the kernel refuses (segments over the path MTU:
   }
 });
 
+test('batch offloads: well-formed GSO sends refused (EINVAL) turn GSO off only after 8 in a row, once; nothing is lost', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('gsoff');
+  const r = udp('gsoff', 'gso-refused', path.join(__dirname, '..', '..', '..', 'test', 'tools', 'sock-no-check.py'));
+  const steps = r.steps as { sent: number; gso: Record<string, unknown>; state: { enabled: boolean; reason: string } }[];
+  const zero = { messages: 0, datagrams: 0, fallbacks: 0, refused: 0, lastRefusal: null, unsegmented: 0, segmentLimit: null, disabled: null };
+  // 10 refused runs, each followed by an accepted one: every refusal fell back alone, GSO stays on.
+  assert.equal(steps[0]!.sent, 80);
+  assert.deepEqual(steps[0]!.gso, { ...zero, messages: 10, datagrams: 40, fallbacks: 10, refused: 10, lastRefusal: 'EINVAL' });
+  assert.deepEqual(steps[0]!.state, { enabled: true, reason: 'on' });
+  // 8 refused in a row: GSO goes off, with the reason, said once.
+  const reason = 'refused on send: EINVAL (8 well-formed GSO sends in a row)';
+  assert.equal(steps[1]!.sent, 32);
+  assert.deepEqual(steps[1]!.gso, { ...zero, messages: 10, datagrams: 40, fallbacks: 18, refused: 18, lastRefusal: 'EINVAL', disabled: reason });
+  assert.deepEqual(steps[1]!.state, { enabled: false, reason });
+  // Then one datagram per message: nothing more is refused.
+  assert.equal(steps[2]!.sent, 16);
+  assert.deepEqual(steps[2]!.gso, steps[1]!.gso);
+  assert.deepEqual(r.errors, [{ code: 'VXTAP_ERR_SYS_EINVAL', fatal: false, message: `UDP GSO ${reason}: sending one datagram per message from now on` }]);
+  assert.equal((r.txStats as { txSkipped: number }).txSkipped, 0);
+  assert.equal(r.received, r.total, 'every datagram arrived');
+  const sizes = (r.sizes as number[]).sort((x, y) => x - y);
+  assert.deepEqual([...new Set(sizes)], [500, 600, 700, 800]);
+});
+
 test('batch: a datagram with no route is skipped and counted, the rest of the batch is sent', (t) => {
   if (!needNamespaces(t)) return;
   lab.addNs('skip');
