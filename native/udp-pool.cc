@@ -33,6 +33,7 @@ constexpr uint32_t kUdpHdr = 8;
 constexpr uint32_t kMaxGsoSegs = 64;
 // A GSO send is one IPv4 datagram until it is cut: UDP payload at most 65535 - 20 - 8.
 constexpr uint32_t kMaxGsoPayload = 65507;
+constexpr size_t kGsoOutLen = 8;
 
 union GsoCmsg {
   char buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -102,9 +103,9 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
 }
 
 // udpSendPool(pool: Int32Array, portMin, slab, starts, lens, addrs: Uint32Array,
-//             ports: Uint16Array, srcPorts: Uint16Array, count, gso: boolean,
-//             errOut?: Int32Array(4), aux?: Buffer, whole?: Uint32Array,
-//             wholeOf?: Int32Array): number
+//             ports: Uint16Array, srcPorts: Uint16Array, count,
+//             gso: boolean | number, errOut?: Int32Array(2), aux?: Buffer,
+//             whole?: Uint32Array, wholeOf?: Int32Array, gsoOut?: Int32Array(8)): number
 //   Sends list entry k < count. Span k = slab[starts[k], +lens[k]) starts with
 //   the 8-byte UDP header the caller wrote (as for the raw socket); the
 //   kernel writes its own from the socket, so the span is sent from byte 8,
@@ -116,21 +117,38 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
 //   datagrams of their own, each a VXLAN header copied from the span and the
 //   segment's headers (WriteTcpSegmentHeader, written here) followed by its
 //   payload taken in place from aux: the payload is not copied in user space.
-//   gso: consecutive datagrams to the same address and ports, of the same
-//   length (the last of a run may be shorter), at most 64 and 65507 bytes,
-//   go out as one message with UDP_SEGMENT = that length: one skb through
-//   the stack, cut by the device or at the receiver (which may take it whole
-//   with UDP_GRO). Messages to one socket go in one sendmmsg(MSG_DONTWAIT).
+//   gso (true, or the largest datagram to segment; false or 0: off):
+//   consecutive datagrams to the same address and ports, of the same length
+//   (the last of a run may be shorter), at most 64 and 65507 bytes, go out
+//   as one message with UDP_SEGMENT = that length: one skb through the
+//   stack, cut by the device or at the receiver (which may take it whole
+//   with UDP_GRO). Those limits are the kernel's (UDP_MAX_SEGMENTS, one IPv4
+//   datagram), so what the kernel would surely refuse is never asked of it. A
+//   datagram longer than the number given (the caller learned that the path
+//   MTU is below it) is sent in a message of its own, as without GSO.
+//   Messages to one socket go in one sendmmsg(MSG_DONTWAIT).
 //   Returns the list entries whose datagrams were all sent. Stops at
 //   EAGAIN/ENOBUFS. A message refused for its own sake is skipped with all
-//   its datagrams: errOut[0] = datagrams skipped, errOut[1] = errno. A GSO
-//   message refused with EIO, EINVAL or EMSGSIZE (kernels before 6.11
-//   without TX checksum offload on the device, IPsec on the path, segments
-//   over the path MTU) is sent again one datagram per message (the pool
-//   sockets send without DF, so those fragment) and errOut[2] = 1,
-//   errOut[3] = the errno: the caller turns gso off. A srcPort outside the
-//   pool: EINVAL, skipped. Throws only when a socket is unusable
-//   (IsFdFatal), with `sent` = datagrams sent before.
+//   its datagrams: errOut[0] = datagrams skipped, errOut[1] = errno.
+//   A GSO message refused with EIO, EINVAL or EMSGSIZE is sent again one
+//   datagram per message (the pool sockets send without DF, so datagrams
+//   over the path MTU fragment; one that still cannot be sent is skipped
+//   and counted in errOut). That fallback is for that message only; what it
+//   says about GSO is in gsoOut, and the caller decides:
+//     [0] in and out: well-formed GSO messages refused in a row (EIO or
+//         EINVAL: kernels before 6.11 without TX checksum offload on the
+//         device, IPsec on the path). Within our limits, so the offload
+//         itself is refused. An accepted GSO message resets it to 0.
+//         EMSGSIZE does not count: the kernel says a segment plus the IP
+//         and UDP headers is over the path MTU, the message's own fault.
+//     [1] GSO messages accepted, [2] the datagrams in them,
+//     [3] GSO messages refused and sent again one datagram per message,
+//     [4] of those, the well-formed ones (EIO/EINVAL),
+//     [5] the errno of the last refusal,
+//     [6] the smallest segment refused with EMSGSIZE (0: none),
+//     [7] datagrams sent alone because longer than `gso`.
+//   A srcPort outside the pool: EINVAL, skipped. Throws only when a socket is
+//   unusable (IsFdFatal), with `sent` = datagrams sent before.
 Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
@@ -146,9 +164,26 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   Napi::Uint32Array addrs = ArgU32Array(info, 5, "addrs", count);
   Napi::Uint16Array ports = ArgU16Array(info, 6, "ports", count);
   Napi::Uint16Array srcPorts = ArgU16Array(info, 7, "srcPorts", count);
-  const bool gso = info[9].IsBoolean() && info[9].As<Napi::Boolean>().Value();
+  // gso: the largest datagram to send segmented (true: any; false or 0: none).
+  uint32_t gsoMaxSeg = 0;
+  if (info[9].IsBoolean()) {
+    gsoMaxSeg = info[9].As<Napi::Boolean>().Value() ? kMaxGsoPayload : 0;
+  } else if (info[9].IsNumber()) {
+    const double v = info[9].As<Napi::Number>().DoubleValue();
+    gsoMaxSeg = v <= 0 ? 0 : v >= kMaxGsoPayload ? kMaxGsoPayload : static_cast<uint32_t>(v);
+  } else {
+    throw Napi::TypeError::New(env, "gso must be a boolean or a number");
+  }
+  const bool gso = gsoMaxSeg > 0;
   int32_t* errOut = ArgErrOut(info, 10);
-  const bool wide = errOut != nullptr && info[10].As<Napi::Int32Array>().ElementLength() >= 4;
+  int32_t* gsoOut = nullptr;
+  if (info.Length() > 14 && !info[14].IsUndefined()) {
+    if (!info[14].IsTypedArray() || info[14].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        info[14].As<Napi::Int32Array>().ElementLength() < kGsoOutLen) {
+      throw Napi::TypeError::New(env, "gsoOut must be an Int32Array of length >= 8");
+    }
+    gsoOut = info[14].As<Napi::Int32Array>().Data();
+  }
   const bool hasWhole = info.Length() > 13 && info[11].IsBuffer();
   const uint8_t* aux = nullptr;
   size_t auxLen = 0;
@@ -176,7 +211,10 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   PoolScratch& s = pool;
   uint8_t* base = slab.Data();
   const int32_t* fds = fdsArg.Data();
-  int32_t skipped = 0, lastErr = 0, gsoRefused = 0, gsoErr = 0;
+  int32_t skipped = 0, lastErr = 0;
+  // What GSO did in this call (gsoOut); the streak comes in from the last call.
+  int32_t streak = gsoOut != nullptr ? gsoOut[0] : 0;
+  int32_t gsoMsgs = 0, gsoDgrams = 0, fallbacks = 0, wellFormed = 0, refusalErr = 0, tooBigSeg = 0, alone = 0;
 
   // 1. Datagrams: one per span, or one per segment of a whole super-frame.
   s.dgrams.clear();
@@ -237,7 +275,9 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
     const uint32_t k = s.dgrams[d].entry;
     uint32_t n = 1;
     uint32_t iovs = s.dgrams[d].iovs;
-    if (gso) {
+    if (gso && s.dgrams[d].len > gsoMaxSeg) {
+      alone++;  // over what the path is known to take in one segment: a message of its own (it fragments)
+    } else if (gso) {
       const uint32_t seg = s.dgrams[d].len;
       uint32_t total = seg;
       while (d + n < nd && n < kMaxGsoSegs) {
@@ -296,7 +336,14 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
     while (g < end) {
       int r = sendmmsg(s.fds[g], &s.msgs[g], end - g, MSG_DONTWAIT);
       if (r > 0) {
-        for (int i = 0; i < r; i++) sent += s.segs[g + i];
+        for (int i = 0; i < r; i++) {
+          sent += s.segs[g + i];
+          if (s.segs[g + i] > 1) {
+            gsoMsgs++;
+            gsoDgrams += static_cast<int32_t>(s.segs[g + i]);
+            streak = 0;
+          }
+        }
         g += static_cast<uint32_t>(r);
         continue;
       }
@@ -314,9 +361,18 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
       }
       // The first message of the call was refused.
       if (s.segs[g] > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE)) {
-        // GSO refused: the same datagrams, one per send.
-        gsoRefused = 1;
-        gsoErr = err;
+        // GSO refused: this message's datagrams, one per send. EMSGSIZE is
+        // about this message's segment size (over the path MTU); EIO and
+        // EINVAL, for a message within the kernel's limits, about GSO.
+        fallbacks++;
+        refusalErr = err;
+        if (err == EMSGSIZE) {
+          const int32_t seg = static_cast<int32_t>(s.dgrams[s.first[g]].len);
+          if (tooBigSeg == 0 || seg < tooBigSeg) tooBigSeg = seg;
+        } else {
+          wellFormed++;
+          streak++;
+        }
         for (uint32_t i = 0; i < s.segs[g]; i++) {
           Dgram& dg = s.dgrams[s.first[g] + i];
           mmsghdr one;
@@ -357,10 +413,10 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   if (errOut != nullptr) {
     errOut[0] = skipped;
     errOut[1] = lastErr;
-    if (wide) {
-      errOut[2] = gsoRefused;
-      errOut[3] = gsoErr;
-    }
+  }
+  if (gsoOut != nullptr) {
+    const int32_t out[kGsoOutLen] = {streak, gsoMsgs, gsoDgrams, fallbacks, wellFormed, refusalErr, tooBigSeg, alone};
+    std::memcpy(gsoOut, out, sizeof out);
   }
   return Napi::Number::New(env, entries);
 }

@@ -3,25 +3,29 @@
 # measured in ONE run so the figures compare, each reported as a % of kernel
 # vxlan measured in that same run (absolute numbers on shared machines drift).
 #
-#   sudo bench/lab/run.sh [--seconds S] [--repeat N] [--paths LIST] [--out DIR]
+#   sudo bench/lab/run.sh [--seconds S] [--repeat N] [--paths LIST] [--out DIR] [--prefix P]
 #   npm run bench  (the same, defaults)
 #
 # Paths: veth (the underlay alone), kernel (kernel vxlan, configured as
 # flannel does), vxtap-dgram (--io dgram --no-offload), vxtap-batch (--io batch
 # --no-offload), vxtap-offload (a plain `vxtap run`: --io batch with every
-# offload on: TAP TSO4 + checksum and write coalescing, UDP GSO + GRO). Per path:
+# offload on: TAP TSO4 + checksum and write coalescing, UDP GSO + GRO), and, only
+# when asked, vxtap-oversized (vxtap-offload after one oversized TSO frame,
+# MSS 1448 over the 1500 underlay, is handed to a's TAP by
+# test/tools/inject-tso.py: the kernel refuses its GSO send, issue #9). Per path:
 #   - iperf3 TCP, 1 stream and 4 streams, S seconds, repeated N times: median;
 #   - iperf3 UDP, 64-byte payloads, unthrottled: packets per second received;
 #   - ping RTT (200 pings, 10 ms apart): average, p50 and p99;
 #   - for user-space tunnels: CPU seconds of both processes per GB moved (1-stream TCP).
 # Output: raw results as JSON in DIR (default bench/results/lab/), then the
 # report (bench/lab/report.ts): a table with % of kernel vxlan, and an SVG chart.
-# Namespaces carry the prefix vxb-; all are removed on exit, also on Ctrl-C.
+# Namespaces carry the prefix vxb- (--prefix P: another, so that two runs on
+# one machine do not remove each other's); all are removed on exit, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 usage() {
   cat <<USAGE
-usage: vxtap bench [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch,vxtap-offload] [--out DIR] [--compare openvpn,tinc]
+usage: vxtap bench [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch,vxtap-offload,vxtap-oversized] [--out DIR] [--compare openvpn,tinc] [--prefix P]
   (or bench/lab/run.sh with the same flags; as root)
 
 Two namespaces over a veth underlay; iperf3 (1 TCP stream) and ping over each path,
@@ -32,9 +36,11 @@ kernel vxlan measured in the same run (bench/README.md says how to read it).
   --paths LIST    which paths (default: all five)
   --out DIR       where the JSON and SVG go (default bench/results/lab)
   --compare LIST  also openvpn and/or tinc, when installed
+  --prefix P      the namespaces' prefix (default vxb-), so that two runs on one machine
+                  do not remove each other's
 USAGE
 }
-SECS=10 REPEAT=3 PATHS="veth kernel vxtap-dgram vxtap-batch vxtap-offload" OUTDIR=bench/results/lab COMPARE=""
+SECS=10 REPEAT=3 PATHS="veth kernel vxtap-dgram vxtap-batch vxtap-offload" OUTDIR=bench/results/lab COMPARE="" P=vxb-
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECS=$2; shift 2 ;;
@@ -42,6 +48,7 @@ while [ $# -gt 0 ]; do
     --paths) PATHS=${2//,/ }; shift 2 ;;
     --out) OUTDIR=$2; shift 2 ;;
     --compare) COMPARE=${2//,/ }; shift 2 ;;
+    --prefix) P=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown flag $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -49,8 +56,8 @@ done
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (network namespaces)" >&2; exit 1; }
 for c in ip iperf3 ping node python3; do command -v $c >/dev/null || { echo "bench: $c is missing (sudo ./scripts/setup.sh installs it)" >&2; exit 1; }; done
 [ -f dist/src/cli/main.js ] && [ -f build/Release/vxtap.node ] || { echo "bench: not built (run npm ci)" >&2; exit 1; }
+[[ "$P" =~ ^[a-z][a-z0-9-]{1,9}$ ]] || { echo "bench: --prefix takes 2-10 lower-case letters, digits or dashes, got '$P'" >&2; exit 2; }
 
-P=vxb-
 VNI=1
 PORT=4789
 TMP=$(mktemp -d)
@@ -100,6 +107,16 @@ vxtap_pair() { # io mode, extra flags (e.g. --offload)
     for _ in $(seq 100); do grep -q "vxtap is up" $TMP/$h.log && break; sleep 0.1; done
     grep -q "vxtap is up" $TMP/$h.log || { echo "vxtap did not come up on $h:"; cat $TMP/$h.log; exit 1; } >&2
   done
+}
+# One oversized TSO frame into a's TAP (MSS 1448: 1538-byte outer datagrams on a 1500 underlay).
+oversized_frame() {
+  ip netns exec ${P}a python3 test/tools/inject-tso.py vxtap.$VNI 02:76:c0:a8:58:01 02:76:c0:a8:58:02 10.44.1.0 10.44.2.0 1448 4 9 >/dev/null
+  sleep 0.2
+  gso_state
+}
+# a's UDP GSO: on or why not, and its counters.
+gso_state() {
+  say "a: UDP GSO $(ip netns exec ${P}a node bin/vxtap.js stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps(d["offloads"]["udp"]["gso"]), json.dumps(d["ports"]["udp"].get("gso")))')"
 }
 # CPU seconds (user + system) of the tunnel processes (vxtap, openvpn, tincd) in both namespaces.
 tunnel_cpu() {
@@ -209,6 +226,7 @@ for path in $PATHS; do
     vxtap-dgram) vxtap_pair dgram --no-offload; measure vxtap-dgram 10.44.2.0 1 ;;
     vxtap-batch) vxtap_pair batch --no-offload; measure vxtap-batch 10.44.2.0 1 ;;
     vxtap-offload) vxtap_pair batch; measure vxtap-offload 10.44.2.0 1 ;;
+    vxtap-oversized) vxtap_pair batch; oversized_frame; measure vxtap-oversized 10.44.2.0 1; gso_state ;;
     openvpn) openvpn_pair; measure openvpn 10.9.0.2 1 ;;
     tinc) tinc_pair; measure tinc 10.9.1.2 1 ;;
     *) echo "bench: unknown path $path" >&2; exit 2 ;;

@@ -194,10 +194,15 @@ export interface Addon {
   /**
    * Sends datagram k (its span starts with the caller's UDP header, skipped:
    * the socket writes its own) from pool[srcPorts[k] - portMin] to
-   * addrs[k]:ports[k]. gso: runs of equal-sized datagrams to one destination
-   * go out as one UDP_SEGMENT message. Returns datagrams sent. errOut =
-   * [skipped, lastErrno, gsoRefused (1: EIO/EINVAL on a GSO message, sent
-   * again unsegmented), its errno]. Throws only when a socket is unusable.
+   * addrs[k]:ports[k]. gso (true, or the longest datagram to segment; false
+   * or 0: off): runs of equal-sized datagrams to one destination, at most 64
+   * and 65507 bytes, go out as one UDP_SEGMENT message. errOut = [skipped,
+   * lastErrno]. A GSO message the kernel refuses (EIO/EINVAL/EMSGSIZE) is
+   * sent again one datagram per message, that message only; gsoOut (8
+   * entries, native/udp-pool.cc) says what GSO did: [streak in/out, messages
+   * accepted, their datagrams, fallbacks, well-formed refusals, last errno,
+   * smallest segment refused with EMSGSIZE, datagrams sent alone as longer
+   * than gso]. Throws only when a socket is unusable.
    * wholeOf[k] = slot i >= 0: entry k is segment 0 of a super-frame kept whole
    * in aux (whole[4i..] = offset, length, MSS, segments, as the
    * 'tap-vnet-whole' reader left it); its other segments are sent from there,
@@ -205,8 +210,8 @@ export interface Addon {
    */
   udpSendPool(
     pool: Int32Array, portMin: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
-    addrs: Uint32Array, ports: Uint16Array, srcPorts: Uint16Array, count: number, gso: boolean, errOut?: Int32Array,
-    aux?: Buffer, whole?: Uint32Array, wholeOf?: Int32Array,
+    addrs: Uint32Array, ports: Uint16Array, srcPorts: Uint16Array, count: number, gso: boolean | number, errOut?: Int32Array,
+    aux?: Buffer, whole?: Uint32Array, wholeOf?: Int32Array, gsoOut?: Int32Array,
   ): number;
   /** Closes fd (EBADF if it is not open). Stop its Reader first. */
   close(fd: number): void;

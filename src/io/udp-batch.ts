@@ -12,6 +12,8 @@
  *    (`sourcePorts`), and its socket; runs of equal-sized datagrams to one
  *    VTEP leave as one UDP_SEGMENT message. The kernel writes the UDP header
  *    with a checksum (UDP GSO requires one; the NIC or veth offloads it).
+ *    A GSO send the kernel refuses falls back for that send only; GsoPolicy
+ *    (io/udp-pool.ts) decides when refusals turn GSO off.
  *
  * Offloads on the receive side: UDP_GRO on the bound socket, so datagrams the
  * kernel coalesced (GRO on a NIC, or a peer's GSO send over a veth) arrive as
@@ -29,7 +31,7 @@ import { SystemError } from '../errors';
 import type { DatagramPort, PortStats, SendList, SourcePortRange } from './port';
 import { loadAddon, toSystemError, type Addon } from './native';
 import { NativePort } from './native-port';
-import { closeSendPool, openSendPool, type SendPool } from './udp-pool';
+import { closeSendPool, GsoPolicy, openSendPool, type GsoCounters, type SendPool } from './udp-pool';
 
 export interface BatchUdpOptions {
   /** Address to receive on ('0.0.0.0' = all). */
@@ -72,7 +74,11 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
   ) {
     super(addon, fd, offload.gro.enabled ? 'udp-gro' : 'udp', 'the UDP port');
     this.sourcePorts = pool === null ? undefined : { min: pool.min, count: pool.fds.length };
+    this.gso = new GsoPolicy(offload.gso.enabled);
   }
+
+  /** When a refused GSO send falls back, and when GSO goes off; its counters are stats.gso. */
+  private readonly gso: GsoPolicy;
 
   /** With the GSO pool, send() cuts whole super-frames itself (SendList.wholeOf). */
   get sendsWhole(): boolean {
@@ -113,9 +119,10 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
     }
   }
 
-  /** The port's counters, with the GRO reader's when it is on. */
-  override get stats(): PortStats & { gro?: { messages: number; datagrams: number } } {
-    const base = this.statsBase();
+  /** The port's counters, with GSO's when the send pool is open and the GRO reader's when it is on. */
+  override get stats(): PortStats & { gso?: GsoCounters; gro?: { messages: number; datagrams: number } } {
+    const base: PortStats & { gso?: GsoCounters; gro?: { messages: number; datagrams: number } } = this.statsBase();
+    if (this.pool !== null) base.gso = { ...this.gso.counters };
     if (!this.offload.gro.enabled) return base;
     const o = this.reader.offload;
     return { ...base, gro: { messages: o.gsoFrames, datagrams: o.segments } };
@@ -126,8 +133,10 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
    * the destination port is the one in the caller's header. GSO: from the
    * pool socket of list.srcPorts[k] to list.ports[k]. Returns how many were
    * sent; the rest are drops (after EAGAIN, or refused one by one:
-   * stats.txSkipped). A kernel that refuses a GSO send turns GSO off for
-   * good; onError hears of it once (not fatal) and nothing is lost.
+   * stats.txSkipped). A GSO send the kernel refuses is sent again datagram
+   * by datagram, that send only (stats.gso.fallbacks); when well-formed ones
+   * keep being refused (GsoPolicy) GSO goes off, and onError hears of it
+   * once (not fatal).
    */
   send(slab: Buffer, list: SendList): number {
     if (this.closed) throw new SystemError('sendmmsg', 'EBADF', 'send on a closed UDP port');
@@ -137,18 +146,23 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
       n = this.pool === null
         ? this.addon.udpSend(this.rawFd, slab, list.starts, list.lens, list.addrs, list.ports, list.count, this.errOut)
         : this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
-          list.count, this.offload.gso.enabled, this.errOut, list.wholeFrom?.aux ?? undefined, list.wholeFrom?.whole ?? undefined, list.wholeOf);
+          list.count, this.gso.gsoArg(), this.errOut, list.wholeFrom?.aux ?? undefined, list.wholeFrom?.whole ?? undefined, list.wholeOf,
+          this.gso.out);
     } catch (err) {
       throw toSystemError(err);
     }
-    if (this.pool !== null && this.errOut[2] === 1 && this.offload.gso.enabled) this.gsoRefused(this.addon.errnoName(this.errOut[3]!));
+    if (this.pool !== null && this.gso.out[3]! + this.gso.out[1]! + this.gso.out[7]! > 0) {
+      const off = this.gso.afterSend((e) => this.addon.errnoName(e));
+      if (off !== null) this.gsoOff(off);
+    }
     return this.afterTx(n);
   }
 
-  private gsoRefused(code: string): void {
+  private gsoOff(reason: string): void {
     this.offload.gso.enabled = false;
-    this.offload.gso.reason = `refused on send: ${code}`;
-    const err = new SystemError('sendmmsg', code, `UDP GSO refused by the kernel (${code}): sending one datagram per message from now on`);
+    this.offload.gso.reason = reason;
+    const code = this.gso.counters.lastRefusal ?? 'EIO';
+    const err = new SystemError('sendmmsg', code, `UDP GSO ${reason}: sending one datagram per message from now on`);
     this.onError?.(err, false);
   }
 

@@ -50,3 +50,116 @@ export function openSendPool(addon: Addon, srcIp: string, opts: { count?: number
 export function closeSendPool(addon: Addon, pool: SendPool): void {
   for (const fd of pool.fds) addon.close(fd);
 }
+
+/**
+ * Well-formed GSO sends refused in a row, with no GSO send accepted between
+ * them, that turn UDP GSO off. Well-formed: within the kernel's limits (at
+ * most 64 segments, 65507 bytes, which the addon never exceeds) and refused
+ * with EIO or EINVAL, which is the kernel refusing the offload itself (a
+ * device without TX checksum offload before Linux 6.11, IPsec on the path):
+ * every later GSO send would be refused too. One refusal, or a few among
+ * accepted sends, costs a resend and leaves GSO on.
+ */
+export const GSO_REFUSALS_TO_DISABLE = 8;
+
+/**
+ * How long a segment limit learned from EMSGSIZE holds: then longer segments
+ * are tried with GSO again, in case the path MTU grew (the kernel keeps a
+ * learned path MTU as long: net.ipv4.route.mtu_expires, 600 s).
+ */
+export const SEGMENT_LIMIT_MS = 600_000;
+
+/** The longest datagram the addon segments when nothing limits it (one IPv4 datagram of UDP payload). */
+const MAX_SEGMENTED = 65507;
+
+/** What UDP GSO did, for `vxtap stats` (the UDP port's counters, `gso`). */
+export interface GsoCounters {
+  /** GSO sends the kernel took, and the datagrams in them. */
+  messages: number;
+  datagrams: number;
+  /** GSO sends the kernel refused, each sent again one datagram per send (that send only; GSO stays on). */
+  fallbacks: number;
+  /** Of those, the well-formed ones (EIO/EINVAL): GSO_REFUSALS_TO_DISABLE in a row turn GSO off. */
+  refused: number;
+  /** errno name of the last refused GSO send, or null. */
+  lastRefusal: string | null;
+  /** Datagrams sent one per send, not segmented, because longer than segmentLimit. */
+  unsegmented: number;
+  /** The longest datagram sent segmented, learned from EMSGSIZE (segments over the path MTU); null: no limit. */
+  segmentLimit: number | null;
+  /** Why GSO went off while running, or null while it is on. */
+  disabled: string | null;
+}
+
+/**
+ * When UDP GSO falls back, and when it goes off. The addon (udpSendPool)
+ * reports each send's GSO outcome in `out`; this keeps the counters and
+ * decides:
+ *  - a GSO send refused with EMSGSIZE (a segment plus IP and UDP headers
+ *    over the path MTU: an oversized TSO frame, a path MTU below the plan)
+ *    was sent again datagram by datagram; the smallest such segment teaches
+ *    a limit, and longer datagrams are then sent unsegmented up front, for
+ *    SEGMENT_LIMIT_MS, so the kernel is not asked again what it refused;
+ *  - a well-formed GSO send refused (EIO/EINVAL) was sent again the same
+ *    way; GSO_REFUSALS_TO_DISABLE of them in a row turn GSO off for good,
+ *    once, with the reason.
+ */
+export class GsoPolicy {
+  /** udpSendPool's gsoOut: out[0] (refusals in a row) carries over from one send to the next. */
+  readonly out = new Int32Array(8);
+  readonly counters: GsoCounters = {
+    messages: 0, datagrams: 0, fallbacks: 0, refused: 0, lastRefusal: null, unsegmented: 0, segmentLimit: null, disabled: null,
+  };
+
+  private on: boolean;
+  private limitUntil = 0;
+
+  constructor(
+    enabled: boolean,
+    private readonly opts: { refusalsToDisable?: number; segmentLimitMs?: number; now?: () => number } = {},
+  ) {
+    this.on = enabled;
+  }
+
+  get enabled(): boolean {
+    return this.on;
+  }
+
+  /** udpSendPool's `gso` for the next send: 0 when off, else the longest datagram to segment. */
+  gsoArg(): number {
+    if (!this.on) return 0;
+    const c = this.counters;
+    if (c.segmentLimit === null) return MAX_SEGMENTED;
+    if ((this.opts.now ?? Date.now)() >= this.limitUntil) {
+      c.segmentLimit = null;
+      return MAX_SEGMENTED;
+    }
+    return c.segmentLimit;
+  }
+
+  /**
+   * Takes in one send's `out`. Returns the reason when this send turned GSO
+   * off (the caller logs it, once), else null.
+   */
+  afterSend(errnoName: (errno: number) => string): string | null {
+    const o = this.out;
+    const c = this.counters;
+    c.messages += o[1]!;
+    c.datagrams += o[2]!;
+    c.unsegmented += o[7]!;
+    if (o[3]! === 0) return null;
+    c.fallbacks += o[3]!;
+    c.refused += o[4]!;
+    c.lastRefusal = errnoName(o[5]!);
+    const tooBig = o[6]!;
+    if (tooBig > 0 && (c.segmentLimit === null || tooBig - 1 < c.segmentLimit)) {
+      c.segmentLimit = tooBig - 1;
+      this.limitUntil = (this.opts.now ?? Date.now)() + (this.opts.segmentLimitMs ?? SEGMENT_LIMIT_MS);
+    }
+    const n = this.opts.refusalsToDisable ?? GSO_REFUSALS_TO_DISABLE;
+    if (!this.on || o[0]! < n) return null;
+    this.on = false;
+    c.disabled = `refused on send: ${c.lastRefusal} (${o[0]!} well-formed GSO sends in a row)`;
+    return c.disabled;
+  }
+}

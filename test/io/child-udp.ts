@@ -181,9 +181,12 @@ async function gsoExchange(): Promise<object> {
 }
 
 /**
- * UDP GSO where the kernel refuses it (EIO/EINVAL; the test makes the
- * segments larger than the path MTU): the batch still leaves, one datagram per message, GSO goes off, onError
- * hears it once; a second batch goes out without GSO.
+ * UDP GSO where the kernel refuses a send (the test makes the segments
+ * larger than the path MTU: EMSGSIZE). Three sends of `count` datagrams:
+ * 1000 bytes (refused, sent again one datagram per message), 1000 bytes
+ * again (over the limit learned from the refusal: sent one per message up
+ * front), then 500 bytes (within the path MTU: one GSO send). GSO stays on;
+ * the counters after each send are returned.
  */
 async function gsoFallback(srcIp: string, dstIp: string, dstPort: string, count: string): Promise<object> {
   const a = BatchUdpPort.open({ bindIp: srcIp, port: 0, srcIp, offload: true });
@@ -191,18 +194,70 @@ async function gsoFallback(srcIp: string, dstIp: string, dstPort: string, count:
   a.onError = (err, fatal) => errors.push({ code: err.code, fatal });
   const gsoBefore = { ...a.offload.gso };
   const n = Number(count);
-  const slab = Buffer.alloc(n * 2048);
-  const list = new SendList(n);
+  const slab = Buffer.alloc(3 * n * 2048);
+  const list = new SendList(3 * n);
   const dst = dstIp.split('.').reduce((acc, p) => ((acc << 8) | Number(p)) >>> 0, 0);
   const srcPort = a.sourcePorts!.min + 5;
-  const half = n / 2;
-  for (let k = 0; k < half; k++) pushDatagram(a, slab, list, k, 1000, dst, Number(dstPort), srcPort);
-  const sent1 = a.send(slab, list);
-  list.count = 0;
-  for (let k = half; k < n; k++) pushDatagram(a, slab, list, k, 1000, dst, Number(dstPort), srcPort);
-  const sent2 = a.send(slab, list);
-  const out = { ok: true, sent: [sent1, sent2], srcPort, gsoBefore, gsoAfter: a.offload.gso, errors, stats: a.stats };
+  const sent: number[] = [];
+  const gso: unknown[] = [];
+  for (const [i, size] of [1000, 1000, 500].entries()) {
+    list.count = 0;
+    for (let k = i * n; k < (i + 1) * n; k++) pushDatagram(a, slab, list, k, size, dst, Number(dstPort), srcPort);
+    sent.push(a.send(slab, list));
+    gso.push(a.stats.gso);
+  }
+  const out = { ok: true, sent, srcPort, gsoBefore, gsoAfter: a.offload.gso, errors, gso, stats: a.stats };
   a.close();
+  return out;
+}
+
+/**
+ * Well-formed GSO sends the kernel refuses (EINVAL: test/tools/sock-no-check.py
+ * sets SO_NO_CHECK on the pool sockets of source ports min .. min + 3, and
+ * the kernel refuses GSO without a UDP checksum). Three sends over loopback:
+ * 10 refused runs of 4 datagrams, each followed by an accepted run from
+ * another port (GSO stays on); 8 refused runs in a row (GSO goes off, said
+ * once); 4 runs to the refusing ports again (no GSO any more: sent one
+ * datagram per message, nothing refused). The counters after each send.
+ */
+async function gsoRefused(tool: string): Promise<object> {
+  const a = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
+  const b = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
+  const errors: { code: string; fatal: boolean; message: string }[] = [];
+  a.onError = (err, fatal) => errors.push({ code: err.code, fatal, message: err.message });
+  const got: [number, number, number, number, boolean][] = [];
+  b.start(new FrameBatch(64, 2048, 64), (batch) => {
+    for (let i = 0; i < batch.count; i++) got.push(readSlot(batch, i));
+  });
+  const min = a.sourcePorts!.min;
+  const fds = (a as unknown as { pool: { fds: Int32Array } }).pool.fds;
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('python3', [tool, String(process.pid), ...[0, 1, 2, 3].map((i) => String(fds[i]))]);
+  const slab = Buffer.alloc(128 * 2048);
+  const list = new SendList(128);
+  let k = 0;
+  const run = (srcPort: number, size: number): void => {
+    for (let j = 0; j < 4; j++) pushDatagram(a, slab, list, k++, size, LOOPBACK, b.localPort, srcPort);
+  };
+  const steps: { sent: number; gso: unknown; state: unknown }[] = [];
+  const step = (fill: () => void): void => {
+    list.count = 0;
+    k = 0;
+    fill();
+    steps.push({ sent: a.send(slab, list), gso: a.stats.gso, state: { ...a.offload.gso } });
+  };
+  let total = 0;
+  step(() => { for (let i = 0; i < 10; i++) { run(min + (i % 4), 500); run(min + 10 + i, 600); } });
+  total += list.count;
+  step(() => { for (let i = 0; i < 8; i++) run(min + (i % 4), 700); });
+  total += list.count;
+  step(() => { for (let i = 0; i < 4; i++) run(min + i, 800); });
+  total += list.count;
+  await until(() => got.length >= total, 3000);
+  await sleep(50);
+  const out = { ok: true, steps, errors, total, received: got.length, sizes: got.map((g) => g[0]), txStats: a.stats };
+  a.close();
+  b.close();
   return out;
 }
 
@@ -352,6 +407,7 @@ async function main(): Promise<void> {
       case 'gso-exchange': result = await gsoExchange(); break;
       case 'whole-send': result = await wholeSend(); break;
       case 'gso-fallback': result = await gsoFallback(args[0]!, args[1]!, args[2]!, args[3]!); break;
+      case 'gso-refused': result = await gsoRefused(args[0]!); break;
       default: throw new Error(`unknown command ${cmd}`);
     }
   } catch (err) {

@@ -167,29 +167,62 @@ test('batch offloads: a super-frame kept whole is cut at the send into exactly t
   assert.equal((r.tx as { txSkipped: number }).txSkipped, 0);
 });
 
-test('batch offloads: a GSO send the kernel refuses (segments over the path MTU: EMSGSIZE) loses nothing: GSO goes off, said once', async (t) => {
+test('batch offloads: a GSO send the kernel refuses (segments over the path MTU: EMSGSIZE) falls back for that send only: nothing lost, GSO stays on', async (t) => {
   if (!needNamespaces(t)) return;
   lab.underlay('gsw', { ga: '10.78.0.1/24', gb: '10.78.0.2/24' });
-  // Segments of 1000 + 28 bytes do not fit an MTU of 1000: the kernel refuses the GSO send, EMSGSIZE
-  // (this kernel cannot be made to refuse UDP GSO otherwise: since 6.11 it segments in software without
-  // TX checksum offload, and it has no IPsec). Sent one by one without DF, they are fragmented and arrive.
+  // Segments of 1000 + 28 bytes do not fit an MTU of 1000: the kernel refuses the GSO send, EMSGSIZE.
+  // Sent one by one without DF, they are fragmented and arrive.
   for (const h of ['ga', 'gb']) lab.exec(h, ['ip', 'link', 'set', 'eth0', 'mtu', '1000']);
   const macB = (JSON.parse(lab.exec('gb', ['ip', '-j', 'link', 'show', 'eth0'])) as { address: string }[])[0]!.address;
   lab.exec('ga', ['ip', 'neigh', 'replace', '10.78.0.2', 'lladdr', macB, 'dev', 'eth0', 'nud', 'permanent']);
-  const n = 20;
-  const recv = await plainReceiver('gb', n);
+  const n = 10;
+  const recv = await plainReceiver('gb', 3 * n);
   const r = udp('ga', 'gso-fallback', '10.78.0.1', '10.78.0.2', String(recv.port), String(n));
   assert.deepEqual(r.gsoBefore, { enabled: true, reason: 'on' }, 'the probe cannot see this: only a send can');
-  assert.deepEqual(r.sent, [n / 2, n / 2]);
-  assert.deepEqual(r.gsoAfter, { enabled: false, reason: 'refused on send: EMSGSIZE' });
-  assert.deepEqual(r.errors, [{ code: 'VXTAP_ERR_SYS_EMSGSIZE', fatal: false }]);
+  assert.deepEqual(r.sent, [n, n, n]);
+  const zero = { messages: 0, datagrams: 0, fallbacks: 0, refused: 0, lastRefusal: null, unsegmented: 0, segmentLimit: null, disabled: null };
+  assert.deepEqual(r.gso, [
+    // The refused send went out again datagram by datagram; a 1000-byte segment is now known to be too long.
+    { ...zero, fallbacks: 1, lastRefusal: 'EMSGSIZE', segmentLimit: 999 },
+    // The next 1000-byte datagrams are not offered to GSO at all: sent one per message up front.
+    { ...zero, fallbacks: 1, lastRefusal: 'EMSGSIZE', segmentLimit: 999, unsegmented: n },
+    // Datagrams that fit the path MTU still leave as one GSO send.
+    { ...zero, fallbacks: 1, lastRefusal: 'EMSGSIZE', segmentLimit: 999, unsegmented: n, messages: 1, datagrams: n },
+  ]);
+  assert.deepEqual(r.gsoAfter, { enabled: true, reason: 'on' }, 'one oversized send does not turn GSO off');
+  assert.deepEqual(r.errors, [], 'nothing to log: GSO is still on');
   assert.equal((r.stats as { txSkipped: number }).txSkipped, 0);
   const got = await recv.got();
-  assert.deepEqual(got.map((g) => g.k).sort((x, y) => x - y), [...Array(n).keys()]);
+  assert.deepEqual(got.map((g) => g.k).sort((x, y) => x - y), [...Array(3 * n).keys()]);
   for (const g of got) {
     assert.equal(g.port, r.srcPort);
-    assert.equal(g.size, 1000);
+    assert.equal(g.size, g.k < 2 * n ? 1000 : 500);
   }
+});
+
+test('batch offloads: well-formed GSO sends refused (EINVAL) turn GSO off only after 8 in a row, once; nothing is lost', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('gsoff');
+  const r = udp('gsoff', 'gso-refused', path.join(__dirname, '..', '..', '..', 'test', 'tools', 'sock-no-check.py'));
+  const steps = r.steps as { sent: number; gso: Record<string, unknown>; state: { enabled: boolean; reason: string } }[];
+  const zero = { messages: 0, datagrams: 0, fallbacks: 0, refused: 0, lastRefusal: null, unsegmented: 0, segmentLimit: null, disabled: null };
+  // 10 refused runs, each followed by an accepted one: every refusal fell back alone, GSO stays on.
+  assert.equal(steps[0]!.sent, 80);
+  assert.deepEqual(steps[0]!.gso, { ...zero, messages: 10, datagrams: 40, fallbacks: 10, refused: 10, lastRefusal: 'EINVAL' });
+  assert.deepEqual(steps[0]!.state, { enabled: true, reason: 'on' });
+  // 8 refused in a row: GSO goes off, with the reason, said once.
+  const reason = 'refused on send: EINVAL (8 well-formed GSO sends in a row)';
+  assert.equal(steps[1]!.sent, 32);
+  assert.deepEqual(steps[1]!.gso, { ...zero, messages: 10, datagrams: 40, fallbacks: 18, refused: 18, lastRefusal: 'EINVAL', disabled: reason });
+  assert.deepEqual(steps[1]!.state, { enabled: false, reason });
+  // Then one datagram per message: nothing more is refused.
+  assert.equal(steps[2]!.sent, 16);
+  assert.deepEqual(steps[2]!.gso, steps[1]!.gso);
+  assert.deepEqual(r.errors, [{ code: 'VXTAP_ERR_SYS_EINVAL', fatal: false, message: `UDP GSO ${reason}: sending one datagram per message from now on` }]);
+  assert.equal((r.txStats as { txSkipped: number }).txSkipped, 0);
+  assert.equal(r.received, r.total, 'every datagram arrived');
+  const sizes = (r.sizes as number[]).sort((x, y) => x - y);
+  assert.deepEqual([...new Set(sizes)], [500, 600, 700, 800]);
 });
 
 test('batch: a datagram with no route is skipped and counted, the rest of the batch is sent', (t) => {
