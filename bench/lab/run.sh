@@ -97,15 +97,22 @@ kernel_vxlan() { # host, own octet, peer octet
   ip netns exec $P$h bridge fdb append 02:76:c0:a8:58:0$peer dev flannel.$VNI dst 192.168.88.$peer
   ip -n $P$h route replace 10.44.$peer.0/24 via 10.44.$peer.0 dev flannel.$VNI onlink
 }
+HEALTHZ=8285
+ready() { # host: /readyz answers 200
+  ip netns exec $P$1 python3 -c "import sys, urllib.request
+try: sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$HEALTHZ/readyz', timeout=1).status == 200 else 1)
+except Exception: sys.exit(1)"
+}
 vxtap_pair() { # io mode, extra flags (e.g. --offload)
   for me in 1 2; do
     local h=$([ $me = 1 ] && echo a || echo b) peer=$((3 - me))
     echo "{\"vni\":$VNI,\"port\":$PORT,\"self\":{\"subnet\":\"10.44.$me.0/24\"},\"peers\":[{\"subnet\":\"10.44.$peer.0/24\",\"publicIp\":\"192.168.88.$peer\"}]}" > $TMP/$h.json
-    ip netns exec $P$h node bin/vxtap.js run --peers $TMP/$h.json --io "$1" ${2:-} --log-format json > $TMP/$h.log 2>&1 &
+    ip netns exec $P$h node bin/vxtap.js run --peers $TMP/$h.json --io "$1" ${2:-} --log-format json --healthz-ip 127.0.0.1 --healthz-port $HEALTHZ > $TMP/$h.log 2>&1 &
   done
+  # Ready when /readyz says so (TAP up, peers installed), as an operator's probe would ask.
   for h in a b; do
-    for _ in $(seq 100); do grep -q "vxtap is up" $TMP/$h.log && break; sleep 0.1; done
-    grep -q "vxtap is up" $TMP/$h.log || { echo "vxtap did not come up on $h:"; cat $TMP/$h.log; exit 1; } >&2
+    for _ in $(seq 100); do ready $h && break; sleep 0.1; done
+    ready $h || { echo "vxtap did not become ready on $h:"; cat $TMP/$h.log; exit 1; } >&2
   done
 }
 # One oversized TSO frame into a's TAP (MSS 1448: 1538-byte outer datagrams on a 1500 underlay).
