@@ -8,6 +8,12 @@
  *     h1: persistent TAP vxtap.42 (ip tuntap add), stale `10.44.9.0/24 dev vxtap.42 proto 118`
  *         operator's `10.44.7.0/24 via 192.168.90.254 dev eth0 proto static`
  *     peers: 10.44.2.0/24 (fine), 10.44.7.0/24 (conflict)
+ *
+ * The lease guard (control/lease-guard.ts) sees the operator's route first
+ * and refuses the peer (`underlay`) before the installer is asked; the
+ * installer's own conflict check (VXTAP_ERR_ROUTE_CONFLICT, for a route that
+ * appears between the two) is tested with KernelNet in kernel.test.ts and
+ * with a fake route table in test/unit/control/installer.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,18 +67,19 @@ test('vxtap run: a peer whose subnet has a route vxtap did not install is refuse
 
     const sock = ['--control-socket', join(dir, 'ctl.sock')];
     const stats = json<StatsData>('stats', ...sock);
-    assert.deepEqual(stats.routes, { protocol: RTPROT_VXTAP, conflicts: 1, failedPeers: 1 });
+    assert.deepEqual(stats.routes, { protocol: RTPROT_VXTAP, conflicts: 0, failedPeers: 0 }, 'the installer was never asked');
+    assert.equal(stats.leases?.refusals['underlay'], 1);
+    assert.equal(stats.leases?.refusedNow, 1);
     const rows = json<PeerRow[]>('peers', ...sock);
     assert.deepEqual(rows.map((r) => [r.subnet, r.route !== null]), [['10.44.2.0/24', true], ['10.44.7.0/24', false]]);
-    assert.match(rows[1]!.error!, /10\.44\.7\.0\/24 already has a route vxtap did not install \(10\.44\.7\.0\/24 via 192\.168\.90\.254 dev eth0 proto static\)/);
-    // The refused peer left no ARP entry behind (rolled back).
+    assert.match(rows[1]!.error!, /refused \(underlay\): 10\.44\.7\.0\/24 covers the route 10\.44\.7\.0\/24 dev eth0, which vxtap did not install/);
+    // The refused peer has no ARP or FDB entry.
     assert.deepEqual(json<{ ip: string }[]>('arp', ...sock).map((r) => r.ip), ['10.44.2.0']);
-    const err = d.lines.find((l) => /^failed to add subnet 10\.44\.7\.0\/24/.test(l.msg));
-    assert.ok(err, d.dump());
-    assert.equal((err['err'] as { code: string }).code, 'VXTAP_ERR_ROUTE_CONFLICT');
-    // The text form shows the counter too.
+    assert.ok(d.lines.some((l) => /^refusing lease 10\.44\.7\.0\/24 /.test(l.msg)), d.dump());
+    // The text form shows the counters.
     const text = lab.exec('h1', [process.execPath, VXTAP, 'stats', ...sock]);
-    assert.match(text, new RegExp(`routes: proto ${RTPROT_VXTAP}, 1 route conflict, 1 peer not installed`));
+    assert.match(text, new RegExp(`routes: proto ${RTPROT_VXTAP}, 0 route conflicts, 0 peers not installed`));
+    assert.match(text, /leases refused \(total 1, 1 now\)/);
 
     // On SIGTERM vxtap removes its routes, and only its own.
     assert.equal(await d.stop(), 0);

@@ -110,7 +110,7 @@ test('vxtap as a service: notify, health, metrics, Prometheus, the unit file', {
       await waitFor('READY=1', () => n.has(/READY=1/), 20000, 20);
       // When READY came, the route to the peer was already in the kernel and the "up" line logged.
       assert.ok(h1.lines.some((l) => /^vxtap is up/.test(l.msg)), 'READY=1 only after "vxtap is up"');
-      assert.match(lab.exec('h1', ['ip', 'route', 'show', SUBNET.h2]), /via 10\.48\.2\.0 dev vxtap\.1 onlink/);
+      assert.match(lab.exec('h1', ['ip', 'route', 'show', SUBNET.h2]), /via 10\.48\.2\.0 dev vxtap\.1 proto 118 onlink/);
       const ready = n.got.find((g) => /READY=1/.test(g.msg))!;
       assert.match(ready.msg, /STATUS=up: subnet 10\.48\.1\.0\/24, 1 peer\(s\)/);
       assert.match(ready.msg, new RegExp(`MAINPID=${h1.pid}`));
