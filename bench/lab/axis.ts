@@ -71,8 +71,8 @@ const ladder = (lo: number, hi: number, mantissas: number[]): number[] => {
 
 /**
  * A log axis from the 1-2-5 value at or below `min` to the one at or above
- * `max`. Ticks at 1, 2 and 5 of each decade when their labels fit, else at
- * 1 and 3, else at the decades and the two ends.
+ * `max`. Ticks at 1, 2 and 5 of each decade and the two ends when their
+ * labels fit, else at 1 and 3, else at 1, else at fewer decades.
  */
 export function logAxis(min: number, max: number, width: number, fmt: (v: number) => string, size: number): LogAxis {
   const all = ladder(min / 10, max * 10, [1, 2, 5]);
@@ -80,11 +80,14 @@ export function logAxis(min: number, max: number, width: number, fmt: (v: number
   const hi = all.find((v) => v >= max * (1 - 1e-9)) ?? max;
   const px = (v: number): number => ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * width;
   for (const mantissas of [[1, 2, 5], [1, 3], [1]]) {
-    const inner = ladder(lo, hi, mantissas);
-    const ticks = [...new Set([lo, ...inner, hi])].sort((a, b) => a - b);
+    const ticks = [...new Set([lo, ...ladder(lo, hi, mantissas), hi])].sort((a, b) => a - b);
     if (fits(ticks, px, fmt, size)) return { lo, hi, ticks };
-    // The ends may sit too close to a decade: keep the decades then.
-    if (mantissas.length === 1) return { lo, hi, ticks: inner.length >= 2 ? inner : [lo, hi] };
   }
-  return { lo, hi, ticks: [lo, hi] };
+  // The decades alone, then every second, third, … decade, until the labels fit.
+  const decades = ladder(lo, hi, [1]);
+  for (let every = 1; every < decades.length; every++) {
+    const ticks = decades.filter((_, i) => i % every === 0);
+    if (fits(ticks, px, fmt, size)) return { lo, hi, ticks };
+  }
+  return { lo, hi, ticks: [lo] };
 }

@@ -62,7 +62,7 @@ export class Svg {
   private readonly parts: string[] = [];
   readonly labels: Label[] = [];
 
-  constructor(readonly width: number, public height: number) {}
+  constructor(public width: number, public height: number) {}
 
   raw(element: string): void {
     this.parts.push(element);
