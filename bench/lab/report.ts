@@ -5,6 +5,7 @@
  * chart (SVG, charts.ts) beside the raw file.
  *
  *   node dist/bench/lab/report.js bench/results/lab/raw-….json
+ *   node dist/bench/lab/report.js bench/lab-last-run.json --svg-only   (the chart the README shows)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -31,16 +32,20 @@ export function chart(raw: Raw): string {
 }
 
 if (require.main === module) {
-  const file = process.argv[2];
+  const args = process.argv.slice(2);
+  // --svg-only: redo the chart of a recorded run (bench/lab-*.json) without writing a .md beside it.
+  const svgOnly = args.includes('--svg-only');
+  const file = args.find((a) => !a.startsWith('--'));
   if (!file) {
-    process.stderr.write('usage: report RAW.json\n');
+    process.stderr.write('usage: report RAW.json [--svg-only]\n');
     process.exit(2);
   }
   const raw = JSON.parse(readFileSync(file, 'utf8')) as Raw;
   const md = `${Object.entries(raw.meta).map(([k, v]) => `${k}: ${v}`).join(', ')}\n\n${table(raw)}`;
   const base = file.replace(/\.json$/, '');
-  writeFileSync(`${base}.md`, md);
+  if (!svgOnly) writeFileSync(`${base}.md`, md);
   const svg = chart(raw);
   if (svg) writeFileSync(`${base}.svg`, svg);
-  process.stdout.write(`\n${md}\nwrote ${base}.md${svg ? ` and ${base}.svg` : ''}\n`);
+  const wrote = [svgOnly ? '' : `${base}.md`, svg ? `${base}.svg` : ''].filter((w) => w !== '').join(' and ');
+  process.stdout.write(`${svgOnly ? '' : `\n${md}\n`}wrote ${wrote || 'nothing'}\n`);
 }
