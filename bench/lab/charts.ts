@@ -17,7 +17,7 @@
  * checks that no two intersect.
  */
 import { linearAxis, logAxis, ticksWithin } from './axis';
-import { Svg, textWidth, type Label } from './svg';
+import { Svg, textWidth, type Box, type Label } from './svg';
 
 export interface Row {
   path: string;
@@ -60,10 +60,10 @@ const tickNum = (v: number): string => (Number.isInteger(v) ? group(v) : String(
 
 interface PanelHead { title: string; notes: string[]; topAxis?: string }
 
-/** Title, explanatory lines and (optionally) the title of an axis above the plot; returns the plot's top y. */
-function head(svg: Svg, g: Geo, y0: number, h: PanelHead): number {
+/** Title, explanatory lines and (optionally) the title of an axis above the plot; returns the plot's top y and the title's box. */
+function head(svg: Svg, g: Geo, y0: number, h: PanelHead): { top: number; titleBox: Box } {
   let y = y0 + 18;
-  svg.text(16, y, h.title, { size: 14, weight: 'bold' });
+  const titleBox = svg.text(16, y, h.title, { size: 14, weight: 'bold' });
   for (const note of h.notes) {
     y += 16;
     svg.text(16, y, note, { size: 11, fill: COLOR.muted });
@@ -73,7 +73,7 @@ function head(svg: Svg, g: Geo, y0: number, h: PanelHead): number {
     svg.text(g.plotL + g.plotW / 2, y, h.topAxis, { size: TICK, anchor: 'middle' });
     y += 16; // the top tick labels' baseline
   }
-  return y + 10;
+  return { top: y + 10, titleBox };
 }
 
 function rowNames(svg: Svg, g: Geo, rows: Row[], top: number): void {
@@ -116,7 +116,7 @@ function rangePanel(svg: Svg, g: Geo, y0: number, rows: Row[], o: {
   const ref = k ? o.spread(k).med : undefined;
   const fmt = (v: number): string => (v * o.scale).toFixed(o.digits);
   const runsSaid = spreads.every((s) => s.n === 1) ? 'one run per path' : 'bar: lowest to highest run · thick tick: the median';
-  const top = head(svg, g, y0, {
+  const { top } = head(svg, g, y0, {
     title: o.title,
     notes: [
       `${o.what}; ${runsSaid}${ref !== undefined ? ' · dashed line: kernel vxlan\'s median = 100%' : ''}`,
@@ -160,13 +160,11 @@ function rttPanel(svg: Svg, g: Geo, y0: number, rows: Row[]): number {
   const fmt = (v: number): string => tickNum(v);
   const axis = logAxis(Math.min(...values), Math.max(...values), g.plotW, fmt, TICK);
   const px = (v: number): number => ((Math.log10(v) - Math.log10(axis.lo)) / (Math.log10(axis.hi) - Math.log10(axis.lo))) * g.plotW;
-  const title = 'Ping round-trip time, p50 and p99 per path';
-  const top = head(svg, g, y0, {
-    title,
+  const { top, titleBox: tb } = head(svg, g, y0, {
+    title: 'Ping round-trip time, p50 and p99 per path',
     notes: [`200 pings, 10 ms apart; beside each figure in brackets: the time added over kernel vxlan${k ? '' : ' (no kernel vxlan in this run)'}${k ? ' · dashed lines: kernel vxlan\'s p50 and p99' : ''}`],
   });
   // The legend: the two marks, drawn as in the plot, after the title.
-  const tb = svg.labels[svg.labels.findIndex((l) => l.text === title && l.box.y > y0)]!.box;
   let lx = tb.x + tb.w + 24;
   const ly = y0 + 18;
   svg.raw(`<circle cx="${lx}" cy="${ly - 4}" r="4.5" fill="${COLOR.p50}"/>`);
@@ -201,7 +199,7 @@ function rttPanel(svg: Svg, g: Geo, y0: number, rows: Row[]): number {
 /** Panel 5: CPU seconds per GB moved; "not measured" where the harness has no tunnel process to measure. */
 function cpuPanel(svg: Svg, g: Geo, y0: number, rows: Row[]): number {
   const measured = rows.map((r) => r.cpuSecondsPerGB).filter((v): v is number => v !== null);
-  const top = head(svg, g, y0, {
+  const { top } = head(svg, g, y0, {
     title: 'CPU per GB moved, lower is better',
     notes: ['user + system CPU seconds of both tunnel processes, per GB received, over the 1-stream TCP runs',
       'not measured: paths without a tunnel process (the veth alone, the kernel\'s vxlan device)'],
