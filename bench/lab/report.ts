@@ -1,25 +1,15 @@
 /**
  * The lab benchmark's report: reads the raw results of bench/lab/run.sh and
  * prints every figure as a % of kernel vxlan measured in the same run (RTT
- * as the time added over it), then writes the table (Markdown) and a bar
- * chart (SVG) beside the raw file.
+ * as the time added over it), then writes the table (Markdown) and the
+ * chart (SVG, charts.ts) beside the raw file.
  *
  *   node dist/bench/lab/report.js bench/results/lab/raw-….json
+ *   node dist/bench/lab/report.js bench/lab-last-run.json --svg-only   (the chart the README shows)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
-interface Row {
-  path: string;
-  tcp1Gbps: number;
-  tcp4Gbps: number;
-  udp64Pps: number;
-  rttAvgUs: number;
-  /** Absent in runs made before it was measured. */
-  rttP50Us?: number;
-  rttP99Us: number;
-  cpuSecondsPerGB: number | null;
-}
-interface Raw { meta: Record<string, string | number>; results: Row[] }
+import { chartLayout, type Raw } from './charts';
 
 const pct = (v: number, ref: number): string => (ref > 0 ? `${((100 * v) / ref).toFixed(1)}%` : 'n/a');
 
@@ -36,60 +26,26 @@ export function table(raw: Raw): string {
   return lines.join('\n') + '\n';
 }
 
-/** A grouped bar chart: each path's TCP 1, TCP 4 and UDP pps as % of kernel vxlan (log scale, 1%–200%). */
+/** The chart (charts.ts): spread of runs, RTT and CPU per GB, each path against kernel vxlan. */
 export function chart(raw: Raw): string {
-  const k = raw.results.find((r) => r.path === 'kernel');
-  if (!k) return '';
-  const metrics: [string, (r: Row) => number, string][] = [
-    ['TCP 1 stream', (r) => r.tcp1Gbps / k.tcp1Gbps, '#4477aa'],
-    ['TCP 4 streams', (r) => r.tcp4Gbps / k.tcp4Gbps, '#66ccee'],
-    ['UDP 64 B pps', (r) => r.udp64Pps / k.udp64Pps, '#ee6677'],
-  ];
-  const W = 760, H = 360, left = 70, top = 50, bottom = 60, plotH = H - top - bottom;
-  const groupW = (W - left - 20) / raw.results.length;
-  const barW = (groupW - 20) / metrics.length;
-  const y = (ratio: number): number => {
-    const v = Math.min(Math.max(ratio, 0.01), 2);
-    return top + plotH * (1 - (Math.log10(v) + 2) / (Math.log10(2) + 2));
-  };
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">Throughput as % of kernel vxlan, same run (${raw.meta['date']}, ${raw.meta['cores']} cores)</text>`,
-  ];
-  for (const tick of [0.01, 0.1, 0.2, 0.5, 1, 2]) {
-    out.push(`<line x1="${left}" x2="${W - 20}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="${tick === 1 ? '#333' : '#ddd'}"/>`);
-    out.push(`<text x="${left - 6}" y="${(y(tick) + 4).toFixed(1)}" text-anchor="end">${tick * 100}%</text>`);
-  }
-  raw.results.forEach((r, g) => {
-    const gx = left + 10 + g * groupW;
-    metrics.forEach(([, f, color], m) => {
-      const ratio = f(r);
-      const x = gx + m * barW;
-      const yt = y(ratio);
-      out.push(`<rect x="${x.toFixed(1)}" y="${yt.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(top + plotH - yt).toFixed(1)}" fill="${color}"/>`);
-      out.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${(yt - 3).toFixed(1)}" text-anchor="middle" font-size="10">${(ratio * 100).toFixed(ratio < 0.1 ? 1 : 0)}%</text>`);
-    });
-    out.push(`<text x="${(gx + (groupW - 20) / 2).toFixed(1)}" y="${H - bottom + 18}" text-anchor="middle">${r.path}</text>`);
-  });
-  metrics.forEach(([name, , color], m) => {
-    out.push(`<rect x="${left + m * 150}" y="${H - 22}" width="12" height="12" fill="${color}"/><text x="${left + m * 150 + 16}" y="${H - 12}">${name}</text>`);
-  });
-  out.push('</svg>');
-  return out.join('\n') + '\n';
+  return raw.results.length ? chartLayout(raw).svg : '';
 }
 
 if (require.main === module) {
-  const file = process.argv[2];
+  const args = process.argv.slice(2);
+  // --svg-only: redo the chart of a recorded run (bench/lab-*.json) without writing a .md beside it.
+  const svgOnly = args.includes('--svg-only');
+  const file = args.find((a) => !a.startsWith('--'));
   if (!file) {
-    process.stderr.write('usage: report RAW.json\n');
+    process.stderr.write('usage: report RAW.json [--svg-only]\n');
     process.exit(2);
   }
   const raw = JSON.parse(readFileSync(file, 'utf8')) as Raw;
   const md = `${Object.entries(raw.meta).map(([k, v]) => `${k}: ${v}`).join(', ')}\n\n${table(raw)}`;
   const base = file.replace(/\.json$/, '');
-  writeFileSync(`${base}.md`, md);
+  if (!svgOnly) writeFileSync(`${base}.md`, md);
   const svg = chart(raw);
   if (svg) writeFileSync(`${base}.svg`, svg);
-  process.stdout.write(`\n${md}\nwrote ${base}.md${svg ? ` and ${base}.svg` : ''}\n`);
+  const wrote = [svgOnly ? '' : `${base}.md`, svg ? `${base}.svg` : ''].filter((w) => w !== '').join(' and ');
+  process.stdout.write(`${svgOnly ? '' : `\n${md}\n`}wrote ${wrote || 'nothing'}\n`);
 }

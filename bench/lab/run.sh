@@ -75,6 +75,8 @@ trap 'echo; echo "bench: interrupted, cleaning up"; exit 130' INT TERM
 cleanup; TMP=$(mktemp -d)
 
 say() { printf '\033[1m[%s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+. bench/lab/progress.sh
+step() { progress_next "$1"; say "$PROGRESS_TAG $2"; } # planned seconds, what
 
 underlay() {
   ip netns add ${P}a; ip netns add ${P}b
@@ -190,16 +192,16 @@ print("%.1f %.1f %.1f" % (sum(t)/len(t), t[len(t)//2], t[min(len(t)-1,int(len(t)
 measure() { # path name, destination, 1 when a user-space tunnel process runs (its CPU is measured)
   local name=$1 dst=$2 vx=$3 one=() four=() cpu0 cpu1 bytes=0
   for r in $(seq "$REPEAT"); do
-    say "$name: TCP 1 stream, run $r/$REPEAT"
+    step $((SECS + 1)) "$name: TCP 1 stream, run $r/$REPEAT"
     [ "$vx" = 1 ] && cpu0=$(tunnel_cpu)
     read -r bps b < <(iperf_tcp "$dst" 1); one+=("$bps")
     if [ "$vx" = 1 ]; then cpu1=$(tunnel_cpu); CPU_S=$(python3 -c "print(${CPU_S:-0} + $cpu1 - $cpu0)"); bytes=$((bytes + ${b%.*})); fi
-    say "$name: TCP 4 streams, run $r/$REPEAT"
+    step $((SECS + 1)) "$name: TCP 4 streams, run $r/$REPEAT"
     read -r bps _ < <(iperf_tcp "$dst" 4); four+=("$bps")
   done
-  say "$name: UDP 64-byte packets per second"
+  step $((SECS + 1)) "$name: UDP 64-byte packets per second"
   local pps; pps=$(iperf_udp_pps "$dst")
-  say "$name: ping RTT"
+  step 6 "$name: ping RTT"
   local rtt; rtt=$(ping_rtt "$dst")
   local cpu_per_gb=null
   [ "$vx" = 1 ] && [ "$bytes" -gt 0 ] && cpu_per_gb=$(python3 -c "print(round(${CPU_S} / ($bytes / 1e9), 3))")
@@ -224,6 +226,9 @@ done
 
 CPU_S=0
 : > $TMP/results.jsonl
+# Per path: REPEAT × (TCP 1 stream, TCP 4 streams), UDP, ping.
+NPATHS=$(wc -w <<<"$PATHS")
+progress_init $((NPATHS * (2 * REPEAT + 2))) $((NPATHS * ((2 * REPEAT + 1) * (SECS + 1) + 6)))
 for path in $PATHS; do
   say "== $path"
   underlay
