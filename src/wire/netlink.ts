@@ -333,7 +333,7 @@ export function parseError(msg: NlMsg): NlError {
   if (err > 0) throw new WireError(`NLMSG_ERROR at offset ${msg.offset}: error ${err} is positive (the kernel sends -errno)`);
   const echoedLen = u32(p, nlmsgerr.MSG + nlmsghdr.LEN);
   const out: { -readonly [K in keyof NlError]: NlError[K] } = {
-    errno: -err,
+    errno: err === 0 ? 0 : -err, // not -0, which deepEqual and Object.is tell from 0
     requestSeq: u32(p, nlmsgerr.MSG + nlmsghdr.SEQ),
     requestType: u16(p, nlmsgerr.MSG + nlmsghdr.TYPE),
   };
