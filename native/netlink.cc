@@ -40,7 +40,9 @@
 // nlTransactAsync(fd, request: Buffer): Promise<Buffer>
 //   The same transaction on a libuv pool thread; resolves with the same
 //   bytes, rejects with the same errors. The request is copied first, so the
-//   caller may reuse its Buffer at once. Two transactions on one fd must not
+//   caller may reuse its Buffer at once. It holds one libuv pool thread (4
+//   by default, shared with fs and dns) while it waits, at most timeoutMs per
+//   receive. Two transactions on one fd must not
 //   overlap (their receives would steal each other's datagrams): the caller
 //   serialises them (src/control/rtnl.ts queues them), and must not close
 //   the fd while one runs.
@@ -84,8 +86,9 @@ struct NlFailure {
   std::string what;
 };
 
-// The receive buffer starts at one page-sized dump chunk's worth; a link
-// message with all its stats is about 1.5 KB, a dump datagram up to 32 KB.
+// The receive buffer starts at 32 KB, the size of the largest dump datagram
+// seen here (the kernel sizes dump datagrams to the reader's buffer); one link
+// message with its stats is about 1.5 KB. The MSG_TRUNC peek covers the rest.
 constexpr size_t kInitialRecv = 32768;
 
 uint32_t Get32(const uint8_t* p) {

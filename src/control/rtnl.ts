@@ -169,9 +169,9 @@ export class Rtnl {
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly transport: NlTransport) {
-    // Any start works (the port id tells sockets apart); a varied one makes
-    // `ip monitor`/nlmon captures of two runs easier to tell apart.
-    this.seq = (Date.now() & 0xffff) << 8;
+    // Any start works: replies are matched by sequence number AND port id,
+    // and the port id is this socket's own.
+    this.seq = 0;
   }
 
   /** One socket in the caller's network namespace; timeoutMs bounds each wait for the kernel. */
