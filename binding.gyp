@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/coalesce.cc",
         "native/common.cc",
+        "native/netlink.cc",
         "native/notify.cc",
         "native/offload.cc",
         "native/reader.cc",

@@ -1,8 +1,10 @@
 // The vxtap addon: the hot buffer path of TAP and UDP I/O.
 //
-// Contracts are written next to each function (tap.cc, udp.cc, reader.cc)
+// Contracts are written next to each function (tap.cc, udp.cc, reader.cc,
+// netlink.cc)
 // and mirrored in src/io/native.ts. Rules common to all:
-//   - Every fd is nonblocking and close-on-exec.
+//   - Every fd is close-on-exec, and nonblocking except the rtnetlink socket
+//     (netlink.cc says why).
 //   - Errors are Error objects with code = errno name (strerrorname_np),
 //     errno = number, syscall = the call, message "<what>: <text> (<NAME>)".
 //     Bad arguments throw TypeError / RangeError.
@@ -50,6 +52,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpSendPool", Napi::Function::New(env, UdpSendPool, "udpSendPool"));
   exports.Set("udpOffload", Napi::Function::New(env, UdpOffload, "udpOffload"));
   exports.Set("notify", Napi::Function::New(env, Notify, "notify"));
+  exports.Set("nlOpen", Napi::Function::New(env, NlOpen, "nlOpen"));
+  exports.Set("nlTransact", Napi::Function::New(env, NlTransact, "nlTransact"));
+  exports.Set("nlTransactAsync", Napi::Function::New(env, NlTransactAsync, "nlTransactAsync"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs, "errnoName"));
   exports.Set("Reader", Reader::Define(env));

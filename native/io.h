@@ -20,5 +20,8 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info);
 Napi::Value UdpSendPool(const Napi::CallbackInfo& info);
 Napi::Value UdpOffload(const Napi::CallbackInfo& info);
 Napi::Value Notify(const Napi::CallbackInfo& info);
+Napi::Value NlOpen(const Napi::CallbackInfo& info);
+Napi::Value NlTransact(const Napi::CallbackInfo& info);
+Napi::Value NlTransactAsync(const Napi::CallbackInfo& info);
 
 }  // namespace vxtap

@@ -222,6 +222,30 @@ export interface Addon {
    * leading '@' is an abstract socket). Throws with the errno name.
    */
   notify(path: string, message: string): void;
+  /**
+   * An rtnetlink socket (AF_NETLINK, NETLINK_ROUTE, close-on-exec, bound to a
+   * kernel-picked port id) whose sends and receives time out after timeoutMs
+   * (0: never). BLOCKING, unlike every other fd of the addon: rtnetlink
+   * answers inside the sender's system call (native/netlink.cc). Extended
+   * acks and capped acks are asked for. Close it with close(fd).
+   */
+  nlOpen(timeoutMs: number): number;
+  /**
+   * Sends one netlink message (the whole Buffer; nlmsg_len must equal its
+   * length) and returns the bytes of every reply message with the request's
+   * sequence number and this socket's port id, up to the answer: NLMSG_DONE
+   * or NLMSG_ERROR for a dump, NLMSG_ERROR (the ack) with NLM_F_ACK, else the
+   * first reply. Other sequence numbers are skipped. A kernel refusal is an
+   * NLMSG_ERROR in the bytes, not an exception. Throws EAGAIN on timeout,
+   * EINVAL for a request that is not one message, else the errno of
+   * sendto/recv. Blocks the event loop: for tools and tests.
+   */
+  nlTransact(fd: number, request: Buffer): Buffer;
+  /**
+   * nlTransact on a libuv pool thread. The caller runs one at a time per fd
+   * and does not close the fd while one runs.
+   */
+  nlTransactAsync(fd: number, request: Buffer): Promise<Buffer>;
   Reader: NativeReaderConstructor;
 }
 

@@ -10,6 +10,7 @@ export * as ethernet from './ethernet';
 export * as icmp from './icmp';
 export * as ipv4 from './ipv4';
 export * as ipv6 from './ipv6';
+export * as netlink from './netlink';
 export * as tcp from './tcp';
 export * as udp from './udp';
 export * as vxlan from './vxlan';

@@ -1,0 +1,537 @@
+/**
+ * vxtap's own rtnetlink client: the few link, address and route calls the
+ * control plane makes, over the addon's netlink socket (native/netlink.cc)
+ * and the codec in src/wire/netlink.ts. It replaces the `netlink` npm
+ * package underneath src/control/kernel.ts (issue #11); the methods map one
+ * to one onto the package calls kernel.ts makes, without its quirks:
+ * - RTNH_F_ONLINK is a plain `onlink: true` on the route (rtm_flags bit 4);
+ * - a refusal is an RtnlError with the errno name (`code`-like `errno`:
+ *   'ENODEV', 'EEXIST', 'ENETUNREACH', ...) and the kernel's extended ack
+ *   text when it sent one ("Nexthop has invalid gateway");
+ * - dumps are filtered here: IPv4 only, one table (main by default);
+ * - rtm_protocol is a number both ways, so vxtap's own protocol number
+ *   survives a round trip, and a delete can match on it (the kernel compares
+ *   rtm_protocol when it is not 0).
+ *
+ * Requests are serialised: one at a time on the one socket, in call order.
+ * That is a rule of the transport (two receives on one socket would take
+ * each other's answers), and it also keeps dumps apart (the kernel runs one
+ * dump per socket at a time). Each request carries a fresh sequence number;
+ * the transport skips any reply with another one, so a late answer to a
+ * request that timed out never becomes the answer to the next.
+ *
+ * A dump that the kernel marks NLM_F_DUMP_INTR (the table changed while it
+ * was being read) is read again, up to 3 times in all, then refused with
+ * EINTR: a route list that may miss a route is worse than an error.
+ */
+import { getSystemErrorName } from 'node:util';
+import { ConfigError, NetlinkError } from '../errors';
+import { loadAddon, type Addon } from '../io/native';
+import { formatIpv4, formatMac, isMac, parseCidr, parseIpv4, parseMac } from '../wire/addr';
+import * as nl from '../wire/netlink';
+
+export {
+  NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
+  RTPROT_BOOT, RTPROT_KERNEL, RTPROT_STATIC, RTPROT_UNSPEC,
+  RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTN_UNICAST,
+} from '../wire/netlink';
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const DUMP_ATTEMPTS = 3;
+
+/** Sends one request, returns the reply bytes (the addon's nlTransactAsync contract). */
+export interface NlTransport {
+  transact(request: Buffer): Promise<Buffer>;
+  /** Called once, after the last transaction settled. */
+  close(): void;
+}
+
+/** The addon's rtnetlink socket. */
+export class NativeNlTransport implements NlTransport {
+  private constructor(private readonly addon: Addon, private readonly fd: number) {}
+
+  static open(timeoutMs: number): NativeNlTransport {
+    const addon = loadAddon();
+    return new NativeNlTransport(addon, addon.nlOpen(timeoutMs));
+  }
+
+  transact(request: Buffer): Promise<Buffer> {
+    return this.addon.nlTransactAsync(this.fd, request);
+  }
+
+  close(): void {
+    this.addon.close(this.fd);
+  }
+}
+
+/**
+ * A kernel refusal, a timeout or a broken reply. `errno` is the errno name
+ * (NetlinkError's field, so kernel.ts's errnoOf reads it unchanged); `extack`
+ * is the kernel's own explanation when it sent one.
+ */
+export class RtnlError extends NetlinkError {
+  constructor(
+    /** What was asked, e.g. 'RTM_NEWROUTE 10.44.2.0/24 via 10.44.2.0 oif 7 onlink proto 3'. */
+    readonly request: string,
+    errno: string,
+    /** The errno number (positive); 0 when the failure is not the kernel's (a malformed reply). */
+    readonly errnoNumber: number,
+    readonly extack?: string,
+    detail?: string,
+    options?: { cause?: unknown },
+  ) {
+    const notes = [detail, extack !== undefined ? `kernel: ${extack}` : undefined].filter((x) => x !== undefined);
+    super(`${request}: ${errno}${notes.length ? ` (${notes.join('; ')})` : ''}`, errno, options);
+  }
+}
+
+export interface RtnlLink {
+  readonly index: number;
+  readonly name: string;
+  readonly mtu: number;
+  /** Lower-case aa:bb:cc:dd:ee:ff; '' when the link has no 6-byte address (lo has 00:00:00:00:00:00). */
+  readonly mac: string;
+  /** IFF_UP: the administrative state, not the carrier. */
+  readonly up: boolean;
+  /** All IFF_* bits. */
+  readonly flags: number;
+}
+
+export interface LinkSet {
+  readonly up?: boolean;
+  readonly mtu?: number;
+  /** aa:bb:cc:dd:ee:ff */
+  readonly mac?: string;
+}
+
+export interface RtnlAddress {
+  readonly index: number;
+  /** The interface's own address (IFA_LOCAL, else IFA_ADDRESS). */
+  readonly address: string;
+  readonly prefixLen: number;
+  /** 'a.b.c.d/len', host bits kept ('192.168.77.1/24'). */
+  readonly cidr: string;
+  readonly scope: number;
+}
+
+/** An IPv4 route as the kernel reports it. */
+export interface RtnlRoute {
+  /** 'a.b.c.d/len'; '0.0.0.0/0' for a default route. */
+  readonly dst: string;
+  readonly gateway?: string;
+  /** The output interface index; absent on multipath, blackhole, unreachable routes. */
+  readonly oif?: number;
+  readonly onlink: boolean;
+  readonly protocol: number;
+  readonly scope: number;
+  /** RTN_*: 1 unicast, 2 local, 3 broadcast, 6 blackhole, ... */
+  readonly type: number;
+  /** RTA_PRIORITY (the metric); 0 when absent, which is what the kernel means by absent. */
+  readonly priority: number;
+  readonly table: number;
+  readonly prefsrc?: string;
+  /** All rtm_flags bits (RTNH_F_ONLINK, RTNH_F_LINKDOWN 0x10, ...). */
+  readonly flags: number;
+}
+
+/** A route to add. */
+export interface RouteAdd {
+  /** A network, host bits zero: '10.44.2.0/24', '0.0.0.0/0'. */
+  readonly dst: string;
+  readonly gateway?: string;
+  readonly oif: number;
+  /** RTNH_F_ONLINK: the gateway is on this link although no local prefix covers it. */
+  readonly onlink?: boolean;
+  /** rtm_protocol; RTPROT_BOOT (3, what `ip route add` uses) when not given. */
+  readonly protocol?: number;
+  /** Universe with a gateway, link scope without, when not given (as `ip route add` does). */
+  readonly scope?: number;
+  readonly priority?: number;
+  readonly table?: number;
+}
+
+/** A route to delete: everything given must match; what is left out matches anything. */
+export interface RouteDelete {
+  readonly dst: string;
+  readonly gateway?: string;
+  readonly oif?: number;
+  readonly onlink?: boolean;
+  /** Only a route of this rtm_protocol is deleted; any protocol when not given. */
+  readonly protocol?: number;
+  readonly priority?: number;
+  readonly table?: number;
+}
+
+export class Rtnl {
+  private seq: number;
+  private closed = false;
+  /** The tail of the request queue: each request starts when the previous one settled. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly transport: NlTransport) {
+    // Any start works: replies are matched by sequence number AND port id,
+    // and the port id is this socket's own.
+    this.seq = 0;
+  }
+
+  /** One socket in the caller's network namespace; timeoutMs bounds each wait for the kernel. */
+  static open(opts: { timeoutMs?: number } = {}): Rtnl {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    try {
+      return new Rtnl(NativeNlTransport.open(timeoutMs));
+    } catch (err) {
+      const e = err as { code?: unknown; errno?: unknown; message?: unknown };
+      // A PrerequisiteError (the addon is not built) goes through as it is.
+      if (typeof e.code !== 'string' || !/^E[A-Z0-9]+$/.test(e.code)) throw err;
+      throw new RtnlError('opening an rtnetlink socket', e.code,
+        typeof e.errno === 'number' ? e.errno : 0, undefined, typeof e.message === 'string' ? e.message : undefined, { cause: err });
+    }
+  }
+
+  /** Closes the socket once the requests already queued have settled; later calls fail with EBADF. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.tail = this.tail.then(() => this.transport.close(), () => this.transport.close());
+    }
+    return this.tail.then(() => undefined, () => undefined);
+  }
+
+  // ---- links -------------------------------------------------------------
+
+  /** Every link of the namespace. */
+  async links(): Promise<RtnlLink[]> {
+    const msgs = await this.dump('RTM_GETLINK dump', (seq) => nl.dumpLinksRequest(seq));
+    return msgs.filter((m) => m.type === nl.RTM_NEWLINK).map((m) => toLink(nl.parseLink(m)));
+  }
+
+  /** The link named `name`, or null when there is none (the kernel's ENODEV). */
+  async link(name: string): Promise<RtnlLink | null> {
+    try {
+      const msgs = await this.request(`RTM_GETLINK ${name}`, (seq) => nl.getLinkRequest(seq, name));
+      const m = msgs.find((x) => x.type === nl.RTM_NEWLINK);
+      return m ? toLink(nl.parseLink(m)) : null;
+    } catch (err) {
+      if (err instanceof RtnlError && err.errno === 'ENODEV') return null;
+      throw err;
+    }
+  }
+
+  /** The link with this index, or null. */
+  async linkByIndex(index: number): Promise<RtnlLink | null> {
+    try {
+      const msgs = await this.request(`RTM_GETLINK index ${index}`, (seq) => nl.getLinkByIndexRequest(seq, index));
+      const m = msgs.find((x) => x.type === nl.RTM_NEWLINK);
+      return m ? toLink(nl.parseLink(m)) : null;
+    } catch (err) {
+      if (err instanceof RtnlError && err.errno === 'ENODEV') return null;
+      throw err;
+    }
+  }
+
+  /**
+   * One RTM_NEWLINK on link `index`: MTU and MAC, and IFF_UP set or cleared
+   * when `up` is given. The kernel applies MTU and MAC before the flags, so a
+   * link that goes up here comes up with them. (A device that refuses a MAC
+   * change while up needs `{up: false}` first, as its own call.) Nothing to
+   * change sends nothing. Bad MAC or MTU: ConfigError, before any request.
+   */
+  async setLink(index: number, change: LinkSet): Promise<void> {
+    let mac: Buffer | undefined;
+    if (change.mac !== undefined) {
+      if (!isMac(change.mac)) throw new ConfigError(`setting link ${index}: not a MAC address: ${JSON.stringify(change.mac)}`, 'mac');
+      mac = parseMac(change.mac);
+    }
+    if (change.mtu !== undefined && (!Number.isInteger(change.mtu) || change.mtu < 68 || change.mtu > 65535)) {
+      throw new ConfigError(`setting link ${index}: MTU must be an integer in 68..65535, got ${change.mtu}`, 'mtu');
+    }
+    if (change.up === undefined && mac === undefined && change.mtu === undefined) return;
+    const parts = [`RTM_NEWLINK index ${index}`];
+    if (change.mac !== undefined) parts.push(`address ${change.mac.toLowerCase()}`);
+    if (change.mtu !== undefined) parts.push(`mtu ${change.mtu}`);
+    if (change.up !== undefined) parts.push(change.up ? 'up' : 'down');
+    const req: { up?: boolean; mtu?: number; mac?: Buffer } = {};
+    if (change.up !== undefined) req.up = change.up;
+    if (change.mtu !== undefined) req.mtu = change.mtu;
+    if (mac !== undefined) req.mac = mac;
+    await this.request(parts.join(' '), (seq) => nl.setLinkRequest(seq, index, req));
+  }
+
+  // ---- addresses -------------------------------------------------------
+
+  /** IPv4 addresses, of one link or of all, in the kernel's order (primary first). */
+  async addresses(index?: number): Promise<RtnlAddress[]> {
+    const msgs = await this.dump('RTM_GETADDR dump', (seq) => nl.dumpAddrsRequest(seq, nl.AF_INET));
+    const out: RtnlAddress[] = [];
+    for (const m of msgs) {
+      if (m.type !== nl.RTM_NEWADDR) continue;
+      const a = nl.parseAddr(m);
+      if (a.family !== nl.AF_INET || (index !== undefined && a.index !== index)) continue;
+      const ip = a.local ?? a.address;
+      if (!ip || ip.length !== 4) continue;
+      const address = formatIpv4(ip.readUInt32BE(0));
+      out.push({ index: a.index, address, prefixLen: a.prefixLen, cidr: `${address}/${a.prefixLen}`, scope: a.scope });
+    }
+    return out;
+  }
+
+  /**
+   * Adds 'a.b.c.d/len' (host bits allowed: an interface address) to link
+   * `index`. The default flags NLM_F_CREATE|NLM_F_REPLACE refresh an address
+   * that is there, so a second call is fine; NLM_F_CREATE|NLM_F_EXCL makes it EEXIST.
+   */
+  async addAddress(index: number, cidr: string, flags: number = nl.NLM_F_CREATE | nl.NLM_F_REPLACE): Promise<void> {
+    const { addr, len } = interfaceCidr(cidr, `adding address ${cidr}`);
+    await this.request(`RTM_NEWADDR ${cidr} index ${index}`,
+      (seq) => nl.addrRequest(seq, nl.RTM_NEWADDR, flags, { index, prefixLen: len, addr: ipBytes(addr) }));
+  }
+
+  /** Removes an address; one that is not there is EADDRNOTAVAIL (left to the caller to forgive). */
+  async deleteAddress(index: number, cidr: string): Promise<void> {
+    const { addr, len } = interfaceCidr(cidr, `deleting address ${cidr}`);
+    await this.request(`RTM_DELADDR ${cidr} index ${index}`,
+      (seq) => nl.addrRequest(seq, nl.RTM_DELADDR, 0, { index, prefixLen: len, addr: ipBytes(addr) }));
+  }
+
+  // ---- routes ------------------------------------------------------------
+
+  /** IPv4 routes of one table (main by default), every type and protocol, in the kernel's order. */
+  async routes(opts: { table?: number } = {}): Promise<RtnlRoute[]> {
+    const table = opts.table ?? nl.RT_TABLE_MAIN;
+    const msgs = await this.dump('RTM_GETROUTE dump', (seq) => nl.dumpRoutesRequest(seq, nl.AF_INET));
+    const out: RtnlRoute[] = [];
+    for (const m of msgs) {
+      if (m.type !== nl.RTM_NEWROUTE) continue;
+      const r = nl.parseRoute(m);
+      if (r.family !== nl.AF_INET || r.table !== table) continue;
+      out.push(toRoute(r));
+    }
+    return out;
+  }
+
+  /**
+   * The main table's IPv4 default route with an output device: the unicast
+   * 0.0.0.0/0 with the lowest metric (the kernel's choice), or null.
+   */
+  async defaultRoute(): Promise<RtnlRoute | null> {
+    let best: RtnlRoute | null = null;
+    for (const r of await this.routes()) {
+      if (r.dst !== '0.0.0.0/0' || r.type !== nl.RTN_UNICAST || r.oif === undefined) continue;
+      if (best === null || r.priority < best.priority) best = r;
+    }
+    return best;
+  }
+
+  /**
+   * RTM_NEWROUTE with `flags`: NLM_F_CREATE|NLM_F_EXCL (`ip route add`: EEXIST
+   * when a route to dst with the same metric exists), NLM_F_CREATE|NLM_F_REPLACE
+   * (`ip route replace`), NLM_F_REPLACE alone (ESRCH when there is none to replace).
+   */
+  async addRoute(route: RouteAdd, flags: number): Promise<void> {
+    const dst = cidr(route.dst, 'adding route');
+    const req: { -readonly [K in keyof nl.RouteRequest]: nl.RouteRequest[K] } = {
+      family: nl.AF_INET,
+      dstLen: dst.len,
+      table: route.table ?? nl.RT_TABLE_MAIN,
+      protocol: route.protocol ?? nl.RTPROT_BOOT,
+      scope: route.scope ?? (route.gateway !== undefined ? nl.RT_SCOPE_UNIVERSE : nl.RT_SCOPE_LINK),
+      type: nl.RTN_UNICAST,
+      flags: route.onlink ? nl.RTNH_F_ONLINK : 0,
+      dst: ipBytes(dst.addr),
+      oif: route.oif,
+    };
+    if (route.gateway !== undefined) req.gateway = ipBytes(address(route.gateway, 'adding route'));
+    if (route.priority !== undefined) req.priority = route.priority;
+    await this.request(`RTM_NEWROUTE ${describeRoute(route, req.protocol)}`, (seq) => nl.routeRequest(seq, nl.RTM_NEWROUTE, flags, req));
+  }
+
+  /**
+   * RTM_DELROUTE of the first route that matches everything given: scope
+   * RT_SCOPE_NOWHERE and protocol 0 unless given match any (what `ip route
+   * del` sends). A route that is not there is ESRCH.
+   */
+  async deleteRoute(route: RouteDelete): Promise<void> {
+    const dst = cidr(route.dst, 'deleting route');
+    const req: { -readonly [K in keyof nl.RouteRequest]: nl.RouteRequest[K] } = {
+      family: nl.AF_INET,
+      dstLen: dst.len,
+      table: route.table ?? nl.RT_TABLE_MAIN,
+      protocol: route.protocol ?? nl.RTPROT_UNSPEC,
+      scope: nl.RT_SCOPE_NOWHERE,
+      type: 0,
+      flags: route.onlink ? nl.RTNH_F_ONLINK : 0,
+      dst: ipBytes(dst.addr),
+    };
+    if (route.gateway !== undefined) req.gateway = ipBytes(address(route.gateway, 'deleting route'));
+    if (route.oif !== undefined) req.oif = route.oif;
+    if (route.priority !== undefined) req.priority = route.priority;
+    await this.request(`RTM_DELROUTE ${describeRoute(route, route.protocol)}`, (seq) => nl.routeRequest(seq, nl.RTM_DELROUTE, 0, req));
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    if (this.seq === 0) this.seq = 1;
+    return this.seq;
+  }
+
+  /** Runs `fn` after every earlier request settled. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new RtnlError('the rtnetlink socket', 'EBADF', 9, undefined, 'closed'));
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One request answered by its replies and an ack; throws the kernel's refusal. */
+  private request(what: string, build: (seq: number) => Buffer): Promise<nl.NlMsg[]> {
+    return this.serial(() => this.transact(what, build));
+  }
+
+  /** A dump, read again when the kernel marks it interrupted. */
+  private dump(what: string, build: (seq: number) => Buffer): Promise<nl.NlMsg[]> {
+    return this.serial(async () => {
+      for (let attempt = 1; ; attempt++) {
+        const msgs = await this.transact(what, build);
+        if (!msgs.some((m) => (m.flags & nl.NLM_F_DUMP_INTR) !== 0)) return msgs;
+        if (attempt >= DUMP_ATTEMPTS) {
+          throw new RtnlError(what, 'EINTR', 4, undefined, `the kernel marked the dump interrupted ${DUMP_ATTEMPTS} times: the table kept changing`);
+        }
+      }
+    });
+  }
+
+  private async transact(what: string, build: (seq: number) => Buffer): Promise<nl.NlMsg[]> {
+    const seq = this.nextSeq();
+    let reply: Buffer;
+    try {
+      reply = await this.transport.transact(build(seq));
+    } catch (err) {
+      throw transportError(what, err);
+    }
+    return checkReply(what, reply);
+  }
+}
+
+/**
+ * The data messages of a reply, or the refusal it carries: an NLMSG_ERROR
+ * with an errno, or a dump's NLMSG_DONE with a negative status. A reply
+ * that does not parse is an RtnlError 'EPROTO' naming the fault.
+ */
+export function checkReply(what: string, reply: Buffer): nl.NlMsg[] {
+  let msgs: nl.NlMsg[];
+  try {
+    msgs = nl.parseMessages(reply);
+    const out: nl.NlMsg[] = [];
+    for (const m of msgs) {
+      if (m.type === nl.NLMSG_ERROR) {
+        const e = nl.parseError(m);
+        if (e.errno !== 0) throw kernelError(what, e.errno, e.message);
+        continue;
+      }
+      if (m.type === nl.NLMSG_DONE) {
+        // A dump's status: 0, or -errno when the dump failed part way.
+        if (m.payload.length >= 4) {
+          const status = nl.i32(m.payload, 0);
+          if (status < 0) throw kernelError(what, -status, undefined);
+        }
+        continue;
+      }
+      if (m.type === nl.NLMSG_NOOP) continue;
+      out.push(m);
+    }
+    return out;
+  } catch (err) {
+    if (err instanceof RtnlError) throw err;
+    throw new RtnlError(what, 'EPROTO', 0, undefined, `malformed reply: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function kernelError(what: string, errno: number, extack: string | undefined): RtnlError {
+  let name: string;
+  try {
+    name = getSystemErrorName(-errno);
+  } catch {
+    name = `ERRNO_${errno}`;
+  }
+  if (!/^E[A-Z0-9]+$/.test(name)) name = `ERRNO_${errno}`;
+  return new RtnlError(what, name, errno, extack);
+}
+
+function transportError(what: string, err: unknown): RtnlError {
+  const e = err as { code?: unknown; errno?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : 'EIO';
+  if (code === 'EAGAIN') return new RtnlError(what, 'ETIMEDOUT', 110, undefined, 'no answer from the kernel in time', { cause: err });
+  return new RtnlError(what, code, typeof e.errno === 'number' ? e.errno : 0, undefined,
+    typeof e.message === 'string' ? e.message : String(err), { cause: err });
+}
+
+function toLink(m: nl.LinkMsg): RtnlLink {
+  return {
+    index: m.index,
+    name: m.name ?? '',
+    mtu: m.mtu ?? 0,
+    mac: m.address !== undefined && m.address.length === 6 ? formatMac(m.address) : '',
+    up: (m.flags & nl.IFF_UP) !== 0,
+    flags: m.flags,
+  };
+}
+
+function ip4(b: Buffer | undefined): string | undefined {
+  return b !== undefined && b.length === 4 ? formatIpv4(b.readUInt32BE(0)) : undefined;
+}
+
+function toRoute(m: nl.RouteMsg): RtnlRoute {
+  const out: { -readonly [K in keyof RtnlRoute]: RtnlRoute[K] } = {
+    dst: `${ip4(m.dst) ?? '0.0.0.0'}/${m.dstLen}`,
+    onlink: (m.flags & nl.RTNH_F_ONLINK) !== 0,
+    protocol: m.protocol,
+    scope: m.scope,
+    type: m.type,
+    priority: m.priority ?? 0,
+    table: m.table,
+    flags: m.flags,
+  };
+  const gateway = ip4(m.gateway);
+  if (gateway !== undefined) out.gateway = gateway;
+  if (m.oif !== undefined) out.oif = m.oif;
+  const prefsrc = ip4(m.prefsrc);
+  if (prefsrc !== undefined) out.prefsrc = prefsrc;
+  return out;
+}
+
+function ipBytes(addr: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(addr >>> 0, 0);
+  return b;
+}
+
+function cidr(text: string, what: string): { addr: number; len: number } {
+  try {
+    return parseCidr(text);
+  } catch (err) {
+    throw new ConfigError(`${what}: ${(err as Error).message}`);
+  }
+}
+
+function address(text: string, what: string): number {
+  try {
+    return parseIpv4(text);
+  } catch (err) {
+    throw new ConfigError(`${what}: ${(err as Error).message}`);
+  }
+}
+
+/** 'a.b.c.d/len' with host bits allowed. */
+function interfaceCidr(text: string, what: string): { addr: number; len: number } {
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
+  const len = m ? Number(m[2]) : NaN;
+  if (!m || len > 32) throw new ConfigError(`${what}: not an IPv4 address with prefix length (a.b.c.d/len): ${JSON.stringify(text)}`);
+  return { addr: address(m[1]!, what), len };
+}
+
+function describeRoute(r: { dst: string; gateway?: string; oif?: number; onlink?: boolean }, protocol: number | undefined): string {
+  return `${r.dst}${r.gateway !== undefined ? ` via ${r.gateway}` : ''}${r.oif !== undefined ? ` oif ${r.oif}` : ''}` +
+    `${r.onlink ? ' onlink' : ''}${protocol !== undefined ? ` proto ${protocol}` : ''}`;
+}
