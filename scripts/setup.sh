@@ -15,7 +15,7 @@ fi
 declare -A need=(
   [iproute2]=/usr/sbin/ip          # ip netns, ip link, bridge
   [iputils-ping]=/usr/bin/ping
-  [ethtool]=/usr/sbin/ethtool
+  [ethtool]=/usr/sbin/ethtool      # the one test that turns a kernel peer's TX checksum offload off
   [tcpdump]=/usr/bin/tcpdump
   [tshark]=/usr/bin/tshark         # dissects VXLAN in the tests' captures
   [iperf3]=/usr/bin/iperf3         # the lab benchmark
