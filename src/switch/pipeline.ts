@@ -25,11 +25,12 @@
  * the tables are keyed by integers. Each frame's stages are one method
  * (encapFrame / decapFrame) that returns its verdict; the batch loop counts it.
  *
- * Tracing (switch/trace.ts): when `tracer` is set, each frame goes through
- * traceEncap / traceDecap instead, which copy the frame before the decision
- * (the ARP answer rewrites it in place), run the same encapFrame / decapFrame,
- * and hand the tracer the verdict and the table lookups behind it. With no
- * tracer the cost is one null check per frame: no closure, no allocation.
+ * Tracing (the hook: switch/trace-hook.ts): when `tracer` is set, each frame
+ * goes through traceEncap / traceDecap instead, which copy the frame before
+ * the decision (the ARP answer rewrites it in place), run the same
+ * encapFrame / decapFrame, and hand the tracer the verdict and the table
+ * lookups behind it. With no tracer the cost is one null check per frame: no
+ * closure, no allocation.
  */
 import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
@@ -42,7 +43,7 @@ import { DropReason, type Counters } from './counters';
 import type { Fdb } from './fdb';
 import { flowSourcePort, SOURCE_PORT_MIN } from './flow-hash';
 import { checkInnerSource, INNER_NO_ROW, INNER_OK, type PeerTable } from './peer-table';
-import type { FrameTrace, Lookup, Tracer } from './trace';
+import type { FrameTrace, Lookup, Tracer } from './trace-hook';
 
 /** Headroom every batch must keep in front of a frame: UDP + VXLAN headers, written in place. */
 export const ENCAP_HEADROOM = udp.HEADER_LEN + vxlan.HEADER_LEN;
