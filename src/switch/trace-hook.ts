@@ -6,7 +6,9 @@
  *
  *   - the Pipeline calls frame() once per frame, with a copy of the frame
  *     taken before the decision (an ARP answer rewrites the frame in place),
- *     the verdict, the lookups, and where it was queued;
+ *     the verdict, the lookups, and where it was queued. The Pipeline only
+ *     copies and decides; explainEncap / explainDecap (below) add the table
+ *     lookups behind the decision and where the frame was queued;
  *   - the Switch calls endBatch() once per batch with how many queued frames
  *     each port took, so that a refused frame becomes the udp-send /
  *     tap-write drop it is.
@@ -14,8 +16,14 @@
  * The tracer that implements it (trace.ts) records (trace-record.ts), renders
  * (trace-render.ts) and writes (trace-sink.ts).
  */
-import type { FdbEntry } from './fdb';
-import type { PeerRow } from './peer-table';
+import type { SendList } from '../io/port';
+import * as arp from '../wire/arp';
+import * as ethernet from '../wire/ethernet';
+import * as vxlan from '../wire/vxlan';
+import type { ArpTable } from './arp-table';
+import { DropReason } from './drops';
+import type { Fdb, FdbEntry } from './fdb';
+import type { PeerRow, PeerTable } from './peer-table';
 
 /** Where a frame came from: read from the TAP, or received from the underlay. */
 export type Direction = 'tap' | 'net';
@@ -69,4 +77,83 @@ export interface Tracer {
    * were refused. Renders and writes the batch.
    */
   endBatch(netTaken: number, tapTaken: number): void;
+}
+
+// ---------------------------------------------------------------------------
+// The explanation: what the Pipeline's tables said about a decided frame.
+// Off the hot path (only with a tracer), it allocates freely. The tables do
+// not change within a batch, so asking them again after the decision gives
+// the answers the decision had.
+
+/** What the explanation reads of the Pipeline (its own tables and settings). */
+export interface PipelineTables {
+  readonly vni: number;
+  readonly fdb: Fdb;
+  readonly arp: ArpTable;
+  readonly peers: PeerTable | null;
+  readonly acceptUnknownVteps: boolean;
+  /** The Pipeline's own inner source check (stage 4): INNER_OK or why not. */
+  innerSource(buf: Buffer, off: number, len: number, from: number): number;
+}
+
+/** A decided frame, before its explanation: `drop` >= 0 makes it a drop. */
+export function frameTrace(dir: Direction, data: Buffer, addr: number, port: number, action: Action, drop: number): FrameTrace {
+  return { dir, data, addr, port, lookups: [], action, drop, encap: null, reply: null, queued: null, index: -1 };
+}
+
+/**
+ * A frame from the TAP, decided: its ARP and FDB lookups, the reply it became
+ * (`buf[off..]` after the decision) or the VTEP it was encapsulated for, and
+ * where it was queued (the last entry of toTap or toNet).
+ */
+export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off: number, toNet: SendList, toTap: SendList): FrameTrace {
+  const data = ev.data;
+  const len = data.length;
+  if (ev.drop === DropReason.RUNT) return ev;
+  if (ethernet.etherType(data, 0) === ethernet.ETHERTYPE_ARP) {
+    const l3 = ethernet.l3Offset(data, 0);
+    if (arp.isEthIpv4(data, l3, len - l3) && arp.op(data, l3) === arp.OP_REQUEST) {
+      const ip = arp.targetIp(data, l3);
+      ev.lookups.push({ table: 'arp', ip, mac: p.arp.lookup(ip) ?? null });
+    }
+  }
+  if (ev.action === 'arp-reply') {
+    ev.reply = Buffer.from(buf.subarray(off, off + len));
+    ev.queued = 'tap';
+    ev.index = toTap.count - 1;
+  } else if (ev.action === 'encap' || ev.drop === DropReason.FDB_MISS) {
+    const mac = ethernet.dstKey(data, 0);
+    ev.lookups.push({ table: 'fdb', mac, entry: p.fdb.lookup(mac) ?? null });
+  }
+  if (ev.action === 'encap') {
+    const k = toNet.count - 1;
+    ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+    ev.queued = 'net';
+    ev.index = k;
+  }
+  return ev;
+}
+
+/** A datagram from the network, decided: the sender, VNI and inner source checks, and where it was queued (the last entry of toTap). */
+export function explainDecap(p: PipelineTables, ev: FrameTrace, toTap: SendList): FrameTrace {
+  const data = ev.data;
+  const from = ev.addr;
+  ev.lookups.push({ table: 'vtep', addr: from, known: p.fdb.knowsVtep(from), required: !p.acceptUnknownVteps });
+  const decap = ev.action === 'decap';
+  const spoof = ev.drop === DropReason.INNER_SPOOF;
+  if (decap || spoof || ev.drop === DropReason.VXLAN_UNKNOWN_VNI) {
+    ev.lookups.push({ table: 'vni', vni: vxlan.vni(data, 0), ours: p.vni });
+  }
+  if (p.peers !== null && (decap || spoof)) {
+    const inner = vxlan.HEADER_LEN;
+    ev.lookups.push({
+      table: 'peer', addr: from, row: p.peers.get(from) ?? null,
+      result: p.innerSource(data, inner, data.length - inner, from),
+    });
+  }
+  if (decap) {
+    ev.queued = 'tap';
+    ev.index = toTap.count - 1;
+  }
+  return ev;
 }
