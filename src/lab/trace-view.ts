@@ -6,8 +6,9 @@
  * records through as they are.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { parseTraceFilter, subjectOf, type TraceFilter, type TraceRecord } from '../switch/trace';
-import { formatLayers } from '../wire/decode';
+import { parseTraceFilter, type TraceFilter } from '../switch/trace-filter';
+import { subjectOf, type TraceRecord } from '../switch/trace-record';
+import { renderNotice, renderText } from '../switch/trace-render';
 import { parseIpv4 } from '../wire/addr';
 import { wrapPayload } from '../wire/underlay';
 import * as ethernet from '../wire/ethernet';
@@ -25,27 +26,14 @@ export interface TraceViewOptions {
   color: boolean;
 }
 
-const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m' } as const;
-
-/** One record as text, the way `vxtap run --trace` prints it. */
+/**
+ * One record as text, the way `vxtap run --trace` prints it (one renderer,
+ * switch/trace-render.ts), after the host's name. A record has its bytes only
+ * when it failed to decode (`hex`): then each layer gets its hex dump.
+ */
 export function renderRecord(rec: TraceRecord, host: string, color: boolean): string {
-  const paint = (s: keyof typeof ANSI, t: string): string => (color ? ANSI[s] + t + ANSI.reset : t);
-  const clock = rec.time.slice(11, 23) + String(rec.tsUs % 1000).padStart(3, '0');
-  const from = rec.outer
-    ? `from network ${rec.outer.src}:${rec.outer.srcPort} → ${rec.outer.dst}:${rec.outer.dstPort}, ${rec.len} bytes of UDP payload`
-    : `from TAP, ${rec.len} bytes`;
-  const lines = [paint('bold', `${host} #${rec.seq} ${clock} ${from}`)];
-  const buf = rec.hex !== null ? bytesOf(rec) : undefined;
-  const body = formatLayers(rec.layers, buf !== undefined ? { buf } : {}).split('\n');
-  if (rec.outer) body[0] = `${body[0]} (outer IPv4 + UDP rebuilt from the socket's addresses)`;
-  for (const l of body) {
-    const bad = l.includes('= DecodeFailure {');
-    lines.push('  ' + (bad ? paint('red', l) : l.startsWith('    ') ? paint('dim', l) : l));
-  }
-  for (const l of rec.lookups) lines.push('  ' + paint('cyan', 'lookup') + '  ' + l.text);
-  const style = rec.decision === 'drop' ? 'red' : 'green';
-  lines.push('  ' + paint(style, '=>') + '      ' + paint(style, rec.reason));
-  return lines.join('\n') + '\n\n';
+  const dump = rec.hex !== null ? bytesOf(rec) ?? null : null;
+  return renderText(rec, { color, host, dump });
 }
 
 /** The bytes the layers' offsets refer to (network frames: with the rebuilt outer IPv4 + UDP). */
@@ -93,7 +81,7 @@ export async function followTrace(path: string, host: string, o: TraceViewOption
       return;
     }
     if (typeof rec.notice === 'string') {
-      out.write(o.json ? line + '\n' : `${rec.notice}\n`);
+      out.write(o.json ? line + '\n' : renderNotice(rec.notice, 'text', false));
       return;
     }
     if (filter !== null && !filter.matches(subjectOf(rec))) return;

@@ -25,13 +25,13 @@
  * the tables are keyed by integers. Each frame's stages are one method
  * (encapFrame / decapFrame) that returns its verdict; the batch loop counts it.
  *
- * Tracing (switch/trace.ts): when `tracer` is set, each frame goes through
- * traceEncap / traceDecap instead, which copy the frame before the decision
- * (the ARP answer rewrites it in place), run the same encapFrame / decapFrame,
- * and hand the tracer the verdict and the table lookups behind it. With no
- * tracer the cost is one null check per frame: no closure, no allocation.
+ * Tracing (the hook: switch/trace-hook.ts): when `tracer` is set, each frame
+ * goes through traceEncap / traceDecap instead, which copy the frame before
+ * the decision (the ARP answer rewrites it in place), run the same
+ * encapFrame / decapFrame, and hand the verdict to the hook, which adds the
+ * table lookups behind it. With no tracer the cost is one null check per
+ * frame: no closure, no allocation.
  */
-import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
 import * as vxlan from '../wire/vxlan';
@@ -42,7 +42,7 @@ import { DropReason, type Counters } from './counters';
 import type { Fdb } from './fdb';
 import { flowSourcePort, SOURCE_PORT_MIN } from './flow-hash';
 import { checkInnerSource, INNER_NO_ROW, INNER_OK, type PeerTable } from './peer-table';
-import type { FrameTrace, Lookup, Tracer } from './trace';
+import { explainDecap, explainEncap, frameTrace, type FrameTrace, type PipelineTables, type Tracer } from './trace-hook';
 
 /** Headroom every batch must keep in front of a frame: UDP + VXLAN headers, written in place. */
 export const ENCAP_HEADROOM = udp.HEADER_LEN + vxlan.HEADER_LEN;
@@ -93,6 +93,8 @@ export class Pipeline {
   readonly encapOverhead: number;
   /** Set to trace every frame; null costs one check per frame. */
   tracer: Tracer | null;
+  /** The hook's view of this pipeline (tables()); null until a frame is traced. */
+  private explained: PipelineTables | null = null;
 
   constructor(opts: PipelineOptions) {
     if (!Number.isInteger(opts.vni) || opts.vni < 0 || opts.vni > vxlan.VNI_MAX) {
@@ -222,76 +224,39 @@ export class Pipeline {
   }
 
   // -------------------------------------------------------------------------
-  // Tracing: off the hot path, allocates freely.
+  // The trace hook's seam: off the hot path. Copy, decide, and let the hook
+  // explain (switch/trace-hook.ts).
 
-  /** encapFrame, explained: the frame as it came (copied first), the verdict, the lookups behind it. */
+  /** encapFrame, traced: the frame as it came (copied first: an ARP answer rewrites it), then the verdict explained. */
   private traceEncap(t: Tracer, buf: Buffer, off: number, len: number, toNet: SendList, toTap: SendList): number {
     const data = Buffer.from(buf.subarray(off, off + len));
     const v = this.encapFrame(buf, off, len, toNet, toTap);
-    const ev = traceEvent('tap', data, 0, 0, v);
-    if (v === DropReason.RUNT) {
-      t.frame(ev);
-      return v;
-    }
-    if (ethernet.etherType(data, 0) === ethernet.ETHERTYPE_ARP) {
-      const l3 = ethernet.l3Offset(data, 0);
-      if (arp.isEthIpv4(data, l3, len - l3) && arp.op(data, l3) === arp.OP_REQUEST) {
-        const ip = arp.targetIp(data, l3);
-        ev.lookups.push({ table: 'arp', ip, mac: this.arp.lookup(ip) ?? null });
-      }
-    }
-    if (v === Verdict.ARP_REPLY) {
-      ev.reply = Buffer.from(buf.subarray(off, off + len));
-      ev.queued = 'tap';
-      ev.index = toTap.count - 1;
-    } else if (v === Verdict.ENCAP || v === DropReason.FDB_MISS) {
-      const mac = ethernet.dstKey(data, 0);
-      ev.lookups.push({ table: 'fdb', mac, entry: this.fdb.lookup(mac) ?? null });
-    }
-    if (v === Verdict.ENCAP) {
-      const k = toNet.count - 1;
-      ev.encap = { vni: this.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
-      ev.queued = 'net';
-      ev.index = k;
-    }
-    t.frame(ev);
+    t.frame(explainEncap(this.tables(), traceOf('tap', data, 0, 0, v), buf, off, toNet, toTap));
     return v;
   }
 
-  /** decapFrame, explained. */
+  /** decapFrame, traced. */
   private traceDecap(t: Tracer, buf: Buffer, off: number, len: number, from: number, port: number, toTap: SendList): number {
     const data = Buffer.from(buf.subarray(off, off + len));
     const v = this.decapFrame(buf, off, len, from, toTap);
-    const ev = traceEvent('net', data, from, port, v);
-    ev.lookups.push({ table: 'vtep', addr: from, known: this.fdb.knowsVtep(from), required: !this.acceptUnknownVteps });
-    if (v === Verdict.DECAP || v === DropReason.VXLAN_UNKNOWN_VNI || v === DropReason.INNER_SPOOF) {
-      ev.lookups.push({ table: 'vni', vni: vxlan.vni(data, 0), ours: this.vni });
-    }
-    if (this.peers !== null && (v === Verdict.DECAP || v === DropReason.INNER_SPOOF)) {
-      const inner = vxlan.HEADER_LEN;
-      ev.lookups.push({
-        table: 'peer', addr: from, row: this.peers.get(from) ?? null,
-        result: this.innerSource(data, inner, len - inner, from),
-      });
-    }
-    if (v === Verdict.DECAP) {
-      ev.queued = 'tap';
-      ev.index = toTap.count - 1;
-    }
-    t.frame(ev);
+    t.frame(explainDecap(this.tables(), traceOf('net', data, from, port, v), toTap));
     return v;
+  }
+
+  /** What the hook's explanation reads of this pipeline (made once, on the first traced frame). */
+  private tables(): PipelineTables {
+    if (this.explained === null) {
+      this.explained = {
+        vni: this.vni, fdb: this.fdb, arp: this.arp, peers: this.peers, acceptUnknownVteps: this.acceptUnknownVteps,
+        innerSource: (buf, off, len, from) => this.innerSource(buf, off, len, from),
+      };
+    }
+    return this.explained;
   }
 }
 
-function traceEvent(dir: 'tap' | 'net', data: Buffer, addr: number, port: number, v: number): FrameTrace {
-  const lookups: Lookup[] = [];
-  return {
-    dir, data, addr, port, lookups,
-    action: v === Verdict.ENCAP ? 'encap' : v === Verdict.ARP_REPLY ? 'arp-reply' : v === Verdict.DECAP ? 'decap' : 'drop',
-    drop: v >= 0 ? v : -1,
-    encap: null,
-    reply: null,
-    queued: null,
-    index: -1,
-  };
+/** The verdict as the hook's FrameTrace. */
+function traceOf(dir: 'tap' | 'net', data: Buffer, addr: number, port: number, v: number): FrameTrace {
+  const action = v === Verdict.ENCAP ? 'encap' : v === Verdict.ARP_REPLY ? 'arp-reply' : v === Verdict.DECAP ? 'decap' : 'drop';
+  return frameTrace(dir, data, addr, port, action, v >= 0 ? v : -1);
 }

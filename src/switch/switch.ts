@@ -29,7 +29,7 @@ import { Counters, DropReason } from './counters';
 import { Fdb } from './fdb';
 import { PeerTable } from './peer-table';
 import { ENCAP_HEADROOM, Pipeline } from './pipeline';
-import type { Tracer } from './trace';
+import type { Tracer } from './trace-hook';
 import * as ethernet from '../wire/ethernet';
 import * as vxlan from '../wire/vxlan';
 

@@ -27,12 +27,12 @@
 import { ConfigError } from '../errors';
 import { isIpv4 } from '../wire/addr';
 import * as ipv6 from '../wire/ipv6';
-import { DROP_NAMES } from './counters';
+import { DROP_NAMES } from './drops';
 
 /** What a filter sees of a traced frame (built by the tracer from its record). */
 export interface FilterSubject {
   dir: 'tap' | 'net';
-  /** The DROP_NAMES name, or null when the frame was not dropped. */
+  /** The drop's name (drops.ts), or null when the frame was not dropped. */
   drop: string | null;
   /** Every address in the frame, as text (IPv4 dotted, IPv6 RFC 5952). */
   hosts: ReadonlySet<string>;

@@ -1,0 +1,159 @@
+/**
+ * The trace hook: what the Pipeline and the Switch call when a tracer is set,
+ * and nothing else. With no tracer the pipeline pays one null check per frame
+ * (`this.tracer === null`) and allocates nothing; everything below is built
+ * only when tracing is on.
+ *
+ *   - the Pipeline calls frame() once per frame, with a copy of the frame
+ *     taken before the decision (an ARP answer rewrites the frame in place),
+ *     the verdict, the lookups, and where it was queued. The Pipeline only
+ *     copies and decides; explainEncap / explainDecap (below) add the table
+ *     lookups behind the decision and where the frame was queued;
+ *   - the Switch calls endBatch() once per batch with how many queued frames
+ *     each port took, so that a refused frame becomes the udp-send /
+ *     tap-write drop it is.
+ *
+ * The tracer that implements it (trace.ts) records (trace-record.ts), renders
+ * (trace-render.ts) and writes (trace-sink.ts).
+ */
+import type { SendList } from '../io/port';
+import * as arp from '../wire/arp';
+import * as ethernet from '../wire/ethernet';
+import * as vxlan from '../wire/vxlan';
+import type { ArpTable } from './arp-table';
+import { DropReason } from './drops';
+import type { Fdb, FdbEntry } from './fdb';
+import type { PeerRow, PeerTable } from './peer-table';
+
+/** Where a frame came from: read from the TAP, or received from the underlay. */
+export type Direction = 'tap' | 'net';
+/** What the switch did with it. */
+export type Action = 'arp-reply' | 'encap' | 'decap' | 'drop';
+
+/** One table probe behind a decision. Addresses are host-order u32, MACs 48-bit keys. */
+export type Lookup =
+  /** The ARP table, for the target of an ARP request. */
+  | { table: 'arp'; ip: number; mac: number | null }
+  /** The FDB, for the destination MAC. */
+  | { table: 'fdb'; mac: number; entry: FdbEntry | null }
+  /** Decap's source check: does some FDB entry point at the sender? (`required` false: unknown VTEPs are accepted.) */
+  | { table: 'vtep'; addr: number; known: boolean; required: boolean }
+  /** The VXLAN header's VNI against ours. */
+  | { table: 'vni'; vni: number; ours: number }
+  /**
+   * The inner source check (switch/peer-table.ts): the sender's row (null:
+   * none) and checkInnerSource's result (INNER_*). The record reads the inner
+   * source from the frame.
+   */
+  | { table: 'peer'; addr: number; row: PeerRow | null; result: number };
+
+/** One frame, as the pipeline saw and decided it. */
+export interface FrameTrace {
+  dir: Direction;
+  /** A copy of the frame as it arrived, before any rewrite (network: the UDP payload, from the VXLAN header on). */
+  data: Buffer;
+  /** Network frames: the sender's IPv4 (host-order u32) and UDP port; 0 for TAP frames. */
+  addr: number;
+  port: number;
+  action: Action;
+  /** A DropReason index when action is 'drop', else -1. */
+  drop: number;
+  lookups: Lookup[];
+  /** For 'encap': the VNI, the destination VTEP and port, and the UDP source port (0: the socket's own port). */
+  encap: { vni: number; vtep: number; port: number; srcPort: number } | null;
+  /** For 'arp-reply': a copy of the reply sent back to the TAP. */
+  reply: Buffer | null;
+  /** The send list the frame was queued on ('net' from the TAP side, 'tap' either side), and its index there. */
+  queued: 'net' | 'tap' | null;
+  index: number;
+}
+
+export interface Tracer {
+  /** One frame decided (called by the Pipeline). */
+  frame(t: FrameTrace): void;
+  /**
+   * The batch went to the ports (called by the Switch): queued frames at
+   * index >= netTaken on the 'net' list, or >= tapTaken on the 'tap' list,
+   * were refused. Renders and writes the batch.
+   */
+  endBatch(netTaken: number, tapTaken: number): void;
+}
+
+// ---------------------------------------------------------------------------
+// The explanation: what the Pipeline's tables said about a decided frame.
+// Off the hot path (only with a tracer), it allocates freely. The tables do
+// not change within a batch, so asking them again after the decision gives
+// the answers the decision had.
+
+/** What the explanation reads of the Pipeline (its own tables and settings). */
+export interface PipelineTables {
+  readonly vni: number;
+  readonly fdb: Fdb;
+  readonly arp: ArpTable;
+  readonly peers: PeerTable | null;
+  readonly acceptUnknownVteps: boolean;
+  /** The Pipeline's own inner source check (stage 4): INNER_OK or why not. */
+  innerSource(buf: Buffer, off: number, len: number, from: number): number;
+}
+
+/** A decided frame, before its explanation: `drop` >= 0 makes it a drop. */
+export function frameTrace(dir: Direction, data: Buffer, addr: number, port: number, action: Action, drop: number): FrameTrace {
+  return { dir, data, addr, port, lookups: [], action, drop, encap: null, reply: null, queued: null, index: -1 };
+}
+
+/**
+ * A frame from the TAP, decided: its ARP and FDB lookups, the reply it became
+ * (`buf[off..]` after the decision) or the VTEP it was encapsulated for, and
+ * where it was queued (the last entry of toTap or toNet).
+ */
+export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off: number, toNet: SendList, toTap: SendList): FrameTrace {
+  const data = ev.data;
+  const len = data.length;
+  if (ev.drop === DropReason.RUNT) return ev;
+  if (ethernet.etherType(data, 0) === ethernet.ETHERTYPE_ARP) {
+    const l3 = ethernet.l3Offset(data, 0);
+    if (arp.isEthIpv4(data, l3, len - l3) && arp.op(data, l3) === arp.OP_REQUEST) {
+      const ip = arp.targetIp(data, l3);
+      ev.lookups.push({ table: 'arp', ip, mac: p.arp.lookup(ip) ?? null });
+    }
+  }
+  if (ev.action === 'arp-reply') {
+    ev.reply = Buffer.from(buf.subarray(off, off + len));
+    ev.queued = 'tap';
+    ev.index = toTap.count - 1;
+  } else if (ev.action === 'encap' || ev.drop === DropReason.FDB_MISS) {
+    const mac = ethernet.dstKey(data, 0);
+    ev.lookups.push({ table: 'fdb', mac, entry: p.fdb.lookup(mac) ?? null });
+  }
+  if (ev.action === 'encap') {
+    const k = toNet.count - 1;
+    ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+    ev.queued = 'net';
+    ev.index = k;
+  }
+  return ev;
+}
+
+/** A datagram from the network, decided: the sender, VNI and inner source checks, and where it was queued (the last entry of toTap). */
+export function explainDecap(p: PipelineTables, ev: FrameTrace, toTap: SendList): FrameTrace {
+  const data = ev.data;
+  const from = ev.addr;
+  ev.lookups.push({ table: 'vtep', addr: from, known: p.fdb.knowsVtep(from), required: !p.acceptUnknownVteps });
+  const decap = ev.action === 'decap';
+  const spoof = ev.drop === DropReason.INNER_SPOOF;
+  if (decap || spoof || ev.drop === DropReason.VXLAN_UNKNOWN_VNI) {
+    ev.lookups.push({ table: 'vni', vni: vxlan.vni(data, 0), ours: p.vni });
+  }
+  if (p.peers !== null && (decap || spoof)) {
+    const inner = vxlan.HEADER_LEN;
+    ev.lookups.push({
+      table: 'peer', addr: from, row: p.peers.get(from) ?? null,
+      result: p.innerSource(data, inner, data.length - inner, from),
+    });
+  }
+  if (decap) {
+    ev.queued = 'tap';
+    ev.index = toTap.count - 1;
+  }
+  return ev;
+}

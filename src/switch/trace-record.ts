@@ -1,0 +1,351 @@
+/**
+ * The trace record: what one traced frame becomes once its outcome is known.
+ * It is the JSON output (one object per frame), what the filter sees
+ * (subjectOf) and what the text renderer prints (trace-render.ts), so `vxtap
+ * run --trace` and `vxtap lab trace` (which reads the JSON back) say the same.
+ *
+ * Frames from the network: the UDP socket gives the payload (VXLAN header on)
+ * and the sender, not the outer headers. They are rebuilt (wire/underlay.ts)
+ * from the sender and the local address, decoded with the inner frame, and
+ * marked as rebuilt. A frame that fails to decode is kept up to the failing
+ * layer, with the error and its bytes in hex (never skipped).
+ */
+import { formatIpv4, macStringFromKey } from '../wire/addr';
+import { decodeFrame, type DecodedLayer } from '../wire/decode';
+import * as arp from '../wire/arp';
+import * as ethernet from '../wire/ethernet';
+import * as ipv4 from '../wire/ipv4';
+import { WIRE_OVERHEAD, wrapPayload } from '../wire/underlay';
+import * as vxlan from '../wire/vxlan';
+import { DROP_NAMES, DropReason } from './drops';
+import * as peerTable from './peer-table';
+import type { Action, Direction, FrameTrace, Lookup } from './trace-hook';
+import type { FilterSubject } from './trace-filter';
+
+export interface LookupRecord {
+  table: Lookup['table'];
+  /** What was looked up: an IP, a MAC, a VNI. */
+  key: string;
+  hit: boolean;
+  /** What the hit gave (a MAC, "ip:port"), or null. */
+  result: string | null;
+  /** The peer behind it, from describePeer, or null. */
+  peer: string | null;
+  /** The line the text output prints. */
+  text: string;
+}
+
+export interface TraceRecord {
+  /** Frames traced so far, this one included (shown or not: gaps are filtered frames). */
+  seq: number;
+  /** When the pipeline saw the frame: ISO 8601, UTC. */
+  time: string;
+  /** The same, in microseconds since the epoch (as pcap timestamps). */
+  tsUs: number;
+  dir: Direction;
+  /** Bytes as received (network: the UDP payload). */
+  len: number;
+  /** Network frames: the underlay sender and receiver (the outer IPv4/UDP layers are rebuilt from these). */
+  outer: { src: string; srcPort: number; dst: string; dstPort: number } | null;
+  /** Decoded layers. Network frames start with the rebuilt outer IPv4 and UDP; offsets count from the first layer. */
+  layers: DecodedLayer[];
+  /** The first DecodeFailure's error, or null. */
+  decodeError: string | null;
+  /** The frame as received in hex, when it failed to decode. */
+  hex: string | null;
+  decision: Action;
+  /** The drop counter name (drops.ts), or null. */
+  drop: string | null;
+  /** The decision in one line. */
+  reason: string;
+  lookups: LookupRecord[];
+  encap: { vni: number; vtep: string; dstPort: number; srcPort: number; overhead: number; wireLen: number } | null;
+  /** For 'arp-reply': the reply's layers. */
+  reply: DecodedLayer[] | null;
+}
+
+/** What a record needs to know of the switch it came from. */
+export interface RecordContext {
+  /** Our VNI. */
+  vni: number;
+  /** Our UDP port: the destination of received datagrams, and the source port of sends that cannot choose one. */
+  port: number;
+  /** Our underlay IPv4 (host-order u32), shown as the receiver of datagrams. */
+  localIp: number;
+  /** The peer behind an IP (an overlay address from the ARP table or a VTEP address), or null. */
+  describePeer: ((ip: number) => string | null) | null;
+}
+
+/** Makes records of decided frames (FrameTrace) for one switch. */
+export class FrameRecorder {
+  constructor(private readonly ctx: RecordContext) {}
+
+  /** The record of one frame, and the bytes its layers' offsets refer to (network frames: with the rebuilt outer IPv4 + UDP). */
+  record(ev: FrameTrace, ms: number, seq: number): { rec: TraceRecord; buf: Buffer } {
+    const isNet = ev.dir === 'net';
+    const outer = isNet
+      ? { src: formatIpv4(ev.addr), srcPort: ev.port, dst: formatIpv4(this.ctx.localIp), dstPort: this.ctx.port }
+      : null;
+    const { layers, buf } = isNet ? this.decodeDatagram(ev) : { layers: decodeFrame(ev.data), buf: ev.data };
+    const failure = layers.find((l) => l.name === 'DecodeFailure');
+    const lookups = ev.lookups.map((l) => this.lookupRecord(l, ev));
+    const encap = ev.encap === null ? null : {
+      vni: ev.encap.vni,
+      vtep: formatIpv4(ev.encap.vtep),
+      dstPort: ev.encap.port,
+      srcPort: ev.encap.srcPort === 0 ? this.ctx.port : ev.encap.srcPort,
+      overhead: WIRE_OVERHEAD,
+      wireLen: ev.data.length + WIRE_OVERHEAD,
+    };
+    const rec: TraceRecord = {
+      seq,
+      time: new Date(ms).toISOString(),
+      tsUs: Math.floor(ms * 1000),
+      dir: ev.dir,
+      len: ev.data.length,
+      outer,
+      layers,
+      decodeError: failure?.error ?? null,
+      hex: failure ? ev.data.toString('hex') : null,
+      decision: ev.action,
+      drop: ev.drop >= 0 ? DROP_NAMES[ev.drop] ?? `drop-${ev.drop}` : null,
+      reason: '',
+      lookups,
+      encap,
+      reply: ev.reply === null ? null : decodeFrame(ev.reply),
+    };
+    rec.reason = this.reason(ev, rec);
+    return { rec, buf };
+  }
+
+  /**
+   * Outer IPv4 + UDP rebuilt around the payload, decoded with the VXLAN header
+   * and the inner frame. The placeholder Ethernet layer is left out; the
+   * rebuilt layers keep only what the socket told us (addresses, ports, lengths).
+   */
+  private decodeDatagram(ev: FrameTrace): { layers: DecodedLayer[]; buf: Buffer } {
+    const wire = wrapPayload(ev.data, { srcIp: ev.addr, srcPort: ev.port, dstIp: this.ctx.localIp, dstPort: this.ctx.port });
+    const layers = decodeFrame(wire, { vxlanPorts: [this.ctx.port] }).slice(1);
+    const shift = ethernet.HEADER_LEN;
+    for (const l of layers) l.offset -= shift;
+    const ip = layers[0];
+    if (ip?.name === 'IPv4') {
+      const { src, dst, length } = ip.fields;
+      ip.fields = { src: src!, dst: dst!, protocol: 'UDP', length: length!, rebuilt: 'from the socket: addresses only' };
+      ip.summary = `IPv4 ${src} > ${dst} proto UDP len ${length} (outer, rebuilt)`;
+    }
+    const u = layers[1];
+    if (u?.name === 'UDP') {
+      const { srcPort, dstPort, length } = u.fields;
+      u.fields = { srcPort: srcPort!, dstPort: dstPort!, length: length!, rebuilt: 'from the socket: ports only' };
+      u.summary = `UDP ${srcPort} > ${dstPort} len ${length} (outer, rebuilt)`;
+    }
+    return { layers, buf: wire.subarray(shift) };
+  }
+
+  private peer(ip: number): string | null {
+    if (this.ctx.describePeer === null) return null;
+    try {
+      return this.ctx.describePeer(ip);
+    } catch {
+      return null;
+    }
+  }
+
+  private lookupRecord(l: Lookup, ev: FrameTrace): LookupRecord {
+    switch (l.table) {
+      case 'arp': {
+        const key = formatIpv4(l.ip);
+        if (l.mac === null) {
+          const how = ethernet.isMulticast(ev.data, 0) ? '' : ' (a unicast ARP: forwarded like any unicast)';
+          return { table: 'arp', key, hit: false, result: null, peer: null, text: `ARP who-has ${key} → not in the ARP table${how}` };
+        }
+        const mac = macStringFromKey(l.mac);
+        const peer = this.peer(l.ip);
+        return {
+          table: 'arp', key, hit: true, result: mac, peer,
+          text: `ARP who-has ${key} → answered locally: is-at ${mac}${peer ? ` (${peer})` : ''}`,
+        };
+      }
+      case 'fdb': {
+        const key = macStringFromKey(l.mac);
+        if (l.entry === null) return { table: 'fdb', key, hit: false, result: null, peer: null, text: `FDB miss ${key}` };
+        const result = `${formatIpv4(l.entry.vtep)}:${l.entry.port}`;
+        const peer = this.peer(l.entry.vtep);
+        return {
+          table: 'fdb', key, hit: true, result, peer,
+          text: `FDB hit ${key} → VTEP ${result} (${l.entry.kind}${peer ? `, ${peer}` : ''})`,
+        };
+      }
+      case 'vtep': {
+        const key = formatIpv4(l.addr);
+        const peer = this.peer(l.addr);
+        const text = l.known
+          ? `source ${key} is a known VTEP${peer ? ` (${peer})` : ''}`
+          : `source ${key} is no known VTEP (no FDB entry points at it)${l.required ? '' : ': accepted, unknown VTEPs are allowed'}`;
+        return { table: 'vtep', key, hit: l.known, result: null, peer, text };
+      }
+      case 'peer': {
+        const key = formatIpv4(l.addr);
+        const hit = l.result === peerTable.INNER_OK;
+        if (l.row === null) {
+          const text = l.result === peerTable.INNER_OK
+            ? `inner source of ${key}: no peer row, not checked (unknown VTEPs are accepted)`
+            : `inner source of ${key}: no peer row (the FDB knows this VTEP, but no installed peer has it)`;
+          return { table: 'peer', key, hit, result: null, peer: null, text };
+        }
+        const r = l.row;
+        const peer = `VTEP MAC ${macStringFromKey(r.mac)}, subnet ${formatIpv4(r.net)}/${r.prefixLen}`;
+        return { table: 'peer', key, hit, result: peer, peer: this.peer(l.addr), text: `inner source ${innerSourceText(ev.data, vxlan.HEADER_LEN)} from ${key} (${peer}): ${innerResultText(l.result)}` };
+      }
+      case 'vni': {
+        const key = String(l.vni);
+        const hit = l.vni === l.ours;
+        return { table: 'vni', key, hit, result: null, peer: null, text: hit ? `VNI ${l.vni} is ours` : `VNI ${l.vni} is not ours (${l.ours})` };
+      }
+    }
+  }
+
+  /** The decision in one line. */
+  private reason(ev: FrameTrace, rec: TraceRecord): string {
+    const len = ev.data.length;
+    switch (ev.action) {
+      case 'arp-reply': {
+        const arpLayer = rec.reply?.find((l) => l.name === 'ARP');
+        return `answered locally: ${arpLayer ? arpLayer.summary : 'ARP reply'} back to the TAP (never crosses the network)`;
+      }
+      case 'encap': {
+        const e = rec.encap!;
+        const chosen = ev.encap!.srcPort !== 0 ? '' : ' (the socket\'s own port)';
+        return `encap VNI ${e.vni}, UDP ${e.srcPort}→${e.dstPort}${chosen}, +${WIRE_OVERHEAD} bytes → ${e.vtep}:${e.dstPort}`;
+      }
+      case 'decap': {
+        const vni = len >= vxlan.HEADER_LEN ? vxlan.vni(ev.data, 0) : this.ctx.vni;
+        return `decap from ${formatIpv4(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP, -${WIRE_OVERHEAD} bytes of the wire packet`;
+      }
+      case 'drop':
+        return `drop: ${rec.drop} (${this.dropDetail(ev, rec)})`;
+    }
+  }
+
+  /**
+   * A drop, explained for this frame: what drops.ts says of every such drop,
+   * with this frame's numbers and addresses in it.
+   */
+  private dropDetail(ev: FrameTrace, rec: TraceRecord): string {
+    const d = ev.data;
+    const len = d.length;
+    switch (ev.drop) {
+      case DropReason.RUNT:
+        return `${len} bytes; an Ethernet header needs ${ethernet.HEADER_LEN}`;
+      case DropReason.FLOOD: {
+        const what = ethernet.isBroadcast(d, 0) ? 'broadcast' : `multicast ${macStringFromKey(ethernet.dstKey(d, 0))}`;
+        return `${what}; the flannel scheme routes, it does not flood`;
+      }
+      case DropReason.FDB_MISS:
+        return `no FDB entry for ${macStringFromKey(ethernet.dstKey(d, 0))}, so no VTEP to send to`;
+      case DropReason.ARP_MISS: {
+        const a = ev.lookups.find((l) => l.table === 'arp');
+        return `who-has ${a ? formatIpv4(a.ip) : '?'}: not in the ARP table, and ARP is not flooded`;
+      }
+      case DropReason.TOO_BIG:
+        return `${len} bytes do not fit the slot with the VXLAN headroom`;
+      case DropReason.VXLAN_TOO_SHORT:
+        return `${len} bytes; the VXLAN header and an inner Ethernet header need ${vxlan.MIN_LEN}`;
+      case DropReason.VXLAN_NO_I_FLAG:
+        return `flags 0x${d[vxlan.field.FLAGS]!.toString(16).padStart(2, '0')} lack the I bit 0x08, so the VNI is not valid, RFC 7348 section 5`;
+      case DropReason.VXLAN_UNKNOWN_VNI: {
+        const v = ev.lookups.find((l) => l.table === 'vni');
+        return `unknown VNI ${vxlan.vni(d, 0)}; ours is ${v && v.table === 'vni' ? v.ours : this.ctx.vni}`;
+      }
+      case DropReason.UNKNOWN_VTEP:
+        return `${formatIpv4(ev.addr)}: no FDB entry points at this VTEP`;
+      case DropReason.UDP_SEND:
+        return `encapsulated for ${rec.encap ? `${rec.encap.vtep}:${rec.encap.dstPort}` : 'the network'}, but the socket did not take it: its send buffer is full`;
+      case DropReason.TAP_WRITE:
+        return 'the TAP did not take it: its queue is full, or the link is down';
+      case DropReason.INNER_SPOOF: {
+        const p = ev.lookups.find((l) => l.table === 'peer');
+        const why = p && p.table === 'peer' ? innerResultText(p.result) : 'the inner source is not the sending peer\'s';
+        return `${why}; a peer may only send from its VTEP MAC and its own subnet (--no-inner-source-check turns this off)`;
+      }
+      case DropReason.ARP_REPLY_WRITE:
+        return 'the TAP did not take the ARP reply: its queue is full, or the link is down';
+      default:
+        return `reason ${ev.drop}`;
+    }
+  }
+}
+
+/** What the filter sees of a record. */
+export function subjectOf(rec: TraceRecord): FilterSubject {
+  const hosts = new Set<string>();
+  const protos = new Set<string>();
+  const ports = new Set<number>();
+  let vni = rec.encap?.vni ?? -1;
+  if (rec.outer) {
+    hosts.add(rec.outer.src).add(rec.outer.dst);
+    ports.add(rec.outer.srcPort).add(rec.outer.dstPort);
+  }
+  if (rec.encap) {
+    hosts.add(rec.encap.vtep);
+    ports.add(rec.encap.srcPort).add(rec.encap.dstPort);
+  }
+  // Network frames: the inner frame starts after the VXLAN layer.
+  let inner = rec.outer === null;
+  for (const l of rec.layers) {
+    if (l.name === 'VXLAN') {
+      vni = Number(l.fields.vni);
+      inner = true;
+      continue;
+    }
+    if (!inner) continue;
+    switch (l.name) {
+      case 'ARP':
+        protos.add('arp');
+        if (typeof l.fields.spa === 'string') hosts.add(l.fields.spa);
+        if (typeof l.fields.tpa === 'string') hosts.add(l.fields.tpa);
+        break;
+      case 'IPv4':
+      case 'IPv6':
+        protos.add(l.name === 'IPv4' ? 'ipv4' : 'ipv6');
+        hosts.add(String(l.fields.src)).add(String(l.fields.dst));
+        break;
+      case 'ICMPv4':
+        protos.add('icmp');
+        break;
+      case 'TCP':
+      case 'UDP':
+        protos.add(l.name === 'TCP' ? 'tcp' : 'udp');
+        ports.add(Number(l.fields.srcPort)).add(Number(l.fields.dstPort));
+        break;
+      default:
+        break;
+    }
+  }
+  return { dir: rec.dir, drop: rec.drop, hosts, protos, ports, vni };
+}
+
+/** The inner frame's source as the check sees it: MAC, and the IPv4 source or ARP sender. */
+function innerSourceText(data: Buffer, off: number): string {
+  if (data.length < off + ethernet.HEADER_LEN) return '(no inner frame)';
+  const mac = macStringFromKey(ethernet.srcKey(data, off));
+  const type = ethernet.etherType(data, off);
+  const l3 = off + ethernet.l3Offset(data, off);
+  if (type === ethernet.ETHERTYPE_IPV4 && data.length >= l3 + ipv4.HEADER_LEN) return `${mac} ${formatIpv4(ipv4.src(data, l3))}`;
+  if (type === ethernet.ETHERTYPE_ARP && arp.isEthIpv4(data, l3, data.length - l3)) return `${mac} (ARP sender ${macStringFromKey(arp.senderMacKey(data, l3))} ${formatIpv4(arp.senderIp(data, l3))})`;
+  return mac;
+}
+
+function innerResultText(result: number): string {
+  switch (result) {
+    case peerTable.INNER_OK: return 'the peer\'s own';
+    case peerTable.INNER_NO_ROW: return 'no installed peer has this VTEP';
+    case peerTable.INNER_BAD_MAC: return 'the source MAC is not the VTEP MAC';
+    case peerTable.INNER_BAD_IP: return 'the IPv4 source is outside the peer\'s subnet';
+    case peerTable.INNER_BAD_ARP_MAC: return 'the ARP sender MAC is not the VTEP MAC';
+    case peerTable.INNER_BAD_ARP_IP: return 'the ARP sender address is outside the peer\'s subnet';
+    case peerTable.INNER_SHORT: return 'the IPv4 header is cut short: no source to check';
+    default: return `check result ${result}`;
+  }
+}
