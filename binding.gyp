@@ -11,6 +11,8 @@
         "native/common.cc",
         "native/notify.cc",
         "native/offload.cc",
+        "native/read-tap.cc",
+        "native/read-udp.cc",
         "native/reader.cc",
         "native/tap.cc",
         "native/udp.cc",
