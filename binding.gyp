@@ -12,6 +12,8 @@
         "native/netlink.cc",
         "native/notify.cc",
         "native/offload.cc",
+        "native/read-tap.cc",
+        "native/read-udp.cc",
         "native/reader.cc",
         "native/tap.cc",
         "native/udp.cc",

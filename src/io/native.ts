@@ -2,7 +2,7 @@
  * The native addon (native/, built by `npm ci` into build/Release/vxtap.node):
  * typed declarations of its contract, loading, and errno errors as
  * SystemError. The contract of each function is written in full next to its
- * C++ (native/tap.cc, native/udp.cc, native/reader.cc); this file mirrors it.
+ * C++ (native/tap.cc, native/udp.cc, native/reader.cc and its read sources); this file mirrors it.
  *
  * Common rules: every fd is nonblocking and close-on-exec; memory (slab,
  * typed arrays) belongs to the caller; JS is called once per batch, never per
@@ -40,12 +40,14 @@ export interface SocketBufferOptions {
 }
 
 /**
- * A batch reader on the event loop (uv_poll, readable). Reads up to `slots`
- * frames into slot i at i*slotSize + headroom (TAP: read() per frame; UDP: one
- * recvmmsg, also filling addrs/ports), then calls onBatch(n) once; drains up
- * to 8 full batches per wakeup. Frames longer than a slot are dropped and
- * counted in `truncated`. Transient errors reach onError with fatal=false;
- * any other errno stops the reader, then reaches onError with fatal=true.
+ * A batch reader on the event loop (uv_poll, readable): one shell
+ * (native/reader.cc) over one read source per kind (native/read-source.h,
+ * read-tap.cc, read-udp.cc). Reads up to `slots` frames into slot i at
+ * i*slotSize + headroom (TAP: read() per frame; UDP: one recvmmsg, also
+ * filling addrs/ports), then calls onBatch(n) once; drains up to 8 full
+ * batches per wakeup. Frames longer than a slot are dropped and counted in
+ * `truncated`. Transient errors reach onError with fatal=false; any other
+ * errno stops the reader, then reaches onError with fatal=true.
  */
 export interface NativeReader {
   /** Stops polling, releases the handle and the pinned slab; never closes the fd. Idempotent, safe inside onBatch. */
@@ -53,20 +55,25 @@ export interface NativeReader {
   /** Frames/datagrams dropped because they were longer than a slot. */
   readonly truncated: number;
   readonly active: boolean;
-  /** kind 'tap-vnet' only (0 otherwise): see ReaderOffloadStats. */
+  /** The source's work under the port counters' names (all 0 for 'tap'): see ReaderOffloadStats. */
   readonly offload: ReaderOffloadStats;
+  /** The source's own counters, each name meaning one thing (see ReaderCounters). Readable after stop(). */
+  readonly counters: ReaderCounters;
 }
 
 export type ReaderKind = 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gro';
 
 /**
- * What an offload reader did (native/reader.cc). 'tap-vnet': super-frames
- * read and cut. 'udp-gro' (and 'udp'): gsoFrames = GRO messages that held
- * more than one datagram and VXLAN TCP super-datagrams (a kernel vxlan peer's
- * TSO across a veth), segments = datagrams cut from them.
+ * What an offload reader did, as the port counters name it (README
+ * "Offloads"; each source maps its own counters onto these, native
+ * read-tap.cc / read-udp.cc). 'tap-vnet': super-frames read and cut.
+ * 'tap-vnet-whole': super-frames read and kept whole. 'udp-gro' (and 'udp'):
+ * gsoFrames = GRO messages that held more than one datagram and VXLAN TCP
+ * super-datagrams (a kernel vxlan peer's TSO across a veth), segments =
+ * datagrams cut from them.
  */
 export interface ReaderOffloadStats {
-  /** TCPv4 GSO super-frames read (udp-gro: coalesced messages). */
+  /** TCP GSO super-frames read (udp: coalesced messages and super-datagrams). */
   gsoFrames: number;
   /** Frames cut from them (each MTU-sized, in its own slot). */
   segments: number;
@@ -91,24 +98,56 @@ export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
 
-export type NativeReaderConstructor = new (
-  fd: number,
-  kind: ReaderKind,
-  slab: Buffer,
-  slotSize: number,
-  headroom: number,
-  sizes: Uint32Array,
-  addrs: Uint32Array | null,
-  ports: Uint16Array | null,
-  slots: number,
-  onBatch: (n: number) => void,
-  onError: (err: NativeError) => void,
+/**
+ * A read source's own counters, by kind: every kind has `truncated`;
+ * 'tap-vnet' superFrames, segments, csumCompleted, dropped; 'tap-vnet-whole'
+ * superFrames, keptWhole, csumCompleted, dropped; 'udp' superDatagrams,
+ * superSegments; 'udp-gro' those and groMessages, groDatagrams.
+ */
+export type ReaderCounters = Readonly<Record<string, number>>;
+
+/** A Reader's batch, kind and callbacks (native/reader.cc). */
+export interface ReaderOptions {
+  fd: number;
+  kind: ReaderKind;
+  /** Slot i at i*slotSize + headroom, at most slotSize - headroom bytes; sizes[i] its length. */
+  slab: Buffer;
+  slotSize: number;
+  headroom: number;
+  slots: number;
+  sizes: Uint32Array;
+  onBatch: (n: number) => void;
+  onError: (err: NativeError) => void;
+  /** 'udp' / 'udp-gro': each slot's sender (IPv4 as a host-order u32, port). */
+  addrs?: Uint32Array;
+  ports?: Uint16Array;
+  /** 'udp' / 'udp-gro': the overlay MTU, the size a peer's VXLAN TCP super-datagram is cut to (0 or absent: the slot's). */
+  mtu?: number;
   /** 'tap-vnet-whole' only: where super-frames are kept, and per slot {offset, length, MSS, segments} (FrameBatch.whole). */
-  aux?: Buffer,
-  whole?: Uint32Array,
-  /** 'udp' / 'udp-gro': the overlay MTU, the size a peer's VXLAN TCP super-datagram is cut to (0: the slot's). */
-  mtu?: number,
-) => NativeReader;
+  aux?: Buffer;
+  whole?: Uint32Array;
+}
+
+export interface NativeReaderConstructor {
+  new (opts: ReaderOptions): NativeReader;
+  /** The positional form of before: the same fields in this order, checked the same way. */
+  new (
+    fd: number,
+    kind: ReaderKind,
+    slab: Buffer,
+    slotSize: number,
+    headroom: number,
+    sizes: Uint32Array,
+    addrs: Uint32Array | null,
+    ports: Uint16Array | null,
+    slots: number,
+    onBatch: (n: number) => void,
+    onError: (err: NativeError) => void,
+    aux?: Buffer,
+    whole?: Uint32Array,
+    mtu?: number,
+  ): NativeReader;
+}
 
 export interface Addon {
   /**

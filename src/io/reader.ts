@@ -5,7 +5,7 @@
  */
 import type { SystemError } from '../errors';
 import { CallCounts, type BatchHandler, type FrameBatch } from './port';
-import { toSystemError, type Addon, type NativeError, type NativeReader, type PortErrorHandler, type ReaderKind, type ReaderOffloadStats } from './native';
+import { toSystemError, type Addon, type NativeError, type NativeReader, type PortErrorHandler, type ReaderKind, type ReaderOffloadStats, type ReaderOptions } from './native';
 
 export class ReaderControl {
   /** See PortErrorHandler. */
@@ -33,7 +33,7 @@ export class ReaderControl {
     return this.truncatedBefore + (this.reader?.truncated ?? 0);
   }
 
-  /** Offload counters over every start() (all 0 unless kind is 'tap-vnet' or 'udp-gro'). */
+  /** Offload counters over every start(), as the port counters name them (all 0 for 'tap'; see ReaderOffloadStats). */
   get offload(): ReaderOffloadStats {
     const b = this.offloadBefore;
     const now = this.reader?.offload;
@@ -66,13 +66,24 @@ export class ReaderControl {
     };
     const udp = this.kind === 'udp' || this.kind === 'udp-gro';
     // A vnet TAP keeps super-frames whole when the batch has room for them (FrameBatch.keepWhole).
-    const whole = this.kind === 'tap-vnet' && batch.aux !== null && batch.whole !== null;
+    const { aux, whole: table } = batch;
+    const whole = this.kind === 'tap-vnet' && aux !== null && table !== null;
+    const opts: ReaderOptions = {
+      fd: this.fd, kind: whole ? 'tap-vnet-whole' : this.kind,
+      slab: batch.slab, slotSize: batch.slotSize, headroom: batch.headroom, slots: batch.slots, sizes: batch.sizes,
+      onBatch: deliver, onError: fail,
+    };
+    if (udp) {
+      opts.addrs = batch.addrs;
+      opts.ports = batch.ports;
+      opts.mtu = batch.mtu;
+    }
+    if (whole) {
+      opts.aux = aux;
+      opts.whole = table;
+    }
     try {
-      this.reader = new this.addon.Reader(
-        this.fd, whole ? 'tap-vnet-whole' : this.kind, batch.slab, batch.slotSize, batch.headroom, batch.sizes,
-        udp ? batch.addrs : null, udp ? batch.ports : null, batch.slots, deliver, fail,
-        whole ? batch.aux! : undefined, whole ? batch.whole! : undefined, udp ? batch.mtu : undefined,
-      );
+      this.reader = new this.addon.Reader(opts);
     } catch (err) {
       throw toSystemError(err);
     }

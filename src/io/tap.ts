@@ -11,7 +11,7 @@
  * by default): the TAP is opened with IFF_VNET_HDR and
  * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6), so the kernel hands
  * over TCP super-frames (up to 64 KB) in one read and leaves checksums
- * partial. The native reader ('tap-vnet', native/reader.cc) cuts
+ * partial. The native reader ('tap-vnet', native/read-tap.cc) cuts
  * each super-frame into MTU-sized frames, one per batch slot, and completes
  * partial checksums, so the batch holds ordinary finished frames, as without
  * offloads. On the way back, consecutive TCP segments of one flow in a

@@ -20,7 +20,7 @@
  * one message and are cut into slots in the addon (reader kind 'udp-gro').
  * Either way, a datagram that holds a whole VXLAN TCP super-frame (a kernel
  * vxlan peer's TSO, which a veth passes whole) is cut into segments that fit
- * the batch's MTU (FrameBatch.mtu; native/reader.cc).
+ * the batch's MTU (FrameBatch.mtu; native/read-udp.cc).
  *
  * `writesUdpHeader` is true either way: the pipeline writes the header (the
  * GSO path skips it, but tracing and pcap read the source port from it).
