@@ -4,9 +4,6 @@
 //   addrs: Uint32Array, ports: Uint16Array (udp kinds: each slot's sender)
 //   aux: Buffer, whole: Uint32Array (tap-vnet-whole: where super-frames are kept)
 //   mtu: the overlay's MTU (udp kinds, optional: 0 = the slot's)
-// The positional form of before, new Reader(fd, kind, slab, slotSize,
-// headroom, sizes, addrs, ports, slots, onBatch, onError, aux?, whole?, mtu?),
-// is read into the same options (Positional) and checked the same way.
 //
 // Watches fd with a uv_poll (readable) on the Node event loop. On each
 // wakeup it asks its source (read-source.h: one per kind, with its contract
@@ -72,15 +69,6 @@ bool IsTransientRead(int err) {
     default:
       return false;
   }
-}
-
-// The positional arguments of before, named as the options object names them.
-Napi::Object Positional(const Napi::CallbackInfo& info) {
-  static const char* const kNames[] = {"fd",    "kind",  "slab",    "slotSize", "headroom", "sizes", "addrs",
-                                       "ports", "slots", "onBatch", "onError",  "aux",      "whole", "mtu"};
-  Napi::Object o = Napi::Object::New(info.Env());
-  for (size_t i = 0; i < sizeof kNames / sizeof kNames[0] && i < info.Length(); i++) o.Set(kNames[i], info[i]);
-  return o;
 }
 
 // Field checks, with the same errors as common.h's Arg* helpers.
@@ -173,7 +161,8 @@ Napi::Function Reader::Define(Napi::Env env) {
 
 Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) {
   Napi::Env env = info.Env();
-  Options opt(info[0].IsObject() ? info[0].As<Napi::Object>() : Positional(info));
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "Reader takes one options object");
+  Options opt(info[0].As<Napi::Object>());
   fd_ = opt.Fd();
   const std::string kind = opt.String("kind");
   const bool udp = kind == "udp" || kind == "udp-gro";

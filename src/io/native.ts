@@ -130,23 +130,6 @@ export interface ReaderOptions {
 
 export interface NativeReaderConstructor {
   new (opts: ReaderOptions): NativeReader;
-  /** The positional form of before: the same fields in this order, checked the same way. */
-  new (
-    fd: number,
-    kind: ReaderKind,
-    slab: Buffer,
-    slotSize: number,
-    headroom: number,
-    sizes: Uint32Array,
-    addrs: Uint32Array | null,
-    ports: Uint16Array | null,
-    slots: number,
-    onBatch: (n: number) => void,
-    onError: (err: NativeError) => void,
-    aux?: Buffer,
-    whole?: Uint32Array,
-    mtu?: number,
-  ): NativeReader;
 }
 
 export interface Addon {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SystemError } from '../../src/errors';
 import { FrameBatch } from '../../src/io/port';
-import { addonAvailable, addonPath, loadAddon, toSystemError, type NativeError } from '../../src/io/native';
+import { addonAvailable, addonPath, loadAddon, toSystemError, type NativeError, type ReaderOptions } from '../../src/io/native';
 
 const NOT_AN_FD = 1_000_000_000;
 
@@ -83,12 +83,14 @@ test('a Reader checks its batch geometry, and an fd it cannot watch is an errno 
   const a = loadAddon();
   const b = new FrameBatch(4, 256, 16);
   const noop = (): void => undefined;
-  assert.throws(() => new a.Reader(0, 'tap', b.slab, 256, 256, b.sizes, null, null, 4, noop, noop), RangeError);
-  assert.throws(() => new a.Reader(0, 'tap', b.slab, 256, 16, b.sizes, null, null, 0, noop, noop), RangeError);
-  assert.throws(() => new a.Reader(0, 'tap', b.slab, 256, 16, b.sizes, null, null, 5, noop, noop), RangeError);
-  assert.throws(() => new a.Reader(0, 'udp', b.slab, 256, 16, b.sizes, null, null, 4, noop, noop), TypeError);
-  assert.throws(() => new a.Reader(0, 'tun' as 'tap', b.slab, 256, 16, b.sizes, null, null, 4, noop, noop), TypeError);
-  const e = nativeError(() => new a.Reader(NOT_AN_FD, 'tap', b.slab, 256, 16, b.sizes, null, null, 4, noop, noop));
+  const opts = (over: Partial<ReaderOptions>): ReaderOptions =>
+    ({ fd: 0, kind: 'tap', slab: b.slab, slotSize: 256, headroom: 16, sizes: b.sizes, slots: 4, onBatch: noop, onError: noop, ...over });
+  assert.throws(() => new a.Reader(opts({ headroom: 256 })), RangeError);
+  assert.throws(() => new a.Reader(opts({ slots: 0 })), RangeError);
+  assert.throws(() => new a.Reader(opts({ slots: 5 })), RangeError);
+  assert.throws(() => new a.Reader(opts({ kind: 'udp' })), TypeError);
+  assert.throws(() => new a.Reader(opts({ kind: 'tun' as 'tap' })), TypeError);
+  const e = nativeError(() => new a.Reader(opts({ fd: NOT_AN_FD })));
   assert.equal(e.code, 'EBADF');
   assert.equal(e.syscall, 'uv_poll_init');
 });

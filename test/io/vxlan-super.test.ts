@@ -97,9 +97,11 @@ for (const kind of ['udp', 'udp-gro'] as const) {
     let reader: NativeReader | null = null;
     const sender = dgram.createSocket('udp4');
     try {
-      reader = new addon.Reader(fd, kind, slab, SLOT, HEADROOM, sizes, addrs, ports, slots,
-        (n) => { for (let i = 0; i < n; i++) got.push(Buffer.from(slab.subarray(i * SLOT + HEADROOM, i * SLOT + HEADROOM + sizes[i]!))); },
-        (err) => { throw err; }, undefined, undefined, MTU);
+      reader = new addon.Reader({
+        fd, kind, slab, slotSize: SLOT, headroom: HEADROOM, sizes, addrs, ports, slots, mtu: MTU,
+        onBatch: (n) => { for (let i = 0; i < n; i++) got.push(Buffer.from(slab.subarray(i * SLOT + HEADROOM, i * SLOT + HEADROOM + sizes[i]!))); },
+        onError: (err) => { throw err; },
+      });
       const payload = pattern(30000);
       const small = (b: number): Buffer => Buffer.concat([VX, Buffer.alloc(60, b)]);
       const send = (m: Buffer): Promise<void> => new Promise((resolve, reject) => sender.send(m, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
