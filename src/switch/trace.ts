@@ -15,9 +15,10 @@
  *   - the Pipeline calls frame() once per frame, when a tracer is set, with a
  *     copy of the frame taken before the decision (an ARP answer rewrites the
  *     frame in place), the verdict, the lookups, and where it was queued;
- *   - the Switch calls endBatch() once per batch with how many queued frames
- *     each port took: a refused frame becomes the udp-send / tap-write drop it
- *     is, and the batch is rendered and written out in one write.
+ *   - the Switch calls endBatch() once per batch with the lists as the ports
+ *     answered them (SendList.status): a refused frame becomes the udp-send /
+ *     tap-write drop it is, and the batch is rendered and written out in one
+ *     write.
  * Used without a Switch, call flush() after each batch.
  *
  * Frames from the network: the UDP socket gives the payload (VXLAN header on)
@@ -34,6 +35,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../errors';
+import { SENT, type SendList } from '../io/port';
 import { formatIpv4, macStringFromKey, parseIpv4 } from '../wire/addr';
 import { decodeFrame, formatLayers, type DecodedLayer } from '../wire/decode';
 import * as arp from '../wire/arp';
@@ -99,11 +101,12 @@ export interface Tracer {
   /** One frame decided (called by the Pipeline). */
   frame(t: FrameTrace): void;
   /**
-   * The batch went to the ports (called by the Switch): queued frames at
-   * index >= netTaken on the 'net' list, or >= tapTaken on the 'tap' list,
-   * were refused. Renders and writes the batch.
+   * The batch went to the ports (called by the Switch): a frame queued at
+   * index k of the 'net' or the 'tap' list was refused when that list's
+   * status[k] is not SENT (null: nothing was refused that way). Renders and
+   * writes the batch.
    */
-  endBatch(netTaken: number, tapTaken: number): void;
+  endBatch(toNet: SendList | null, toTap: SendList | null): void;
 }
 
 // ---------------------------------------------------------------------------
@@ -265,7 +268,7 @@ export class FrameTracer implements Tracer {
     this.pending.push({ ev, ms: this.clock(), seq: ++this.stats.traced });
   }
 
-  endBatch(netTaken: number, tapTaken: number): void {
+  endBatch(toNet: SendList | null, toTap: SendList | null): void {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
@@ -273,8 +276,8 @@ export class FrameTracer implements Tracer {
     let text = '';
     for (const p of batch) {
       const ev = p.ev;
-      if (ev.queued === 'net' && ev.index >= netTaken) refuse(ev, DropReason.UDP_SEND);
-      else if (ev.queued === 'tap' && ev.index >= tapTaken) refuse(ev, ev.dir === 'tap' ? DropReason.ARP_REPLY_WRITE : DropReason.TAP_WRITE);
+      if (ev.queued === 'net' && refusedAt(toNet, ev.index)) refuse(ev, DropReason.UDP_SEND);
+      else if (ev.queued === 'tap' && refusedAt(toTap, ev.index)) refuse(ev, ev.dir === 'tap' ? DropReason.ARP_REPLY_WRITE : DropReason.TAP_WRITE);
       const { rec, buf } = this.analyse(ev, p.ms, p.seq);
       if (this.filter !== null && !this.filter.matches(subjectOf(rec))) {
         this.stats.filtered++;
@@ -297,7 +300,7 @@ export class FrameTracer implements Tracer {
 
   /** Renders what is pending as if every queued frame was taken (for a Pipeline used without a Switch). */
   flush(): void {
-    this.endBatch(Infinity, Infinity);
+    this.endBatch(null, null);
   }
 
   /** The record of one frame (what the JSON output prints and the filter sees), and the bytes its layers' offsets refer to. */
@@ -526,6 +529,11 @@ export class FrameTracer implements Tracer {
 function refuse(ev: FrameTrace, reason: number): void {
   ev.action = 'drop';
   ev.drop = reason;
+}
+
+/** Whether the port refused entry k of `list` (its status; a null list: nothing refused). */
+function refusedAt(list: SendList | null, k: number): boolean {
+  return list !== null && k >= 0 && k < list.count && list.status[k] !== SENT;
 }
 
 /** What the filter sees of a record. */

@@ -5,10 +5,18 @@
  */
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { parentPort, Worker } from 'node:worker_threads';
 import { SystemError } from '../../src/errors';
+import { constants } from 'node:os';
+import { MemoryFramePort } from '../../src/io/fake';
 import { FrameBatch, SendList, type DatagramPort } from '../../src/io/port';
+import { readPcap } from '../../src/io/pcap';
+import { PcapDatagramPort, PcapRecorder } from '../../src/io/pcap-port';
+import { Switch } from '../../src/switch/switch';
+import { FrameTracer, type TraceRecord } from '../../src/switch/trace';
+import { macKeyFromString } from '../../src/wire/addr';
+import { ipv4Frame } from '../helpers/frames';
 import { BatchUdpPort } from '../../src/io/udp-batch';
 import { DgramUdpPort } from '../../src/io/udp-dgram';
 import { errorJson, sleep, until } from './frames';
@@ -135,6 +143,94 @@ async function skipUnreachable(): Promise<object> {
   a.close();
   b.close();
   return out;
+}
+
+/** 127.255.255.255: the loopback's broadcast address; a socket without SO_BROADCAST gets EACCES for it. */
+const LO_BROADCAST = 0x7fffffff;
+
+/**
+ * Per-entry results through the real addon (issue #10), `mode` raw (udpSend
+ * on the raw socket), gso (udpSendPool) or dgram (node:dgram).
+ *  1. The port alone: a batch whose refused entries sit between sent ones:
+ *     a datagram to the loopback's broadcast address (EACCES: no
+ *     SO_BROADCAST) and one over 65507 bytes (EMSGSIZE); for dgram, whose
+ *     kernel errors come later in a callback, a datagram to port 0, which
+ *     dgram refuses at once. Which status each entry got, and which arrived.
+ *  2. The switch's consumers: three frames from a (memory) TAP to three MACs
+ *     whose FDB entries point at the receiver, at the refused destination,
+ *     and at the receiver again, sent by a Switch through the pcap
+ *     middleware over the real port, with a tracer. What the counters, the
+ *     trace and the pcap say of each frame.
+ */
+async function sendStatus(mode: string): Promise<object> {
+  const a: AnyPort = mode === 'dgram'
+    ? await DgramUdpPort.open({ bindIp: '127.0.0.1', port: 0 })
+    : BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: mode === 'gso' });
+  const b = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0 });
+  const got: number[] = [];
+  b.start(new FrameBatch(16, 2048, 64), (batch) => {
+    for (let i = 0; i < batch.count; i++) got.push(readSlot(batch, i)[3]);
+  });
+  const srcPort = a.sourcePorts !== undefined ? a.sourcePorts.min + 1 : 40000;
+
+  // 1. The port alone.
+  const big = 66000;
+  const slab = Buffer.alloc(4 * 2048 + big + 64);
+  const list = new SendList(5);
+  list.status.fill(-1); // a status the port did not fill would show
+  const bad = mode === 'dgram' ? { addr: LOOPBACK, port: 0 } : { addr: LO_BROADCAST, port: b.localPort };
+  pushDatagram(a, slab, list, 0, 100, LOOPBACK, b.localPort, srcPort);
+  pushDatagram(a, slab, list, 1, 100, bad.addr, bad.port, srcPort);
+  pushDatagram(a, slab, list, 2, 100, LOOPBACK, b.localPort, srcPort);
+  if (mode !== 'dgram') {
+    pushDatagram(a, slab, list, 3, 100, LOOPBACK, b.localPort, srcPort);
+    // Entry 3's span grown past what one IPv4 datagram can carry.
+    list.lens[3] = big;
+    slab.writeUInt16BE(0, 3 * 2048 + 64 - 8 + 4);
+    pushDatagram(a, slab, list, 4, 100, LOOPBACK, b.localPort, srcPort);
+  }
+  const sent = a.send(slab, list);
+  const status = [...list.status.subarray(0, list.count)];
+  const txStats = { txSkipped: a.stats.txSkipped, lastTxError: a.stats.lastTxError };
+  await until(() => got.length >= sent, 3000);
+  await sleep(50);
+  const arrived = [...got].sort((x, y) => x - y);
+
+  // 2. Through a Switch, the pcap middleware and a tracer.
+  const pcapPath = `/tmp/vxt-send-status-${process.pid}-${mode}.pcap`;
+  const rec = PcapRecorder.open(pcapPath);
+  const lines: string[] = [];
+  const tracer = new FrameTracer({ out: { write: (t: string) => { lines.push(t); return true; } }, format: 'json', vni: 7, port: 4789, localIp: '127.0.0.1' });
+  const net = new PcapDatagramPort(a, rec, { localIp: '127.0.0.1', localPort: a.localPort });
+  const tap = new MemoryFramePort('vxtap.7');
+  const sw = new Switch({ vni: 7, tap, net, mtu: 1450, tracer });
+  const self = '02:76:00:00:00:01';
+  const macs = ['02:76:00:00:00:0a', '02:76:00:00:00:0b', '02:76:00:00:00:0c'];
+  sw.fdb.set(macKeyFromString(macs[0]!), LOOPBACK, b.localPort);
+  sw.fdb.set(macKeyFromString(macs[1]!), bad.addr, bad.port);
+  sw.fdb.set(macKeyFromString(macs[2]!), LOOPBACK, b.localPort);
+  sw.start();
+  got.length = 0;
+  // Inner frames of 74, 84 and 94 bytes, to tell them apart.
+  const frames = macs.map((m, k) => ipv4Frame(m, self, '10.44.1.2', '10.44.2.2', 17, 40000 + k, 9999, 32 + 10 * k));
+  tap.inject(frames);
+  const snap = sw.counters.snapshot();
+  await until(() => got.length >= 2, 3000);
+  sw.close();
+  b.close();
+  rec.close();
+  const trace = lines.join('').trim().split('\n').map((l) => JSON.parse(l) as TraceRecord).map((r) => [r.len, r.decision, r.drop]);
+  // Each pcap record: outer Ethernet + IPv4 + UDP + VXLAN + the inner frame.
+  const pcapSent = readPcap(readFileSync(pcapPath)).records.map((r) => [
+    [r.data[30], r.data[31], r.data[32], r.data[33]].join('.'), r.data.length - 14 - 20 - 8 - 8,
+  ]);
+  rmSync(pcapPath, { force: true });
+  return {
+    ok: true, sent, status, arrived, errno: { EACCES: constants.errno.EACCES, EMSGSIZE: constants.errno.EMSGSIZE, EINVAL: constants.errno.EINVAL },
+    txStats,
+    counters: { encapFrames: snap.encapFrames, encapBytes: snap.encapBytes, udpSend: snap.drops['udp-send'], tapDrops: snap.tapDrops },
+    trace, pcapSent,
+  };
 }
 
 /** Raw send with chosen source ports, across the underlay, to a plain receiver in another namespace. */
@@ -400,6 +496,7 @@ async function main(): Promise<void> {
       case 'truncate': result = await truncate(impl); break;
       case 'addr-in-use': result = await addrInUse(impl); break;
       case 'skip-unreachable': result = await skipUnreachable(); break;
+      case 'send-status': result = await sendStatus(args[0] ?? ''); break;
       case 'send-raw': result = await sendRaw(args[0]!, args[1]!, args[2]!, args[3]!); break;
       case 'recv-plain': result = await recvPlain(args[0]!); break;
       case 'stop-mid': result = await stopMid(impl); break;

@@ -232,6 +232,31 @@ test('batch: a datagram with no route is skipped and counted, the rest of the ba
   assert.deepEqual(r, { ok: true, sent: 2, got: 2, stats: { rxTruncated: 0, rxErrors: 0, txSkipped: 1, lastTxError: 'ENETUNREACH' } });
 });
 
+for (const mode of ['raw', 'gso', 'dgram'] as const) {
+  test(`issue #10: ${mode} send: each refused datagram has its errno in status, the ones after it are sent; counters, trace and pcap blame the refused frame`, (t) => {
+    if (!needNamespaces(t)) return;
+    lab.addNs(`st-${mode}`);
+    const r = udp(`st-${mode}`, 'send-status', mode);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const e = r.errno as Record<string, number>;
+    if (mode === 'dgram') {
+      // Port 0 is refused by dgram at once; kernel errors would come later, in a callback.
+      assert.equal(r.sent, 2);
+      assert.deepEqual(r.status, [0, e.EINVAL, 0]);
+      assert.deepEqual(r.arrived, [0, 2]);
+    } else {
+      assert.equal(r.sent, 3);
+      assert.deepEqual(r.status, [0, e.EACCES, 0, e.EMSGSIZE, 0], 'broadcast without SO_BROADCAST: EACCES; over 65507 bytes: EMSGSIZE');
+      assert.deepEqual(r.arrived, [0, 2, 4]);
+      assert.deepEqual(r.txStats, { txSkipped: 2, lastTxError: 'EMSGSIZE' });
+    }
+    // The middle frame (84 bytes) is the udp-send drop; the other two (74 + 94 bytes) were encapsulated.
+    assert.deepEqual(r.counters, { encapFrames: 2, encapBytes: 74 + 94, udpSend: 1, tapDrops: 1 });
+    assert.deepEqual(r.trace, [[74, 'encap', null], [84, 'drop', 'udp-send'], [94, 'encap', null]]);
+    assert.deepEqual(r.pcapSent, [['127.0.0.1', 74], ['127.0.0.1', 94]], 'the pcap holds the two datagrams sent');
+  });
+}
+
 test('batch: without CAP_NET_RAW the raw socket is refused with EPERM', (t) => {
   if (!needNamespaces(t)) return;
   lab.addNs('perm');
