@@ -347,7 +347,8 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
       const uint32_t k = s.dgrams[d].entry;
       int32_t st = 0;
       for (; d < nd && s.dgrams[d].entry == k; d++) {
-        if (st == 0) st = d >= reached ? stopErr : s.dgrams[d].err;
+        // Its own refusal first: one refused before any send (a srcPort outside the pool) may lie past `reached`.
+        if (st == 0) st = s.dgrams[d].err != 0 ? s.dgrams[d].err : d >= reached ? stopErr : 0;
       }
       if (st == 0) entries++;
       if (status != nullptr) status[k] = st;

@@ -270,7 +270,8 @@ async function gsoExchange(): Promise<object> {
   const sent = a.send(slab, list);
   await until(() => got.length >= sizes.length - 1, 3000);
   await sleep(50);
-  const out = { ok: true, sent, got, min, count: a.sourcePorts!.count, offload: a.offload, rxOffload: b.offload, txStats: a.stats, rxStats: b.stats };
+  const status = [...list.status.subarray(0, list.count)];
+  const out = { ok: true, sent, status, got, min, count: a.sourcePorts!.count, offload: a.offload, rxOffload: b.offload, txStats: a.stats, rxStats: b.stats };
   a.close();
   b.close();
   return out;

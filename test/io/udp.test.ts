@@ -139,6 +139,7 @@ test('batch offloads: UDP GSO runs from a pool port arrive whole through UDP GRO
   assert.equal(r.count, 64);
   assert.ok(min >= 49152 && min + 64 <= 65536 && min % 64 === 0, `pool ports ${min}..${min + 63}`);
   assert.equal(r.sent, 36, 'all but the datagram from outside the pool');
+  assert.deepEqual(r.status, [...Array<number>(36).fill(0), 22], 'SendList.status: the one from outside the pool refused with EINVAL');
   assert.equal((r.txStats as { txSkipped: number; lastTxError: string }).txSkipped, 1);
   assert.equal((r.txStats as { lastTxError: string }).lastTxError, 'EINVAL');
   const got = (r.got as Got[]).sort((x, y) => x[3] - y[3]);
