@@ -362,9 +362,11 @@ async function gsoRefused(tool: string): Promise<object> {
  * A super-frame kept whole (FrameBatch.keepWhole, as the 'tap-vnet-whole'
  * reader leaves it) and a plain datagram, sent with UDP GSO from the pool:
  * the receiver must get, behind the VXLAN header, exactly the segments
- * tapSegment cuts from that super-frame.
+ * tapSegment cuts from that super-frame. `refused`: the super-frame goes to
+ * the loopback's broadcast address (EACCES for each segment), the plain
+ * datagram after it to the receiver.
  */
-async function wholeSend(): Promise<object> {
+async function wholeSend(refused = false): Promise<object> {
   const addon = loadAddon();
   const a = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
   const b = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
@@ -396,15 +398,16 @@ async function wholeSend(): Promise<object> {
   fb.slab.writeUInt16BE(b.localPort, off - 14);
   fb.slab.writeUInt16BE(16 + cut.sizes[0]!, off - 12);
   fb.slab.writeUInt16BE(0, off - 10);
-  list.push(off - 16, 16 + cut.sizes[0]!, LOOPBACK, b.localPort, src);
+  list.push(off - 16, 16 + cut.sizes[0]!, refused ? LO_BROADCAST : LOOPBACK, b.localPort, src);
   list.wholeOf[0] = 0;
   // Slot 1: a plain datagram after it.
   pushDatagram(a, fb.slab, list, 1, 200, LOOPBACK, b.localPort, src);
   const plain = fb.slab.toString('hex', fb.frameStart(1), fb.frameStart(1) + 200);
   const sent = a.send(fb.slab, list);
-  await until(() => got.length >= segs + 1, 3000);
+  const status = [...list.status.subarray(0, list.count)];
+  await until(() => got.length >= (refused ? 1 : segs + 1), 3000);
   await sleep(50);
-  const out = { ok: true, sent, segs, want, plain, got, rx: b.stats, tx: a.stats };
+  const out = { ok: true, sent, status, eacces: constants.errno.EACCES, segs, want, plain, got, rx: b.stats, tx: a.stats };
   a.close();
   b.close();
   return out;
@@ -503,7 +506,7 @@ async function main(): Promise<void> {
       case 'stop-mid': result = await stopMid(impl); break;
       case 'raw-eperm': result = await rawEperm(); break;
       case 'gso-exchange': result = await gsoExchange(); break;
-      case 'whole-send': result = await wholeSend(); break;
+      case 'whole-send': result = await wholeSend(args[0] === 'refused'); break;
       case 'gso-fallback': result = await gsoFallback(args[0]!, args[1]!, args[2]!, args[3]!); break;
       case 'gso-refused': result = await gsoRefused(args[0]!); break;
       default: throw new Error(`unknown command ${cmd}`);

@@ -166,6 +166,19 @@ test('batch offloads: a super-frame kept whole is cut at the send into exactly t
   assert.deepEqual(got.slice(0, 4), r.want, 'VXLAN header + segment j, byte for byte (headers, checksums, payload)');
   assert.equal(got[4], r.plain);
   assert.equal((r.tx as { txSkipped: number }).txSkipped, 0);
+  assert.deepEqual(r.status, [0, 0]);
+});
+
+test('issue #10: a super-frame kept whole and refused (EACCES for every segment) is one refused entry; the plain datagram after it is sent', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('whole-r');
+  const r = udp('whole-r', 'whole-send', 'refused');
+  assert.equal(r.ok, true, JSON.stringify(r));
+  assert.equal(r.sent, 1);
+  assert.deepEqual(r.status, [r.eacces, 0]);
+  assert.deepEqual(r.got, [r.plain]);
+  const tx = r.tx as { txSkipped: number; lastTxError: string };
+  assert.deepEqual([tx.txSkipped, tx.lastTxError], [4, 'EACCES'], 'its 4 datagrams, refused as one GSO send');
 });
 
 test('batch offloads: a GSO send the kernel refuses (segments over the path MTU: EMSGSIZE) falls back for that send only: nothing lost, GSO stays on', async (t) => {
