@@ -74,6 +74,9 @@ void SealGroup(uint8_t* headFrame, const TcpSeg& head, uint32_t payload, uint8_t
 // base + starts[k+i] + head().hdrLen. n = 1: frame k alone behind a zeroed
 // header, its checksum finished in place when partial. partials() says how
 // many of the write's segments had partial checksums. Each frame is parsed (and its checksums verified) once for grouping.
+// Results: the caller (tapWrite) gives the n frames of one Next() the one
+// status of their write (SendList.status: all 0, or all the errno that
+// refused the super-frame).
 class Coalescer {
  public:
   Coalescer(uint8_t* base, const uint32_t* starts, const uint32_t* lens, uint32_t count)

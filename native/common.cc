@@ -115,4 +115,13 @@ int32_t* ArgErrOut(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Int32Array>().Data();
 }
 
+int32_t* ArgStatus(const Napi::CallbackInfo& info, size_t i, uint32_t count) {
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return nullptr;
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[i].As<Napi::TypedArray>().ElementLength() < count) {
+    throw Napi::TypeError::New(info.Env(), "status must be an Int32Array of length >= count");
+  }
+  return info[i].As<Napi::Int32Array>().Data();
+}
+
 }  // namespace vxtap

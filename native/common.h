@@ -43,4 +43,18 @@ void CheckSpans(Napi::Env env, size_t slabLen, const uint32_t* starts, const uin
 // when absent. Checked before any I/O so a bad argument never follows a send.
 int32_t* ArgErrOut(const Napi::CallbackInfo& info, size_t i);
 
+// Per-entry results of a batched write/send (SendList.status in src/io/port.ts):
+// status[k] = 0 when entry k went out, else the errno that kept it out: the
+// kernel's refusal of that entry, or, for every entry from the one where the
+// queue was full (EAGAIN/ENOBUFS) or the fd broke, that errno (not tried).
+// A count says how many went out, not which: a refused entry can sit before
+// sent ones. ArgStatus reads the optional argument i (an Int32Array of length
+// >= count, checked before any I/O), or nullptr when absent.
+int32_t* ArgStatus(const Napi::CallbackInfo& info, size_t i, uint32_t count);
+// status[from .. from + n) = value; nothing when status is nullptr. Inline: it runs per write.
+inline void MarkStatus(int32_t* status, uint32_t from, uint32_t n, int32_t value) {
+  if (status == nullptr) return;
+  for (uint32_t i = 0; i < n; i++) status[from + i] = value;
+}
+
 }  // namespace vxtap

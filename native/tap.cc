@@ -132,16 +132,23 @@ Napi::Value TapSegment(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, g.segments);
 }
 
-// tapWrite(fd, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count, errOut?: Int32Array, vnetHdr?: boolean): number
+// tapWrite(fd, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count, errOut?: Int32Array, vnetHdr?: boolean,
+//          status?: Int32Array): number
 //   Writes frames k < count, frame k = slab[starts[k], starts[k] + lens[k]),
 //   one write() per frame (a TAP takes one frame per write). Returns how many
 //   the kernel took. Stops at EAGAIN/ENOBUFS: the caller counts the rest as
 //   drops. EINTR is retried. A frame the kernel refuses for its own sake
 //   (EINVAL: shorter than an Ethernet header; EIO, ENOMEM, ...) is skipped
 //   and counted: errOut[0] = skipped frames, errOut[1] = last such errno.
+//   status (length >= count; common.h: ArgStatus) says which: status[k] = 0
+//   when frame k was written, else the errno that kept it out (its own
+//   refusal; EAGAIN/ENOBUFS for it and every later frame once the queue was
+//   full). The return value counts the zeros; a refused frame may sit before
+//   written ones, so only status names the refused ones.
 //   Throws only when the fd itself is unusable (EBADF, EBADFD after the
 //   device is deleted, ...; see IsFdFatal), with `written` = frames written
-//   before. Spans outside the slab throw RangeError before any write.
+//   before, and status[k] = that errno from the frame it hit on. Spans
+//   outside the slab throw RangeError before any write.
 //   vnetHdr: the TAP was opened with it. Consecutive TCP segments of one
 //   flow are coalesced (coalesce.h) and written as one GSO super-frame:
 //   writev of its virtio_net_hdr, the head frame (its headers rewritten in
@@ -156,6 +163,8 @@ Napi::Value TapSegment(const Napi::CallbackInfo& info) {
 //   nothing (the super-frame's NEEDS_CSUM). A checksum that is neither right
 //   nor partial is written as it is, for the kernel to drop. errOut of
 //   length >= 5 gets [4] = the written frames (segments) that had one.
+//   A super-frame is one write: its segments share one status (all 0, or
+//   all the errno that refused it).
 Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
@@ -166,6 +175,7 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   int32_t* errOut = ArgErrOut(info, 5);
   const size_t errLen = errOut == nullptr ? 0 : info[5].As<Napi::Int32Array>().ElementLength();
   const bool vnetHdr = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
+  int32_t* status = ArgStatus(info, 7, count);
   uint8_t vhdr[kVnetHdrLen];
   iovec iov[kMaxGroupSegs + 1];
   CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
@@ -213,6 +223,7 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
       } while (r < 0 && errno == EINTR);
     }
     if (r >= 0) {
+      MarkStatus(status, k, n, 0);
       written += n;
       partials += static_cast<int32_t>(partial);
       if (n > 1) {
@@ -223,13 +234,18 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
       continue;
     }
     int err = errno;
-    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) break;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+      MarkStatus(status, k, count - k, err);  // not tried: the queue is full
+      break;
+    }
     if (IsFdFatal(err)) {
+      MarkStatus(status, k, count - k, err);
       report();
       Napi::Error e = ErrnoError(env, err, "write", "write to TAP fd " + std::to_string(fd));
       e.Set("written", Napi::Number::New(env, written));
       throw e;
     }
+    MarkStatus(status, k, n, err);
     skipped += static_cast<int32_t>(n);
     lastErr = err;
     k += n;

@@ -46,7 +46,7 @@ struct Dgram {
   uint32_t iov = 0;
   uint32_t iovs = 0;
   uint32_t len = 0;
-  bool skipped = false;
+  int32_t err = 0;  // the errno that refused it (0: sent, or not tried yet)
 };
 
 // Room for one segment's VXLAN header and Ethernet (+ VLAN) + IPv4 + TCP headers.
@@ -105,7 +105,8 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
 // udpSendPool(pool: Int32Array, portMin, slab, starts, lens, addrs: Uint32Array,
 //             ports: Uint16Array, srcPorts: Uint16Array, count,
 //             gso: boolean | number, errOut?: Int32Array(2), aux?: Buffer,
-//             whole?: Uint32Array, wholeOf?: Int32Array, gsoOut?: Int32Array(8)): number
+//             whole?: Uint32Array, wholeOf?: Int32Array, gsoOut?: Int32Array(8),
+//             status?: Int32Array): number
 //   Sends list entry k < count. Span k = slab[starts[k], +lens[k]) starts with
 //   the 8-byte UDP header the caller wrote (as for the raw socket); the
 //   kernel writes its own from the socket, so the span is sent from byte 8,
@@ -147,8 +148,15 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
 //     [5] the errno of the last refusal,
 //     [6] the smallest segment refused with EMSGSIZE (0: none),
 //     [7] datagrams sent alone because longer than `gso`.
-//   A srcPort outside the pool: EINVAL, skipped. Throws only when a socket is
-//   unusable (IsFdFatal), with `sent` = datagrams sent before.
+//   A srcPort outside the pool: EINVAL, skipped.
+//   status (length >= count; common.h: ArgStatus) says which entries went
+//   out: status[k] = 0 when all of entry k's datagrams were sent (a whole
+//   super-frame: every segment), else the errno that kept the first of them
+//   out (its refusal; EAGAIN/ENOBUFS when the send stopped before it). A
+//   whole super-frame is taken or not as one entry, even when some of its
+//   segments left. The return value counts the zeros, not a prefix.
+//   Throws only when a socket is unusable (IsFdFatal), with `sent` =
+//   datagrams sent before and status filled as if the send stopped there.
 Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
@@ -176,6 +184,7 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   }
   const bool gso = gsoMaxSeg > 0;
   int32_t* errOut = ArgErrOut(info, 10);
+  int32_t* status = ArgStatus(info, 15, count);
   int32_t* gsoOut = nullptr;
   if (info.Length() > 14 && !info[14].IsUndefined()) {
     if (!info[14].IsTypedArray() || info[14].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
@@ -295,7 +304,7 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
     }
     const uint32_t slot = srcPorts[k] - portMin;
     if (srcPorts[k] < portMin || slot >= poolSize) {
-      for (uint32_t i = 0; i < n; i++) s.dgrams[d + i].skipped = true;
+      for (uint32_t i = 0; i < n; i++) s.dgrams[d + i].err = EINVAL;
       skipped += static_cast<int32_t>(n);
       lastErr = EINVAL;
       d += n;
@@ -330,6 +339,22 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   // 3. Send: one sendmmsg per run of messages to the same socket.
   uint32_t sent = 0;
   uint32_t reached = nd;  // datagrams from here on were not tried (EAGAIN)
+  int32_t stopErr = 0;    // why not
+  // Per entry (status), from the datagrams' outcomes; returns the entries all sent.
+  auto entriesSent = [&]() {
+    uint32_t entries = 0;
+    for (uint32_t d = 0; d < nd;) {
+      const uint32_t k = s.dgrams[d].entry;
+      int32_t st = 0;
+      for (; d < nd && s.dgrams[d].entry == k; d++) {
+        // Its own refusal first: one refused before any send (a srcPort outside the pool) may lie past `reached`.
+        if (st == 0) st = s.dgrams[d].err != 0 ? s.dgrams[d].err : d >= reached ? stopErr : 0;
+      }
+      if (st == 0) entries++;
+      if (status != nullptr) status[k] = st;
+    }
+    return entries;
+  };
   for (uint32_t g = 0; g < msgs && reached == nd;) {
     uint32_t end = g + 1;
     while (end < msgs && s.fds[end] == s.fds[g] && end - g < 1024) end++;
@@ -351,9 +376,13 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
         reached = s.first[g];
+        stopErr = err;
         break;
       }
       if (IsFdFatal(err)) {
+        reached = s.first[g];
+        stopErr = err;
+        entriesSent();
         if (errOut != nullptr) { errOut[0] = skipped; errOut[1] = lastErr; }
         Napi::Error e = ErrnoError(env, err, "sendmmsg", "sendmmsg fd " + std::to_string(s.fds[g]));
         e.Set("sent", Napi::Number::New(env, sent));
@@ -388,13 +417,13 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
           if (r1 == 1) {
             sent++;
           } else {
-            dg.skipped = true;
+            dg.err = r1 < 0 ? errno : EAGAIN;
             skipped++;
-            lastErr = r1 < 0 ? errno : EAGAIN;
+            lastErr = dg.err;
           }
         }
       } else {
-        for (uint32_t i = 0; i < s.segs[g]; i++) s.dgrams[s.first[g] + i].skipped = true;
+        for (uint32_t i = 0; i < s.segs[g]; i++) s.dgrams[s.first[g] + i].err = err;
         skipped += static_cast<int32_t>(s.segs[g]);
         lastErr = err;
       }
@@ -402,14 +431,8 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
     }
     g = end;
   }
-  // List entries whose every datagram went out (tried before any EAGAIN, none skipped).
-  uint32_t entries = 0;
-  for (uint32_t d = 0; d < reached;) {
-    const uint32_t k = s.dgrams[d].entry;
-    bool ok = true;
-    for (; d < nd && s.dgrams[d].entry == k; d++) ok = ok && !s.dgrams[d].skipped && d < reached;
-    if (ok) entries++;
-  }
+  // List entries whose every datagram went out (tried before any EAGAIN, none refused).
+  const uint32_t entries = entriesSent();
   if (errOut != nullptr) {
     errOut[0] = skipped;
     errOut[1] = lastErr;

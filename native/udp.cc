@@ -185,7 +185,8 @@ Napi::Value LocalPort(const Napi::CallbackInfo& info) {
 }
 
 // udpSend(fd, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
-//         addrs: Uint32Array, ports: Uint16Array, count, errOut?: Int32Array): number
+//         addrs: Uint32Array, ports: Uint16Array, count, errOut?: Int32Array,
+//         status?: Int32Array): number
 //   Sends datagram k < count = slab[starts[k], starts[k] + lens[k]) to
 //   addrs[k] (IPv4, host-order u32) : ports[k] with sendmmsg(MSG_DONTWAIT),
 //   one call for the batch (more only if the kernel takes part of it, or
@@ -193,8 +194,14 @@ Napi::Value LocalPort(const Napi::CallbackInfo& info) {
 //   EAGAIN/ENOBUFS (the caller counts the rest as drops); retries EINTR.
 //   A datagram refused for its own sake (EHOSTUNREACH, ENETUNREACH,
 //   EMSGSIZE, EPERM from a firewall, EINVAL for port 0, ...) is skipped and
-//   counted: errOut[0] = skipped, errOut[1] = last such errno. Throws only
-//   when the fd is unusable (IsFdFatal), with `sent` = datagrams sent before.
+//   counted: errOut[0] = skipped, errOut[1] = last such errno. status
+//   (length >= count; common.h: ArgStatus) says which: status[k] = 0 when
+//   datagram k was accepted, else the errno that kept it out (its own
+//   refusal; EAGAIN/ENOBUFS for it and every later one once the socket
+//   buffer was full). The return value counts the zeros, not a prefix: a
+//   refused datagram may sit before sent ones. Throws only when the fd is
+//   unusable (IsFdFatal), with `sent` = datagrams sent before and status[k]
+//   = that errno from the first datagram not sent.
 //   On a raw socket (rawUdpOpen) the span starts with the caller's UDP
 //   header and the kernel ignores ports[k] (it reads only the address).
 Napi::Value UdpSend(const Napi::CallbackInfo& info) {
@@ -207,6 +214,7 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info) {
   Napi::Uint32Array addrs = ArgU32Array(info, 4, "addrs", count);
   Napi::Uint16Array ports = ArgU16Array(info, 5, "ports", count);
   int32_t* errOut = ArgErrOut(info, 7);
+  int32_t* status = ArgStatus(info, 8, count);
   CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
 
   SendScratch& s = scratch;
@@ -234,15 +242,19 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info) {
     unsigned n = std::min<unsigned>(count - done, kMaxPerCall);
     int r = sendmmsg(fd, &s.msgs[done], n, MSG_DONTWAIT);
     if (r > 0) {
+      MarkStatus(status, done, static_cast<uint32_t>(r), 0);
       done += static_cast<uint32_t>(r);
       sent += static_cast<uint32_t>(r);
       continue;
     }
-    if (r == 0) break;
-    int err = errno;
+    int err = r == 0 ? EAGAIN : errno;
     if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) break;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+      MarkStatus(status, done, count - done, err);  // not tried: the buffer is full
+      break;
+    }
     if (IsFdFatal(err)) {
+      MarkStatus(status, done, count - done, err);
       if (errOut != nullptr) { errOut[0] = skipped; errOut[1] = lastErr; }
       Napi::Error e = ErrnoError(env, err, "sendmmsg", "sendmmsg fd " + std::to_string(fd));
       e.Set("sent", Napi::Number::New(env, sent));
@@ -250,6 +262,7 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info) {
     }
     // sendmmsg reports an error only for the first message of a call: that
     // one (msgs[done]) was refused. Skip it, go on with the rest.
+    MarkStatus(status, done, 1, err);
     skipped++;
     lastErr = err;
     done++;

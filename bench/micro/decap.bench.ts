@@ -39,7 +39,7 @@ function batchOp(tracer: Tracer | null, innerSourceCheck = false): () => void {
   return () => {
     toTap.count = 0;
     h.pipeline.decapBatch(b, toTap);
-    if (tracer !== null) tracer.endBatch(0, toTap.count);
+    if (tracer !== null) tracer.endBatch(null, toTap);
     sink.n += toTap.count;
   };
 }

@@ -46,7 +46,7 @@ function batchOp(writesUdpHeader: boolean, tracer: Tracer | null): () => void {
     toNet.count = 0;
     toTap.count = 0;
     h.pipeline.encapBatch(m.batch, toNet, toTap);
-    if (tracer !== null) tracer.endBatch(toNet.count, toTap.count);
+    if (tracer !== null) tracer.endBatch(toNet, toTap);
     sink.n += toNet.count;
   };
 }

@@ -5,11 +5,14 @@
  * or datagrams as batches, through the same FrameBatch the real ports fill.
  *
  * Like the real ports: a frame longer than a slot is dropped and counted
- * (stats.rxTruncated), and a port can be told to accept fewer frames than it
- * is given (`acceptLimit`), as a kernel does at EAGAIN.
+ * (stats.rxTruncated), a port can be told to accept fewer frames than it is
+ * given (`acceptLimit`), as a kernel does at EAGAIN, or to refuse single
+ * entries in the middle of a batch (`refuse`), as a kernel refuses a runt or
+ * a datagram it cannot route; either way list.status says which.
  */
+import { constants } from 'node:os';
 import { parseIpv4 } from '../wire/addr';
-import { CallCounts, type BatchHandler, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList } from './port';
+import { CallCounts, SENT, type BatchHandler, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList } from './port';
 
 /** A datagram to inject: payload (from the VXLAN header on), sender address (dotted quad or host-order u32) and port. */
 export interface InjectedDatagram {
@@ -74,6 +77,12 @@ function deliver<T>(
 abstract class MemoryPort {
   /** How many frames or datagrams one write()/send() accepts at most (the rest are refused, as at EAGAIN). */
   acceptLimit = Infinity;
+  /**
+   * Asked per entry (its bytes as given, its index in the list): 0 to take
+   * it, or an errno to refuse it alone and go on with the next, as a kernel
+   * does (EINVAL for a runt on a TAP, EACCES or EMSGSIZE for a datagram).
+   */
+  refuse: ((data: Buffer, k: number) => number) | null = null;
   closed = false;
   readonly stats: PortStats = { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null };
   /** Counted like the real ports': one rx call per inject() batch, one tx call per write()/send(). */
@@ -115,6 +124,43 @@ abstract class MemoryPort {
   protected checkOpen(): void {
     if (this.closed) throw new Error(`${this.what} is closed`);
   }
+
+  /**
+   * One write()/send() as a kernel answers it: entries past acceptLimit get
+   * EAGAIN, those `refuse` names their errno (counted in stats.txSkipped),
+   * the others are handed to `take`. Fills list.status; returns how many were taken.
+   */
+  protected transmit(slab: Buffer, list: SendList, take: (data: Buffer, k: number) => void): number {
+    this.checkOpen();
+    let taken = 0;
+    for (let k = 0; k < list.count; k++) {
+      if (taken >= this.acceptLimit) {
+        list.status[k] = constants.errno.EAGAIN;
+        continue;
+      }
+      const start = list.starts[k]!;
+      const data = Buffer.from(slab.subarray(start, start + list.lens[k]!));
+      const err = this.refuse === null ? 0 : this.refuse(data, k);
+      if (err !== 0) {
+        list.status[k] = err;
+        this.stats.txSkipped++;
+        this.stats.lastTxError = errnoName(err);
+        continue;
+      }
+      take(data, k);
+      list.status[k] = SENT;
+      taken++;
+    }
+    this.calls.txCalls++;
+    this.calls.txFrames += taken;
+    return taken;
+  }
+}
+
+/** 'EINVAL' for 22, as the addon's errnoName. */
+function errnoName(errno: number): string {
+  for (const [name, n] of Object.entries(constants.errno)) if (n === errno) return name;
+  return `ERRNO_${errno}`;
 }
 
 export class MemoryFramePort extends MemoryPort implements FramePort {
@@ -134,13 +180,7 @@ export class MemoryFramePort extends MemoryPort implements FramePort {
   }
 
   write(slab: Buffer, list: SendList): number {
-    this.checkOpen();
-    const n = Math.min(list.count, this.acceptLimit);
-    for (let k = 0; k < n; k++) {
-      const start = list.starts[k]!;
-      this.written.push(Buffer.from(slab.subarray(start, start + list.lens[k]!)));
-    }
-    return n;
+    return this.transmit(slab, list, (data) => { this.written.push(data); });
   }
 }
 
@@ -172,18 +212,18 @@ export class MemoryDatagramPort extends MemoryPort implements DatagramPort {
   }
 
   send(slab: Buffer, list: SendList): number {
-    this.checkOpen();
-    const n = Math.min(list.count, this.acceptLimit);
-    for (let k = 0; k < n; k++) {
-      const start = list.starts[k]!;
-      const data = Buffer.from(slab.subarray(start, start + list.lens[k]!));
+    if (this.writesUdpHeader) {
+      // Checked up front, as the addon checks spans before any send.
+      for (let k = 0; k < list.count; k++) {
+        if (list.lens[k]! < UDP_HEADER_LEN) throw new RangeError(`span ${k} is ${list.lens[k]!} bytes: shorter than a UDP header`);
+      }
+    }
+    return this.transmit(slab, list, (data, k) => {
       if (this.writesUdpHeader) {
-        if (data.length < UDP_HEADER_LEN) throw new RangeError(`span ${k} is ${data.length} bytes: shorter than a UDP header`);
         this.sent.push({ data, payload: data.subarray(UDP_HEADER_LEN), addr: list.addrs[k]!, port: data.readUInt16BE(2), srcPort: data.readUInt16BE(0) });
       } else {
         this.sent.push({ data, payload: data, addr: list.addrs[k]!, port: list.ports[k]!, srcPort: this.localPort });
       }
-    }
-    return n;
+    });
   }
 }

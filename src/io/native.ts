@@ -155,17 +155,24 @@ export interface Addon {
    * One write() per frame k < count (slab[starts[k], +lens[k])). Returns
    * frames written; stops at EAGAIN/ENOBUFS. A frame the kernel refuses
    * (EINVAL: runt; EIO: the link is down) is skipped: errOut = [skipped,
-   * lastErrno]. Throws only when the fd is unusable (EBADF, EBADFD).
+   * lastErrno]. status (SendList.status, length >= count): per frame, 0 =
+   * written, else the errno that kept it out (EAGAIN/ENOBUFS for every
+   * frame from where the queue was full); the count is not a prefix.
+   * Throws only when the fd is unusable (EBADF, EBADFD).
    * vnetHdr: consecutive TCP segments (IPv4 or IPv6) of one flow go out as one GSO
    * super-frame (native/coalesce.h); an errOut of length 4 also gets
-   * [superFrames, segments in them] of this call.
+   * [superFrames, segments in them] of this call. A super-frame's segments
+   * share one status.
    * Partial TCP/UDP checksums (what a kernel vxlan peer across a veth sends:
    * the pseudo-header sum only, native/offload.h) are finished in place in
    * frames written alone, and covered by the NEEDS_CSUM of a coalesced
    * super-frame; a checksum neither right nor partial is written as it is.
    * An errOut of length 5 gets in [4] how many written frames had one.
    */
-  tapWrite(fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number, errOut?: Int32Array, vnetHdr?: boolean): number;
+  tapWrite(
+    fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array, count: number, errOut?: Int32Array, vnetHdr?: boolean,
+    status?: Int32Array,
+  ): number;
   /**
    * What tapWrite with vnetHdr writes for these frames, one Buffer
    * (virtio_net_hdr + frame) per write, as a pure function for tests. Like
@@ -201,12 +208,13 @@ export interface Addon {
    * sendmmsg(MSG_DONTWAIT) of datagrams k < count to addrs[k] (host-order
    * u32) : ports[k]; on a raw socket the kernel ignores ports[k]. Returns how
    * many were sent; stops at EAGAIN/ENOBUFS. A datagram refused for its own
-   * sake (EHOSTUNREACH, EMSGSIZE, EPERM, ...) is skipped: errOut = [skipped,
-   * lastErrno]. Throws only when the fd is unusable.
+   * sake (EHOSTUNREACH, EMSGSIZE, EACCES, EPERM, ...) is skipped: errOut =
+   * [skipped, lastErrno]; status (as tapWrite's) says which. Throws only
+   * when the fd is unusable.
    */
   udpSend(
     fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
-    addrs: Uint32Array, ports: Uint16Array, count: number, errOut?: Int32Array,
+    addrs: Uint32Array, ports: Uint16Array, count: number, errOut?: Int32Array, status?: Int32Array,
   ): number;
   /**
    * 'gso': whether the kernel has UDP_SEGMENT; 'gro': turns UDP_GRO on for a
@@ -228,12 +236,15 @@ export interface Addon {
    * wholeOf[k] = slot i >= 0: entry k is segment 0 of a super-frame kept whole
    * in aux (whole[4i..] = offset, length, MSS, segments, as the
    * 'tap-vnet-whole' reader left it); its other segments are sent from there,
-   * payloads in place. Returns the entries whose datagrams were all sent.
+   * payloads in place. Returns the entries whose datagrams were all sent;
+   * status (as tapWrite's) says which: 0 for an entry all of whose
+   * datagrams (a whole super-frame: segments) were sent, else the errno
+   * that kept the first of them out.
    */
   udpSendPool(
     pool: Int32Array, portMin: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
     addrs: Uint32Array, ports: Uint16Array, srcPorts: Uint16Array, count: number, gso: boolean | number, errOut?: Int32Array,
-    aux?: Buffer, whole?: Uint32Array, wholeOf?: Int32Array, gsoOut?: Int32Array,
+    aux?: Buffer, whole?: Uint32Array, wholeOf?: Int32Array, gsoOut?: Int32Array, status?: Int32Array,
   ): number;
   /** Closes fd (EBADF if it is not open). Stop its Reader first. */
   close(fd: number): void;

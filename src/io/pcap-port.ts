@@ -27,7 +27,8 @@
  *
  * Recording off costs nothing: the middleware is simply not inserted.
  * Reads are recorded before the switch sees the batch (it rewrites frames in
- * place); writes and sends after the port call, and only what the port took.
+ * place); writes and sends after the port call, and only the entries the
+ * port took (SendList.status: a refused one may sit between taken ones).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -37,7 +38,7 @@ import * as ethernet from '../wire/ethernet';
 import * as ipv4 from '../wire/ipv4';
 import { OUTER_LEN, emitOuter, emitOuterIp } from '../wire/underlay';
 import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, RECORD_HEADER_LEN, pcapFileHeader, writePcapRecordHeader } from './pcap';
-import type { BatchHandler, CallCounts, DatagramPort, FrameBatch, FramePort, PortErrorHandler, PortStats, SendList, SourcePortRange } from './port';
+import { SENT, type BatchHandler, type CallCounts, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList, type SourcePortRange } from './port';
 
 /** Outer Ethernet + IPv4: what is rebuilt in front of a UDP datagram that has its own header. */
 const OUTER_IP_LEN = ethernet.HEADER_LEN + ipv4.HEADER_LEN;
@@ -234,7 +235,9 @@ export class PcapFramePort extends Recording<FramePort> implements FramePort {
 
   write(slab: Buffer, list: SendList): number {
     const n = this.inner.write(slab, list);
-    for (let k = 0; k < n; k++) this.recorder.frame(slab, list.starts[k]!, list.lens[k]!);
+    for (let k = 0; k < list.count; k++) {
+      if (list.status[k] === SENT) this.recorder.frame(slab, list.starts[k]!, list.lens[k]!);
+    }
     this.recorder.flush();
     return n;
   }
@@ -278,7 +281,8 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
   send(slab: Buffer, list: SendList): number {
     const n = this.inner.send(slab, list);
     const rec = this.recorder;
-    for (let k = 0; k < n; k++) {
+    for (let k = 0; k < list.count; k++) {
+      if (list.status[k] !== SENT) continue;
       const start = list.starts[k]!;
       const len = list.lens[k]!;
       if (this.inner.writesUdpHeader) {

@@ -72,12 +72,21 @@ export class FrameBatch {
   }
 }
 
+/** SendList.status[k] of an entry that went out (written to the TAP, accepted by the kernel to send). */
+export const SENT = 0;
+
 /**
  * A list of frames to send, as spans of one slab: frame k is
  * slab[starts[k], starts[k] + lens[k]). For datagram ports, addrs[k]/ports[k]
  * give the destination (IPv4 host-order u32, UDP port) and srcPorts[k] the
  * UDP source port to use where the port can choose it (the VXLAN flow hash).
  * Preallocated once; `count` is reset per batch.
+ *
+ * The port's answer is `status`, one result per entry: a batch call can
+ * refuse an entry in the middle and carry on with the next (a runt written
+ * to a TAP, a datagram without a route), so the count a write()/send()
+ * returns says how many went out, not which. Whoever accounts per frame
+ * (the switch's counters, the trace, the pcap) reads status.
  */
 export class SendList {
   readonly starts: Uint32Array;
@@ -89,6 +98,16 @@ export class SendList {
   readonly wholeOf: Int32Array;
   /** The batch whose super-frames wholeOf names (null: none). */
   wholeFrom: FrameBatch | null = null;
+  /**
+   * Filled by the port on each write()/send(), for entries 0 .. count-1:
+   * SENT (0) when entry k went out, else a positive errno that kept it out,
+   * either the refusal of that entry (EINVAL: a runt on a TAP; EACCES,
+   * EMSGSIZE, ENETUNREACH, ... for a datagram) or EAGAIN/ENOBUFS for every
+   * entry from the one where the queue was full (not tried). A whole
+   * super-frame (wholeOf) is one entry: SENT only when all its segments
+   * went out. Entries at count and beyond hold stale values.
+   */
+  readonly status: Int32Array;
   count = 0;
 
   constructor(readonly capacity: number) {
@@ -98,6 +117,7 @@ export class SendList {
     this.ports = new Uint16Array(capacity);
     this.srcPorts = new Uint16Array(capacity);
     this.wholeOf = new Int32Array(capacity).fill(-1);
+    this.status = new Int32Array(capacity);
   }
 
   push(start: number, len: number, addr = 0, port = 0, srcPort = 0): void {
@@ -159,7 +179,10 @@ export interface FramePort {
   readonly name: string;
   /** Starts delivering batches into `batch` (the port fills it, then calls `onBatch`). */
   start(batch: FrameBatch, onBatch: BatchHandler): void;
-  /** Writes frames (spans of `slab`) to the device. Returns how many were written. */
+  /**
+   * Writes frames (spans of `slab`) to the device. Fills list.status (which
+   * ones were written, and why not) and returns how many were written.
+   */
   write(slab: Buffer, list: SendList): number;
   /** True when the port can leave TSO super-frames whole in a batch that keepWhole() (a vnet TAP). */
   readonly keepsWhole?: boolean;
@@ -194,7 +217,10 @@ export interface DatagramPort {
   /** True when send() cuts whole super-frames (SendList.wholeOf) itself. */
   readonly sendsWhole?: boolean;
   start(batch: FrameBatch, onBatch: BatchHandler): void;
-  /** Sends spans of `slab` to list.addrs/ports. Returns how many were accepted by the kernel. */
+  /**
+   * Sends spans of `slab` to list.addrs/ports. Fills list.status (which ones
+   * the kernel accepted, and why not) and returns how many it accepted.
+   */
   send(slab: Buffer, list: SendList): number;
   close(): void;
   onError: PortErrorHandler | null;

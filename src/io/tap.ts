@@ -118,16 +118,17 @@ export class TapPort extends NativePort implements FramePort {
 
 
   /**
-   * Writes list's frames (spans of slab). Returns how many the kernel took;
-   * the rest are drops: after EAGAIN, or refused one by one (EIO while the
-   * link is down, EINVAL for a runt; see stats.txSkipped / lastTxError).
+   * Writes list's frames (spans of slab). Returns how many the kernel took,
+   * and list.status says which; the rest are drops: after EAGAIN, or
+   * refused one by one (EIO while the link is down, EINVAL for a runt; see
+   * stats.txSkipped / lastTxError).
    */
   write(slab: Buffer, list: SendList): number {
     if (this.closed) throw new SystemError('write', 'EBADF', `write to TAP ${this.name}: the port is closed`);
     if (list.count === 0) return 0;
     let n: number;
     try {
-      n = this.addon.tapWrite(this.fdValue, slab, list.starts, list.lens, list.count, this.errOut, this.offload.enabled);
+      n = this.addon.tapWrite(this.fdValue, slab, list.starts, list.lens, list.count, this.errOut, this.offload.enabled, list.status);
     } catch (err) {
       throw toSystemError(err);
     }

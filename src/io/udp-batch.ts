@@ -132,7 +132,7 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
    * Sends each span (UDP header first) to list.addrs[k]. Raw: one sendmmsg,
    * the destination port is the one in the caller's header. GSO: from the
    * pool socket of list.srcPorts[k] to list.ports[k]. Returns how many were
-   * sent; the rest are drops (after EAGAIN, or refused one by one:
+   * sent, and list.status says which; the rest are drops (after EAGAIN, or refused one by one:
    * stats.txSkipped). A GSO send the kernel refuses is sent again datagram
    * by datagram, that send only (stats.gso.fallbacks); when well-formed ones
    * keep being refused (GsoPolicy) GSO goes off, and onError hears of it
@@ -144,10 +144,10 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
     let n: number;
     try {
       n = this.pool === null
-        ? this.addon.udpSend(this.rawFd, slab, list.starts, list.lens, list.addrs, list.ports, list.count, this.errOut)
+        ? this.addon.udpSend(this.rawFd, slab, list.starts, list.lens, list.addrs, list.ports, list.count, this.errOut, list.status)
         : this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
           list.count, this.gso.gsoArg(), this.errOut, list.wholeFrom?.aux ?? undefined, list.wholeFrom?.whole ?? undefined, list.wholeOf,
-          this.gso.out);
+          this.gso.out, list.status);
     } catch (err) {
       throw toSystemError(err);
     }

@@ -16,9 +16,10 @@
  *   bound port (`writesUdpHeader` is false: spans start at the VXLAN header).
  */
 import * as dgram from 'node:dgram';
+import { constants } from 'node:os';
 import { SystemError } from '../errors';
 import { formatIpv4, parseIpv4 } from '../wire/addr';
-import { CallCounts, type BatchHandler, type DatagramPort, type FrameBatch, type SendList } from './port';
+import { CallCounts, SENT, type BatchHandler, type DatagramPort, type FrameBatch, type SendList } from './port';
 import { addonAvailable, loadAddon, toSystemError, type PortErrorHandler, type PortStats } from './native';
 
 export interface DgramUdpOptions {
@@ -110,7 +111,10 @@ export class DgramUdpPort implements DatagramPort {
 
   /**
    * Copies each span and sends it to list.addrs/ports. Returns how many were
-   * handed to dgram; sends that fail later (asynchronously) are counted in
+   * handed to dgram, and list.status says which (SENT, or the errno of a
+   * send dgram refused at once: EINVAL for port 0, ERR_SOCKET_BAD_PORT).
+   * Sends that fail later (asynchronously, after the batch is accounted:
+   * EACCES, EMSGSIZE, ...) keep SENT and are counted only in
    * stats.txSkipped / lastTxError, like those refused here.
    */
   send(slab: Buffer, list: SendList): number {
@@ -124,9 +128,11 @@ export class DgramUdpPort implements DatagramPort {
         accepted++;
         this.calls.txCalls++;
         this.calls.txFrames++;
+        list.status[k] = SENT;
       } catch (err) {
         // dgram checks some things at once (port 0 is ERR_SOCKET_BAD_PORT): a drop, like a refused send.
         this.onSent(err as Error);
+        list.status[k] = errnoOf(err);
       }
     }
     return accepted;
@@ -199,4 +205,13 @@ export class DgramUdpPort implements DatagramPort {
     batch.count = n;
     handler(batch);
   }
+}
+
+/** A positive errno for a send dgram refused at once: its own (libuv's are negative), or EINVAL for a Node check (ERR_*). */
+function errnoOf(err: unknown): number {
+  const e = (err as NodeJS.ErrnoException).errno;
+  if (typeof e === 'number' && e !== 0) return Math.abs(e);
+  const code = (err as NodeJS.ErrnoException).code;
+  const named = code === undefined ? undefined : (constants.errno as Record<string, number>)[code];
+  return named ?? constants.errno.EINVAL;
 }

@@ -19,11 +19,16 @@
  *   tapInFrames = encapFrames + arpAnswered + tapDrops
  *   netInFrames = decapFrames + netDrops
  *
+ * A port may refuse a frame in the middle of a batch and take the ones after
+ * it (a runt on the TAP, a datagram the kernel will not route): which ones
+ * it took is in each SendList's `status`, and every account here reads that,
+ * never the count as "the first n".
+ *
  * With a tracer (switch/trace.ts), the pipeline explains each frame and the
- * switch tells the tracer, once per batch, how many queued frames each port
- * took, so that a refused frame is traced as the drop it is.
+ * switch hands the tracer, once per batch, the lists as the ports answered
+ * them, so that a refused frame is traced as the drop it is.
  */
-import { FrameBatch, SendList, type DatagramPort, type FramePort } from '../io/port';
+import { FrameBatch, SENT, SendList, type DatagramPort, type FramePort } from '../io/port';
 import { ArpTable } from './arp-table';
 import { Counters, DropReason } from './counters';
 import { Fdb } from './fdb';
@@ -155,49 +160,49 @@ export class Switch {
     toNet.count = 0;
     toTap.count = 0;
     this.pipeline.encapBatch(b, toNet, toTap);
-    let sent = 0;
-    let written = 0;
     if (toNet.count > 0) {
-      sent = this.net.send(b.slab, toNet);
-      if (sent < toNet.count) this.undoEncap(b, toNet, sent);
+      const sent = this.net.send(b.slab, toNet);
+      if (sent < toNet.count) this.undoEncap(b, toNet);
     }
     if (toTap.count > 0) {
-      written = this.tap.write(b.slab, toTap);
+      const written = this.tap.write(b.slab, toTap);
       if (written < toTap.count) {
-        // Only ARP replies are on this list: counted as answered, they move to drops.
+        // Only ARP replies are on this list, all alike: counted as answered, the refused ones move to drops.
         this.counters.arpAnswered -= toTap.count - written;
         this.counters.drop(DropReason.ARP_REPLY_WRITE, toTap.count - written);
       }
     }
-    if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(sent, written);
+    if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(toNet.count > 0 ? toNet : null, toTap.count > 0 ? toTap : null);
   }
 
   private onNetBatch(b: FrameBatch): void {
     const toTap = this.netToTap;
     toTap.count = 0;
     this.pipeline.decapBatch(b, toTap);
-    let written = 0;
     if (toTap.count > 0) {
-      written = this.tap.write(b.slab, toTap);
+      const written = this.tap.write(b.slab, toTap);
       if (written < toTap.count) {
-        const lost = toTap.count - written;
-        this.counters.drop(DropReason.TAP_WRITE, lost);
-        this.counters.decapFrames -= lost;
-        for (let k = written; k < toTap.count; k++) this.counters.decapBytes -= toTap.lens[k]!;
+        // Counted as decapsulated: the refused ones move to drops, with their own bytes.
+        const c = this.counters;
+        c.drop(DropReason.TAP_WRITE, toTap.count - written);
+        c.decapFrames -= toTap.count - written;
+        for (let k = 0; k < toTap.count; k++) if (toTap.status[k] !== SENT) c.decapBytes -= toTap.lens[k]!;
       }
     }
-    if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(0, written);
+    if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(null, toTap.count > 0 ? toTap : null);
   }
 
   /**
-   * Frames the socket did not take were counted as sent: move them to drops
-   * (a whole super-frame with all its segments, taken or not as one).
+   * Frames the socket did not take (list.status) were counted as sent: move
+   * them to drops (a whole super-frame with all its segments, taken or not
+   * as one).
    */
-  private undoEncap(b: FrameBatch, list: SendList, sent: number): void {
+  private undoEncap(b: FrameBatch, list: SendList): void {
     const c = this.counters;
     const overhead = this.pipeline.encapOverhead;
     let lost = 0;
-    for (let k = sent; k < list.count; k++) {
+    for (let k = 0; k < list.count; k++) {
+      if (list.status[k] === SENT) continue;
       const i = list.wholeOf[k]!;
       if (i >= 0 && b.whole !== null) {
         const segs = b.whole[i * 4 + 3]!;

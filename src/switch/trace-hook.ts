@@ -9,9 +9,9 @@
  *     the verdict, the lookups, and where it was queued. The Pipeline only
  *     copies and decides; explainEncap / explainDecap (below) add the table
  *     lookups behind the decision and where the frame was queued;
- *   - the Switch calls endBatch() once per batch with how many queued frames
- *     each port took, so that a refused frame becomes the udp-send /
- *     tap-write drop it is.
+ *   - the Switch calls endBatch() once per batch with the lists as the ports
+ *     answered them (SendList.status), so that a refused frame becomes the
+ *     udp-send / tap-write drop it is.
  *
  * The tracer that implements it (trace.ts) records (trace-record.ts), renders
  * (trace-render.ts) and writes (trace-sink.ts).
@@ -72,11 +72,12 @@ export interface Tracer {
   /** One frame decided (called by the Pipeline). */
   frame(t: FrameTrace): void;
   /**
-   * The batch went to the ports (called by the Switch): queued frames at
-   * index >= netTaken on the 'net' list, or >= tapTaken on the 'tap' list,
-   * were refused. Renders and writes the batch.
+   * The batch went to the ports (called by the Switch): a frame queued at
+   * index k of the 'net' or the 'tap' list was refused when that list's
+   * status[k] is not SENT (null: nothing was refused that way). Renders and
+   * writes the batch.
    */
-  endBatch(netTaken: number, tapTaken: number): void;
+  endBatch(toNet: SendList | null, toTap: SendList | null): void;
 }
 
 // ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@
  * The names importers used before the split are exported from here too.
  */
 import { performance } from 'node:perf_hooks';
+import { SENT, type SendList } from '../io/port';
 import { parseIpv4 } from '../wire/addr';
 import { DropReason } from './drops';
 import type { FrameTrace, Tracer } from './trace-hook';
@@ -111,14 +112,14 @@ export class FrameTracer implements Tracer {
     this.pending.push({ ev, ms: this.clock(), seq: ++this.stats.traced });
   }
 
-  endBatch(netTaken: number, tapTaken: number): void {
+  endBatch(toNet: SendList | null, toTap: SendList | null): void {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
     if (this.sink.error !== null) return;
     let text = '';
     for (const p of batch) {
-      settle(p.ev, netTaken, tapTaken);
+      settle(p.ev, toNet, toTap);
       const { rec, buf } = this.recorder.record(p.ev, p.ms, p.seq);
       if (this.filter !== null && !this.filter.matches(subjectOf(rec))) {
         this.stats.filtered++;
@@ -140,18 +141,23 @@ export class FrameTracer implements Tracer {
 
   /** Renders what is pending as if every queued frame was taken (for a Pipeline used without a Switch). */
   flush(): void {
-    this.endBatch(Infinity, Infinity);
+    this.endBatch(null, null);
   }
 }
 
 /**
- * The ports' answer for one frame: queued at index >= netTaken on the 'net'
- * list, or >= tapTaken on the 'tap' list, it was refused. The decision
- * stands, the outcome is a drop.
+ * The ports' answer for one frame: queued at index k of the 'net' or the
+ * 'tap' list, it was refused when that list's status[k] is not SENT (the
+ * ports fill a result per entry: SendList.status). The decision stands, the
+ * outcome is a drop. A null list: nothing on it was refused.
  */
-export function settle(ev: FrameTrace, netTaken: number, tapTaken: number): void {
-  if (ev.queued === 'net' && ev.index >= netTaken) refuse(ev, DropReason.UDP_SEND);
-  else if (ev.queued === 'tap' && ev.index >= tapTaken) refuse(ev, ev.dir === 'tap' ? DropReason.ARP_REPLY_WRITE : DropReason.TAP_WRITE);
+export function settle(ev: FrameTrace, toNet: SendList | null, toTap: SendList | null): void {
+  if (ev.queued === 'net' && refusedAt(toNet, ev.index)) refuse(ev, DropReason.UDP_SEND);
+  else if (ev.queued === 'tap' && refusedAt(toTap, ev.index)) refuse(ev, ev.dir === 'tap' ? DropReason.ARP_REPLY_WRITE : DropReason.TAP_WRITE);
+}
+
+function refusedAt(list: SendList | null, k: number): boolean {
+  return list !== null && k >= 0 && k < list.count && list.status[k] !== SENT;
 }
 
 function refuse(ev: FrameTrace, reason: number): void {

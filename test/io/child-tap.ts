@@ -6,9 +6,12 @@
 import { execFileSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { SystemError } from '../../src/errors';
+import { constants } from 'node:os';
 import { FrameBatch, SendList } from '../../src/io/port';
+import { readPcap } from '../../src/io/pcap';
+import { PcapFramePort, PcapRecorder } from '../../src/io/pcap-port';
 import { TapPort } from '../../src/io/tap';
 import { loadAddon } from '../../src/io/native';
 import * as csum from '../../src/wire/checksum';
@@ -286,6 +289,68 @@ async function partialCsum(mode: string): Promise<object> {
   };
 }
 
+/**
+ * Per-entry results through the real addon (issue #10): a batch of [a 5-byte
+ * runt, a 60-byte echo request, another] written to a TAP (`mode` plain, or
+ * offload: the coalescing writev path). The kernel refuses the runt (EINVAL)
+ * and takes the two after it; the write returns 2, which read as "the first
+ * two" blames the wrong frame. Written again through the pcap middleware:
+ * which frames the pcap records as written, and which the kernel answers.
+ */
+async function writeStatus(mode: string): Promise<object> {
+  noIpv6();
+  const offload = mode === 'offload';
+  const tap = TapPort.open('vw1', { offload });
+  const peerMac = '02:00:00:00:00:02';
+  setUp('vw1', '10.9.6.1', '10.9.6.2', peerMac);
+  const tapMac = ifaceMac('vw1');
+  const replies: number[] = [];
+  tap.start(new FrameBatch(8, 2048, 64), (b) => {
+    for (let i = 0; i < b.count; i++) {
+      const f = parseFrame(b.slab, b.frameStart(i), b.sizes[i]!);
+      if (f.proto === 1 && f.icmpType === 0 && f.icmpId === 0x5151) replies.push(f.icmpSeq!);
+    }
+  });
+  const slab = Buffer.alloc(3 * 256);
+  const list = new SendList(3);
+  const fill = (seqs: [number, number]): void => {
+    list.count = 0;
+    list.status.fill(-1); // a status the port did not fill would show
+    slab.fill(0);
+    const runt = Buffer.from([1, 2, 3, 4, 5]);
+    runt.copy(slab, 64);
+    list.push(64, runt.length);
+    seqs.forEach((seq, i) => {
+      const at = (i + 1) * 256 + 64;
+      // 14 + 20 + 8 + 18 = 60 bytes: the minimum Ethernet frame without FCS.
+      list.push(at, writeEchoRequest(slab, at, { dstMac: tapMac, srcMac: macBytes(peerMac), srcIp: '10.9.6.2', dstIp: '10.9.6.1', id: 0x5151, seq, payload: 18 }));
+    });
+  };
+
+  // 1. The port alone.
+  fill([1, 2]);
+  const lens = [...list.lens.subarray(0, list.count)];
+  const written = tap.write(slab, list);
+  const status = [...list.status.subarray(0, list.count)];
+  const portStats = { txSkipped: tap.stats.txSkipped, lastTxError: tap.stats.lastTxError };
+
+  // 2. Through the pcap middleware: it records what the port took.
+  const pcapPath = `/tmp/vxt-write-status-${process.pid}.pcap`;
+  const rec = PcapRecorder.open(pcapPath);
+  fill([3, 4]);
+  const viaPcap = new PcapFramePort(tap, rec).write(slab, list);
+  rec.close();
+  const pcapWritten = readPcap(readFileSync(pcapPath)).records.map((r) =>
+    (r.data.length < 14 ? `runt ${r.data.length}` : `echo ${parseFrame(r.data, 0, r.data.length).icmpSeq!}`));
+  rmSync(pcapPath, { force: true });
+  await until(() => replies.length >= 4, 3000);
+  tap.close();
+  return {
+    ok: true, offload: tap.offload.enabled, lens, written, status, einval: constants.errno.EINVAL, portStats,
+    viaPcap, pcapWritten, replies: replies.sort((a, b) => a - b),
+  };
+}
+
 /** Stopping mid-stream: inside onBatch (close), and from outside while frames keep coming (stop). */
 async function stopMid(): Promise<object> {
   noIpv6();
@@ -381,6 +446,7 @@ async function main(): Promise<void> {
       case 'throw-in-batch': result = await throwInBatch(); break;
       case 'offload': result = await offload(); break;
       case 'partial-csum': result = await partialCsum(arg); break;
+      case 'write-status': result = await writeStatus(arg); break;
       default: throw new Error(`unknown command ${cmd}`);
     }
   } catch (err) {

@@ -5,10 +5,18 @@
  */
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { parentPort, Worker } from 'node:worker_threads';
 import { SystemError } from '../../src/errors';
+import { constants } from 'node:os';
+import { MemoryFramePort } from '../../src/io/fake';
 import { FrameBatch, SendList, type DatagramPort } from '../../src/io/port';
+import { readPcap } from '../../src/io/pcap';
+import { PcapDatagramPort, PcapRecorder } from '../../src/io/pcap-port';
+import { Switch } from '../../src/switch/switch';
+import { FrameTracer, type TraceRecord } from '../../src/switch/trace';
+import { macKeyFromString } from '../../src/wire/addr';
+import { ipv4Frame } from '../helpers/frames';
 import { BatchUdpPort } from '../../src/io/udp-batch';
 import { DgramUdpPort } from '../../src/io/udp-dgram';
 import { errorJson, sleep, until } from './frames';
@@ -137,6 +145,94 @@ async function skipUnreachable(): Promise<object> {
   return out;
 }
 
+/** 127.255.255.255: the loopback's broadcast address; a socket without SO_BROADCAST gets EACCES for it. */
+const LO_BROADCAST = 0x7fffffff;
+
+/**
+ * Per-entry results through the real addon (issue #10), `mode` raw (udpSend
+ * on the raw socket), gso (udpSendPool) or dgram (node:dgram).
+ *  1. The port alone: a batch whose refused entries sit between sent ones:
+ *     a datagram to the loopback's broadcast address (EACCES: no
+ *     SO_BROADCAST) and one over 65507 bytes (EMSGSIZE); for dgram, whose
+ *     kernel errors come later in a callback, a datagram to port 0, which
+ *     dgram refuses at once. Which status each entry got, and which arrived.
+ *  2. The switch's consumers: three frames from a (memory) TAP to three MACs
+ *     whose FDB entries point at the receiver, at the refused destination,
+ *     and at the receiver again, sent by a Switch through the pcap
+ *     middleware over the real port, with a tracer. What the counters, the
+ *     trace and the pcap say of each frame.
+ */
+async function sendStatus(mode: string): Promise<object> {
+  const a: AnyPort = mode === 'dgram'
+    ? await DgramUdpPort.open({ bindIp: '127.0.0.1', port: 0 })
+    : BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: mode === 'gso' });
+  const b = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0 });
+  const got: number[] = [];
+  b.start(new FrameBatch(16, 2048, 64), (batch) => {
+    for (let i = 0; i < batch.count; i++) got.push(readSlot(batch, i)[3]);
+  });
+  const srcPort = a.sourcePorts !== undefined ? a.sourcePorts.min + 1 : 40000;
+
+  // 1. The port alone.
+  const big = 66000;
+  const slab = Buffer.alloc(4 * 2048 + big + 64);
+  const list = new SendList(5);
+  list.status.fill(-1); // a status the port did not fill would show
+  const bad = mode === 'dgram' ? { addr: LOOPBACK, port: 0 } : { addr: LO_BROADCAST, port: b.localPort };
+  pushDatagram(a, slab, list, 0, 100, LOOPBACK, b.localPort, srcPort);
+  pushDatagram(a, slab, list, 1, 100, bad.addr, bad.port, srcPort);
+  pushDatagram(a, slab, list, 2, 100, LOOPBACK, b.localPort, srcPort);
+  if (mode !== 'dgram') {
+    pushDatagram(a, slab, list, 3, 100, LOOPBACK, b.localPort, srcPort);
+    // Entry 3's span grown past what one IPv4 datagram can carry.
+    list.lens[3] = big;
+    slab.writeUInt16BE(0, 3 * 2048 + 64 - 8 + 4);
+    pushDatagram(a, slab, list, 4, 100, LOOPBACK, b.localPort, srcPort);
+  }
+  const sent = a.send(slab, list);
+  const status = [...list.status.subarray(0, list.count)];
+  const txStats = { txSkipped: a.stats.txSkipped, lastTxError: a.stats.lastTxError };
+  await until(() => got.length >= sent, 3000);
+  await sleep(50);
+  const arrived = [...got].sort((x, y) => x - y);
+
+  // 2. Through a Switch, the pcap middleware and a tracer.
+  const pcapPath = `/tmp/vxt-send-status-${process.pid}-${mode}.pcap`;
+  const rec = PcapRecorder.open(pcapPath);
+  const lines: string[] = [];
+  const tracer = new FrameTracer({ out: { write: (t: string) => { lines.push(t); return true; } }, format: 'json', vni: 7, port: 4789, localIp: '127.0.0.1' });
+  const net = new PcapDatagramPort(a, rec, { localIp: '127.0.0.1', localPort: a.localPort });
+  const tap = new MemoryFramePort('vxtap.7');
+  const sw = new Switch({ vni: 7, tap, net, mtu: 1450, tracer });
+  const self = '02:76:00:00:00:01';
+  const macs = ['02:76:00:00:00:0a', '02:76:00:00:00:0b', '02:76:00:00:00:0c'];
+  sw.fdb.set(macKeyFromString(macs[0]!), LOOPBACK, b.localPort);
+  sw.fdb.set(macKeyFromString(macs[1]!), bad.addr, bad.port);
+  sw.fdb.set(macKeyFromString(macs[2]!), LOOPBACK, b.localPort);
+  sw.start();
+  got.length = 0;
+  // Inner frames of 74, 84 and 94 bytes, to tell them apart.
+  const frames = macs.map((m, k) => ipv4Frame(m, self, '10.44.1.2', '10.44.2.2', 17, 40000 + k, 9999, 32 + 10 * k));
+  tap.inject(frames);
+  const snap = sw.counters.snapshot();
+  await until(() => got.length >= 2, 3000);
+  sw.close();
+  b.close();
+  rec.close();
+  const trace = lines.join('').trim().split('\n').map((l) => JSON.parse(l) as TraceRecord).map((r) => [r.len, r.decision, r.drop]);
+  // Each pcap record: outer Ethernet + IPv4 + UDP + VXLAN + the inner frame.
+  const pcapSent = readPcap(readFileSync(pcapPath)).records.map((r) => [
+    [r.data[30], r.data[31], r.data[32], r.data[33]].join('.'), r.data.length - 14 - 20 - 8 - 8,
+  ]);
+  rmSync(pcapPath, { force: true });
+  return {
+    ok: true, sent, status, arrived, errno: { EACCES: constants.errno.EACCES, EMSGSIZE: constants.errno.EMSGSIZE, EINVAL: constants.errno.EINVAL },
+    txStats,
+    counters: { encapFrames: snap.encapFrames, encapBytes: snap.encapBytes, udpSend: snap.drops['udp-send'], tapDrops: snap.tapDrops },
+    trace, pcapSent,
+  };
+}
+
 /** Raw send with chosen source ports, across the underlay, to a plain receiver in another namespace. */
 async function sendRaw(srcIp: string, dstIp: string, dstPort: string, count: string): Promise<object> {
   const a = BatchUdpPort.open({ bindIp: srcIp, port: 0, srcIp });
@@ -174,7 +270,8 @@ async function gsoExchange(): Promise<object> {
   const sent = a.send(slab, list);
   await until(() => got.length >= sizes.length - 1, 3000);
   await sleep(50);
-  const out = { ok: true, sent, got, min, count: a.sourcePorts!.count, offload: a.offload, rxOffload: b.offload, txStats: a.stats, rxStats: b.stats };
+  const status = [...list.status.subarray(0, list.count)];
+  const out = { ok: true, sent, status, got, min, count: a.sourcePorts!.count, offload: a.offload, rxOffload: b.offload, txStats: a.stats, rxStats: b.stats };
   a.close();
   b.close();
   return out;
@@ -265,9 +362,11 @@ async function gsoRefused(tool: string): Promise<object> {
  * A super-frame kept whole (FrameBatch.keepWhole, as the 'tap-vnet-whole'
  * reader leaves it) and a plain datagram, sent with UDP GSO from the pool:
  * the receiver must get, behind the VXLAN header, exactly the segments
- * tapSegment cuts from that super-frame.
+ * tapSegment cuts from that super-frame. `refused`: the super-frame goes to
+ * the loopback's broadcast address (EACCES for each segment), the plain
+ * datagram after it to the receiver.
  */
-async function wholeSend(): Promise<object> {
+async function wholeSend(refused = false): Promise<object> {
   const addon = loadAddon();
   const a = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
   const b = BatchUdpPort.open({ bindIp: '127.0.0.1', port: 0, offload: true });
@@ -299,15 +398,16 @@ async function wholeSend(): Promise<object> {
   fb.slab.writeUInt16BE(b.localPort, off - 14);
   fb.slab.writeUInt16BE(16 + cut.sizes[0]!, off - 12);
   fb.slab.writeUInt16BE(0, off - 10);
-  list.push(off - 16, 16 + cut.sizes[0]!, LOOPBACK, b.localPort, src);
+  list.push(off - 16, 16 + cut.sizes[0]!, refused ? LO_BROADCAST : LOOPBACK, b.localPort, src);
   list.wholeOf[0] = 0;
   // Slot 1: a plain datagram after it.
   pushDatagram(a, fb.slab, list, 1, 200, LOOPBACK, b.localPort, src);
   const plain = fb.slab.toString('hex', fb.frameStart(1), fb.frameStart(1) + 200);
   const sent = a.send(fb.slab, list);
-  await until(() => got.length >= segs + 1, 3000);
+  const status = [...list.status.subarray(0, list.count)];
+  await until(() => got.length >= (refused ? 1 : segs + 1), 3000);
   await sleep(50);
-  const out = { ok: true, sent, segs, want, plain, got, rx: b.stats, tx: a.stats };
+  const out = { ok: true, sent, status, eacces: constants.errno.EACCES, segs, want, plain, got, rx: b.stats, tx: a.stats };
   a.close();
   b.close();
   return out;
@@ -400,12 +500,13 @@ async function main(): Promise<void> {
       case 'truncate': result = await truncate(impl); break;
       case 'addr-in-use': result = await addrInUse(impl); break;
       case 'skip-unreachable': result = await skipUnreachable(); break;
+      case 'send-status': result = await sendStatus(args[0] ?? ''); break;
       case 'send-raw': result = await sendRaw(args[0]!, args[1]!, args[2]!, args[3]!); break;
       case 'recv-plain': result = await recvPlain(args[0]!); break;
       case 'stop-mid': result = await stopMid(impl); break;
       case 'raw-eperm': result = await rawEperm(); break;
       case 'gso-exchange': result = await gsoExchange(); break;
-      case 'whole-send': result = await wholeSend(); break;
+      case 'whole-send': result = await wholeSend(args[0] === 'refused'); break;
       case 'gso-fallback': result = await gsoFallback(args[0]!, args[1]!, args[2]!, args[3]!); break;
       case 'gso-refused': result = await gsoRefused(args[0]!); break;
       default: throw new Error(`unknown command ${cmd}`);

@@ -80,3 +80,20 @@ test('MemoryDatagramPort.send with writesUdpHeader: ports come from the header t
   const s = port.sent[0]!;
   assert.deepEqual([s.payload.toString(), s.srcPort, s.port, s.data.length], ['VXLN', 51000, 4789, 12]);
 });
+
+test('memory ports fill SendList.status: SENT, the refuse() errno in the middle, EAGAIN past acceptLimit', () => {
+  const port = new MemoryFramePort();
+  const slab = Buffer.from('0123456789');
+  const list = new SendList(4);
+  list.push(0, 3);
+  list.push(3, 2);
+  list.push(5, 2);
+  list.push(8, 2);
+  port.refuse = (data) => (data.toString() === '34' ? 22 : 0);
+  port.acceptLimit = 2;
+  assert.equal(port.write(slab, list), 2);
+  assert.deepEqual([...list.status], [0, 22, 0, 11], 'EINVAL for the refused one, EAGAIN for the one past the limit');
+  assert.deepEqual(port.written.map(String), ['012', '56']);
+  assert.deepEqual(port.stats, { rxTruncated: 0, rxErrors: 0, txSkipped: 1, lastTxError: 'EINVAL' });
+  assert.deepEqual([port.calls.txCalls, port.calls.txFrames], [1, 2]);
+});

@@ -177,3 +177,20 @@ for (const mode of ['plain', 'offload'] as const) {
     assert.equal(r.csumRepaired, 2, 'the UDP datagram and the SYN');
   });
 }
+
+for (const mode of ['plain', 'offload'] as const) {
+  test(`issue #10: a ${mode} TAP write of [runt, 60 B, 60 B] returns 2 with the error on entry 0 (status), and the pcap records entries 1 and 2, not the runt`, (t) => {
+    if (!needNamespaces(t)) return;
+    lab.addNs(`ws-${mode}`);
+    const r = tap(`ws-${mode}`, 'write-status', mode);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.offload, mode === 'offload');
+    assert.deepEqual(r.lens, [5, 60, 60]);
+    assert.equal(r.written, 2, 'the count alone reads as "entries 0 and 1": it would blame entry 2');
+    assert.deepEqual(r.status, [r.einval, 0, 0], 'the runt refused (EINVAL), both echo requests written');
+    assert.deepEqual(r.portStats, { txSkipped: 1, lastTxError: 'EINVAL' });
+    assert.equal(r.viaPcap, 2);
+    assert.deepEqual(r.pcapWritten, ['echo 3', 'echo 4'], 'the pcap holds the two frames the TAP took, not the runt');
+    assert.deepEqual(r.replies, [1, 2, 3, 4], 'the kernel answered every frame the status calls written');
+  });
+}

@@ -139,6 +139,7 @@ test('batch offloads: UDP GSO runs from a pool port arrive whole through UDP GRO
   assert.equal(r.count, 64);
   assert.ok(min >= 49152 && min + 64 <= 65536 && min % 64 === 0, `pool ports ${min}..${min + 63}`);
   assert.equal(r.sent, 36, 'all but the datagram from outside the pool');
+  assert.deepEqual(r.status, [...Array<number>(36).fill(0), 22], 'SendList.status: the one from outside the pool refused with EINVAL');
   assert.equal((r.txStats as { txSkipped: number; lastTxError: string }).txSkipped, 1);
   assert.equal((r.txStats as { lastTxError: string }).lastTxError, 'EINVAL');
   const got = (r.got as Got[]).sort((x, y) => x[3] - y[3]);
@@ -165,6 +166,19 @@ test('batch offloads: a super-frame kept whole is cut at the send into exactly t
   assert.deepEqual(got.slice(0, 4), r.want, 'VXLAN header + segment j, byte for byte (headers, checksums, payload)');
   assert.equal(got[4], r.plain);
   assert.equal((r.tx as { txSkipped: number }).txSkipped, 0);
+  assert.deepEqual(r.status, [0, 0]);
+});
+
+test('issue #10: a super-frame kept whole and refused (EACCES for every segment) is one refused entry; the plain datagram after it is sent', (t) => {
+  if (!needNamespaces(t)) return;
+  lab.addNs('whole-r');
+  const r = udp('whole-r', 'whole-send', 'refused');
+  assert.equal(r.ok, true, JSON.stringify(r));
+  assert.equal(r.sent, 1);
+  assert.deepEqual(r.status, [r.eacces, 0]);
+  assert.deepEqual(r.got, [r.plain]);
+  const tx = r.tx as { txSkipped: number; lastTxError: string };
+  assert.deepEqual([tx.txSkipped, tx.lastTxError], [4, 'EACCES'], 'its 4 datagrams, refused as one GSO send');
 });
 
 test('batch offloads: a GSO send the kernel refuses (segments over the path MTU: EMSGSIZE) falls back for that send only: nothing lost, GSO stays on', async (t) => {
@@ -231,6 +245,31 @@ test('batch: a datagram with no route is skipped and counted, the rest of the ba
   const r = udp('skip', 'skip-unreachable');
   assert.deepEqual(r, { ok: true, sent: 2, got: 2, stats: { rxTruncated: 0, rxErrors: 0, txSkipped: 1, lastTxError: 'ENETUNREACH' } });
 });
+
+for (const mode of ['raw', 'gso', 'dgram'] as const) {
+  test(`issue #10: ${mode} send: each refused datagram has its errno in status, the ones after it are sent; counters, trace and pcap blame the refused frame`, (t) => {
+    if (!needNamespaces(t)) return;
+    lab.addNs(`st-${mode}`);
+    const r = udp(`st-${mode}`, 'send-status', mode);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const e = r.errno as Record<string, number>;
+    if (mode === 'dgram') {
+      // Port 0 is refused by dgram at once; kernel errors would come later, in a callback.
+      assert.equal(r.sent, 2);
+      assert.deepEqual(r.status, [0, e.EINVAL, 0]);
+      assert.deepEqual(r.arrived, [0, 2]);
+    } else {
+      assert.equal(r.sent, 3);
+      assert.deepEqual(r.status, [0, e.EACCES, 0, e.EMSGSIZE, 0], 'broadcast without SO_BROADCAST: EACCES; over 65507 bytes: EMSGSIZE');
+      assert.deepEqual(r.arrived, [0, 2, 4]);
+      assert.deepEqual(r.txStats, { txSkipped: 2, lastTxError: 'EMSGSIZE' });
+    }
+    // The middle frame (84 bytes) is the udp-send drop; the other two (74 + 94 bytes) were encapsulated.
+    assert.deepEqual(r.counters, { encapFrames: 2, encapBytes: 74 + 94, udpSend: 1, tapDrops: 1 });
+    assert.deepEqual(r.trace, [[74, 'encap', null], [84, 'drop', 'udp-send'], [94, 'encap', null]]);
+    assert.deepEqual(r.pcapSent, [['127.0.0.1', 74], ['127.0.0.1', 94]], 'the pcap holds the two datagrams sent');
+  });
+}
 
 test('batch: without CAP_NET_RAW the raw socket is refused with EPERM', (t) => {
   if (!needNamespaces(t)) return;

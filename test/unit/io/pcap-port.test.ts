@@ -167,6 +167,25 @@ test('only what the port took is recorded', () => {
   assert.equal(m.sw.counters.dropCount('udp-send'), 2);
 });
 
+test('issue #10: an entry refused in the middle is not recorded; the entries after it are', () => {
+  const m = make({ writesUdpHeader: true });
+  // Requests of 74, 84 and 94 bytes out; the socket refuses the middle one.
+  const out = [0, 1, 2].map((k) => ipv4Frame(PEER_MAC, SELF_MAC, '10.44.1.0', '10.44.2.0', 17, 1000 + k, 80, 32 + 10 * k));
+  m.net.refuse = (_data, k) => (k === 1 ? 13 /* EACCES */ : 0);
+  m.tap.inject(out);
+  // Replies of 74, 84 and 94 bytes in; the TAP refuses the first.
+  const back = [0, 1, 2].map((k) => ipv4Frame(SELF_MAC, PEER_MAC, '10.44.2.0', '10.44.1.0', 1, 0, 0, 32 + 10 * k));
+  m.tap.refuse = (_data, k) => (k === 0 ? 22 /* EINVAL */ : 0);
+  m.net.inject(back.map((f) => ({ data: vxlanOf(f), addr: PEER_IP, port: 51234 })));
+  m.rec.close();
+  const recs = readPcap(readFileSync(m.path)).records;
+  // 3 TAP reads, 2 datagrams sent (50 bytes of outer headers each), 3 datagrams received, 2 TAP writes.
+  assert.deepEqual(recs.map((r) => r.data.length), [74, 84, 94, 50 + 74, 50 + 94, 50 + 74, 50 + 84, 50 + 94, 84, 94]);
+  assert.deepEqual(recs[3]!.data.subarray(50), out[0]);
+  assert.deepEqual(recs[4]!.data.subarray(50), out[2]);
+  assert.deepEqual(recs.slice(8).map((r) => r.data), [back[1], back[2]]);
+});
+
 test('a batch bigger than the staging buffer is written in whole records, in order', () => {
   const path = tempPcap();
   const rec = PcapRecorder.open(path, { bufferSize: 100, clock: () => T_US });

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { constants } from 'node:os';
 import { ConfigError } from '../../../src/errors';
 import { MemoryDatagramPort, MemoryFramePort, type InjectedDatagram } from '../../../src/io/fake';
 import { DROP_NAMES, DropReason } from '../../../src/switch/counters';
@@ -425,4 +426,20 @@ test('when the output falls behind, frames are skipped and the gap is said', () 
   tap.inject([icmpTo('10.44.2.0')]);
   assert.match(out.text, /^\.\.\. 2 frame\(s\) not shown: the trace output fell behind\n#3 /);
   assert.equal(tracer!.stats.skipped, 2);
+});
+
+test('issue #10: the trace shows as refused the frame the port refused, in the middle of a batch, not the last one', () => {
+  const m = make({ format: 'json' });
+  // To the network: frames of 74, 84 and 94 bytes; the socket refuses the middle one.
+  m.net.refuse = (_data, k) => (k === 1 ? constants.errno.EACCES : 0);
+  m.tap.inject([0, 1, 2].map((k) => ipv4Frame(PEER_MAC, SELF_MAC, '10.44.1.0', '10.44.2.0', 17, 1000 + k, 80, 32 + 10 * k)));
+  // To the TAP: the first of three decapsulated frames refused.
+  m.tap.refuse = (_data, k) => (k === 0 ? constants.errno.EINVAL : 0);
+  m.net.inject([0, 1, 2].map((k) => fromPeer(vxlanOf(ipv4Frame(SELF_MAC, PEER_MAC, '10.44.2.0', '10.44.1.0', 1, 0, 0, 32 + 10 * k)))));
+  assert.deepEqual(m.out.json.map((r) => [r.dir, r.len, r.decision, r.drop]), [
+    ['tap', 74, 'encap', null], ['tap', 84, 'drop', 'udp-send'], ['tap', 94, 'encap', null],
+    ['net', 82, 'drop', 'tap-write'], ['net', 92, 'decap', null], ['net', 102, 'decap', null],
+  ]);
+  assert.equal(m.sw.counters.dropCount('udp-send'), 1);
+  assert.equal(m.sw.counters.dropCount('tap-write'), 1);
 });
