@@ -1,9 +1,9 @@
 /**
  * vxtap's own rtnetlink client: the few link, address and route calls the
  * control plane makes, over the addon's netlink socket (native/netlink.cc)
- * and the codec in src/wire/netlink.ts. It replaces the `netlink` npm
- * package underneath src/control/kernel.ts (issue #11); the methods map one
- * to one onto the package calls kernel.ts makes, without its quirks:
+ * and the codec in src/wire/netlink.ts. src/control/kernel.ts runs on it
+ * (it replaced the `netlink` npm package there, issue #11). What it takes
+ * care of for its callers:
  * - RTNH_F_ONLINK is a plain `onlink: true` on the route (rtm_flags bit 4);
  * - a refusal is an RtnlError with the errno name (`code`-like `errno`:
  *   'ENODEV', 'EEXIST', 'ENETUNREACH', ...) and the kernel's extended ack
