@@ -152,6 +152,11 @@ export class KernelNet {
     return new KernelNet(rtnl);
   }
 
+  /** A KernelNet over an Rtnl the caller made (unit tests give it a fake transport). */
+  static over(rtnl: Rtnl): KernelNet {
+    return new KernelNet(rtnl);
+  }
+
   /**
    * Closes the socket once the requests already sent have settled (each
    * does, within the timeout); later calls fail with EBADF. Idempotent.
