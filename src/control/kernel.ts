@@ -1,6 +1,7 @@
 /**
- * The kernel side of the VTEP, over rtnetlink (the `netlink` package; no `ip`
- * child processes).
+ * The kernel side of the VTEP, over rtnetlink: vxtap's own calls (Rtnl in
+ * src/control/rtnl.ts, the codec in src/wire/netlink.ts, the socket in the
+ * addon's native/netlink.cc), no `ip` child processes.
  *
  * Like flannel's vxlan backend, vxtap keeps the kernel state per remote host
  * small and fixed: ONE route `<peer subnet> via <peer subnet>.0 dev TAP onlink`.
@@ -9,21 +10,18 @@
  * gateway is on this link"). The ARP answer for that gateway and the FDB entry
  * (VTEP MAC -> the peer's public IP) live in the user-space switch, not here.
  *
- * Quirks of the `netlink` package 0.3.0 this module hides behind typed methods:
- * - the typed route flag `{onlink: true}` exists only on the multipath nexthop
- *   struct; on the route message it must be the raw bit `{__unknown: 4}`,
- *   or the kernel answers ENETUNREACH;
- * - a rejected request is a plain `Error('Request rejected: ENODEV')`, so the
- *   errno name is taken out of the message;
- * - route and address dumps return every family and table; they are filtered
- *   here (IPv4, main table).
+ * What the kernel asks of the caller, and what this module does about it:
  * - An onlink route through a TAP is refused until a process holds the TAP open
  *   and it is up (no carrier before that): set the TAP up first, then route.
- *
- * - one socket runs one dump at a time (the kernel allows one, and the
- *   package keeps a single buffer for multipart replies: two interleaved
- *   dumps fail with "Multipart message not terminated properly"), so every
- *   request here goes through one queue.
+ * - route and address dumps return every family and table; only IPv4 and the
+ *   main table are kept (Rtnl filters them).
+ * - one socket runs one dump at a time, and two receives on one socket would
+ *   take each other's answers: Rtnl sends one request at a time, in call
+ *   order. Each transaction runs on a libuv pool thread (nlTransactAsync), so
+ *   a slow kernel (another process holding the rtnl lock) never stalls the
+ *   event loop; each wait is bounded by the socket's timeout (ETIMEDOUT), and
+ *   a late answer to a request that timed out is skipped by its sequence
+ *   number, never taken for the answer to the next.
  *
  * Routes are owned (README, "Routes are owned"): every route vxtap installs
  * carries its own route protocol, RTPROT_VXTAP (118), so `ip route show proto
@@ -36,21 +34,17 @@
  *
  * One KernelNet (one netlink socket) per daemon. Callers may call methods
  * concurrently; requests are sent one after another. Every kernel failure
- * is a NetlinkError whose message says what was being done and the errno name
- * (`adding route 10.44.2.0/24 via 10.44.2.0 dev vxtap.1 onlink: ENETUNREACH (…)`);
+ * is a NetlinkError whose message says what was being done, the errno name
+ * and, when the kernel explained, its own words
+ * (`adding route 10.44.3.0/24 via 10.44.3.0 dev vxtap.1: ENETUNREACH (…; kernel: Nexthop has invalid gateway)`);
  * an argument that cannot be used (a bad CIDR, MAC or MTU) is a ConfigError.
  */
-import { createRtNetlink, rt, type RtNetlinkSocket, type ifla } from 'netlink';
-import { ConfigError, NetlinkError, RouteConflictError } from '../errors';
-import { formatIpv4, formatMac, isMac, parseCidr, parseIpv4, parseMac } from '../wire/addr';
-
-const AF_INET = 2;
-const RT_TABLE_MAIN = 254;
-/** rtm_flags bit RTNH_F_ONLINK (include/uapi/linux/rtnetlink.h). */
-const RTNH_F_ONLINK = 4;
-const NLM_F_REPLACE = 0x100;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
+import {
+  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RT_TABLE_MAIN, RTN_UNICAST, RTPROT_NAMES,
+  Rtnl, RtnlError, type RouteAdd, type RouteDelete, type RtnlLink, type RtnlRoute,
+} from './rtnl';
+import { ConfigError, NetlinkError, RouteConflictError, VxtapError } from '../errors';
+import { formatIpv4, isMac, parseCidr, parseIpv4 } from '../wire/addr';
 
 /**
  * vxtap's route protocol (rtm_protocol), on every route it installs. 118 is
@@ -141,52 +135,49 @@ export function peerRoute(subnet: string, dev: string): RouteSpec {
 
 export class KernelNet {
   private closed = false;
-  /** The tail of the request queue: each request starts when the previous one settled. */
-  private tail: Promise<unknown> = Promise.resolve();
-  /** A receive error the socket reported outside of any request (e.g. ENOBUFS); kept for diagnostics. */
-  lastSocketError: Error | null = null;
 
-  private constructor(private readonly sock: RtNetlinkSocket, private readonly timeoutMs: number) {
-    // Without a listener an 'error' event would crash the process.
-    sock.socket.on('error', (err) => { this.lastSocketError = err; });
-  }
+  private constructor(private readonly rtnl: Rtnl) {}
 
-  /** Opens one rtnetlink socket. It does not keep the event loop alive between requests. */
+  /**
+   * Opens one rtnetlink socket; `timeoutMs` bounds each wait for the kernel.
+   * It does not keep the event loop alive between requests.
+   */
   static open(opts: { timeoutMs?: number } = {}): KernelNet {
-    let sock: RtNetlinkSocket;
+    let rtnl: Rtnl;
     try {
-      sock = createRtNetlink();
+      rtnl = Rtnl.open({ timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
     } catch (err) {
       throw wrap('opening an rtnetlink socket', err);
     }
-    return new KernelNet(sock, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    return new KernelNet(rtnl);
   }
 
-  /** Closes the socket. Idempotent; requests still pending never settle. */
+  /** A KernelNet over an Rtnl the caller made (unit tests give it a fake transport). */
+  static over(rtnl: Rtnl): KernelNet {
+    return new KernelNet(rtnl);
+  }
+
+  /**
+   * Closes the socket once the requests already sent have settled (each
+   * does, within the timeout); later calls fail with EBADF. Idempotent.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.sock.socket.close();
+    void this.rtnl.close();
   }
 
   // ---- links -------------------------------------------------------------
 
   /** The link named `name`, or null when there is none. */
   async link(name: string): Promise<LinkInfo | null> {
-    try {
-      const msgs = await this.serial(() => this.sock.getLink({}, { ifname: name }, this.opts()));
-      const m = msgs.find((x) => x.kind === 'link');
-      return m ? linkInfo(m.data, m.attrs) : null;
-    } catch (err) {
-      if (errnoOf(err) === 'ENODEV') return null;
-      throw wrap(`looking up link ${name}`, err);
-    }
+    const l = await this.call(`looking up link ${name}`, (r) => r.link(name));
+    return l === null ? null : linkInfo(l);
   }
 
   /** Every link in this namespace. */
   async links(): Promise<LinkInfo[]> {
-    const msgs = await this.call('listing links', () => this.sock.getLinks(undefined, undefined, this.opts()));
-    return msgs.filter((m) => m.kind === 'link').map((m) => linkInfo(m.data, m.attrs));
+    return (await this.call('listing links', (r) => r.links())).map(linkInfo);
   }
 
   /**
@@ -197,26 +188,20 @@ export class KernelNet {
    */
   async setLink(name: string, change: LinkChange): Promise<void> {
     const what = `setting link ${name}${describeChange(change)}`;
-    let mac: Buffer | undefined;
-    if (change.mac !== undefined) {
-      if (!isMac(change.mac)) throw new ConfigError(`${what}: not a MAC address: ${JSON.stringify(change.mac)}`, 'mac');
-      mac = parseMac(change.mac);
+    if (change.mac !== undefined && !isMac(change.mac)) {
+      throw new ConfigError(`${what}: not a MAC address: ${JSON.stringify(change.mac)}`, 'mac');
     }
     if (change.mtu !== undefined && (!Number.isInteger(change.mtu) || change.mtu < 68 || change.mtu > 65535)) {
       throw new ConfigError(`${what}: MTU must be an integer in 68..65535, got ${change.mtu}`, 'mtu');
     }
     const index = await this.indexOf(name, what);
-    if (change.up === false) {
-      await this.call(what, () => this.sock.setLink({ index, flags: {}, change: { up: true } }, {}, this.opts()));
-    }
-    const attrs: ifla.LinkAttrs = {};
-    if (mac) attrs.address = mac;
-    if (change.mtu !== undefined) attrs.mtu = change.mtu;
-    const data: rt.Link = change.up === true
-      ? { index, flags: { up: true }, change: { up: true } }
-      : { index, flags: {}, change: {} };
-    if (change.up !== true && Object.keys(attrs).length === 0) return;
-    await this.call(what, () => this.sock.setLink(data, attrs, this.opts()));
+    if (change.up === false) await this.call(what, (r) => r.setLink(index, { up: false }));
+    // Going down was its own message; what is left (maybe nothing: Rtnl then sends nothing) goes in one.
+    const rest: { up?: boolean; mtu?: number; mac?: string } = {};
+    if (change.up === true) rest.up = true;
+    if (change.mtu !== undefined) rest.mtu = change.mtu;
+    if (change.mac !== undefined) rest.mac = change.mac;
+    await this.call(what, (r) => r.setLink(index, rest));
   }
 
   // ---- addresses -------------------------------------------------------
@@ -228,28 +213,22 @@ export class KernelNet {
    */
   async replaceAddress(name: string, cidr: string): Promise<void> {
     const what = `adding address ${cidr} to ${name}`;
-    const { addr, len } = parseInterfaceCidr(cidr, what);
+    parseInterfaceCidr(cidr, what);
     const index = await this.indexOf(name, what);
-    const ip = ipBytes(addr);
-    await this.call(what, () => this.sock.newAddress(
-      { family: AF_INET, prefixlen: len, index },
-      { local: ip, address: ip },
-      { ...this.opts(), flags: NLM_F_CREATE | NLM_F_REPLACE },
-    ));
+    await this.call(what, (r) => r.addAddress(index, cidr, NLM_F_CREATE | NLM_F_REPLACE));
   }
 
   /** Removes an address from a link; one that is not there is not an error. */
   async deleteAddress(name: string, cidr: string): Promise<void> {
     const what = `deleting address ${cidr} from ${name}`;
-    const { addr, len } = parseInterfaceCidr(cidr, what);
+    parseInterfaceCidr(cidr, what);
     const link = await this.link(name);
     if (!link) return;
-    const ip = ipBytes(addr);
     try {
-      await this.serial(() => this.sock.delAddress({ family: AF_INET, prefixlen: len, index: link.index }, { local: ip, address: ip }, this.opts()));
+      await this.call(what, (r) => r.deleteAddress(link.index, cidr));
     } catch (err) {
       if (errnoOf(err) === 'EADDRNOTAVAIL') return;
-      throw wrap(what, err);
+      throw err;
     }
   }
 
@@ -257,14 +236,7 @@ export class KernelNet {
   async ipv4Addresses(name: string): Promise<string[]> {
     const what = `listing IPv4 addresses of ${name}`;
     const index = await this.indexOf(name, what);
-    const msgs = await this.call(what, () => this.sock.getAddresses({ family: AF_INET }, undefined, this.opts()));
-    const out: string[] = [];
-    for (const m of msgs) {
-      if (m.kind !== 'address' || m.data.family !== AF_INET || m.data.index !== index) continue;
-      const ip = m.attrs.local ?? m.attrs.address;
-      if (ip && ip.length === 4) out.push(`${ip.join('.')}/${m.data.prefixlen ?? 32}`);
-    }
-    return out;
+    return (await this.call(what, (r) => r.addresses(index))).map((a) => a.cidr);
   }
 
   // ---- routes ------------------------------------------------------------
@@ -286,17 +258,17 @@ export class KernelNet {
    */
   async replaceRoute(route: RouteSpec): Promise<void> {
     const what = `adding route ${describeRoute(route)}`;
-    const { data, attrs } = await this.routeMessage(route, what);
+    const spec = routeAdd(route, await this.indexOf(route.dev, what), what);
     const holder = await this.holderOf(route.dst, what);
     if (holder !== null && holder.protocol !== RTPROT_VXTAP) throw conflict(route, holder);
     try {
-      await this.serial(() => this.sock.newRoute(data, attrs, { ...this.opts(), flags: NLM_F_CREATE | (holder === null ? NLM_F_EXCL : NLM_F_REPLACE) }));
+      await this.call(what, (r) => r.addRoute(spec, NLM_F_CREATE | (holder === null ? NLM_F_EXCL : NLM_F_REPLACE)));
     } catch (err) {
-      if (holder !== null || errnoOf(err) !== 'EEXIST') throw wrap(what, err);
+      if (holder !== null || errnoOf(err) !== 'EEXIST') throw err;
       // Someone added a route to this destination since the look: whose?
       const now = await this.holderOf(route.dst, what);
       if (now !== null && now.protocol !== RTPROT_VXTAP) throw conflict(route, now);
-      await this.call(what, () => this.sock.newRoute(data, attrs, { ...this.opts(), flags: NLM_F_CREATE | NLM_F_REPLACE }));
+      await this.call(what, (r) => r.addRoute(spec, NLM_F_CREATE | NLM_F_REPLACE));
     }
   }
 
@@ -309,15 +281,17 @@ export class KernelNet {
     const what = `deleting route ${describeRoute(route)}`;
     const link = await this.link(route.dev);
     if (!link) return;
-    const { data, attrs } = routeMessageFor(route, link.index, what);
-    // RT_SCOPE_NOWHERE matches a route of any scope, as `ip route del` does.
-    data.scope = 'NOWHERE';
+    parseSubnet(route.dst, what);
+    // Scope RT_SCOPE_NOWHERE (Rtnl's default in a delete) matches a route of any scope, as `ip route del` does.
+    const spec: RouteDelete = route.gateway === undefined
+      ? { dst: route.dst, oif: link.index, onlink: route.onlink === true, protocol: RTPROT_VXTAP }
+      : { dst: route.dst, gateway: formatIpv4(parseAddr(route.gateway, what)), oif: link.index, onlink: route.onlink === true, protocol: RTPROT_VXTAP };
     try {
-      await this.serial(() => this.sock.delRoute(data, attrs, this.opts()));
+      await this.call(what, (r) => r.deleteRoute(spec));
     } catch (err) {
       const e = errnoOf(err);
       if (e === 'ESRCH' || e === 'ENOENT' || e === 'ENODEV') return;
-      throw wrap(what, err);
+      throw err;
     }
   }
 
@@ -339,17 +313,13 @@ export class KernelNet {
    */
   async routes(dev?: string): Promise<RouteInfo[]> {
     const what = dev === undefined ? 'listing routes' : `listing routes of ${dev}`;
-    const [msgs, links] = await Promise.all([
-      this.call(what, () => this.sock.getRoutes({ family: AF_INET }, undefined, this.opts())),
-      this.links(),
-    ]);
+    const [all, links] = await Promise.all([this.call(what, (r) => r.routes()), this.links()]);
     const names = new Map(links.map((l) => [l.index, l.name]));
     const out: RouteInfo[] = [];
-    for (const m of msgs) {
-      if (m.kind !== 'route') continue;
-      const r = parseRoute(m.data, m.attrs, names);
-      if (!r || (dev !== undefined && r.route.dev !== dev)) continue;
-      out.push(r.route);
+    for (const r of all) {
+      if (r.type !== RTN_UNICAST || r.oif === undefined) continue;
+      const info = describeAny(r, names);
+      if (dev === undefined || info.dev === dev) out.push(info);
     }
     return out;
   }
@@ -359,19 +329,10 @@ export class KernelNet {
    * With several default routes, the one with the lowest metric wins.
    */
   async defaultRouteInterface(): Promise<string | null> {
-    const [msgs, links] = await Promise.all([
-      this.call('looking up the default route', () => this.sock.getRoutes({ family: AF_INET }, undefined, this.opts())),
-      this.links(),
-    ]);
-    const names = new Map(links.map((l) => [l.index, l.name]));
-    let best: { dev: string; metric: number } | null = null;
-    for (const m of msgs) {
-      if (m.kind !== 'route') continue;
-      const r = parseRoute(m.data, m.attrs, names);
-      if (!r || r.route.dst !== '0.0.0.0/0') continue;
-      if (!best || r.metric < best.metric) best = { dev: r.route.dev, metric: r.metric };
-    }
-    return best ? best.dev : null;
+    const what = 'looking up the default route';
+    const d = await this.call(what, (r) => r.defaultRoute());
+    if (d === null || d.oif === undefined) return null;
+    return (await this.nameOf(d.oif, what)) ?? `if${d.oif}`;
   }
 
   // ---- what `vxtap run` needs ------------------------------------------
@@ -414,21 +375,11 @@ export class KernelNet {
 
   // ---- internals ---------------------------------------------------------
 
-  private opts(): { timeout: number } {
+  /** One Rtnl call; a failure becomes a NetlinkError that says `what` was being done. */
+  private async call<T>(what: string, fn: (rtnl: Rtnl) => Promise<T>): Promise<T> {
     if (this.closed) throw new NetlinkError('the rtnetlink socket is closed', 'EBADF');
-    return { timeout: this.timeoutMs };
-  }
-
-  /** Runs one request after all earlier ones (see the note on dumps above). */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await this.serial(fn);
+      return await fn(this.rtnl);
     } catch (err) {
       throw wrap(what, err);
     }
@@ -440,8 +391,8 @@ export class KernelNet {
     return link.index;
   }
 
-  private async routeMessage(route: RouteSpec, what: string): Promise<{ data: rt.Route; attrs: rt.RouteAttrs }> {
-    return routeMessageFor(route, await this.indexOf(route.dev, what), what);
+  private async nameOf(index: number, what: string): Promise<string | null> {
+    return (await this.call(what, (r) => r.linkByIndex(index)))?.name ?? null;
   }
 
   /**
@@ -450,115 +401,68 @@ export class KernelNet {
    */
   private async holderOf(dst: string, what: string): Promise<RouteInfo | null> {
     const want = parseSubnet(dst, what);
-    let msgs: rt.RouteMessage[] = [];
+    let found: RtnlRoute | null = null;
     try {
-      msgs = await this.serial(() => this.sock.getRoute(
-        // RTM_F_LOOKUP_TABLE: the answer names the table it came from (else it says main).
-        { family: AF_INET, dstLen: 32, flags: { fibMatch: true, lookupTable: true } },
-        { dst: ipBytes(want.addr) },
-        this.opts(),
-      ));
+      // RTM_F_LOOKUP_TABLE: the answer names the table it came from (else it says main).
+      found = await this.call(what, (r) => r.routeGet(formatIpv4(want.addr), { fibMatch: true, lookupTable: true }));
     } catch (err) {
       // ENETUNREACH: no route covers the address at all. The lookup fails
       // differently where the match is a blackhole (EINVAL), unreachable
       // (EHOSTUNREACH) or prohibit (EACCES) route: the dump below tells.
       if (errnoOf(err) === 'ENETUNREACH') return null;
     }
-    const m = msgs.find((x) => x.kind === 'route');
-    if (m !== undefined) {
-      const table = m.attrs.table ?? m.data.table;
-      const len = m.data.dstLen ?? 0;
-      if (table === RT_TABLE_MAIN && len < want.len) return null; // a same-prefix route would have won
-      if (table === RT_TABLE_MAIN && len === want.len) {
+    if (found !== null && found.table === RT_TABLE_MAIN) {
+      const len = prefixLen(found.dst);
+      if (len < want.len) return null; // a same-prefix route would have won
+      if (len === want.len) {
         const names = new Map<number, string>();
-        if (m.attrs.oif !== undefined) names.set(m.attrs.oif, (await this.nameOf(m.attrs.oif)) ?? `if${m.attrs.oif}`);
-        return describeAny(m.data, m.attrs, names);
+        if (found.oif !== undefined) names.set(found.oif, (await this.nameOf(found.oif, what)) ?? `if${found.oif}`);
+        return describeAny(found, names);
       }
     }
     // A more specific route, or one from another table (policy rules): look at the main table itself.
-    const [all, links] = await Promise.all([
-      this.call(`${what}: listing routes`, () => this.sock.getRoutes({ family: AF_INET }, undefined, this.opts())),
-      this.links(),
-    ]);
+    const [all, links] = await Promise.all([this.call(`${what}: listing routes`, (r) => r.routes()), this.links()]);
     const names = new Map(links.map((l) => [l.index, l.name]));
-    let best: { r: RouteInfo; metric: number } | null = null;
-    for (const x of all) {
-      if (x.kind !== 'route' || x.data.family !== AF_INET || (x.attrs.table ?? x.data.table) !== RT_TABLE_MAIN) continue;
-      if ((x.data.dstLen ?? 0) !== want.len || !sameAddr(x.attrs.dst, want.addr)) continue;
-      const metric = x.attrs.priority ?? 0;
-      if (best === null || metric < best.metric) best = { r: describeAny(x.data, x.attrs, names), metric };
+    const exact = `${formatIpv4(want.addr)}/${want.len}`;
+    let best: RtnlRoute | null = null;
+    for (const r of all) {
+      if (r.dst === exact && (best === null || r.priority < best.priority)) best = r;
     }
-    return best === null ? null : best.r;
-  }
-
-  private async nameOf(index: number): Promise<string | null> {
-    const msgs = await this.call('listing links', () => this.sock.getLinks(undefined, undefined, this.opts()));
-    const m = msgs.find((x) => x.kind === 'link' && x.data.index === index);
-    return m?.attrs.ifname ?? null;
+    return best === null ? null : describeAny(best, names);
   }
 }
 
 // ---- pure helpers --------------------------------------------------------
 
-function linkInfo(data: rt.Link, attrs: ifla.LinkAttrs): LinkInfo {
-  const mac = attrs.address && attrs.address.length === 6 ? formatMac(attrs.address) : '';
-  return { index: data.index ?? 0, name: attrs.ifname ?? '', mtu: attrs.mtu ?? 0, mac, up: data.flags?.up === true };
+function linkInfo(l: RtnlLink): LinkInfo {
+  // RtnlLink's other fields (all IFF_* flags) stay out: LinkInfo is what callers compare.
+  return { index: l.index, name: l.name, mtu: l.mtu, mac: l.mac, up: l.up };
 }
 
-function routeMessageFor(route: RouteSpec, oif: number, what: string): { data: rt.Route; attrs: rt.RouteAttrs } {
+/** What Rtnl sends for one of our routes (after kernel.ts's own checks, so a bad CIDR names what was being done). */
+function routeAdd(route: RouteSpec, oif: number, what: string): RouteAdd {
   const dst = parseSubnet(route.dst, what);
-  const attrs: rt.RouteAttrs = { oif };
-  if (dst.len > 0) attrs.dst = ipBytes(dst.addr);
-  if (route.gateway !== undefined) attrs.gateway = ipBytes(parseAddr(route.gateway, what));
-  const data: rt.Route = {
-    family: AF_INET,
-    dstLen: dst.len,
-    table: RT_TABLE_MAIN,
-    // Ours: `ip route show proto 118` lists them, and a delete matches it.
-    protocol: RTPROT_VXTAP as rt.RouteProtocol,
-    // A route via a gateway is global; a route straight onto the link is link scope.
-    scope: route.gateway !== undefined ? 'UNIVERSE' : 'LINK',
-    type: 'UNICAST',
-    // The raw rtm_flags bit; the package's typed `onlink` is not on this struct.
-    flags: route.onlink ? { __unknown: RTNH_F_ONLINK } : {},
-  };
-  return { data, attrs };
-}
-
-function parseRoute(data: rt.Route, attrs: rt.RouteAttrs, names: Map<number, string>): { route: RouteInfo; metric: number } | null {
-  if (data.family !== AF_INET) return null;
-  if ((attrs.table ?? data.table) !== RT_TABLE_MAIN) return null;
-  if (data.type !== undefined && data.type !== 'UNICAST' && data.type !== 1) return null;
-  if (attrs.oif === undefined) return null;
-  return { route: describeAny(data, attrs, names), metric: attrs.priority ?? 0 };
+  const base = { dst: `${formatIpv4(dst.addr)}/${dst.len}`, oif, onlink: route.onlink === true, protocol: RTPROT_VXTAP };
+  // Scope: Rtnl's default, universe via a gateway, link scope straight onto the link.
+  return route.gateway === undefined ? base : { ...base, gateway: formatIpv4(parseAddr(route.gateway, what)) };
 }
 
 /** Any route as a RouteInfo, blackholes and multipath too (dev '' when it has no single device). */
-function describeAny(data: rt.Route, attrs: rt.RouteAttrs, names: Map<number, string>): RouteInfo {
-  const dev = attrs.oif === undefined ? '' : names.get(attrs.oif) ?? `if${attrs.oif}`;
-  const dst = `${attrs.dst && attrs.dst.length === 4 ? attrs.dst.join('.') : '0.0.0.0'}/${data.dstLen ?? 0}`;
-  const onlink = ((data.flags?.__unknown ?? 0) & RTNH_F_ONLINK) !== 0;
-  const gateway = attrs.gateway && attrs.gateway.length === 4 ? attrs.gateway.join('.') : undefined;
-  const protocol = protocolNumber(data.protocol);
-  return gateway === undefined ? { dst, dev, onlink, protocol } : { dst, gateway, dev, onlink, protocol };
+function describeAny(r: RtnlRoute, names: ReadonlyMap<number, string>): RouteInfo {
+  const dev = r.oif === undefined ? '' : names.get(r.oif) ?? `if${r.oif}`;
+  return r.gateway === undefined
+    ? { dst: r.dst, dev, onlink: r.onlink, protocol: r.protocol }
+    : { dst: r.dst, gateway: r.gateway, dev, onlink: r.onlink, protocol: r.protocol };
 }
 
-/** rtm_protocol as a number (the package gives a known one as its name). */
-function protocolNumber(p: rt.Route['protocol']): number {
-  if (p === undefined) return 0;
-  return typeof p === 'number' ? p : rt.RouteProtocol[p];
+function prefixLen(cidr: string): number {
+  return Number(cidr.slice(cidr.indexOf('/') + 1));
 }
 
-/** A protocol number as `ip route` names it ('kernel', 'static', 'proto 118'). */
+/** A protocol number as `ip route` names it ('kernel', 'static'), or the number ('42'). */
 function protocolName(p: number): string {
   if (p === RTPROT_VXTAP) return 'vxtap';
-  const name = rt.RouteProtocol[p];
-  return name === undefined ? `proto ${p}` : name.toLowerCase();
-}
-
-function sameAddr(b: Buffer | undefined, addr: number): boolean {
-  const got = b && b.length === 4 ? b.readUInt32BE(0) : 0;
-  return got === addr >>> 0;
+  return RTPROT_NAMES[p] ?? String(p);
 }
 
 function conflict(route: RouteSpec, holder: RouteInfo): RouteConflictError {
@@ -566,12 +470,6 @@ function conflict(route: RouteSpec, holder: RouteInfo): RouteConflictError {
   return new RouteConflictError(
     `adding route ${describeRoute(route)}: ${holder.dst} already has a route vxtap did not install (${existing}); left as it is`,
     route.dst, existing);
-}
-
-function ipBytes(addr: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(addr >>> 0, 0);
-  return b;
 }
 
 function parseSubnet(text: string, what: string): { addr: number; len: number } {
@@ -621,22 +519,28 @@ const ERRNO_TEXT: Record<string, string> = {
   ETIMEDOUT: 'no answer from the kernel',
 };
 
-/** The errno name in an error from the netlink package ('Request rejected: ENODEV', or an ErrnoException's code). */
+/** The errno name of a failure: a NetlinkError's (an RtnlError is one), or an ErrnoException's code. */
 function errnoOf(err: unknown): string | undefined {
   if (err instanceof NetlinkError) return err.errno;
-  const e = err as { code?: unknown; message?: unknown } | null;
-  if (e && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return e.code;
-  const msg = e && typeof e.message === 'string' ? e.message : String(err);
-  if (/Timeout has been reached/.test(msg)) return 'ETIMEDOUT';
-  const m = /\b(E[A-Z0-9]{2,})\b/.exec(msg);
-  return m ? m[1] : undefined;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
 }
 
-function wrap(what: string, err: unknown): NetlinkError {
-  if (err instanceof NetlinkError) return err;
+/**
+ * A failure as kernel.ts reports it: what was being done, the errno name, what
+ * it means here, and the kernel's own words when it sent them (extended ack).
+ * Rtnl's errors are re-worded (their message names the raw request); vxtap's
+ * other errors already say what they are and pass as they are (a NetlinkError
+ * from a nested call, a ConfigError, a PrerequisiteError when the addon is
+ * not built).
+ */
+function wrap(what: string, err: unknown): VxtapError {
+  if (err instanceof VxtapError && !(err instanceof RtnlError)) return err;
   const errno = errnoOf(err);
-  const text = errno !== undefined
-    ? `${errno}${ERRNO_TEXT[errno] ? ` (${ERRNO_TEXT[errno]})` : ''}`
-    : (err instanceof Error ? err.message : String(err));
-  return new NetlinkError(`${what}: ${text}`, errno, { cause: err });
+  if (errno === undefined) return new NetlinkError(`${what}: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
+  const notes: string[] = [];
+  const meaning = ERRNO_TEXT[errno] ?? (err instanceof RtnlError ? err.detail : undefined);
+  if (meaning !== undefined) notes.push(meaning);
+  if (err instanceof RtnlError && err.extack !== undefined) notes.push(`kernel: ${err.extack}`);
+  return new NetlinkError(`${what}: ${errno}${notes.length ? ` (${notes.join('; ')})` : ''}`, errno, { cause: err });
 }

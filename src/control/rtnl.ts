@@ -1,9 +1,9 @@
 /**
  * vxtap's own rtnetlink client: the few link, address and route calls the
  * control plane makes, over the addon's netlink socket (native/netlink.cc)
- * and the codec in src/wire/netlink.ts. It replaces the `netlink` npm
- * package underneath src/control/kernel.ts (issue #11); the methods map one
- * to one onto the package calls kernel.ts makes, without its quirks:
+ * and the codec in src/wire/netlink.ts. src/control/kernel.ts runs on it
+ * (it replaced the `netlink` npm package there, issue #11). What it takes
+ * care of for its callers:
  * - RTNH_F_ONLINK is a plain `onlink: true` on the route (rtm_flags bit 4);
  * - a refusal is an RtnlError with the errno name (`code`-like `errno`:
  *   'ENODEV', 'EEXIST', 'ENETUNREACH', ...) and the kernel's extended ack
@@ -32,7 +32,7 @@ import * as nl from '../wire/netlink';
 
 export {
   NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
-  RTPROT_BOOT, RTPROT_KERNEL, RTPROT_STATIC, RTPROT_UNSPEC,
+  RTPROT_BOOT, RTPROT_KERNEL, RTPROT_NAMES, RTPROT_STATIC, RTPROT_UNSPEC,
   RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTN_UNICAST,
 } from '../wire/netlink';
 
@@ -77,7 +77,8 @@ export class RtnlError extends NetlinkError {
     /** The errno number (positive); 0 when the failure is not the kernel's (a malformed reply). */
     readonly errnoNumber: number,
     readonly extack?: string,
-    detail?: string,
+    /** vxtap's own note on the failure (a timeout, an interrupted dump, a malformed reply), when there is one. */
+    readonly detail?: string,
     options?: { cause?: unknown },
   ) {
     const notes = [detail, extack !== undefined ? `kernel: ${extack}` : undefined].filter((x) => x !== undefined);
@@ -320,6 +321,33 @@ export class Rtnl {
       if (best === null || r.priority < best.priority) best = r;
     }
     return best;
+  }
+
+  /**
+   * The kernel's route lookup for one address (`ip route get ADDR`; RTM_GETROUTE,
+   * not a dump, so it costs the same with ten routes or ten thousand).
+   *
+   * - `fibMatch` (RTM_F_FIB_MATCH, `ip route get fibmatch`): the answer is
+   *   the route that matched, as the table holds it (its dst and prefix
+   *   length, protocol, metric, flags), the winner among routes to that
+   *   prefix. Without it the answer is the /32 the kernel would use for that
+   *   one address (flags RTM_F_CLONED).
+   * - `lookupTable` (RTM_F_LOOKUP_TABLE): `table` is the table the policy
+   *   rules led to (100, 255 local, ...); without it the kernel says main.
+   *
+   * The lookup's own refusals are RtnlErrors with its errno: ENETUNREACH
+   * when no route covers the address; EINVAL, EHOSTUNREACH or EACCES when
+   * the route that covers it is a blackhole, unreachable or prohibit route.
+   */
+  async routeGet(addr: string, opts: { fibMatch?: boolean; lookupTable?: boolean } = {}): Promise<RtnlRoute> {
+    const ip = address(addr, 'looking up a route');
+    const rtmFlags = (opts.fibMatch === true ? nl.RTM_F_FIB_MATCH : 0) | (opts.lookupTable === true ? nl.RTM_F_LOOKUP_TABLE : 0);
+    const words = [opts.fibMatch === true ? 'fibmatch' : '', opts.lookupTable === true ? 'lookup-table' : ''].filter((w) => w !== '');
+    const what = `RTM_GETROUTE ${addr}${words.length ? ` ${words.join(' ')}` : ''}`;
+    const msgs = await this.request(what, (seq) => nl.getRouteRequest(seq, ipBytes(ip), rtmFlags));
+    const m = msgs.find((x) => x.type === nl.RTM_NEWROUTE);
+    if (m === undefined) throw new RtnlError(what, 'EPROTO', 0, undefined, 'the kernel acked the lookup without a route');
+    return toRoute(nl.parseRoute(m));
   }
 
   /**

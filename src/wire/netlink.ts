@@ -115,6 +115,27 @@ export const RTPROT_STATIC = 4;
 export const RTN_UNICAST = 1;
 /** rtm_flags bit: the gateway is on this link although no local prefix covers it. */
 export const RTNH_F_ONLINK = 4;
+/**
+ * rtm_flags bits of an RTM_GETROUTE (a lookup, not a dump). LOOKUP_TABLE: the
+ * answer's table is the one the route was found in (without it the kernel
+ * says main, whatever the policy rules picked). FIB_MATCH: the answer is the
+ * FIB entry that matched (its prefix, protocol, metric), not the /32 route
+ * the kernel would cache for that one address.
+ */
+export const RTM_F_LOOKUP_TABLE = 0x1000;
+export const RTM_F_FIB_MATCH = 0x2000;
+
+/**
+ * rtm_protocol values as include/uapi/linux/rtnetlink.h names them (RTPROT_*),
+ * lower case, which is also how `ip route` prints them. Values above
+ * RTPROT_STATIC are only labels: the kernel does not interpret them.
+ */
+export const RTPROT_NAMES: Readonly<Record<number, string>> = {
+  0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static',
+  8: 'gated', 9: 'ra', 10: 'mrt', 11: 'zebra', 12: 'bird', 13: 'dnrouted', 14: 'xorp', 15: 'ntk', 16: 'dhcp',
+  17: 'mrouted', 18: 'keepalived', 42: 'babel', 99: 'openr',
+  186: 'bgp', 187: 'isis', 188: 'ospf', 189: 'rip', 192: 'eigrp',
+};
 
 /** The flag bits of nla_type; the rest is the attribute's type. */
 const NLA_TYPE_MASK = 0x3fff;
@@ -617,6 +638,20 @@ export function routeRequest(seq: number, type: typeof RTM_NEWROUTE | typeof RTM
   if (r.oif !== undefined) attrs.push([RTA_OIF, { u32: r.oif }]);
   if (r.priority !== undefined) attrs.push([RTA_PRIORITY, { u32: r.priority }]);
   return emitRequest(type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, emitRtmsg(r), attrs);
+}
+
+/**
+ * RTM_GETROUTE for one IPv4 address (4 bytes, network order): the kernel's
+ * own route lookup (`ip route get`), answered by one RTM_NEWROUTE and the
+ * ack, or refused with the lookup's errno (ENETUNREACH: no route covers the
+ * address; a blackhole, unreachable or prohibit route: EINVAL, EHOSTUNREACH,
+ * EACCES). `rtmFlags` takes RTM_F_FIB_MATCH and RTM_F_LOOKUP_TABLE.
+ * rtm_dst_len is 32, as `ip route get` sends: the lookup is of one address.
+ */
+export function getRouteRequest(seq: number, dst: Buffer, rtmFlags: number): Buffer {
+  if (dst.length !== 4) throw new WireError(`an IPv4 address is 4 bytes, got ${dst.length}`);
+  return emitRequest(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK, seq,
+    emitRtmsg({ family: AF_INET, dstLen: 32, flags: rtmFlags }), [[RTA_DST, dst]]);
 }
 
 /** A dump of every route of a family, all tables (filtered by the caller). */

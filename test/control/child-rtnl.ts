@@ -24,6 +24,7 @@ export type RtnlOp =
   | { op: 'deleteAddress'; index: number; cidr: string }
   | { op: 'routes'; table?: number }
   | { op: 'defaultRoute' }
+  | { op: 'routeGet'; addr: string; fibMatch?: boolean; lookupTable?: boolean }
   | { op: 'addRoute'; route: RouteAdd; flags: number }
   | { op: 'deleteRoute'; route: RouteDelete }
   /** Opens (creates) a TAP with the addon and keeps it open; returns its name. */
@@ -52,6 +53,12 @@ async function run(o: RtnlOp): Promise<unknown> {
     case 'deleteAddress': return rtnl.deleteAddress(o.index, o.cidr);
     case 'routes': return rtnl.routes(o.table === undefined ? {} : { table: o.table });
     case 'defaultRoute': return rtnl.defaultRoute();
+    case 'routeGet': {
+      const opts: { fibMatch?: boolean; lookupTable?: boolean } = {};
+      if (o.fibMatch !== undefined) opts.fibMatch = o.fibMatch;
+      if (o.lookupTable !== undefined) opts.lookupTable = o.lookupTable;
+      return rtnl.routeGet(o.addr, opts);
+    }
     case 'addRoute': return rtnl.addRoute(o.route, o.flags);
     case 'deleteRoute': return rtnl.deleteRoute(o.route);
     case 'tapOpen': {

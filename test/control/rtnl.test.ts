@@ -266,6 +266,58 @@ describe('Rtnl against the kernel', () => {
     ip('route', 'add', 'default', 'via', '192.168.77.254', 'dev', 'v0');
   });
 
+  test('routeGet(): the kernel\'s lookup, as `ip route get [fibmatch]` answers it; its refusals by route type', async (t) => {
+    if (!needNamespaces(t)) return;
+    const v0 = index('v0');
+    const tap = index('tap0');
+    const get = (addr: string, opts: { fibMatch?: boolean; lookupTable?: boolean } = {}): Promise<unknown> =>
+      child!.ok({ op: 'routeGet', addr, ...opts });
+    const refusal = async (addr: string): Promise<[string | undefined, number | undefined]> => {
+      const e = await child!.fails({ op: 'routeGet', addr, fibMatch: true, lookupTable: true });
+      assert.equal(e.name, 'RtnlError', JSON.stringify(e));
+      return [e.errno, e.errnoNumber];
+    };
+    ip('route', 'add', '10.44.30.0/24', 'via', '10.44.30.0', 'dev', 'tap0', 'onlink', 'proto', String(PROTO), 'metric', '20');
+    ip('route', 'add', '10.44.30.0/24', 'via', '192.168.77.30', 'dev', 'v0', 'proto', 'static', 'metric', '10');
+    ip('route', 'add', '10.44.30.128/25', 'via', '10.44.30.128', 'dev', 'tap0', 'onlink', 'proto', String(PROTO));
+    ip('route', 'add', '10.44.31.0/24', 'dev', 'v0', 'table', '100');
+    ip('rule', 'add', 'to', '10.44.31.0/24', 'lookup', '100', 'pref', '100');
+    ip('route', 'add', 'blackhole', '10.44.32.0/24');
+    ip('route', 'add', 'unreachable', '10.44.33.0/24');
+    ip('route', 'add', 'prohibit', '10.44.34.0/24');
+    try {
+      // fibmatch: the matching entry, the lowest metric of its prefix, as `ip route get fibmatch` prints it.
+      const [shown] = ipj<IpRoute[]>(['-N', 'route', 'get', 'fibmatch', '10.44.30.1']);
+      const m = await get('10.44.30.1', { fibMatch: true, lookupTable: true }) as RtnlRoute;
+      assert.deepEqual([m.dst, m.gateway, m.oif, m.protocol, m.priority, m.table, m.onlink], ['10.44.30.0/24', '192.168.77.30', v0, nl.RTPROT_STATIC, 10, 254, false]);
+      assert.deepEqual([m.dst, m.gateway, m.oif, m.protocol, m.priority], [shown!.dst, shown!.gateway, index(shown!.dev), Number(shown!.protocol), shown!.metric]);
+      // A more specific route wins the lookup; its onlink and protocol come back.
+      const more = await get('10.44.30.200', { fibMatch: true, lookupTable: true }) as RtnlRoute;
+      assert.deepEqual([more.dst, more.gateway, more.oif, more.protocol, more.onlink], ['10.44.30.128/25', '10.44.30.128', tap, PROTO, true]);
+      // Without fibmatch: the /32 the kernel would use for that one address (RTM_F_CLONED).
+      const one = await get('10.44.30.1') as RtnlRoute;
+      assert.deepEqual([one.dst, one.gateway, one.oif, one.prefsrc, one.flags & 0x200], ['10.44.30.1/32', '192.168.77.30', v0, '192.168.77.1', 0x200]);
+      // A policy rule leads to table 100: RTM_F_LOOKUP_TABLE names it, without the flag the kernel says main.
+      assert.equal((await get('10.44.31.1', { fibMatch: true, lookupTable: true }) as RtnlRoute).table, 100);
+      assert.equal((await get('10.44.31.1', { fibMatch: true }) as RtnlRoute).table, 254);
+      // A route that is not unicast is refused by the lookup with its type's errno.
+      assert.deepEqual(await refusal('10.44.32.1'), ['EINVAL', 22]);
+      assert.deepEqual(await refusal('10.44.33.1'), ['EHOSTUNREACH', 113]);
+      assert.deepEqual(await refusal('10.44.34.1'), ['EACCES', 13]);
+      // No route covers the address at all.
+      ip('route', 'del', 'default', 'via', '192.168.77.254', 'dev', 'v0');
+      assert.deepEqual(await refusal('172.16.0.1'), ['ENETUNREACH', 101]);
+      assert.throws(() => ip('route', 'get', 'fibmatch', '172.16.0.1'), /unreachable/i);
+      assert.equal((await child!.fails({ op: 'routeGet', addr: '10.44.30' })).name, 'ConfigError');
+    } finally {
+      ip('route', 'replace', 'default', 'via', '192.168.77.254', 'dev', 'v0');
+      for (const dst of ['10.44.30.128/25', '10.44.32.0/24', '10.44.33.0/24', '10.44.34.0/24']) ip('route', 'del', dst);
+      ip('route', 'flush', '10.44.30.0/24');
+      ip('rule', 'del', 'pref', '100');
+      ip('route', 'flush', 'table', '100');
+    }
+  });
+
   test('errors carry the errno name, its number and the kernel\'s extended ack', async (t) => {
     if (!needNamespaces(t)) return;
     const tap = index('tap0');

@@ -84,6 +84,48 @@ describe('Rtnl (fake transport)', () => {
     assert.deepEqual([direct!.r.protocol, direct!.r.scope, direct!.r.gateway], [nl.RTPROT_BOOT, nl.RT_SCOPE_LINK, undefined]);
   });
 
+  it('routeGet(): one RTM_GETROUTE with the asked RTM_F_* bits; the route of the answer', async () => {
+    const fake = new FakeTransport((req) => Buffer.concat([
+      msg(nl.RTM_NEWROUTE, 0, seqOf(req), nl.emitRtmsg({ family: nl.AF_INET, dstLen: 24, table: 254, protocol: 118, type: nl.RTN_UNICAST, flags: nl.RTNH_F_ONLINK }),
+        [[nl.RTA_TABLE, { u32: 254 }], [nl.RTA_DST, Buffer.from([10, 44, 2, 0])], [nl.RTA_PRIORITY, { u32: 5 }], [nl.RTA_GATEWAY, Buffer.from([10, 44, 2, 0])], [nl.RTA_OIF, { u32: 3 }]]),
+      ack(seqOf(req)),
+    ]));
+    const r = new Rtnl(fake);
+    const got = await r.routeGet('10.44.2.0', { fibMatch: true, lookupTable: true });
+    assert.deepEqual(got, {
+      dst: '10.44.2.0/24', gateway: '10.44.2.0', oif: 3, onlink: true, protocol: 118, scope: nl.RT_SCOPE_UNIVERSE,
+      type: nl.RTN_UNICAST, priority: 5, table: 254, flags: nl.RTNH_F_ONLINK,
+    });
+    await r.routeGet('10.44.2.0');
+    await r.routeGet('10.44.2.0', { fibMatch: true });
+    const sent = fake.sent.map((b) => nl.parseMessages(b)[0]!);
+    assert.deepEqual(sent.map((m) => [m.type, m.flags]), Array(3).fill([nl.RTM_GETROUTE, nl.NLM_F_REQUEST | nl.NLM_F_ACK]));
+    assert.deepEqual(sent.map((m) => nl.parseRoute(m)).map((x) => [x.dstLen, x.flags, x.dst]), [
+      [32, nl.RTM_F_FIB_MATCH | nl.RTM_F_LOOKUP_TABLE, Buffer.from([10, 44, 2, 0])],
+      [32, 0, Buffer.from([10, 44, 2, 0])],
+      [32, nl.RTM_F_FIB_MATCH, Buffer.from([10, 44, 2, 0])],
+    ]);
+  });
+
+  it('routeGet(): the lookup\'s refusals are RtnlErrors with its errno; a bad address sends nothing', async () => {
+    let errno = 101;
+    const fake = new FakeTransport((req) => ack(seqOf(req), errno));
+    const r = new Rtnl(fake);
+    for (const [n, name] of [[101, 'ENETUNREACH'], [22, 'EINVAL'], [113, 'EHOSTUNREACH'], [13, 'EACCES']] as const) {
+      errno = n;
+      const e = await r.routeGet('10.44.23.0', { fibMatch: true, lookupTable: true }).then(() => null, (x: unknown) => x);
+      assert.ok(e instanceof RtnlError, String(e));
+      assert.deepEqual([e.errno, e.errnoNumber], [name, n]);
+      assert.equal(e.message, `RTM_GETROUTE 10.44.23.0 fibmatch lookup-table: ${name}`);
+    }
+    // An ack without the route: a broken answer, not "no route".
+    errno = 0;
+    await assert.rejects(r.routeGet('10.44.23.0'), (e: unknown) => e instanceof RtnlError && e.errno === 'EPROTO');
+    const before = fake.sent.length;
+    await assert.rejects(r.routeGet('10.44.23.0/24'), { code: 'VXTAP_ERR_CONFIG' });
+    assert.equal(fake.sent.length, before);
+  });
+
   it('a refusal is an RtnlError (a NetlinkError) with the errno name, number and extended ack', async () => {
     const r = new Rtnl(new FakeTransport((req) => ack(seqOf(req), 101, 'Nexthop has invalid gateway')));
     const err = await r.addRoute({ dst: '10.44.3.0/24', gateway: '10.44.3.0', oif: 3 }, nl.NLM_F_CREATE).then(() => null, (e: unknown) => e);
