@@ -1,8 +1,8 @@
 // The vxtap addon: the hot buffer path of TAP and UDP I/O.
 //
-// Contracts are written next to each function (tap.cc, udp.cc, reader.cc,
-// netlink.cc)
-// and mirrored in src/io/native.ts. Rules common to all:
+// Contracts are written next to each function (tap.cc, udp.cc, udp-pool.cc,
+// reader.cc with its sources read-tap.cc / read-udp.cc, netlink.cc,
+// notify.cc) and mirrored in src/io/native.ts. Rules common to all:
 //   - Every fd is close-on-exec, and nonblocking except the rtnetlink socket
 //     (netlink.cc says why).
 //   - Errors are Error objects with code = errno name (strerrorname_np),

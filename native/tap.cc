@@ -256,7 +256,7 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
 
 // vxlanSplitSuper(msg: Buffer, slab: Buffer, slotSize, headroom, first, slots, sizes: Uint32Array, mtu): number
 //   A received VXLAN datagram too long for a slot, as the udp readers cut it
-//   (reader.cc, offload.h: ParseVxlanTcpSuper): when it holds one TCP
+//   (read-udp.cc, offload.h: ParseVxlanTcpSuper): when it holds one TCP
 //   super-frame (a kernel vxlan peer's TSO across a veth), its segments go
 //   to slots first .. first+n-1 (slot i at i * slotSize + headroom), each
 //   the VXLAN header + a finished frame, sizes[i] = its length; returns n.

@@ -81,7 +81,7 @@ thread_local PoolScratch pool;
 //   'gso': whether the kernel has UDP_SEGMENT (setsockopt to 0, which leaves
 //   sends unsegmented unless a message asks); 'gro': turns UDP_GRO on for a
 //   receiving socket (coalesced datagrams then arrive as one buffer with a
-//   UDP_GRO cmsg: see reader.cc's 'udp-gro'). Returns null when taken, else
+//   UDP_GRO cmsg: see read-udp.cc's UdpGroSource). Returns null when taken, else
 //   the errno name (ENOPROTOOPT on a kernel without it): not an error, the
 //   caller falls back.
 Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
@@ -112,7 +112,7 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
 //   kernel writes its own from the socket, so the span is sent from byte 8,
 //   from pool[srcPorts[k] - portMin] (bound to srcPorts[k]) to addrs[k]
 //   (host-order u32) : ports[k].
-//   A whole super-frame (wholeOf[k] = slot i >= 0, see reader.cc's
+//   A whole super-frame (wholeOf[k] = slot i >= 0, see read-tap.cc's
 //   tap-vnet-whole: whole[4i..] = offset in aux, length, MSS, segments): the
 //   span holds segment 0 behind its VXLAN header; segments 1.. are sent as
 //   datagrams of their own, each a VXLAN header copied from the span and the
