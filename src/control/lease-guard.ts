@@ -61,6 +61,9 @@ export class GuardedPeerSource implements PeerSource {
   private viewAt = -Infinity;
   private seq = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** Changes queued for the next decision (enqueue). */
+  private readonly changes: (() => void)[] = [];
+  private forceView = false;
   private onEvents: ((batch: PeerEvent[]) => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -85,7 +88,9 @@ export class GuardedPeerSource implements PeerSource {
 
   watch(onEvents: (batch: PeerEvent[]) => void): void {
     this.onEvents = onEvents;
-    this.inner.watch((batch) => this.enqueue(() => { this.offer(batch); }, false));
+    this.inner.watch((batch) => { void this.enqueue(() => { this.offer(batch); }, false); });
+    // What changed while the snapshot was being installed (a re-check found an obstacle gone) is emitted now.
+    void this.enqueue(() => { /* decide again, now that someone listens */ }, false);
   }
 
   /** This host's subnet changed (a lease moved): decide again; returns when the difference was emitted. */
@@ -102,21 +107,35 @@ export class GuardedPeerSource implements PeerSource {
 
   // ---- deciding --------------------------------------------------------------------
 
-  /** Runs `change`, then decides again and emits the difference; one at a time, in order. */
+  /**
+   * Queues `change`, then decides again and emits the difference. One run at
+   * a time, in order; a run takes every change queued by then and decides
+   * once, so a burst of single-lease watch batches costs one decision, not
+   * one each. Before watch() nobody listens: the accepted set is then left
+   * as the consumer has it, and watch() decides again.
+   */
   private enqueue(change: () => void, forceView: boolean): Promise<void> {
-    const run = this.tail.then(async () => {
-      if (this.closed) return;
-      change();
-      await this.readView(forceView);
-      if (this.closed) return;
-      const next = this.decide();
-      const batch = diffPeers([...this.accepted.values()], [...next.values()]);
-      this.accepted = next;
-      this.armRecheck();
-      if (batch.length > 0) this.onEvents?.(batch);
-    });
+    this.changes.push(change);
+    if (forceView) this.forceView = true;
+    const run = this.tail.then(() => this.decideQueued());
     this.tail = run.catch(() => { /* decide() does not throw; a consumer's throw stays its own */ });
     return this.tail;
+  }
+
+  private async decideQueued(): Promise<void> {
+    if (this.closed || this.changes.length === 0) return; // an earlier run took these changes
+    const changes = this.changes.splice(0);
+    const force = this.forceView;
+    this.forceView = false;
+    for (const c of changes) c();
+    await this.readView(force);
+    if (this.closed) return;
+    const next = this.decide();
+    this.armRecheck();
+    if (this.onEvents === null) return; // the consumer has `accepted` (the snapshot); watch() decides again
+    const batch = diffPeers([...this.accepted.values()], [...next.values()]);
+    this.accepted = next;
+    if (batch.length > 0) this.onEvents(batch);
   }
 
   private offer(batch: readonly PeerEvent[]): void {

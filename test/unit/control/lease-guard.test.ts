@@ -169,6 +169,36 @@ test('guard: 5,000 leases are decided in one pass', async () => {
   assert.equal(snap.length, 5000);
 });
 
+test('guard: a burst of single-lease watch batches is decided once, not once per batch', async () => {
+  const src = new FakeSource([]);
+  const g = new GuardedPeerSource(src, { self: SELF, shape: { ...SHAPE, network: parseCidr('10.0.0.0/8'), subnetMin: parseIpv4('10.0.1.0'), subnetMax: parseIpv4('10.255.255.0') } });
+  await g.snapshot();
+  const batches: PeerEvent[][] = [];
+  g.watch((b) => batches.push(b));
+  for (let i = 0; i < 5000; i++) {
+    const ip = `172.${16 + (i >> 8)}.${i & 255}.1`;
+    src.emit([{ type: 'added', peer: { subnet: `10.${100 + (i >> 8)}.${i & 255}.0/24`, publicIp: ip, vtepMac: macFromIp(ip), order: i } }]);
+  }
+  await g.setSelf(SELF);
+  assert.equal(batches.flat().length, 5000, 'every lease came through');
+  assert.ok(batches.length <= 2, `${batches.length} batches: the burst must be decided together`);
+});
+
+test('guard: a lease that becomes acceptable between snapshot() and watch() is emitted once watched (issue #9 review)', async () => {
+  let view: HostView = { addresses: HOST.addresses, routes: [...HOST.routes, { dst: parseCidr('10.44.5.0/24'), dev: 'wg0' }] };
+  const p = peer('10.44.5.0/24', 5);
+  const src = new FakeSource([p]);
+  const g = new GuardedPeerSource(src, { self: SELF, shape: SHAPE, hostView: () => Promise.resolve(view), recheckMs: 20 });
+  assert.deepEqual(await g.snapshot(), [], 'refused: a foreign route covers it');
+  view = HOST; // the route goes while the snapshot is being installed; the re-check runs before watch()
+  await new Promise((r) => setTimeout(r, 1200)); // past the host view's 1 s cache and a few re-checks
+  const out: PeerEvent[] = [];
+  g.watch((b) => out.push(...b));
+  await g.setSelf(SELF);
+  assert.deepEqual(names(out), ['added 10.44.5.0/24']);
+  await g.close();
+});
+
 test('PrefixSet: overlap in either direction, and containment of an address', () => {
   const s = new PrefixSet();
   s.add(parseCidr('10.44.2.0/24'));
