@@ -49,7 +49,12 @@ export interface InstallerOptions {
   /** The VXLAN UDP destination port of every peer. */
   port: number;
   log: Logger;
+  /** How often peers that failed to install are tried again, ms. Default 10000. */
+  retryMs?: number;
 }
+
+/** An 'added' event the installer queued itself, to try a failed peer again. */
+type RetryEvent = PeerEvent & { readonly retry?: true };
 
 /** Up to this many peers in a batch are logged one info line each; more, in one line. */
 export const SMALL_BATCH = 3;
@@ -64,6 +69,10 @@ export class PeerInstaller {
   private running: Promise<void> | null = null;
   /** Peers whose route could not be installed (and were rolled back), for status output. */
   readonly failed = new Map<string, string>();
+  /** The same peers, tried again every retryMs until they go in or their lease goes (a route in the way may be removed). */
+  private readonly retry = new Map<string, Peer>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
   /** Routes refused because their destination had a route vxtap did not install (since start). */
   routeConflicts = 0;
 
@@ -98,10 +107,24 @@ export class PeerInstaller {
       }
     }
     this.running = null;
+    this.armRetry();
+  }
+
+  /** While some peer failed, try them again later (quietly: their failure was logged the first time). */
+  private armRetry(): void {
+    if (this.stopped || this.retry.size === 0 || this.retryTimer !== null) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.stopped || this.retry.size === 0) return;
+      void this.apply([...this.retry.values()].map((peer) => ({ type: 'added' as const, peer, retry: true })));
+    }, this.opts.retryMs ?? 10_000);
+    this.retryTimer.unref();
   }
 
   /** Removes every installed peer's route (on shutdown). Tables go with the process. */
   async removeAllRoutes(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null; }
     while (this.running !== null) await this.running;
     for (const p of this.installed.values()) {
       try {
@@ -132,18 +155,20 @@ export class PeerInstaller {
         else await this.remove(ev.peer, quiet);
       } catch (err) {
         // Each peer is independent: one that fails is logged and the batch goes on.
-        if (err instanceof RouteConflictError) this.routeConflicts++;
+        if (err instanceof RouteConflictError && !(ev as RetryEvent).retry) this.routeConflicts++;
         failures.push({ ev, err });
       }
     }
-    for (const [i, { ev, err }] of failures.entries()) {
+    // A retry's failures were logged when they first happened.
+    const told = failures.filter((f) => !(f.ev as RetryEvent).retry);
+    for (const [i, { ev, err }] of told.entries()) {
       const level = i < SMALL_BATCH ? 'error' : 'debug';
       log[level]({ err, peer: ev.peer }, `failed to ${ev.type === 'added' ? 'add' : 'remove'} subnet ${ev.peer.subnet}: ${(err as Error).message}`);
     }
-    if (failures.length > SMALL_BATCH) {
-      const conflicts = failures.filter((f) => f.err instanceof RouteConflictError).length;
-      log.error({ failed: failures.length, conflicts },
-        `… and ${failures.length - SMALL_BATCH} more subnets failed in this batch (${conflicts} route conflicts in all); \`vxtap peers\` lists them`);
+    if (told.length > SMALL_BATCH) {
+      const conflicts = told.filter((f) => f.err instanceof RouteConflictError).length;
+      log.error({ failed: told.length, conflicts },
+        `… and ${told.length - SMALL_BATCH} more subnets failed in this batch (${conflicts} route conflicts in all); \`vxtap peers\` lists them`);
     }
   }
 
@@ -176,8 +201,10 @@ export class PeerInstaller {
       sw.peers?.delete(vtep, gw);
       sw.arp.delete(gw);
       this.failed.set(peer.subnet, (err as Error).message);
+      this.retry.set(peer.subnet, peer);
       throw err;
     }
+    if (this.retry.delete(peer.subnet)) log.info({ subnet: peer.subnet }, `subnet ${peer.subnet} installed now (it failed before: ${this.failed.get(peer.subnet) ?? ''})`);
     this.failed.delete(peer.subnet);
     this.installed.set(peer.subnet, peer);
     log.debug({ arp: `${route.gateway} -> ${peer.vtepMac}`, fdb: `${peer.vtepMac} -> ${peer.publicIp}:${port}`, route: `${route.dst} via ${route.gateway} dev ${dev} onlink` },
@@ -186,6 +213,9 @@ export class PeerInstaller {
 
   private async remove(peer: Peer, quiet = false): Promise<void> {
     const { sw, routes, dev, log } = this.opts;
+    // A peer that failed to install is gone too: no retry, no stale row in `vxtap peers`.
+    this.failed.delete(peer.subnet);
+    this.retry.delete(peer.subnet);
     const known = this.installed.get(peer.subnet);
     if (!known) return;
     log[quiet ? 'debug' : 'info']({ subnet: known.subnet, publicIp: known.publicIp, vtepMac: known.vtepMac },

@@ -148,3 +148,33 @@ test('batches that arrive while one is applied are applied (and logged) as one, 
     'removing 1 subnet: 10.44.2.0/24 (192.168.90.2)',
   ]);
 });
+
+test('a peer whose route was in the way is tried again and goes in once the route goes; a deleted one leaves no stale row (review of issue #9)', async () => {
+  const lines: Line[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as Line); } });
+  const routes = new FakeRoutes();
+  const fdb = new Fdb();
+  const arp = new ArpTable();
+  const inst = new PeerInstaller({ sw: { fdb, arp }, routes, dev: 'vxtap.1', port: 4789, log, retryMs: 20 });
+  const [a, b] = [peer(0), peer(1)];
+  routes.taken.add(a.subnet);
+  routes.taken.add(b.subnet);
+  await inst.apply(added([a, b]));
+  assert.deepEqual([...inst.failed.keys()], [a.subnet, b.subnet]);
+  assert.equal(inst.routeConflicts, 2);
+  const errorsBefore = at(lines, ERROR).length;
+  // Still in the way for a few retries: nothing new logged at error, nothing counted twice.
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(at(lines, ERROR).length, errorsBefore);
+  assert.equal(inst.routeConflicts, 2);
+  // a's obstacle goes: a goes in at the next try. b's lease is deleted: its row goes, and it is not tried again.
+  routes.taken.delete(a.subnet);
+  await inst.apply(removed([b]));
+  routes.taken.delete(b.subnet);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(inst.peers.map((p) => p.subnet), [a.subnet]);
+  assert.deepEqual([...inst.failed.keys()], []);
+  assert.equal(routes.routes.has(b.subnet), false, 'b was not installed after its lease went');
+  assert.ok(lines.some((l) => l.msg.startsWith(`subnet ${a.subnet} installed now`)));
+  await inst.removeAllRoutes();
+});
