@@ -1,30 +1,31 @@
 /**
  * What this host's kernel has that no lease may take over (lease-rules.ts):
- * its IPv4 addresses and the main-table routes vxtap did not install, read
- * over rtnetlink. The TAP's own address and routes, and every route of
- * vxtap's protocol (RTPROT_VXTAP), are vxtap's and left out.
+ * its IPv4 addresses and the main-table routes vxtap did not install, of any
+ * type (a blackhole, unreachable or multipath route holds its destination as
+ * much as a unicast one), read over rtnetlink in two dumps. The TAP's own
+ * address and routes are vxtap's and left out. A protocol-118 route through
+ * another device is another vxtap's (a second daemon on the host): it stays in.
  */
 import { parseCidr, parseIpv4, prefixMask } from '../wire/addr';
-import { RTPROT_VXTAP, type KernelNet } from './kernel';
+import type { KernelNet } from './kernel';
 import type { HostView } from './lease-rules';
 
-export type HostViewKernel = Pick<KernelNet, 'links' | 'ipv4Addresses' | 'routes'>;
+export type HostViewKernel = Pick<KernelNet, 'allIpv4Addresses' | 'allRoutes'>;
 
 export async function readHostView(kernel: HostViewKernel, tap: string): Promise<HostView> {
+  const [addrs, routes] = await Promise.all([kernel.allIpv4Addresses(), kernel.allRoutes()]);
   const addresses: { addr: number; prefix: { addr: number; len: number }; dev: string }[] = [];
-  for (const link of await kernel.links()) {
-    if (link.name === tap) continue;
-    for (const cidr of await kernel.ipv4Addresses(link.name)) {
-      const [ip, len] = cidr.split('/');
-      const addr = parseIpv4(ip!);
-      const l = Number(len);
-      // Loopback is 127/8 whatever the lease: publicIpFault refuses it, and it is no subnet's.
-      if (addr >>> 24 === 127) continue;
-      addresses.push({ addr, prefix: { addr: (addr & prefixMask(l)) >>> 0, len: l }, dev: link.name });
-    }
+  for (const { dev, cidr } of addrs) {
+    if (dev === tap) continue;
+    const [ip, len] = cidr.split('/');
+    const addr = parseIpv4(ip!);
+    const l = Number(len);
+    // Loopback is 127/8 whatever the lease: publicIpFault refuses it, and it is no subnet's.
+    if (addr >>> 24 === 127) continue;
+    addresses.push({ addr, prefix: { addr: (addr & prefixMask(l)) >>> 0, len: l }, dev });
   }
-  const routes = (await kernel.routes())
-    .filter((r) => r.dev !== tap && r.protocol !== RTPROT_VXTAP)
-    .map((r) => ({ dst: parseCidr(r.dst), dev: r.dev }));
-  return { addresses, routes };
+  return {
+    addresses,
+    routes: routes.filter((r) => r.dev !== tap).map((r) => ({ dst: parseCidr(r.dst), dev: r.dev === '' ? '(no device)' : r.dev })),
+  };
 }

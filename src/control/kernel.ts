@@ -239,13 +239,21 @@ export class KernelNet {
     return (await this.call(what, (r) => r.addresses(index))).map((a) => a.cidr);
   }
 
+  /** Every IPv4 address of every link, as `{dev, cidr}`: one address dump and one link dump. */
+  async allIpv4Addresses(): Promise<{ dev: string; cidr: string }[]> {
+    const [addrs, links] = await Promise.all([this.call('listing IPv4 addresses', (r) => r.addresses()), this.links()]);
+    const names = new Map(links.map((l) => [l.index, l.name]));
+    return addrs.map((a) => ({ dev: names.get(a.index) ?? `if${a.index}`, cidr: a.cidr }));
+  }
+
   // ---- routes ------------------------------------------------------------
 
   /**
    * Installs one of our routes (protocol RTPROT_VXTAP, main table, metric 0):
-   * adds it where its destination has no route, replaces ours where there is
-   * one (idempotent; a peer's new gateway or device), and throws
-   * RouteConflictError where the destination has a route that is not ours.
+   * adds it where its destination has no route, replaces ours (our protocol
+   * through this device: idempotent, or a peer's new gateway) where there is
+   * one, and throws RouteConflictError where the destination has a route that
+   * is not ours (another vxtap's through another device included).
    *
    * Who holds the destination is asked with one fib lookup of its network
    * address (RTM_GETROUTE with RTM_F_FIB_MATCH: the matching route itself, any
@@ -260,14 +268,14 @@ export class KernelNet {
     const what = `adding route ${describeRoute(route)}`;
     const spec = routeAdd(route, await this.indexOf(route.dev, what), what);
     const holder = await this.holderOf(route.dst, what);
-    if (holder !== null && holder.protocol !== RTPROT_VXTAP) throw conflict(route, holder);
+    if (holder !== null && !isOurs(holder, route)) throw conflict(route, holder);
     try {
       await this.call(what, (r) => r.addRoute(spec, NLM_F_CREATE | (holder === null ? NLM_F_EXCL : NLM_F_REPLACE)));
     } catch (err) {
       if (holder !== null || errnoOf(err) !== 'EEXIST') throw err;
       // Someone added a route to this destination since the look: whose?
       const now = await this.holderOf(route.dst, what);
-      if (now !== null && now.protocol !== RTPROT_VXTAP) throw conflict(route, now);
+      if (now !== null && !isOurs(now, route)) throw conflict(route, now);
       await this.call(what, (r) => r.addRoute(spec, NLM_F_CREATE | NLM_F_REPLACE));
     }
   }
@@ -322,6 +330,17 @@ export class KernelNet {
       if (dev === undefined || info.dev === dev) out.push(info);
     }
     return out;
+  }
+
+  /**
+   * Every main-table IPv4 route whatever its type (blackhole, unreachable,
+   * prohibit and multipath ones too, with dev '' when they have no single
+   * device): what a lease must not take over (control/host-view.ts).
+   */
+  async allRoutes(): Promise<RouteInfo[]> {
+    const [all, links] = await Promise.all([this.call('listing routes', (r) => r.routes()), this.links()]);
+    const names = new Map(links.map((l) => [l.index, l.name]));
+    return all.map((r) => describeAny(r, names));
   }
 
   /**
@@ -448,6 +467,14 @@ function routeAdd(route: RouteSpec, oif: number, what: string): RouteAdd {
 }
 
 /** Any route as a RouteInfo, blackholes and multipath too (dev '' when it has no single device). */
+/**
+ * Ours: our protocol through the device we install on. A protocol-118 route
+ * through another device belongs to another vxtap on this host (its own TAP).
+ */
+function isOurs(holder: RouteInfo, route: RouteSpec): boolean {
+  return holder.protocol === RTPROT_VXTAP && holder.dev === route.dev;
+}
+
 function describeAny(r: RtnlRoute, names: ReadonlyMap<number, string>): RouteInfo {
   const dev = r.oif === undefined ? '' : names.get(r.oif) ?? `if${r.oif}`;
   return r.gateway === undefined

@@ -109,12 +109,21 @@ describe('KernelNet over Rtnl (fake transport)', () => {
       [24, RTPROT_VXTAP, nl.RTNH_F_ONLINK, nl.RT_SCOPE_UNIVERSE, 254, TAP, Buffer.from([10, 44, 2, 0])]);
   });
 
-  it('ours already there (the lookup says protocol 118, same prefix): NLM_F_CREATE|NLM_F_REPLACE', async () => {
+  it('ours already there (the lookup says protocol 118, same prefix, our TAP): NLM_F_CREATE|NLM_F_REPLACE', async () => {
     const fake = new FakeKernel();
-    fake.lookups = [{ dst: [10, 44, 2, 0], len: 24, protocol: RTPROT_VXTAP, oif: ETH, gateway: [10, 44, 2, 0] }];
+    fake.lookups = [{ dst: [10, 44, 2, 0], len: 24, protocol: RTPROT_VXTAP, oif: TAP, gateway: [10, 44, 2, 0] }];
     await kernelOver(fake).replaceRoute(peerRoute('10.44.2.0/24', 'vxtap.1'));
     // The lookup's device is named by index (one RTM_GETLINK, not a dump).
     assert.deepEqual(fake.kinds(), ['GETLINK', 'GETROUTE', 'GETLINK', 'NEWROUTE 0x500']);
+  });
+
+  it('protocol 118 through another device is another vxtap\'s: a conflict, no add', async () => {
+    const fake = new FakeKernel();
+    fake.lookups = [{ dst: [10, 44, 2, 0], len: 24, protocol: RTPROT_VXTAP, oif: ETH, gateway: [10, 44, 2, 0] }];
+    const e = await kernelOver(fake).replaceRoute(peerRoute('10.44.2.0/24', 'vxtap.1')).then(() => null, (x: unknown) => x);
+    assert.ok(e instanceof RouteConflictError);
+    assert.equal(e.existing, '10.44.2.0/24 via 10.44.2.0 dev eth0 proto vxtap');
+    assert.ok(!fake.kinds().some((k) => k.startsWith('NEWROUTE')));
   });
 
   it('a foreign route to the same prefix: RouteConflictError naming it, and no add', async () => {
