@@ -112,7 +112,15 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     }).catch((err: unknown) => { health.close(); throw err; })
     : null;
   if (httpServer !== null) log.info({ healthz: httpServer.address }, `serving /healthz, /readyz and /metrics on ${httpServer.address.ip}:${httpServer.address.port}`);
-  const kernel = KernelNet.open();
+  let kernel: KernelNet;
+  try {
+    kernel = KernelNet.open();
+  } catch (err) {
+    // Nothing else is open yet but the health listener, which would keep the process alive.
+    await httpServer?.close();
+    health.close();
+    throw err;
+  }
   try {
     const choice = opts.underlay ?? {};
     if (describeChoice(choice) === 'the default route') log.info('Determining IP address of default interface');

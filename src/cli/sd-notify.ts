@@ -38,7 +38,7 @@ export class Notifier {
     try {
       loadAddon().notify(this.path, msg);
     } catch (err) {
-      // The service manager went away or the path is wrong: say so once per kind, never stop forwarding for it.
+      // The service manager went away or the path is wrong: say so (a handful of messages in a daemon's life), never stop forwarding for it.
       this.log.warn({ err }, `NOTIFY_SOCKET ${this.path}: ${(err as Error).message}`);
     }
   }

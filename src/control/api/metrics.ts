@@ -172,9 +172,15 @@ function crossings(s: Record<string, unknown> | null): [string, string, Calls][]
   return out;
 }
 
-/** Every finite, non-negative number in a nested object, with its dotted path ('offload.gsoFrames'). */
+/**
+ * Port stats that are settings or sizes, not counts: they can go down or
+ * away, so they are not exported as counters (`vxtap stats` shows them).
+ */
+const NOT_COUNTERS: ReadonlySet<string> = new Set(['gso.segmentLimit']);
+
+/** Every finite, non-negative count in a nested object, with its dotted path ('offload.gsoFrames'). */
 export function numericLeaves(v: unknown, path = ''): [string, number][] {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 && path !== '' ? [[path, v]] : [];
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 && path !== '' && !NOT_COUNTERS.has(path) ? [[path, v]] : [];
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return [];
   return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => numericLeaves(x, path === '' ? k : `${path}.${k}`));
 }
