@@ -66,6 +66,8 @@ export interface FrameTrace {
   /** The send list the frame was queued on ('net' from the TAP side, 'tap' either side), and its index there. */
   queued: 'net' | 'tap' | null;
   index: number;
+  /** Set by endBatch for a frame the port refused: its SendList.status errno (0: not refused). */
+  refusedErrno: number;
 }
 
 export interface Tracer {
@@ -99,7 +101,7 @@ export interface PipelineTables {
 
 /** A decided frame, before its explanation: `drop` >= 0 makes it a drop. */
 export function frameTrace(dir: Direction, data: Buffer, addr: number, port: number, action: Action, drop: number): FrameTrace {
-  return { dir, data, addr, port, lookups: [], action, drop, encap: null, reply: null, queued: null, index: -1 };
+  return { dir, data, addr, port, lookups: [], action, drop, encap: null, reply: null, queued: null, index: -1, refusedErrno: 0 };
 }
 
 /**

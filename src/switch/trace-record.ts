@@ -10,6 +10,7 @@
  * marked as rebuilt. A frame that fails to decode is kept up to the failing
  * layer, with the error and its bytes in hex (never skipped).
  */
+import { constants as osConstants } from 'node:os';
 import { formatIpv4, macStringFromKey } from '../wire/addr';
 import { decodeFrame, type DecodedLayer } from '../wire/decode';
 import * as arp from '../wire/arp';
@@ -261,20 +262,33 @@ export class FrameRecorder {
       case DropReason.UNKNOWN_VTEP:
         return `${formatIpv4(ev.addr)}: no FDB entry points at this VTEP`;
       case DropReason.UDP_SEND:
-        return `encapsulated for ${rec.encap ? `${rec.encap.vtep}:${rec.encap.dstPort}` : 'the network'}, but the socket did not take it: its send buffer is full`;
+        return `encapsulated for ${rec.encap ? `${rec.encap.vtep}:${rec.encap.dstPort}` : 'the network'}, but the socket did not take it: ${refusal(ev.refusedErrno, 'its send buffer is full')}`;
       case DropReason.TAP_WRITE:
-        return 'the TAP did not take it: its queue is full, or the link is down';
+        return `the TAP did not take it: ${refusal(ev.refusedErrno, 'its queue is full, or the link is down')}`;
       case DropReason.INNER_SPOOF: {
         const p = ev.lookups.find((l) => l.table === 'peer');
         const why = p && p.table === 'peer' ? innerResultText(p.result) : 'the inner source is not the sending peer\'s';
         return `${why}; a peer may only send from its VTEP MAC and its own subnet (--no-inner-source-check turns this off)`;
       }
       case DropReason.ARP_REPLY_WRITE:
-        return 'the TAP did not take the ARP reply: its queue is full, or the link is down';
+        return `the TAP did not take the ARP reply: ${refusal(ev.refusedErrno, 'its queue is full, or the link is down')}`;
       default:
         return `reason ${ev.drop}`;
     }
   }
+}
+
+/** errno numbers to their names (EAGAIN, EMSGSIZE, ...), from Node's own table. */
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+
+/**
+ * Why a port refused a frame, from its per-entry status: a full queue says
+ * `full` (EAGAIN, ENOBUFS, or no errno known), anything else names the errno.
+ */
+function refusal(errno: number, full: string): string {
+  const name = ERRNO_NAMES.get(errno);
+  if (errno === 0 || name === 'EAGAIN' || name === 'EWOULDBLOCK' || name === 'ENOBUFS') return full;
+  return `${name ?? `errno ${errno}`}`;
 }
 
 /** What the filter sees of a record. */

@@ -152,17 +152,18 @@ export class FrameTracer implements Tracer {
  * outcome is a drop. A null list: nothing on it was refused.
  */
 export function settle(ev: FrameTrace, toNet: SendList | null, toTap: SendList | null): void {
-  if (ev.queued === 'net' && refusedAt(toNet, ev.index)) refuse(ev, DropReason.UDP_SEND);
-  else if (ev.queued === 'tap' && refusedAt(toTap, ev.index)) refuse(ev, ev.dir === 'tap' ? DropReason.ARP_REPLY_WRITE : DropReason.TAP_WRITE);
+  if (ev.queued === 'net' && refusedAt(toNet, ev.index)) refuse(ev, DropReason.UDP_SEND, toNet!.status[ev.index]!);
+  else if (ev.queued === 'tap' && refusedAt(toTap, ev.index)) refuse(ev, ev.dir === 'tap' ? DropReason.ARP_REPLY_WRITE : DropReason.TAP_WRITE, toTap!.status[ev.index]!);
 }
 
 function refusedAt(list: SendList | null, k: number): boolean {
   return list !== null && k >= 0 && k < list.count && list.status[k] !== SENT;
 }
 
-function refuse(ev: FrameTrace, reason: number): void {
+function refuse(ev: FrameTrace, reason: number, errno: number): void {
   ev.action = 'drop';
   ev.drop = reason;
+  ev.refusedErrno = errno;
 }
 
 /** The tracer the CLI makes for `vxtap run --trace`. Throws ConfigError for a bad filter. */

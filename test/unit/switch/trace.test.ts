@@ -184,7 +184,7 @@ test('every drop reason in counters.ts is traced, with its counter name and a pr
   const c = make({ format: 'json' });
   const big: FrameTrace = {
     dir: 'tap', data: icmpTo('10.44.2.0'), addr: 0, port: 0, action: 'drop', drop: DropReason.TOO_BIG,
-    lookups: [], encap: null, reply: null, queued: null, index: -1,
+    lookups: [], encap: null, reply: null, queued: null, index: -1, refusedErrno: 0,
   };
   c.tracer!.frame(big);
   c.tracer!.flush();
@@ -442,4 +442,8 @@ test('issue #10: the trace shows as refused the frame the port refused, in the m
   ]);
   assert.equal(m.sw.counters.dropCount('udp-send'), 1);
   assert.equal(m.sw.counters.dropCount('tap-write'), 1);
+  // The explanation names what the port answered, not a guess.
+  const why = m.out.json.filter((r) => r.decision === 'drop').map((r) => r.reason);
+  assert.match(why[0]!, /but the socket did not take it: EACCES/);
+  assert.match(why[1]!, /the TAP did not take it: EINVAL/);
 });
