@@ -40,11 +40,11 @@
  * an argument that cannot be used (a bad CIDR, MAC or MTU) is a ConfigError.
  */
 import {
-  NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RT_TABLE_MAIN, RTN_UNICAST, RTPROT_NAMES,
+  address, cidr, interfaceCidr, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RT_TABLE_MAIN, RTN_UNICAST, RTPROT_NAMES,
   Rtnl, RtnlError, type RouteAdd, type RouteDelete, type RtnlLink, type RtnlRoute,
 } from './rtnl';
 import { ConfigError, NetlinkError, RouteConflictError, VxtapError } from '../errors';
-import { formatIpv4, isMac, parseCidr, parseIpv4 } from '../wire/addr';
+import { formatIpv4, isMac } from '../wire/addr';
 
 /**
  * vxtap's route protocol (rtm_protocol), on every route it installs. 118 is
@@ -124,12 +124,12 @@ export function vtepMtu(underlayMtu: number): number {
 
 /** The TAP's own address for a subnet: its network address as a /32 ('10.44.1.0/24' -> '10.44.1.0/32'). */
 export function vtepAddress(subnet: string): string {
-  return `${formatIpv4(parseSubnet(subnet, 'vtep address').addr)}/32`;
+  return `${formatIpv4(cidr(subnet, 'vtep address').addr)}/32`;
 }
 
 /** The one route per peer, flannel-style: `<subnet> via <subnet>.0 dev <dev> onlink`. */
 export function peerRoute(subnet: string, dev: string): RouteSpec {
-  const c = parseSubnet(subnet, 'peer route');
+  const c = cidr(subnet, 'peer route');
   return { dst: `${formatIpv4(c.addr)}/${c.len}`, gateway: formatIpv4(c.addr), dev, onlink: true };
 }
 
@@ -213,7 +213,7 @@ export class KernelNet {
    */
   async replaceAddress(name: string, cidr: string): Promise<void> {
     const what = `adding address ${cidr} to ${name}`;
-    parseInterfaceCidr(cidr, what);
+    interfaceCidr(cidr, what);
     const index = await this.indexOf(name, what);
     await this.call(what, (r) => r.addAddress(index, cidr, NLM_F_CREATE | NLM_F_REPLACE));
   }
@@ -221,7 +221,7 @@ export class KernelNet {
   /** Removes an address from a link; one that is not there is not an error. */
   async deleteAddress(name: string, cidr: string): Promise<void> {
     const what = `deleting address ${cidr} from ${name}`;
-    parseInterfaceCidr(cidr, what);
+    interfaceCidr(cidr, what);
     const link = await this.link(name);
     if (!link) return;
     try {
@@ -289,11 +289,11 @@ export class KernelNet {
     const what = `deleting route ${describeRoute(route)}`;
     const link = await this.link(route.dev);
     if (!link) return;
-    parseSubnet(route.dst, what);
+    cidr(route.dst, what);
     // Scope RT_SCOPE_NOWHERE (Rtnl's default in a delete) matches a route of any scope, as `ip route del` does.
     const spec: RouteDelete = route.gateway === undefined
       ? { dst: route.dst, oif: link.index, onlink: route.onlink === true, protocol: RTPROT_VXTAP }
-      : { dst: route.dst, gateway: formatIpv4(parseAddr(route.gateway, what)), oif: link.index, onlink: route.onlink === true, protocol: RTPROT_VXTAP };
+      : { dst: route.dst, gateway: formatIpv4(address(route.gateway, what)), oif: link.index, onlink: route.onlink === true, protocol: RTPROT_VXTAP };
     try {
       await this.call(what, (r) => r.deleteRoute(spec));
     } catch (err) {
@@ -419,7 +419,7 @@ export class KernelNet {
    * kernel would pick among several metrics), or null when there is none.
    */
   private async holderOf(dst: string, what: string): Promise<RouteInfo | null> {
-    const want = parseSubnet(dst, what);
+    const want = cidr(dst, what);
     let found: RtnlRoute | null = null;
     try {
       // RTM_F_LOOKUP_TABLE: the answer names the table it came from (else it says main).
@@ -460,10 +460,10 @@ function linkInfo(l: RtnlLink): LinkInfo {
 
 /** What Rtnl sends for one of our routes (after kernel.ts's own checks, so a bad CIDR names what was being done). */
 function routeAdd(route: RouteSpec, oif: number, what: string): RouteAdd {
-  const dst = parseSubnet(route.dst, what);
+  const dst = cidr(route.dst, what);
   const base = { dst: `${formatIpv4(dst.addr)}/${dst.len}`, oif, onlink: route.onlink === true, protocol: RTPROT_VXTAP };
   // Scope: Rtnl's default, universe via a gateway, link scope straight onto the link.
-  return route.gateway === undefined ? base : { ...base, gateway: formatIpv4(parseAddr(route.gateway, what)) };
+  return route.gateway === undefined ? base : { ...base, gateway: formatIpv4(address(route.gateway, what)) };
 }
 
 /** Any route as a RouteInfo, blackholes and multipath too (dev '' when it has no single device). */
@@ -497,30 +497,6 @@ function conflict(route: RouteSpec, holder: RouteInfo): RouteConflictError {
   return new RouteConflictError(
     `adding route ${describeRoute(route)}: ${holder.dst} already has a route vxtap did not install (${existing}); left as it is`,
     route.dst, existing);
-}
-
-function parseSubnet(text: string, what: string): { addr: number; len: number } {
-  try {
-    return parseCidr(text);
-  } catch (err) {
-    throw new ConfigError(`${what}: ${(err as Error).message}`);
-  }
-}
-
-function parseAddr(text: string, what: string): number {
-  try {
-    return parseIpv4(text);
-  } catch (err) {
-    throw new ConfigError(`${what}: ${(err as Error).message}`);
-  }
-}
-
-/** 'a.b.c.d/len' where host bits may be set (an interface address, not a network). */
-function parseInterfaceCidr(text: string, what: string): { addr: number; len: number } {
-  const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
-  const len = m ? Number(m[2]) : NaN;
-  if (!m || len > 32) throw new ConfigError(`${what}: not an IPv4 address with prefix length (a.b.c.d/len): ${JSON.stringify(text)}`);
-  return { addr: parseAddr(m[1]!, what), len };
 }
 
 function describeChange(c: LinkChange): string {

@@ -535,7 +535,8 @@ function ipBytes(addr: number): Buffer {
   return b;
 }
 
-function cidr(text: string, what: string): { addr: number; len: number } {
+/** A network 'a.b.c.d/len' (no host bits), or a ConfigError naming `what` (kernel.ts uses these too). */
+export function cidr(text: string, what: string): { addr: number; len: number } {
   try {
     return parseCidr(text);
   } catch (err) {
@@ -543,7 +544,8 @@ function cidr(text: string, what: string): { addr: number; len: number } {
   }
 }
 
-function address(text: string, what: string): number {
+/** An IPv4 address, or a ConfigError naming `what`. */
+export function address(text: string, what: string): number {
   try {
     return parseIpv4(text);
   } catch (err) {
@@ -551,8 +553,8 @@ function address(text: string, what: string): number {
   }
 }
 
-/** 'a.b.c.d/len' with host bits allowed. */
-function interfaceCidr(text: string, what: string): { addr: number; len: number } {
+/** 'a.b.c.d/len' with host bits allowed (an interface address, not a network), or a ConfigError naming `what`. */
+export function interfaceCidr(text: string, what: string): { addr: number; len: number } {
   const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
   const len = m ? Number(m[2]) : NaN;
   if (!m || len > 32) throw new ConfigError(`${what}: not an IPv4 address with prefix length (a.b.c.d/len): ${JSON.stringify(text)}`);
