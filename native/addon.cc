@@ -16,6 +16,7 @@
 
 #include "io.h"
 #include "reader.h"
+#include "super-frames.h"
 
 namespace vxtap {
 
@@ -32,6 +33,19 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
 // errnoName(n): string — "EBUSY" for 16, "ERRNO_<n>" when unknown.
 static Napi::Value ErrnoNameJs(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), ErrnoName(static_cast<int>(ArgU32(info, 0, "errno"))));
+}
+
+// superFrameFields: the super-frame record's field indices as this addon
+// reads and writes them (super-frames.h), so that a test can hold
+// src/io/super-frames.ts to them.
+static Napi::Object SuperFrameFields(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("offset", kSfOffset);
+  o.Set("length", kSfLength);
+  o.Set("mss", kSfMss);
+  o.Set("segments", kSfSegments);
+  o.Set("fields", kSfFields);
+  return o;
 }
 
 }  // namespace vxtap
@@ -58,6 +72,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs, "errnoName"));
   exports.Set("Reader", Reader::Define(env));
+  exports.Set("superFrameFields", SuperFrameFields(env));
   return exports;
 }
 

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "super-frames.h"
+
 namespace vxtap {
 
 // A TAP's GSO frames are at most 64 KB + headers: room for one behind a slot.
@@ -44,12 +46,12 @@ struct UdpSenders {
 };
 
 // tap-vnet-whole: where super-frames are kept whole (aux, size bytes), and
-// per slot i table[4i..4i+3] = {aux offset, length, MSS, segments} (0
-// segments: a plain frame). FrameBatch.whole on the JS side.
+// per slot its record {aux offset, length, MSS, segments} (super-frames.h;
+// 0 segments: a plain frame). FrameBatch.superFrames on the JS side.
 struct WholeArea {
   uint8_t* aux = nullptr;
   size_t size = 0;
-  uint32_t* table = nullptr;
+  SuperFrameTable table;
 };
 
 // The smallest aux that holds one super-frame (the largest read and its spare byte).

@@ -246,8 +246,8 @@ class TapVnetSource final : public VnetBase {
 
 // tap-vnet-whole: a super-frame is not cut here. It is read straight into the
 // aux buffer and kept whole; its slot gets segment 0 as a finished frame (what
-// JS decides on: the other segments share its headers), and
-// table[4n..] = {aux offset, length, MSS, segments}: the UDP send
+// JS decides on: the other segments share its headers), and its record in
+// the table (super-frames.h) = {aux offset, length, MSS, segments}: the UDP send
 // (udp-pool.cc) cuts it, taking each payload in place. A super-frame of one
 // segment is a finished frame like any other (table entry 0). The batch ends
 // when aux has no room for another 64 KB.
@@ -276,10 +276,9 @@ class TapVnetWholeSource final : public VnetBase {
       const Got got = ReadOne(iov, &h, &len, err);
       if (got == Got::kStop) return n;
       if (got == Got::kSkip) continue;
-      uint32_t* t = w_.table + static_cast<size_t>(n) * 4;
       if (h.gsoType == kGsoNone) {
         if (!FinishPlain(slot, len, h)) continue;
-        t[0] = t[1] = t[2] = t[3] = 0;
+        w_.table.SetPlain(n);
         b_.sizes[n++] = static_cast<uint32_t>(len);
         continue;
       }
@@ -288,15 +287,12 @@ class TapVnetWholeSource final : public VnetBase {
       if (!ParseSuper(whole, len, h, &g)) continue;
       b_.sizes[n] = static_cast<uint32_t>(WriteTcpSegment(whole, g, 0, slot));
       if (g.segments == 1) {
-        t[0] = t[1] = t[2] = t[3] = 0;
+        w_.table.SetPlain(n);
         n++;
         continue;
       }
       whole_++;
-      t[0] = static_cast<uint32_t>(pos);
-      t[1] = static_cast<uint32_t>(len);
-      t[2] = g.mss;
-      t[3] = g.segments;
+      w_.table.SetWhole(n, static_cast<uint32_t>(pos), static_cast<uint32_t>(len), g.mss, g.segments);
       n++;
       pos += (len + 63) & ~static_cast<size_t>(63);
     }

@@ -204,11 +204,11 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
     source_ = kind == "udp" ? NewUdpSource(fd_, b, s, mtu) : NewUdpGroSource(fd_, b, s, mtu);
   } else if (kind == "tap-vnet-whole") {
     Napi::Buffer<uint8_t> aux = opt.Buffer("aux");
-    Napi::Uint32Array table = opt.U32Array("whole", static_cast<size_t>(b.slots) * 4);
+    Napi::Uint32Array table = opt.U32Array("whole", static_cast<size_t>(b.slots) * kSfFields);
     if (aux.Length() < WholeAreaMin(b)) throw Napi::RangeError::New(env, "aux must hold at least one 64 KB super-frame");
     pins_.push_back(Napi::Persistent(aux.As<Napi::Object>()));
     pins_.push_back(Napi::Persistent(table.As<Napi::Object>()));
-    source_ = NewTapVnetWholeSource(fd_, b, WholeArea{aux.Data(), aux.Length(), table.Data()});
+    source_ = NewTapVnetWholeSource(fd_, b, WholeArea{aux.Data(), aux.Length(), SuperFrameTable(table.Data(), table.ElementLength())});
   } else if (kind == "tap-vnet") {
     source_ = NewTapVnetSource(fd_, b);
   } else {

@@ -8,6 +8,7 @@
 // count - 1 can do both: the flow hash picks the port, and so the socket.
 #include "io.h"
 #include "offload.h"
+#include "super-frames.h"
 
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -113,7 +114,7 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
 //   from pool[srcPorts[k] - portMin] (bound to srcPorts[k]) to addrs[k]
 //   (host-order u32) : ports[k].
 //   A whole super-frame (wholeOf[k] = slot i >= 0, see read-tap.cc's
-//   tap-vnet-whole: whole[4i..] = offset in aux, length, MSS, segments): the
+//   tap-vnet-whole: slot i's record in whole, super-frames.h): the
 //   span holds segment 0 behind its VXLAN header; segments 1.. are sent as
 //   datagrams of their own, each a VXLAN header copied from the span and the
 //   segment's headers (WriteTcpSegmentHeader, written here) followed by its
@@ -196,16 +197,14 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   const bool hasWhole = info.Length() > 13 && info[11].IsBuffer();
   const uint8_t* aux = nullptr;
   size_t auxLen = 0;
-  const uint32_t* whole = nullptr;
-  size_t wholeLen = 0;
+  SuperFrameTable whole;
   const int32_t* wholeOf = nullptr;
   if (hasWhole) {
     Napi::Buffer<uint8_t> auxBuf = ArgBuffer(info, 11, "aux");
     aux = auxBuf.Data();
     auxLen = auxBuf.Length();
     Napi::Uint32Array w = ArgU32Array(info, 12, "whole", 0);
-    whole = w.Data();
-    wholeLen = w.ElementLength();
+    whole = SuperFrameTable(w.Data(), w.ElementLength());
     if (!info[13].IsTypedArray() || info[13].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
         info[13].As<Napi::Int32Array>().ElementLength() < count) {
       throw Napi::TypeError::New(env, "wholeOf must be an Int32Array of length >= count");
@@ -232,11 +231,11 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
   for (uint32_t k = 0; k < count; k++) {
     const int32_t wi = wholeOf != nullptr ? wholeOf[k] : -1;
     if (wi >= 0) {
-      const size_t t = static_cast<size_t>(wi) * 4;
-      if (t + 4 > wholeLen || whole[t + 3] < 2 || static_cast<size_t>(whole[t]) + whole[t + 1] > auxLen) {
+      const uint32_t i = static_cast<uint32_t>(wi);
+      if (!whole.Has(i) || !whole.IsWhole(i) || static_cast<size_t>(whole.Offset(i)) + whole.Length(i) > auxLen) {
         throw Napi::RangeError::New(env, "wholeOf[" + std::to_string(k) + "] names no super-frame in aux");
       }
-      hdrBytes += (whole[t + 3] - 1) * kMaxHdr;
+      hdrBytes += (whole.Segments(i) - 1) * kMaxHdr;
     }
   }
   if (s.hdrs.size() < hdrBytes) s.hdrs.resize(hdrBytes);
@@ -251,10 +250,10 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
     s.iovs.push_back({base + starts[k] + kUdpHdr, d.len});
     s.dgrams.push_back(d);
     if (wi < 0) continue;
-    const uint32_t* w = whole + static_cast<size_t>(wi) * 4;
-    const uint8_t* frame = aux + w[0];
+    const uint32_t i = static_cast<uint32_t>(wi);
+    const uint8_t* frame = aux + whole.Offset(i);
     TcpGso g;
-    if (!ParseTcpGso(frame, w[1], w[2], &g) || g.segments != w[3] || g.hdrLen + 8 > kMaxHdr) {
+    if (!ParseTcpGso(frame, whole.Length(i), whole.Mss(i), &g) || g.segments != whole.Segments(i) || g.hdrLen + 8 > kMaxHdr) {
       throw Napi::RangeError::New(env, "wholeOf[" + std::to_string(k) + "]: the super-frame in aux does not parse");
     }
     const uint8_t* vxlanHdr = base + starts[k] + kUdpHdr;

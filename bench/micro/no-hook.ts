@@ -41,7 +41,7 @@ function inside(p: Pipeline): PipelineInside {
 function encapBatchNoHook(this: PipelineInside, b: FrameBatch, toNet: SendList, toTap: SendList): void {
   const c = this.counters;
   const buf = b.slab;
-  const whole = b.whole;
+  const sf = b.superFrames;
   c.tapBatches++;
   c.tapInFrames += b.count;
   if (b.headroom < this.encapOverhead) throw new RangeError(`batch headroom ${b.headroom} < ${this.encapOverhead}`);
@@ -49,13 +49,13 @@ function encapBatchNoHook(this: PipelineInside, b: FrameBatch, toNet: SendList, 
     const off = b.frameStart(i);
     const len = b.sizes[i]!;
     const v = this.encapFrame(buf, off, len, toNet, toTap);
-    const segs = whole === null ? 0 : whole[i * 4 + 3]!;
-    if (segs > 1) {
+    if (sf !== null && sf.isWhole(i)) {
+      const segs = sf.segments(i);
       c.tapInFrames += segs - 1;
       if (v === Verdict.ENCAP) {
         toNet.wholeOf[toNet.count - 1] = i;
         c.encapFrames += segs;
-        c.encapBytes += whole![i * 4 + 1]! + (len - whole![i * 4 + 2]!) * (segs - 1);
+        c.encapBytes += sf.cutBytes(i, len);
       } else {
         c.drop(v, segs);
       }

@@ -123,7 +123,7 @@ export interface ReaderOptions {
   ports?: Uint16Array;
   /** 'udp' / 'udp-gro': the overlay MTU, the size a peer's VXLAN TCP super-datagram is cut to (0 or absent: the slot's). */
   mtu?: number;
-  /** 'tap-vnet-whole' only: where super-frames are kept, and per slot {offset, length, MSS, segments} (FrameBatch.whole). */
+  /** 'tap-vnet-whole' only: where super-frames are kept, and per slot {offset, length, MSS, segments} (FrameBatch.superFrames, io/super-frames.ts). */
   aux?: Buffer;
   whole?: Uint32Array;
 }
@@ -234,7 +234,7 @@ export interface Addon {
    * smallest segment refused with EMSGSIZE, datagrams sent alone as longer
    * than gso]. Throws only when a socket is unusable.
    * wholeOf[k] = slot i >= 0: entry k is segment 0 of a super-frame kept whole
-   * in aux (whole[4i..] = offset, length, MSS, segments, as the
+   * in aux (slot i's record in whole, io/super-frames.ts, as the
    * 'tap-vnet-whole' reader left it); its other segments are sent from there,
    * payloads in place. Returns the entries whose datagrams were all sent;
    * status (as tapWrite's) says which: 0 for an entry all of whose
@@ -246,6 +246,8 @@ export interface Addon {
     addrs: Uint32Array, ports: Uint16Array, srcPorts: Uint16Array, count: number, gso: boolean | number, errOut?: Int32Array,
     aux?: Buffer, whole?: Uint32Array, wholeOf?: Int32Array, gsoOut?: Int32Array, status?: Int32Array,
   ): number;
+  /** The super-frame record's field indices as the addon uses them (native/super-frames.h; io/super-frames.ts SF_*). */
+  readonly superFrameFields: { readonly offset: number; readonly length: number; readonly mss: number; readonly segments: number; readonly fields: number };
   /** Closes fd (EBADF if it is not open). Stop its Reader first. */
   close(fd: number): void;
   /** 'EBUSY' for 16. */

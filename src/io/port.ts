@@ -10,6 +10,7 @@
  * Nothing here allocates per frame.
  */
 import type { SystemError } from '../errors';
+import { SuperFrames } from './super-frames';
 
 export class FrameBatch {
   readonly slab: Buffer;
@@ -25,11 +26,15 @@ export class FrameBatch {
   count = 0;
   /**
    * Super-frames kept whole (keepWhole(); null until then): a vnet TAP's
-   * reader leaves a TSO super-frame here uncut, puts its segment 0 in the
-   * slot, and whole[4i..4i+3] = {offset in aux, length, MSS, segments} (0
-   * segments: slot i is a plain frame). The send cuts it (udpSendPool).
+   * reader leaves a TSO super-frame in `aux` uncut, puts its segment 0 in
+   * the slot, and says so in slot i's record of `superFrames` (offset in
+   * aux, length, MSS, segments; io/super-frames.ts). The send cuts it
+   * (udpSendPool). A batch with superFrames is what asks a reader to keep
+   * super-frames whole: the one sign of that mode.
    */
   aux: Buffer | null = null;
+  superFrames: SuperFrames | null = null;
+  /** superFrames.table (the u32 records the addon fills), or null. */
   whole: Uint32Array | null = null;
   /**
    * The overlay's MTU, for a datagram port: a peer's VXLAN datagram that
@@ -58,7 +63,8 @@ export class FrameBatch {
   /** Makes room for `superFrames` super-frames of up to 64 KB per batch (see `aux`). */
   keepWhole(superFrames = 8): void {
     this.aux = Buffer.allocUnsafeSlow(superFrames * (65536 + 320) + this.slotSize);
-    this.whole = new Uint32Array(this.slots * 4);
+    this.superFrames = new SuperFrames(this.slots);
+    this.whole = this.superFrames.table;
   }
 
   /** Absolute offset in `slab` where slot i's frame starts. */
@@ -94,7 +100,7 @@ export class SendList {
   readonly addrs: Uint32Array;
   readonly ports: Uint16Array;
   readonly srcPorts: Uint16Array;
-  /** The batch slot of a whole super-frame whose segment 0 entry k is, or -1 (see FrameBatch.whole). */
+  /** The batch slot of a whole super-frame whose segment 0 entry k is, or -1 (see FrameBatch.superFrames). */
   readonly wholeOf: Int32Array;
   /** The batch whose super-frames wholeOf names (null: none). */
   wholeFrom: FrameBatch | null = null;

@@ -65,9 +65,9 @@ export class ReaderControl {
       else if (fatal) throw err;
     };
     const udp = this.kind === 'udp' || this.kind === 'udp-gro';
-    // A vnet TAP keeps super-frames whole when the batch has room for them (FrameBatch.keepWhole).
-    const { aux, whole: table } = batch;
-    const whole = this.kind === 'tap-vnet' && aux !== null && table !== null;
+    // A vnet TAP keeps super-frames whole when the batch has room for them (FrameBatch.superFrames).
+    const { aux, superFrames } = batch;
+    const whole = this.kind === 'tap-vnet' && aux !== null && superFrames !== null;
     const opts: ReaderOptions = {
       fd: this.fd, kind: whole ? 'tap-vnet-whole' : this.kind,
       slab: batch.slab, slotSize: batch.slotSize, headroom: batch.headroom, slots: batch.slots, sizes: batch.sizes,
@@ -80,7 +80,7 @@ export class ReaderControl {
     }
     if (whole) {
       opts.aux = aux;
-      opts.whole = table;
+      opts.whole = superFrames.table;
     }
     try {
       this.reader = new this.addon.Reader(opts);

@@ -117,7 +117,7 @@ export class Pipeline {
   encapBatch(b: FrameBatch, toNet: SendList, toTap: SendList): void {
     const c = this.counters;
     const buf = b.slab;
-    const whole = b.whole;
+    const sf = b.superFrames;
     c.tapBatches++;
     c.tapInFrames += b.count;
     if (b.headroom < this.encapOverhead) throw new RangeError(`batch headroom ${b.headroom} < ${this.encapOverhead}`);
@@ -127,15 +127,15 @@ export class Pipeline {
       const v = this.tracer === null
         ? this.encapFrame(buf, off, len, toNet, toTap)
         : this.traceEncap(this.tracer, buf, off, len, toNet, toTap);
-      // A super-frame kept whole (FrameBatch.whole): one decision, made on its
-      // segment 0, stands for all its segments; the send cuts the others.
-      const segs = whole === null ? 0 : whole[i * 4 + 3]!;
-      if (segs > 1) {
+      // A super-frame kept whole (FrameBatch.superFrames): one decision, made
+      // on its segment 0, stands for all its segments; the send cuts the others.
+      if (sf !== null && sf.isWhole(i)) {
+        const segs = sf.segments(i);
         c.tapInFrames += segs - 1;
         if (v === Verdict.ENCAP) {
           toNet.wholeOf[toNet.count - 1] = i;
           c.encapFrames += segs;
-          c.encapBytes += whole![i * 4 + 1]! + (len - whole![i * 4 + 2]!) * (segs - 1); // payload + headers per segment
+          c.encapBytes += sf.cutBytes(i, len);
         } else {
           c.drop(v, segs); // a super-frame is TCP: never an ARP reply
         }

@@ -204,11 +204,11 @@ export class Switch {
     for (let k = 0; k < list.count; k++) {
       if (list.status[k] === SENT) continue;
       const i = list.wholeOf[k]!;
-      if (i >= 0 && b.whole !== null) {
-        const segs = b.whole[i * 4 + 3]!;
-        const hdr = list.lens[k]! - overhead - b.whole[i * 4 + 2]!;
+      const sf = b.superFrames;
+      if (i >= 0 && sf !== null) {
+        const segs = sf.segments(i);
         c.encapFrames -= segs;
-        c.encapBytes -= b.whole[i * 4 + 1]! + hdr * (segs - 1);
+        c.encapBytes -= sf.cutBytes(i, list.lens[k]! - overhead);
         lost += segs;
       } else {
         c.encapFrames--;
