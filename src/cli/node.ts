@@ -147,6 +147,10 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
       onError: (err) => log.warn({ err }, `trace output failed: ${err.message}; tracing stopped, forwarding goes on`),
     });
     const sw = new Switch({ vni: hostNet.vni, tap, net, mtu, batchSize: opts.batchSize, tracer, innerSourceCheck: opts.innerSourceCheck !== false });
+    // The offload negotiation's "no", once: with offloads asked for, say why super-frames are cut in the TAP reader.
+    if (offload && !sw.wholeSuperFrames.whole) {
+      log.info({ wholeSuperFrames: sw.wholeSuperFrames }, `TCP super-frames are cut in the TAP reader, not kept whole to the send: ${sw.wholeSuperFrames.reason}`);
+    }
     const installer = new PeerInstaller({ sw, routes: kernel, dev: rawTap.name, port: hostNet.port, log });
     installerRef = installer;
     sw.start();

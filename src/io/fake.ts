@@ -12,7 +12,7 @@
  */
 import { constants } from 'node:os';
 import { parseIpv4 } from '../wire/addr';
-import { CallCounts, SENT, type BatchHandler, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList } from './port';
+import { CallCounts, SENT, WHOLE, notWhole, type WholeSuperFrames, type BatchHandler, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList } from './port';
 
 /** A datagram to inject: payload (from the VXLAN header on), sender address (dotted quad or host-order u32) and port. */
 export interface InjectedDatagram {
@@ -163,6 +163,19 @@ function errnoName(errno: number): string {
   return `ERRNO_${errno}`;
 }
 
+/**
+ * The memory ports' answers to the offload negotiation are "no" unless a
+ * test's subclass declares `readonly keepsWhole = true` (MemoryFramePort:
+ * act as a vnet TAP; the test fills FrameBatch.superFrames itself) or
+ * `readonly sendsWhole = true` (MemoryDatagramPort: act as BatchUdpPort
+ * with UDP GSO; `sent` records segment 0 only). They are not members here,
+ * so that such a subclass needs no `override`.
+ */
+interface Knobs {
+  readonly keepsWhole?: boolean;
+  readonly sendsWhole?: boolean;
+}
+
 export class MemoryFramePort extends MemoryPort implements FramePort {
   /** Copies of the frames written, in order. */
   readonly written: Buffer[] = [];
@@ -181,6 +194,10 @@ export class MemoryFramePort extends MemoryPort implements FramePort {
 
   write(slab: Buffer, list: SendList): number {
     return this.transmit(slab, list, (data) => { this.written.push(data); });
+  }
+
+  wholeSuperFrames(): WholeSuperFrames {
+    return (this as Knobs).keepsWhole === true ? WHOLE : notWhole(`memory port ${this.name} reads no super-frames (no keepsWhole)`);
   }
 }
 
@@ -209,6 +226,10 @@ export class MemoryDatagramPort extends MemoryPort implements DatagramPort {
       batch.addrs[i] = typeof d.addr === 'string' ? parseIpv4(d.addr) : d.addr >>> 0;
       batch.ports[i] = d.port;
     });
+  }
+
+  wholeSuperFrames(): WholeSuperFrames {
+    return (this as Knobs).sendsWhole === true ? WHOLE : notWhole('MemoryDatagramPort does not cut super-frames (no sendsWhole)');
   }
 
   send(slab: Buffer, list: SendList): number {

@@ -38,7 +38,7 @@ import * as ethernet from '../wire/ethernet';
 import * as ipv4 from '../wire/ipv4';
 import { OUTER_LEN, emitOuter, emitOuterIp } from '../wire/underlay';
 import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, RECORD_HEADER_LEN, pcapFileHeader, writePcapRecordHeader } from './pcap';
-import { SENT, type BatchHandler, type CallCounts, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList, type SourcePortRange } from './port';
+import { SENT, notWhole, type WholeSuperFrames, type BatchHandler, type CallCounts, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList, type SourcePortRange } from './port';
 
 /** Outer Ethernet + IPv4: what is rebuilt in front of a UDP datagram that has its own header. */
 const OUTER_IP_LEN = ethernet.HEADER_LEN + ipv4.HEADER_LEN;
@@ -221,8 +221,25 @@ abstract class Recording<P extends FramePort | DatagramPort> {
   }
 }
 
+/**
+ * Why the recording ports answer the offload negotiation "no": they record
+ * each slot and each span as one packet, and a super-frame kept whole is
+ * one slot and one span for all its segments, so the file would hold its
+ * segment 0 alone. Recording instead lets the TAP reader cut super-frames,
+ * and every segment is recorded.
+ */
+const PCAP_CUTS = '--pcap records each frame as read and each datagram as sent, so the TAP reader cuts super-frames (a super-frame kept whole would be recorded as its first segment only)';
+
+/** The wrapped port's "no" when it says no, else the recorder's. */
+function recordingAnswer(inner: FramePort | DatagramPort): WholeSuperFrames {
+  const a = inner.wholeSuperFrames();
+  return a.whole ? notWhole(PCAP_CUTS) : a;
+}
+
 export class PcapFramePort extends Recording<FramePort> implements FramePort {
   get name(): string { return this.inner.name; }
+
+  wholeSuperFrames(): WholeSuperFrames { return recordingAnswer(this.inner); }
 
   start(batch: FrameBatch, onBatch: BatchHandler): void {
     const rec = this.recorder;
@@ -266,6 +283,7 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
 
   get writesUdpHeader(): boolean { return this.inner.writesUdpHeader; }
   get sourcePorts(): SourcePortRange | undefined { return this.inner.sourcePorts; }
+  wholeSuperFrames(): WholeSuperFrames { return recordingAnswer(this.inner); }
 
   start(batch: FrameBatch, onBatch: BatchHandler): void {
     const rec = this.recorder;

@@ -180,6 +180,25 @@ export interface SourcePortRange {
   readonly count: number;
 }
 
+/**
+ * A port's answer to the one offload negotiation: may TCP super-frames
+ * travel whole from the TAP to the UDP send (FrameBatch.superFrames,
+ * SendList.wholeOf), each cut only at the send? Every port answers, and
+ * every middleware port too (a port that wraps another answers for both);
+ * a "no" carries the reason, which the node logs. The Switch asks both of
+ * its ports once, when it is made, and keeps super-frames whole only when
+ * both say yes (Switch.wholeSuperFrames).
+ */
+export type WholeSuperFrames = { readonly whole: true } | { readonly whole: false; readonly reason: string };
+
+/** The answer "yes". */
+export const WHOLE: WholeSuperFrames = Object.freeze({ whole: true });
+
+/** The answer "no", and why. */
+export function notWhole(reason: string): WholeSuperFrames {
+  return { whole: false, reason };
+}
+
 /** Ethernet frames to and from a TAP device. */
 export interface FramePort {
   readonly name: string;
@@ -190,8 +209,12 @@ export interface FramePort {
    * ones were written, and why not) and returns how many were written.
    */
   write(slab: Buffer, list: SendList): number;
-  /** True when the port can leave TSO super-frames whole in a batch that keepWhole() (a vnet TAP). */
-  readonly keepsWhole?: boolean;
+  /**
+   * The offload negotiation (WholeSuperFrames), the reading side: yes when
+   * a batch that keepWhole() gets TSO super-frames whole from this port
+   * (segment 0 in the slot, the super-frame in aux), as a vnet TAP can.
+   */
+  wholeSuperFrames(): WholeSuperFrames;
   /** Stops reading and releases the device. Idempotent; a pending read ends. */
   close(): void;
   onError: PortErrorHandler | null;
@@ -220,8 +243,11 @@ export interface DatagramPort {
    * port of RFC 7348's 49152-65535.
    */
   readonly sourcePorts?: SourcePortRange | undefined;
-  /** True when send() cuts whole super-frames (SendList.wholeOf) itself. */
-  readonly sendsWhole?: boolean;
+  /**
+   * The offload negotiation (WholeSuperFrames), the sending side: yes when
+   * send() cuts whole super-frames (SendList.wholeOf) itself.
+   */
+  wholeSuperFrames(): WholeSuperFrames;
   start(batch: FrameBatch, onBatch: BatchHandler): void;
   /**
    * Sends spans of `slab` to list.addrs/ports. Fills list.status (which ones

@@ -27,7 +27,7 @@
  * whole instead (reader 'tap-vnet-whole').
  */
 import { SystemError } from '../errors';
-import type { FramePort, PortStats, SendList } from './port';
+import { WHOLE, notWhole, type FramePort, type PortStats, type SendList, type WholeSuperFrames } from './port';
 import { loadAddon, toSystemError, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, type Addon, type ReaderOffloadStats, type WriteCoalesceStats } from './native';
 import { NativePort } from './native-port';
 
@@ -107,9 +107,9 @@ export class TapPort extends NativePort implements FramePort {
     return this.offload.enabled ? { ...base, offload: { ...this.reader.offload, coalesced: { ...this.coalesced } } } : base;
   }
 
-  /** A vnet TAP can leave super-frames whole in a batch that keepWhole() (reader 'tap-vnet-whole'). */
-  get keepsWhole(): boolean {
-    return this.offload.enabled;
+  /** A vnet TAP can leave super-frames whole in a batch that keepWhole() (reader 'tap-vnet-whole'); a plain one reads no super-frames. */
+  wholeSuperFrames(): WholeSuperFrames {
+    return this.offload.enabled ? WHOLE : notWhole(`TAP ${this.name} runs without offloads (${this.offload.reason}): it reads no super-frames`);
   }
 
   get fd(): number {

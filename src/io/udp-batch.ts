@@ -28,7 +28,7 @@
  * options.
  */
 import { SystemError } from '../errors';
-import type { DatagramPort, PortStats, SendList, SourcePortRange } from './port';
+import { WHOLE, notWhole, type DatagramPort, type PortStats, type SendList, type SourcePortRange, type WholeSuperFrames } from './port';
 import { loadAddon, toSystemError, type Addon } from './native';
 import { NativePort } from './native-port';
 import { closeSendPool, GsoPolicy, openSendPool, type GsoCounters, type SendPool } from './udp-pool';
@@ -80,9 +80,13 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
   /** When a refused GSO send falls back, and when GSO goes off; its counters are stats.gso. */
   private readonly gso: GsoPolicy;
 
-  /** With the GSO pool, send() cuts whole super-frames itself (SendList.wholeOf). */
-  get sendsWhole(): boolean {
-    return this.pool !== null;
+  /**
+   * With the GSO pool, send() cuts whole super-frames itself
+   * (SendList.wholeOf); it still does after GSO went off at run time
+   * (one datagram per message then). The raw socket sends spans as given.
+   */
+  wholeSuperFrames(): WholeSuperFrames {
+    return this.pool !== null ? WHOLE : notWhole(`the UDP port sends through a raw socket, which does not cut super-frames (UDP GSO: ${this.offload.gso.reason})`);
   }
 
   /** Opens the sockets. Throws SystemError (EADDRINUSE, EADDRNOTAVAIL, EPERM without CAP_NET_RAW, ...). */

@@ -19,7 +19,7 @@ import * as dgram from 'node:dgram';
 import { constants } from 'node:os';
 import { SystemError } from '../errors';
 import { formatIpv4, parseIpv4 } from '../wire/addr';
-import { CallCounts, SENT, type BatchHandler, type DatagramPort, type FrameBatch, type SendList } from './port';
+import { CallCounts, SENT, notWhole, type BatchHandler, type DatagramPort, type FrameBatch, type SendList, type WholeSuperFrames } from './port';
 import { addonAvailable, loadAddon, toSystemError, type PortErrorHandler, type PortStats } from './native';
 
 export interface DgramUdpOptions {
@@ -32,6 +32,11 @@ export interface DgramUdpOptions {
 
 export class DgramUdpPort implements DatagramPort {
   readonly writesUdpHeader = false;
+
+  /** Node's sockets send one datagram per span: nothing here cuts a super-frame. */
+  wholeSuperFrames(): WholeSuperFrames {
+    return notWhole('--io dgram sends one datagram per span through Node\'s sockets, which do not cut super-frames');
+  }
   /** See PortErrorHandler. Socket errors here are never fatal: the socket goes on. */
   onError: PortErrorHandler | null = null;
   private batch: FrameBatch | null = null;

@@ -28,7 +28,7 @@
  * switch hands the tracer, once per batch, the lists as the ports answered
  * them, so that a refused frame is traced as the drop it is.
  */
-import { FrameBatch, SENT, SendList, type DatagramPort, type FramePort } from '../io/port';
+import { FrameBatch, SENT, SendList, notWhole, type DatagramPort, type FramePort, type WholeSuperFrames } from '../io/port';
 import { ArpTable } from './arp-table';
 import { Counters, DropReason } from './counters';
 import { Fdb } from './fdb';
@@ -76,6 +76,12 @@ export class Switch {
   private readonly tapToTap: SendList;
   private readonly netToTap: SendList;
   private started = false;
+  /**
+   * Whether TCP super-frames travel whole from the TAP to the send, or why
+   * not: decided once, here, from both ports' answers (negotiate()). The
+   * node logs a "no" once.
+   */
+  readonly wholeSuperFrames: WholeSuperFrames;
   /** What the ports had counted at the last fold (see foldPortDrops). */
   private readonly folded = { tapTooLong: 0, tapOffload: 0, netTooLong: 0 };
 
@@ -94,10 +100,8 @@ export class Switch {
     this.tapToNet = new SendList(batch);
     this.tapToTap = new SendList(batch);
     this.netToTap = new SendList(batch);
-    // The TAP keeps TSO super-frames whole and the UDP port cuts them at the
-    // send, payloads in place: one decision per super-frame. Not with a
-    // tracer, which explains frames one by one.
-    if (opts.tap.keepsWhole === true && opts.net.sendsWhole === true && (opts.tracer ?? null) === null) {
+    this.wholeSuperFrames = negotiate(opts.tap, opts.net, opts.tracer ?? null);
+    if (this.wholeSuperFrames.whole) {
       this.fromTap.keepWhole();
       this.tapToNet.wholeFrom = this.fromTap;
     }
@@ -218,6 +222,20 @@ export class Switch {
     }
     c.drop(DropReason.UDP_SEND, lost);
   }
+}
+
+/**
+ * The offload negotiation, in one place: the TAP keeps TSO super-frames
+ * whole and the UDP port cuts them at the send, payloads in place, one
+ * decision per super-frame, when both ports say yes (FramePort /
+ * DatagramPort.wholeSuperFrames; a middleware port answers for what it
+ * wraps). Not with a tracer, which explains frames one by one.
+ */
+export function negotiate(tap: FramePort, net: DatagramPort, tracer: Tracer | null): WholeSuperFrames {
+  if (tracer !== null) return notWhole('--trace explains frames one by one, so the TAP reader cuts super-frames');
+  const reads = tap.wholeSuperFrames();
+  if (!reads.whole) return reads;
+  return net.wholeSuperFrames();
 }
 
 function align(n: number, to: number): number {
