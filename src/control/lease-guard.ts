@@ -53,11 +53,14 @@ export class GuardedPeerSource implements PeerSource {
   /** Refusals so far by reason (each lease version refused once). */
   readonly refusals: Record<RefusalReason, number> = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   private self: Self;
-  /** Every lease the source offers, by subnet, with its age order. */
-  private readonly candidates = new Map<string, { peer: Peer; order: number }>();
+  /** Every lease the source offers, by subnet, with its age order, parsed once. */
+  private readonly candidates = new Map<string, Candidate>();
+  /** Bumped when the host view or this host changes: the cached lease-only checks are then stale. */
+  private epoch = 0;
   private accepted = new Map<string, Peer>();
   private readonly refusedNow = new Map<string, RefusedLease>();
   private view: HostView = EMPTY_HOST_VIEW;
+  private viewSig = '';
   private viewAt = -Infinity;
   private seq = 0;
   private tail: Promise<void> = Promise.resolve();
@@ -95,7 +98,7 @@ export class GuardedPeerSource implements PeerSource {
 
   /** This host's subnet changed (a lease moved): decide again; returns when the difference was emitted. */
   setSelf(self: Self): Promise<void> {
-    return this.enqueue(() => { this.self = self; }, false);
+    return this.enqueue(() => { this.self = self; this.epoch++; }, false);
   }
 
   async close(): Promise<void> {
@@ -143,7 +146,7 @@ export class GuardedPeerSource implements PeerSource {
       if (ev.type === 'added') {
         const old = this.candidates.get(ev.peer.subnet);
         // A lease rewritten in place keeps its age; a new one is the youngest.
-        this.candidates.set(ev.peer.subnet, { peer: ev.peer, order: ev.peer.order ?? old?.order ?? this.seq++ });
+        this.candidates.set(ev.peer.subnet, candidateOf(ev.peer, ev.peer.order ?? old?.order ?? this.seq++));
       } else {
         this.candidates.delete(ev.peer.subnet);
       }
@@ -159,12 +162,13 @@ export class GuardedPeerSource implements PeerSource {
     const ips = new Map<string, string>();
     const refusedBefore = new Map(this.refusedNow);
     this.refusedNow.clear();
-    for (const { peer } of ordered) {
-      const r = this.check(peer, taken, macs, ips);
+    for (const c of ordered) {
+      const { peer } = c;
+      const r = this.check(c, taken, macs, ips);
       if (r === null) {
         accepted.set(peer.subnet, peer);
-        taken.add(parseCidr(peer.subnet));
-        macs.set(peer.vtepMac.toLowerCase(), peer.subnet);
+        taken.add(c.subnet);
+        macs.set(c.mac, peer.subnet);
         ips.set(peer.publicIp, peer.subnet);
         const was = refusedBefore.get(peer.subnet);
         if (was && samePeer(was.peer, peer)) this.opts.onAccepted?.(peer, was);
@@ -181,21 +185,25 @@ export class GuardedPeerSource implements PeerSource {
     return accepted;
   }
 
-  private check(peer: Peer, taken: PrefixSet, macs: Map<string, string>, ips: Map<string, string>): Refusal | null {
-    const subnet = parseCidr(peer.subnet);
-    const shape = this.opts.shape;
-    const r = checkShape(subnet, shape)
-      ?? checkSubnetAgainstHost(subnet, this.self, this.view)
-      ?? checkPublicIp(peer.publicIp, this.self, shape, this.view)
-      ?? checkVtepMac(peer.vtepMac, this.self);
-    if (r !== null) return r;
+  private check(c: Candidate, taken: PrefixSet, macs: Map<string, string>, ips: Map<string, string>): Refusal | null {
+    const { peer, subnet } = c;
+    // The checks that need only the lease, this host and its kernel: kept until either changes.
+    if (c.epoch !== this.epoch) {
+      const shape = this.opts.shape;
+      c.own = checkShape(subnet, shape)
+        ?? checkSubnetAgainstHost(subnet, this.self, this.view)
+        ?? checkPublicIp(peer.publicIp, this.self, shape, this.view)
+        ?? checkVtepMac(peer.vtepMac, this.self);
+      c.epoch = this.epoch;
+    }
+    if (c.own !== null) return c.own;
     const other = taken.overlapping(subnet);
     if (other !== null) return { reason: 'overlap', detail: `${peer.subnet} overlaps the older lease ${formatCidr(other)}` };
-    const ipOwner = taken.containing(parseIpv4(peer.publicIp));
+    const ipOwner = c.ip === null ? null : taken.containing(c.ip);
     if (ipOwner !== null) return { reason: 'public-ip', detail: `PublicIP ${peer.publicIp} is inside the lease ${formatCidr(ipOwner)}: VXLAN to it would loop through the TAP` };
     const sameIp = ips.get(peer.publicIp);
     if (sameIp !== undefined) return { reason: 'public-ip', detail: `PublicIP ${peer.publicIp} already holds the older lease ${sameIp}` };
-    const sameMac = macs.get(peer.vtepMac.toLowerCase());
+    const sameMac = macs.get(c.mac);
     if (sameMac !== undefined) return { reason: 'vtep-mac', detail: `VtepMAC ${peer.vtepMac} is already bound to the older lease ${sameMac}` };
     return null;
   }
@@ -207,8 +215,15 @@ export class GuardedPeerSource implements PeerSource {
     if (read === undefined) return;
     if (!force && Date.now() - this.viewAt < HOST_VIEW_MAX_AGE_MS) return;
     try {
-      this.view = await read();
+      const view = await read();
       this.viewAt = Date.now();
+      // The cached checks stay good while the host's addresses and routes are the same.
+      const sig = JSON.stringify(view);
+      if (sig !== this.viewSig) {
+        this.view = view;
+        this.viewSig = sig;
+        this.epoch++;
+      }
     } catch (err) {
       this.opts.onHostViewError?.(err as Error);
     }
@@ -234,15 +249,22 @@ export class GuardedPeerSource implements PeerSource {
  * itself the ancestor of a member.
  */
 export class PrefixSet {
-  private readonly members = new Map<string, Ipv4Cidr>();
+  private readonly members = new Map<number, Ipv4Cidr>();
   /** key of an ancestor (or the prefix itself) -> one member below it. */
-  private readonly covers = new Map<string, Ipv4Cidr>();
+  private readonly covers = new Map<number, Ipv4Cidr>();
+  /** The members' prefix lengths, ascending (a network's leases share one: one probe, not 33). */
+  private readonly lengths: number[] = [];
 
   add(c: Ipv4Cidr): void {
     this.members.set(key(c.addr, c.len), c);
-    for (let len = 0; len <= c.len; len++) {
+    if (!this.lengths.includes(c.len)) {
+      this.lengths.push(c.len);
+      this.lengths.sort((a, b) => a - b);
+    }
+    for (let len = c.len; len >= 0; len--) {
       const k = key((c.addr & prefixMask(len)) >>> 0, len);
-      if (!this.covers.has(k)) this.covers.set(k, c);
+      if (this.covers.has(k)) break; // its ancestors are there too
+      this.covers.set(k, c);
     }
   }
 
@@ -255,7 +277,8 @@ export class PrefixSet {
 
   /** A member that contains the address (or the prefix of `len` at it), or null. */
   containing(addr: number, len = 32): Ipv4Cidr | null {
-    for (let l = 0; l <= len; l++) {
+    for (const l of this.lengths) {
+      if (l > len) break;
       const m = this.members.get(key((addr & prefixMask(l)) >>> 0, l));
       if (m !== undefined) return m;
     }
@@ -263,6 +286,25 @@ export class PrefixSet {
   }
 }
 
-function key(addr: number, len: number): string {
-  return `${addr}/${len}`;
+/** A prefix as one number: len * 2^32 + addr (exact: below 2^38). */
+function key(addr: number, len: number): number {
+  return len * 0x1_0000_0000 + addr;
+}
+
+/** A lease as the guard keeps it: parsed once, with the lease-only checks' result while `epoch` holds. */
+interface Candidate {
+  readonly peer: Peer;
+  readonly order: number;
+  readonly subnet: Ipv4Cidr;
+  /** PublicIP as a number; null when it does not parse (checkPublicIp refuses it). */
+  readonly ip: number | null;
+  readonly mac: string;
+  own: Refusal | null;
+  epoch: number;
+}
+
+function candidateOf(peer: Peer, order: number): Candidate {
+  let ip: number | null = null;
+  try { ip = parseIpv4(peer.publicIp); } catch { /* refused by checkPublicIp */ }
+  return { peer, order, subnet: parseCidr(peer.subnet), ip, mac: peer.vtepMac.toLowerCase(), own: null, epoch: -1 };
 }
