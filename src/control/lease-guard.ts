@@ -25,7 +25,7 @@ import {
   checkPublicIp, checkShape, checkSubnetAgainstHost, checkVtepMac, EMPTY_HOST_VIEW, REFUSAL_REASONS,
   type HostView, type NetworkShape, type Refusal, type RefusalReason, type Self,
 } from './lease-rules';
-import { formatCidr, parseCidr, parseIpv4, prefixMask, type Ipv4Cidr } from '../wire/addr';
+import { cidrContains, formatCidr, parseCidr, parseIpv4, prefixMask, type Ipv4Cidr } from '../wire/addr';
 
 export interface LeaseGuardOptions {
   readonly self: Self;
@@ -64,8 +64,14 @@ export class GuardedPeerSource implements PeerSource {
   private viewAt = -Infinity;
   private seq = 0;
   private tail: Promise<void> = Promise.resolve();
-  /** Changes queued for the next decision (enqueue). */
-  private readonly changes: (() => void)[] = [];
+  /** Changes queued for the next decision (enqueue): a source's batch, or anything else. */
+  private readonly changes: Change[] = [];
+  /**
+   * What the last committed decision left: the accepted leases' prefixes,
+   * MACs and PublicIPs, the oldest order seen, and the epoch it was made in.
+   * The incremental path (decideFast) builds on it; -1: not usable.
+   */
+  private state: { taken: PrefixSet; macs: Map<string, string>; ips: Map<string, string>; maxOrder: number; epoch: number } | null = null;
   private forceView = false;
   private onEvents: ((batch: PeerEvent[]) => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -91,14 +97,19 @@ export class GuardedPeerSource implements PeerSource {
 
   watch(onEvents: (batch: PeerEvent[]) => void): void {
     this.onEvents = onEvents;
-    this.inner.watch((batch) => { void this.enqueue(() => { this.offer(batch); }, false); });
+    this.inner.watch((batch) => { void this.enqueue({ offer: batch }, false); });
     // What changed while the snapshot was being installed (a re-check found an obstacle gone) is emitted now.
-    void this.enqueue(() => { /* decide again, now that someone listens */ }, false);
+    void this.enqueue({ fn: () => { /* decide again, now that someone listens */ } }, false);
   }
 
   /** This host's subnet changed (a lease moved): decide again; returns when the difference was emitted. */
   setSelf(self: Self): Promise<void> {
-    return this.enqueue(() => { this.self = self; this.epoch++; }, false);
+    return this.enqueue({ fn: () => { this.self = self; this.epoch++; } }, false);
+  }
+
+  /** Resolves when every change queued so far has been decided (and emitted). */
+  settled(): Promise<void> {
+    return this.tail;
   }
 
   async close(): Promise<void> {
@@ -117,7 +128,7 @@ export class GuardedPeerSource implements PeerSource {
    * one each. Before watch() nobody listens: the accepted set is then left
    * as the consumer has it, and watch() decides again.
    */
-  private enqueue(change: () => void, forceView: boolean): Promise<void> {
+  private enqueue(change: Change, forceView: boolean): Promise<void> {
     this.changes.push(change);
     if (forceView) this.forceView = true;
     const run = this.tail.then(() => this.decideQueued());
@@ -130,15 +141,84 @@ export class GuardedPeerSource implements PeerSource {
     const changes = this.changes.splice(0);
     const force = this.forceView;
     this.forceView = false;
-    for (const c of changes) c();
+    for (const c of changes) c.fn?.();
     await this.readView(force);
     if (this.closed) return;
+    if (this.onEvents !== null && this.decideFast(changes)) return;
+    for (const c of changes) if (c.offer) this.offer(c.offer);
     const next = this.decide();
     this.armRecheck();
-    if (this.onEvents === null) return; // the consumer has `accepted` (the snapshot); watch() decides again
+    if (this.onEvents === null) {
+      this.state = null; // built for `next`, which the consumer does not have
+      return; // the consumer has `accepted` (the snapshot); watch() decides again
+    }
     const batch = diffPeers([...this.accepted.values()], [...next.values()]);
     this.accepted = next;
     if (batch.length > 0) this.onEvents(batch);
+  }
+
+  /**
+   * The common case without deciding everything again: only leases removed
+   * and new leases added (younger than every other), nothing refused now,
+   * the host unchanged since the last decision. Then no removal can let a
+   * refused lease in, and each new lease is checked against what is accepted,
+   * as the full decision would check it last. Returns false (nothing done)
+   * when the case does not hold.
+   */
+  private decideFast(changes: readonly Change[]): boolean {
+    const st = this.state;
+    if (st === null || st.epoch !== this.epoch || this.refusedNow.size > 0) return false;
+    const removed: Peer[] = [];
+    const added: Peer[] = [];
+    // Each subnet once in the run: then removals first, additions after, give the final state.
+    const seen = new Set<string>();
+    let order = st.maxOrder;
+    for (const c of changes) {
+      if (c.fn) return false;
+      for (const ev of c.offer ?? []) {
+        if (seen.has(ev.peer.subnet)) return false;
+        seen.add(ev.peer.subnet);
+        if (ev.type === 'removed') { removed.push(ev.peer); continue; }
+        if (this.candidates.has(ev.peer.subnet)) return false; // rewritten in place: its age and checks change
+        const o = ev.peer.order;
+        if (o !== undefined && o <= order) return false;
+        if (o !== undefined) order = o;
+        added.push(ev.peer);
+      }
+    }
+    const out: PeerEvent[] = [];
+    for (const peer of removed) {
+      const c = this.candidates.get(peer.subnet);
+      if (c === undefined) continue;
+      this.candidates.delete(peer.subnet);
+      const was = this.accepted.get(peer.subnet);
+      if (was === undefined) continue;
+      this.accepted.delete(peer.subnet);
+      st.taken.remove(c.subnet);
+      st.macs.delete(c.mac);
+      st.ips.delete(c.peer.publicIp);
+      out.push({ type: 'removed', peer: was });
+    }
+    for (const peer of added) {
+      const c = candidateOf(peer, peer.order ?? this.seq++);
+      st.maxOrder = Math.max(st.maxOrder, c.order);
+      this.candidates.set(peer.subnet, c);
+      const r = this.check(c, st.taken, st.macs, st.ips);
+      if (r === null) {
+        this.accepted.set(peer.subnet, peer);
+        st.taken.add(c.subnet);
+        st.macs.set(c.mac, peer.subnet);
+        st.ips.set(peer.publicIp, peer.subnet);
+        out.push({ type: 'added', peer });
+      } else {
+        this.refusedNow.set(peer.subnet, { ...r, peer });
+        this.refusals[r.reason]++;
+        this.opts.onRefused?.(peer, r);
+      }
+    }
+    this.armRecheck();
+    if (out.length > 0) this.onEvents!(out);
+    return true;
   }
 
   private offer(batch: readonly PeerEvent[]): void {
@@ -162,7 +242,9 @@ export class GuardedPeerSource implements PeerSource {
     const ips = new Map<string, string>();
     const refusedBefore = new Map(this.refusedNow);
     this.refusedNow.clear();
+    let maxOrder = -Infinity;
     for (const c of ordered) {
+      maxOrder = Math.max(maxOrder, c.order);
       const { peer } = c;
       const r = this.check(c, taken, macs, ips);
       if (r === null) {
@@ -182,6 +264,7 @@ export class GuardedPeerSource implements PeerSource {
         this.opts.onRefused?.(peer, r);
       }
     }
+    this.state = { taken, macs, ips, maxOrder, epoch: this.epoch };
     return accepted;
   }
 
@@ -237,7 +320,7 @@ export class GuardedPeerSource implements PeerSource {
       return;
     }
     if (this.timer) return;
-    this.timer = setInterval(() => { void this.enqueue(() => { /* nothing changed here; the host may have */ }, true); }, this.opts.recheckMs ?? 10000);
+    this.timer = setInterval(() => { void this.enqueue({ fn: () => { /* nothing changed here; the host may have */ } }, true); }, this.opts.recheckMs ?? 10000);
     this.timer.unref();
   }
 }
@@ -250,28 +333,41 @@ export class GuardedPeerSource implements PeerSource {
  */
 export class PrefixSet {
   private readonly members = new Map<number, Ipv4Cidr>();
-  /** key of an ancestor (or the prefix itself) -> one member below it. */
-  private readonly covers = new Map<number, Ipv4Cidr>();
+  /** key of an ancestor (or the prefix itself) -> how many members lie below it. */
+  private readonly covers = new Map<number, number>();
   /** The members' prefix lengths, ascending (a network's leases share one: one probe, not 33). */
   private readonly lengths: number[] = [];
 
   add(c: Ipv4Cidr): void {
-    this.members.set(key(c.addr, c.len), c);
+    const k = key(c.addr, c.len);
+    if (this.members.has(k)) return;
+    this.members.set(k, c);
     if (!this.lengths.includes(c.len)) {
       this.lengths.push(c.len);
       this.lengths.sort((a, b) => a - b);
     }
     for (let len = c.len; len >= 0; len--) {
-      const k = key((c.addr & prefixMask(len)) >>> 0, len);
-      if (this.covers.has(k)) break; // its ancestors are there too
-      this.covers.set(k, c);
+      const a = key((c.addr & prefixMask(len)) >>> 0, len);
+      this.covers.set(a, (this.covers.get(a) ?? 0) + 1);
+    }
+  }
+
+  remove(c: Ipv4Cidr): void {
+    if (!this.members.delete(key(c.addr, c.len))) return;
+    for (let len = c.len; len >= 0; len--) {
+      const a = key((c.addr & prefixMask(len)) >>> 0, len);
+      const n = (this.covers.get(a) ?? 1) - 1;
+      if (n === 0) this.covers.delete(a);
+      else this.covers.set(a, n);
     }
   }
 
   /** A member that overlaps `c`, or null. */
   overlapping(c: Ipv4Cidr): Ipv4Cidr | null {
-    const below = this.covers.get(key(c.addr, c.len));
-    if (below !== undefined) return below;
+    if ((this.covers.get(key(c.addr, c.len)) ?? 0) > 0) {
+      // Some member lies inside c (or is c): find one, for the message (a refusal: the rare path).
+      for (const m of this.members.values()) if (m.len >= c.len && cidrContains(c, m.addr)) return m;
+    }
     return this.containing(c.addr, c.len);
   }
 
@@ -289,6 +385,12 @@ export class PrefixSet {
 /** A prefix as one number: len * 2^32 + addr (exact: below 2^38). */
 function key(addr: number, len: number): number {
   return len * 0x1_0000_0000 + addr;
+}
+
+/** A queued change: a source's batch, or a function (this host moved, a re-check). */
+interface Change {
+  readonly offer?: readonly PeerEvent[];
+  readonly fn?: () => void;
 }
 
 /** A lease as the guard keeps it: parsed once, with the lease-only checks' result while `epoch` holds. */

@@ -52,7 +52,7 @@ async function guarded(first: Peer[], shape: NetworkShape | null = SHAPE, host: 
   const send = async (batch: PeerEvent[]): Promise<PeerEvent[]> => {
     const before = batches.length;
     src.emit(batch);
-    await g.setSelf(SELF); // queued behind the batch: resolves once it was decided
+    await g.settled();
     return batches.slice(before).flat();
   };
   return { g, snap, refused, accepted, send };
@@ -199,6 +199,41 @@ test('guard: a lease that becomes acceptable between snapshot() and watch() is e
   await g.close();
 });
 
+test('guard: decided change by change (the incremental path included) it ends where one decision over the final leases ends', async () => {
+  // A seeded walk over leases that collide: overlapping prefixes, shared MACs and PublicIPs.
+  let seed = 7;
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  const subnets = ['10.44.2.0/24', '10.44.2.0/25', '10.44.2.128/25', '10.44.3.0/24', '10.44.4.0/23', '10.44.5.0/24', '10.44.6.0/24', '10.44.7.0/24'];
+  for (let round = 0; round < 100; round++) {
+    const src = new FakeSource([]);
+    const g = new GuardedPeerSource(src, { self: SELF, shape: null });
+    await g.snapshot();
+    const have = new Map<string, Peer>();
+    g.watch((batch) => { for (const ev of batch) { if (ev.type === 'added') have.set(ev.peer.subnet, ev.peer); else have.delete(ev.peer.subnet); } });
+    const live = new Map<string, Peer>();
+    let order = 0;
+    for (let step = 0; step < 60; step++) {
+      const subnet = subnets[rand(subnets.length)]!;
+      const batch: PeerEvent[] = [];
+      if (live.has(subnet) && rand(2) === 0) {
+        batch.push({ type: 'removed', peer: live.get(subnet)! });
+        live.delete(subnet);
+      } else if (!live.has(subnet)) {
+        const n = 10 + rand(round % 2 === 0 ? 4 : 40); // even rounds: four hosts, PublicIPs and MACs collide
+        const p: Peer = { ...peer(subnet, n), order: ++order };
+        batch.push({ type: 'added', peer: p });
+        live.set(subnet, p);
+      }
+      if (batch.length > 0) src.emit(batch);
+      if (rand(3) === 0) await g.settled(); // let some runs decide alone, others in bursts
+    }
+    await g.settled();
+    const fresh = new GuardedPeerSource(new FakeSource([...live.values()]), { self: SELF, shape: null });
+    const want = (await fresh.snapshot()).map((p) => p.subnet).sort();
+    assert.deepEqual([...have.keys()].sort(), want, `round ${round}`);
+  }
+});
+
 test('PrefixSet: overlap in either direction, and containment of an address', () => {
   const s = new PrefixSet();
   s.add(parseCidr('10.44.2.0/24'));
@@ -207,4 +242,10 @@ test('PrefixSet: overlap in either direction, and containment of an address', ()
   assert.equal(s.overlapping(parseCidr('10.44.3.0/24')), null);
   assert.deepEqual(s.containing(parseIpv4('10.44.2.9')), parseCidr('10.44.2.0/24'));
   assert.equal(s.containing(parseIpv4('10.44.3.9')), null);
+  s.add(parseCidr('10.44.2.128/25'));
+  s.remove(parseCidr('10.44.2.0/24'));
+  assert.deepEqual(s.overlapping(parseCidr('10.44.0.0/16')), parseCidr('10.44.2.128/25'), 'what is left below still counts');
+  assert.equal(s.overlapping(parseCidr('10.44.2.0/25')), null);
+  s.remove(parseCidr('10.44.2.128/25'));
+  assert.equal(s.overlapping(parseCidr('10.44.0.0/16')), null, 'nothing left');
 });
