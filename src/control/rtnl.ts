@@ -357,7 +357,7 @@ export class Rtnl {
    */
   async addRoute(route: RouteAdd, flags: number): Promise<void> {
     const dst = cidr(route.dst, 'adding route');
-    const req: { -readonly [K in keyof nl.RouteRequest]: nl.RouteRequest[K] } = {
+    const req: MutableRouteRequest = {
       family: nl.AF_INET,
       dstLen: dst.len,
       table: route.table ?? nl.RT_TABLE_MAIN,
@@ -380,7 +380,7 @@ export class Rtnl {
    */
   async deleteRoute(route: RouteDelete): Promise<void> {
     const dst = cidr(route.dst, 'deleting route');
-    const req: { -readonly [K in keyof nl.RouteRequest]: nl.RouteRequest[K] } = {
+    const req: MutableRouteRequest = {
       family: nl.AF_INET,
       dstLen: dst.len,
       table: route.table ?? nl.RT_TABLE_MAIN,
@@ -534,6 +534,9 @@ function ipBytes(addr: number): Buffer {
   b.writeUInt32BE(addr >>> 0, 0);
   return b;
 }
+
+/** A route request being filled in (optional fields added when given). */
+type MutableRouteRequest = { -readonly [K in keyof nl.RouteRequest]: nl.RouteRequest[K] };
 
 /** A network 'a.b.c.d/len' (no host bits), or a ConfigError naming `what` (kernel.ts uses these too). */
 export function cidr(text: string, what: string): { addr: number; len: number } {

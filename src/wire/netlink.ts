@@ -609,20 +609,8 @@ export function dumpAddrsRequest(seq: number, family: number): Buffer {
   return emitRequest(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, emitIfaddrmsg({ family, prefixLen: 0, index: 0 }));
 }
 
-/** What a route request carries. Addresses are 4 bytes, network order. */
-export interface RouteRequest {
-  readonly family: number;
-  readonly dstLen: number;
-  readonly table: number;
-  readonly protocol: number;
-  readonly scope: number;
-  readonly type: number;
-  readonly flags: number;
-  readonly dst?: Buffer;
-  readonly gateway?: Buffer;
-  readonly oif?: number;
-  readonly priority?: number;
-}
+/** What a route request carries: a route as read, less what only the kernel reports. Addresses are 4 bytes, network order. */
+export type RouteRequest = Omit<RouteMsg, 'prefsrc'>;
 
 /**
  * RTM_NEWROUTE (flags: NLM_F_CREATE, NLM_F_REPLACE, NLM_F_EXCL, ...) or
