@@ -72,6 +72,8 @@ export interface LinkInfo {
   readonly mac: string;
   /** The administrative state (IFF_UP), not the carrier. */
   readonly up: boolean;
+  /** The ifindex of the bridge this link is a port of; 0: none. */
+  readonly master: number;
 }
 
 export interface LinkChange {
@@ -202,6 +204,39 @@ export class KernelNet {
     if (change.mtu !== undefined) rest.mtu = change.mtu;
     if (change.mac !== undefined) rest.mac = change.mac;
     await this.call(what, (r) => r.setLink(index, rest));
+  }
+
+  /**
+   * Makes `name` a port of the bridge `bridge` (`ip link set NAME master
+   * BRIDGE`). A bridge that does not exist, or a device that cannot be a
+   * master, is a ConfigError naming it: the user gave the name (--bridge).
+   */
+  async enslave(name: string, bridge: string): Promise<void> {
+    const what = `making ${name} a port of bridge ${bridge}`;
+    const br = await this.link(bridge);
+    if (br === null) throw new ConfigError(`--bridge ${bridge}: no such device (create it first: ip link add ${bridge} type bridge)`, 'bridge');
+    const index = await this.indexOf(name, what);
+    try {
+      await this.call(what, (r) => r.setLink(index, { master: br.index }));
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code === 'EOPNOTSUPP' || code === 'ENOTSUP' || code === 'EINVAL' || code === 'ELOOP') {
+        throw new ConfigError(`--bridge ${bridge}: ${bridge} cannot take ports (${code}); is it a bridge?`, 'bridge');
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The TAP of L2 mode (a plain switch port, as a kernel vxlan device in a
+   * bridge is): MAC, MTU = underlay MTU - 50, no address, up; a port of
+   * `bridge` when one is named. Whatever addresses the user gave a persistent
+   * TAP stay: in L2 mode the TAP's addresses are the user's business.
+   */
+  async setupL2Port(cfg: { tap: string; mac: string; underlayMtu: number; bridge?: string | undefined }): Promise<void> {
+    await this.setLink(cfg.tap, { mac: cfg.mac, mtu: vtepMtu(cfg.underlayMtu) });
+    if (cfg.bridge !== undefined) await this.enslave(cfg.tap, cfg.bridge);
+    await this.setLink(cfg.tap, { up: true });
   }
 
   // ---- addresses -------------------------------------------------------
@@ -455,7 +490,7 @@ export class KernelNet {
 
 function linkInfo(l: RtnlLink): LinkInfo {
   // RtnlLink's other fields (all IFF_* flags) stay out: LinkInfo is what callers compare.
-  return { index: l.index, name: l.name, mtu: l.mtu, mac: l.mac, up: l.up };
+  return { index: l.index, name: l.name, mtu: l.mtu, mac: l.mac, up: l.up, master: l.master };
 }
 
 /** What Rtnl sends for one of our routes (after kernel.ts's own checks, so a bad CIDR names what was being done). */

@@ -96,6 +96,8 @@ export interface RtnlLink {
   readonly up: boolean;
   /** All IFF_* bits. */
   readonly flags: number;
+  /** The ifindex of the bridge this link is a port of; 0: none. */
+  readonly master: number;
 }
 
 export interface LinkSet {
@@ -103,6 +105,8 @@ export interface LinkSet {
   readonly mtu?: number;
   /** aa:bb:cc:dd:ee:ff */
   readonly mac?: string;
+  /** Make the link a port of the bridge with this ifindex (0: of none). */
+  readonly master?: number;
 }
 
 export interface RtnlAddress {
@@ -246,12 +250,14 @@ export class Rtnl {
     if (change.mtu !== undefined && (!Number.isInteger(change.mtu) || change.mtu < 68 || change.mtu > 65535)) {
       throw new ConfigError(`setting link ${index}: MTU must be an integer in 68..65535, got ${change.mtu}`, 'mtu');
     }
-    if (change.up === undefined && mac === undefined && change.mtu === undefined) return;
+    if (change.up === undefined && mac === undefined && change.mtu === undefined && change.master === undefined) return;
     const parts = [`RTM_NEWLINK index ${index}`];
     if (change.mac !== undefined) parts.push(`address ${change.mac.toLowerCase()}`);
     if (change.mtu !== undefined) parts.push(`mtu ${change.mtu}`);
+    if (change.master !== undefined) parts.push(change.master === 0 ? 'nomaster' : `master ${change.master}`);
     if (change.up !== undefined) parts.push(change.up ? 'up' : 'down');
-    const req: { up?: boolean; mtu?: number; mac?: Buffer } = {};
+    const req: { up?: boolean; mtu?: number; mac?: Buffer; master?: number } = {};
+    if (change.master !== undefined) req.master = change.master;
     if (change.up !== undefined) req.up = change.up;
     if (change.mtu !== undefined) req.mtu = change.mtu;
     if (mac !== undefined) req.mac = mac;
@@ -503,6 +509,7 @@ function toLink(m: nl.LinkMsg): RtnlLink {
     mac: m.address !== undefined && m.address.length === 6 ? formatMac(m.address) : '',
     up: (m.flags & nl.IFF_UP) !== 0,
     flags: m.flags,
+    master: m.master ?? 0,
   };
 }
 

@@ -88,6 +88,8 @@ export const IFF_UP = 0x1;
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
+/** The ifindex of the link's master (a bridge); 0 in a request: none (`ip link set X nomaster`). */
+export const IFLA_MASTER = 10;
 
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
@@ -385,6 +387,8 @@ export interface LinkMsg {
   readonly mtu?: number;
   /** The link-layer address (6 bytes on Ethernet). */
   readonly address?: Buffer;
+  /** IFLA_MASTER: the bridge (or bond) this link is a port of. */
+  readonly master?: number;
 }
 
 export function parseLink(msg: NlMsg): LinkMsg {
@@ -402,6 +406,8 @@ export function parseLink(msg: NlMsg): LinkMsg {
   if (mtu !== undefined) out.mtu = mtu;
   const address = attr(attrs, IFLA_ADDRESS);
   if (address !== undefined) out.address = address;
+  const master = attrU32(attrs, IFLA_MASTER, 'ifinfomsg');
+  if (master !== undefined) out.master = master;
   return out;
 }
 
@@ -578,9 +584,12 @@ export function dumpLinksRequest(seq: number): Buffer {
  * RTM_NEWLINK on an existing link (no NLM_F_CREATE): MTU and address, and
  * IFF_UP set or cleared when `up` is given. The kernel applies IFLA_MTU and
  * IFLA_ADDRESS before the flags (do_setlink), so a link comes up with them.
+ * `master`: the ifindex of a bridge to make the link a port of (0: leave
+ * any), as `ip link set X master br0` sends.
  */
-export function setLinkRequest(seq: number, index: number, change: { up?: boolean; mtu?: number; mac?: Buffer }): Buffer {
+export function setLinkRequest(seq: number, index: number, change: { up?: boolean; mtu?: number; mac?: Buffer; master?: number }): Buffer {
   const attrs: [number, AttrValue][] = [];
+  if (change.master !== undefined) attrs.push([IFLA_MASTER, { u32: change.master }]);
   if (change.mtu !== undefined) attrs.push([IFLA_MTU, { u32: change.mtu }]);
   if (change.mac !== undefined) attrs.push([IFLA_ADDRESS, change.mac]);
   const struct = emitIfinfomsg({

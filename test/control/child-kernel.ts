@@ -22,6 +22,7 @@ export type Op =
   | { op: 'defaultRouteInterface' }
   | { op: 'underlay'; name?: string }
   | { op: 'setupVtep'; cfg: VtepConfig }
+  | { op: 'setupL2Port'; cfg: { tap: string; mac: string; underlayMtu: number; bridge?: string } }
   /** Runs `ops` concurrently on the one socket; the result is the list of their results. */
   | { op: 'parallel'; ops: Op[] };
 
@@ -44,6 +45,7 @@ async function runOp(k: KernelNet, o: Op): Promise<unknown> {
     case 'defaultRouteInterface': return k.defaultRouteInterface();
     case 'underlay': return k.underlay(o.name);
     case 'setupVtep': return k.setupVtep(o.cfg);
+    case 'setupL2Port': return k.setupL2Port(o.cfg);
     case 'parallel': return Promise.all(o.ops.map((x) => runOp(k, x)));
   }
 }

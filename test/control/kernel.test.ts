@@ -74,7 +74,7 @@ describe('KernelNet over rtnetlink', () => {
     if (!needNamespaces(t)) return;
     const [want] = ipj<IpLink[]>('a', ['link', 'show', 'v0']);
     assert.deepEqual(ok('a', { op: 'link', name: 'v0' }), {
-      index: want!.ifindex, name: 'v0', mtu: want!.mtu, mac: want!.address, up: true,
+      index: want!.ifindex, name: 'v0', mtu: want!.mtu, mac: want!.address, up: true, master: 0,
     });
     assert.equal((ok('a', { op: 'link', name: 'v1' }) as { up: boolean }).up, false);
     assert.equal(ok('a', { op: 'link', name: 'nope0' }), null);
@@ -237,6 +237,28 @@ describe('KernelNet over rtnetlink', () => {
       { op: 'deleteAddress', name: 'v1', cidr: '10.44.5.0/32' },
       { op: 'ipv4Addresses', name: 'v1' },
     ]), [{ ok: null }, { ok: null }, { ok: ['10.44.1.0/32'] }]);
+  });
+
+  test('setupL2Port(): the L2-mode TAP is a bridge port with MTU - 50 and no address; a missing or non-bridge master is a ConfigError', (t) => {
+    if (!needNamespaces(t)) return;
+    lab!.exec('b', ['ip', 'link', 'add', 'br9', 'type', 'bridge']);
+    ok('b', { op: 'setupL2Port', cfg: { tap: 'w1', mac: '02:76:00:00:00:09', underlayMtu: 1500, bridge: 'br9' } });
+    const [l] = ipj<(IpLink & { master?: string })[]>('b', ['link', 'show', 'w1']);
+    assert.equal(l!.master, 'br9');
+    assert.equal(l!.mtu, 1450);
+    assert.equal(l!.address, '02:76:00:00:00:09');
+    assert.ok(l!.flags.includes('UP'));
+    const [a] = ipj<IpAddr[]>('b', ['-4', 'addr', 'show', 'w1']);
+    assert.deepEqual(a?.addr_info ?? [], []);
+    const link = ok('b', { op: 'link', name: 'w1' }) as { master: number };
+    const [br] = ipj<IpLink[]>('b', ['link', 'show', 'br9']);
+    assert.equal(link.master, br!.ifindex);
+    const missing = fails('b', { op: 'setupL2Port', cfg: { tap: 'w1', mac: '02:76:00:00:00:09', underlayMtu: 1500, bridge: 'nobr0' } });
+    assert.equal(missing.name, 'ConfigError');
+    assert.match(missing.message, /^--bridge nobr0: no such device/);
+    const notBridge = fails('b', { op: 'setupL2Port', cfg: { tap: 'w1', mac: '02:76:00:00:00:09', underlayMtu: 1500, bridge: 'lo' } });
+    assert.equal(notBridge.name, 'ConfigError');
+    assert.match(notBridge.message, /^--bridge lo: lo cannot take ports/);
   });
 
   test('concurrent calls on one socket (dumps included) do not mix their replies', (t) => {

@@ -103,10 +103,10 @@ test('the etcd password from a file (its first line) or the environment, never b
 /** A host with eth0 (192.168.90.1/24, the default route), eth1 (10.1.2.3/16) and wg0 (172.20.0.1/24). */
 function fakeKernel(): UnderlayKernel {
   const links: LinkInfo[] = [
-    { index: 1, name: 'lo', mtu: 65536, mac: '00:00:00:00:00:00', up: true },
-    { index: 2, name: 'eth0', mtu: 1500, mac: '02:00:00:00:00:01', up: true },
-    { index: 3, name: 'eth1', mtu: 9000, mac: '02:00:00:00:00:02', up: true },
-    { index: 4, name: 'wg0', mtu: 1420, mac: '02:00:00:00:00:03', up: true },
+    { index: 1, name: 'lo', mtu: 65536, mac: '00:00:00:00:00:00', up: true, master: 0 },
+    { index: 2, name: 'eth0', mtu: 1500, mac: '02:00:00:00:00:01', up: true, master: 0 },
+    { index: 3, name: 'eth1', mtu: 9000, mac: '02:00:00:00:00:02', up: true, master: 0 },
+    { index: 4, name: 'wg0', mtu: 1420, mac: '02:00:00:00:00:03', up: true, master: 0 },
   ];
   const addrs: Record<string, string[]> = { lo: ['127.0.0.1/8'], eth0: ['192.168.90.1/24'], eth1: ['10.1.2.3/16', '10.1.9.9/16'], wg0: ['172.20.0.1/24'] };
   const routes: RouteInfo[] = [

@@ -324,6 +324,16 @@ describe('netlink codec', () => {
       assert.deepEqual(back, { index: 5, type: 0, flags: nl.IFF_UP, mtu: 1450, address: hex('027600000001') });
     });
 
+    it('setLinkRequest(): master puts IFLA_MASTER (10) with the bridge ifindex, as `ip link set X master br0`', () => {
+      const m = nl.setLinkRequest(11, 5, { master: 7 });
+      assert.equal(m.toString('hex'), hex(`
+        28000000 1000 0500 0b000000 00000000
+        00 00 0000 05000000 00000000 00000000
+        0800 0a00 07000000
+      `).toString('hex'));
+      assert.equal(nl.parseLink(nl.parseMessages(m)[0]!).master, 7);
+    });
+
     it('getLinkRequest(): the name as a NUL-terminated IFLA_IFNAME, padded', () => {
       assert.equal(nl.getLinkRequest(10, 'nope0').toString('hex'), hex(`
         2c000000 1200 0500 0a000000 00000000
