@@ -22,17 +22,12 @@ import { GuardedPeerSource } from '../control/lease-guard';
 import { selfOf } from '../control/lease-rules';
 import type { HostNetwork, SubnetMove } from '../control/network';
 import { dockerOpts, writeSubnetFile } from '../control/etcd/subnet-file';
-import { PcapDatagramPort, PcapFramePort, PcapRecorder } from '../io/pcap-port';
-import { TapPort } from '../io/tap';
-import { SystemError } from '../errors';
-import { BatchUdpPort } from '../io/udp-batch';
-import { DgramUdpPort } from '../io/udp-dgram';
-import type { CallCounts, DatagramPort, FramePort } from '../io/port';
+import { openNet, openTap, portStats, recordPorts, watchPortErrors, type IoMode } from './ports';
 import { createTracer, type TraceFormat } from '../switch/trace';
 import { Switch } from '../switch/switch';
 import { cidrContains, parseCidr, parseIpv4 } from '../wire/addr';
 
-export type IoMode = 'batch' | 'dgram';
+export type { IoMode } from './ports';
 
 export interface NodeOptions {
   tap?: string;
@@ -84,55 +79,17 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
     const mtu = vtepMtu(underlay.mtu);
     log.info({ mtu }, `MTU: ${mtu}`);
     const offload = opts.offload !== false;
-    const rawTap = TapPort.open(opts.tap ?? `vxtap.${hostNet.vni}`, { offload });
+    const rawTap = openTap(opts.tap ?? `vxtap.${hostNet.vni}`, offload, log);
     cleanups.push(() => rawTap.close());
-    if (offload) {
-      if (rawTap.offload.enabled) log.info({ offload: rawTap.offload }, `TAP ${rawTap.name}: offloads on (TSO4 super-frames cut in the addon, checksums completed, received TCP segments coalesced)`);
-      else log.warn({ offload: rawTap.offload }, `TAP ${rawTap.name}: offloads refused (${rawTap.offload.reason}); running without them`);
-    }
     const stale = await kernel.setupVtep({ tap: rawTap.name, subnet: hostNet.subnet, mac: hostNet.vtepMac, underlayMtu: underlay.mtu });
     if (stale > 0) log.info({ stale }, `removed ${stale} route(s) of an earlier run from ${rawTap.name} (protocol ${RTPROT_VXTAP}); the peers' routes are added again from the control plane`);
     log.info({ tap: rawTap.name, vtepMac: hostNet.vtepMac, vni: hostNet.vni, port: hostNet.port, io: opts.io },
       `VTEP ${rawTap.name}: VtepMAC ${hostNet.vtepMac}, address ${hostNet.subnet.split('/')[0]}/32, VNI ${hostNet.vni}, UDP port ${hostNet.port}, io ${opts.io}`);
 
-    let io = opts.io;
-    let rawNet: DatagramPort;
-    if (io === 'batch') {
-      try {
-        rawNet = BatchUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port, srcIp: publicIp, rcvbuf: opts.sockBuf, sndbuf: opts.sockBuf, offload });
-      } catch (err) {
-        // Without UDP GSO, batch sends through a raw socket, which needs CAP_NET_RAW: the portable path still works.
-        if (!(err instanceof SystemError) || err.errno !== 'EPERM') throw err;
-        log.warn({ err }, `--io batch: ${err.message}; falling back to --io dgram (Node's sockets)`);
-        io = 'dgram';
-        rawNet = await DgramUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port });
-      }
-    } else {
-      rawNet = await DgramUdpPort.open({ bindIp: '0.0.0.0', port: hostNet.port });
-    }
+    const { port: rawNet, io } = await openNet({ io: opts.io, port: hostNet.port, publicIp, sockBuf: opts.sockBuf, offload }, log);
     cleanups.push(() => rawNet.close());
-    if (offload && rawNet instanceof BatchUdpPort) logUdpOffloads(rawNet, log);
-
-    let tap: FramePort = rawTap;
-    let net: DatagramPort = rawNet;
-    if (opts.pcap !== undefined) {
-      const rec = PcapRecorder.open(opts.pcap, { onError: (err) => log.error({ err }, `--pcap ${opts.pcap}: ${err.message}; recording stopped, forwarding goes on`) });
-      cleanups.push(() => rec.close());
-      tap = new PcapFramePort(rawTap, rec);
-      net = new PcapDatagramPort(rawNet, rec, { localIp: publicIp, localPort: hostNet.port });
-      log.info({ pcap: opts.pcap }, `recording both sides of the switch to ${opts.pcap}`);
-    }
-
-    const portError = (port: string) => (err: Error, fatal: boolean): void => {
-      if (fatal) {
-        log.error({ err, port }, `${port}: ${err.message}: it no longer reads; stopping`);
-        failed.fail(err);
-      } else {
-        log.warn({ err, port }, `${port}: ${err.message}`);
-      }
-    };
-    tap.onError = portError(`TAP ${rawTap.name}`);
-    net.onError = portError(`UDP port ${hostNet.port}`);
+    const { tap, net } = recordPorts(opts.pcap, rawTap, rawNet, { localIp: publicIp, localPort: hostNet.port }, log, cleanups);
+    watchPortErrors(tap, net, rawTap.name, hostNet.port, log, failed.fail);
 
     // The tracer names the peer behind an address; peers live in the installer, made after the switch.
     let installerRef: PeerInstaller | null = null;
@@ -197,12 +154,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
       failed: failed.promise,
       stats: () => ({
         ...sw.counters.snapshot(),
-        tapPort: { ...rawTap.stats },
-        tap: { offload: rawTap.offload },
-        ...(rawNet instanceof BatchUdpPort ? { udp: { offload: rawNet.offload, sourcePorts: rawNet.sourcePorts ?? null } } : {}),
-        udpPort: { ...rawNet.stats },
-        // JS <-> native crossings: how many frames each call moved (what batching buys).
-        crossings: crossings(rawTap.calls, rawNet.calls),
+        ...portStats(rawTap, rawNet),
         // The tables too, so that one SIGUSR1 log line holds the whole state (`vxtap stats` serves them too).
         fdb: [...sw.fdb.entries()].map((e) => sw.fdb.describe(e)),
         arp: sw.arp.list(),
@@ -226,27 +178,10 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
   }
 }
 
-/** The crossings of both ports, and frames moved per crossing over all of them. */
-function crossings(tap: CallCounts, udp: CallCounts): Record<string, number | CallCounts> {
-  const calls = tap.rxCalls + tap.txCalls + udp.rxCalls + udp.txCalls;
-  const frames = tap.rxFrames + tap.txFrames + udp.rxFrames + udp.txFrames;
-  return { tap: { ...tap }, udp: { ...udp }, calls, frames, framesPerCall: calls === 0 ? 0 : Math.round((frames / calls) * 100) / 100 };
-}
-
 /** For the trace: "lease 10.44.2.0/24, host 192.168.90.2" for an overlay address or a VTEP address. */
 function describePeer(installer: PeerInstaller, ip: number): string | null {
   for (const p of installer.peers) {
     if (cidrContains(parseCidr(p.subnet), ip) || parseIpv4(p.publicIp) === ip) return `lease ${p.subnet}, host ${p.publicIp}`;
   }
   return null;
-}
-
-/** One line for what the UDP offloads came to: info when both are on, a warning naming each refused one. */
-function logUdpOffloads(port: BatchUdpPort, log: Logger): void {
-  const { gso, gro } = port.offload;
-  const ports = port.sourcePorts;
-  const gsoText = gso.enabled && ports !== undefined ? `UDP GSO on (source ports ${ports.min}-${ports.min + ports.count - 1})` : `UDP GSO off (${gso.reason})`;
-  const groText = gro.enabled ? 'UDP GRO on' : `UDP GRO off (${gro.reason})`;
-  if (gso.enabled && gro.enabled) log.info({ offload: port.offload }, `${gsoText}, ${groText}`);
-  else log.warn({ offload: port.offload }, `${gsoText}, ${groText}; the rest runs without them`);
 }

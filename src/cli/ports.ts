@@ -1,0 +1,94 @@
+/**
+ * The two ports of a node, opened the same way in either mode (routed,
+ * node.ts; L2, node-l2.ts): the TAP with its offloads, the UDP port on the
+ * chosen path (falling back to Node's sockets without CAP_NET_RAW), the pcap
+ * recorder around both when asked, and what a port's failure does.
+ */
+import type { Logger } from 'pino';
+import { PcapDatagramPort, PcapFramePort, PcapRecorder } from '../io/pcap-port';
+import { TapPort } from '../io/tap';
+import { SystemError } from '../errors';
+import { BatchUdpPort } from '../io/udp-batch';
+import { DgramUdpPort } from '../io/udp-dgram';
+import type { CallCounts, DatagramPort, FramePort } from '../io/port';
+
+export type IoMode = 'batch' | 'dgram';
+
+/** Opens (or makes) the TAP and says what came of its offloads. */
+export function openTap(name: string, offload: boolean, log: Logger): TapPort {
+  const tap = TapPort.open(name, { offload });
+  if (offload) {
+    if (tap.offload.enabled) log.info({ offload: tap.offload }, `TAP ${tap.name}: offloads on (TSO4 super-frames cut in the addon, checksums completed, received TCP segments coalesced)`);
+    else log.warn({ offload: tap.offload }, `TAP ${tap.name}: offloads refused (${tap.offload.reason}); running without them`);
+  }
+  return tap;
+}
+
+/** The UDP port on `io`'s path, and the path it runs (batch falls back to dgram without CAP_NET_RAW). */
+export async function openNet(o: { io: IoMode; port: number; publicIp: string; sockBuf: number; offload: boolean }, log: Logger): Promise<{ port: DatagramPort; io: IoMode }> {
+  if (o.io === 'batch') {
+    try {
+      const port = BatchUdpPort.open({ bindIp: '0.0.0.0', port: o.port, srcIp: o.publicIp, rcvbuf: o.sockBuf, sndbuf: o.sockBuf, offload: o.offload });
+      if (o.offload) logUdpOffloads(port, log);
+      return { port, io: 'batch' };
+    } catch (err) {
+      // Without UDP GSO, batch sends through a raw socket, which needs CAP_NET_RAW: the portable path still works.
+      if (!(err instanceof SystemError) || err.errno !== 'EPERM') throw err;
+      log.warn({ err }, `--io batch: ${err.message}; falling back to --io dgram (Node's sockets)`);
+    }
+  }
+  return { port: await DgramUdpPort.open({ bindIp: '0.0.0.0', port: o.port }), io: 'dgram' };
+}
+
+/** With --pcap, both ports wrapped by one recorder (closed by a clean-up step); else the ports themselves. */
+export function recordPorts(pcap: string | undefined, tap: FramePort, net: DatagramPort, local: { localIp: string; localPort: number },
+  log: Logger, cleanups: (() => Promise<void> | void)[]): { tap: FramePort; net: DatagramPort } {
+  if (pcap === undefined) return { tap, net };
+  const rec = PcapRecorder.open(pcap, { onError: (err) => log.error({ err }, `--pcap ${pcap}: ${err.message}; recording stopped, forwarding goes on`) });
+  cleanups.push(() => rec.close());
+  log.info({ pcap }, `recording both sides of the switch to ${pcap}`);
+  return { tap: new PcapFramePort(tap, rec), net: new PcapDatagramPort(net, rec, local) };
+}
+
+/** A port that stops reading for good stops the node; a passing error is a warning. */
+export function watchPortErrors(tap: FramePort, net: DatagramPort, tapName: string, udpPort: number, log: Logger, fail: (e: Error) => void): void {
+  const portError = (port: string) => (err: Error, fatal: boolean): void => {
+    if (fatal) {
+      log.error({ err, port }, `${port}: ${err.message}: it no longer reads; stopping`);
+      fail(err);
+    } else {
+      log.warn({ err, port }, `${port}: ${err.message}`);
+    }
+  };
+  tap.onError = portError(`TAP ${tapName}`);
+  net.onError = portError(`UDP port ${udpPort}`);
+}
+
+/** The crossings of both ports, and frames moved per crossing over all of them. */
+export function crossings(tap: CallCounts, udp: CallCounts): Record<string, number | CallCounts> {
+  const calls = tap.rxCalls + tap.txCalls + udp.rxCalls + udp.txCalls;
+  const frames = tap.rxFrames + tap.txFrames + udp.rxFrames + udp.txFrames;
+  return { tap: { ...tap }, udp: { ...udp }, calls, frames, framesPerCall: calls === 0 ? 0 : Math.round((frames / calls) * 100) / 100 };
+}
+
+/** The ports' part of a node's stats (`vxtap stats`, the SIGUSR1 line). */
+export function portStats(tap: TapPort, net: DatagramPort): Record<string, unknown> {
+  return {
+    tapPort: { ...tap.stats },
+    tap: { offload: tap.offload },
+    ...(net instanceof BatchUdpPort ? { udp: { offload: net.offload, sourcePorts: net.sourcePorts ?? null } } : {}),
+    udpPort: { ...net.stats },
+    // JS <-> native crossings: how many frames each call moved (what batching buys).
+    crossings: crossings(tap.calls, net.calls),
+  };
+}
+
+/** One line for what the UDP offloads came to: info when both are on, a warning naming each refused one. */
+function logUdpOffloads(port: BatchUdpPort, log: Logger): void {
+  const { gso, gro } = port.offload;
+  const ports = port.sourcePorts;
+  const gsoText = gso.enabled && ports !== undefined ? `UDP GSO on (source ports ${ports.min}-${ports.min + ports.count - 1})` : `UDP GSO off (${gso.reason})`;
+  const groText = gro.enabled ? 'UDP GRO on' : `UDP GRO off (${gro.reason})`;
+  if (gso.enabled && gro.enabled) log.info({ offload: port.offload }, `${gsoText}, ${groText}`);
+  else log.warn({ offload: port.offload }, `${gsoText}, ${groText}; the rest runs without them`);
+}
