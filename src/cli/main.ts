@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { intIn, wrapParse } from './arg-parsers';
 import { VxtapError } from '../errors';
 import { makeLogger, parseLogFormat, parseLogLevel, type LogFormat } from './log';
-import { parseHealthzIp, parseIoMode, runCommand, type IoMode } from './run';
+import { DEFAULT_FDB_AGEING_SECONDS, DEFAULT_FDB_MAX, parseHealthzIp, parseIoMode, parseMode, runCommand, type ForwardingMode, type IoMode } from './run';
 import { addEtcdFlags, etcdClientOptions, type EtcdFlags } from './etcd-flags';
 import { leases, networkInit, networkShow, type InitFlags } from './network-cmd';
 import { registerInspectCommands } from './inspect-cmd';
@@ -28,6 +28,12 @@ const EXIT_FAILURE = 1;
 const logged = new WeakSet<object>();
 
 interface RunFlags extends EtcdFlags {
+  mode: ForwardingMode;
+  bridge?: string;
+  fdbAgeing: number;
+  fdbMax: number;
+  arpSuppress?: boolean;
+  acceptUnknownVteps?: boolean;
   peers?: string;
   iface?: string[];
   ifaceRegex?: string[];
@@ -55,6 +61,17 @@ interface RunFlags extends EtcdFlags {
   verbose?: boolean;
 }
 
+/** The flags given on the command line or from the environment (not defaults): run checks them against --mode. */
+function explicitRunFlags(cmd: Command): Set<string> {
+  const given = new Set<string>();
+  for (const opt of cmd.options) {
+    const key = opt.attributeName();
+    const src = cmd.getOptionValueSource(key);
+    if (src === 'cli' || src === 'env') given.add(opt.long ?? key);
+  }
+  return given;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -67,7 +84,7 @@ export function buildProgram(): Command {
   const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), ...v.split(',').map((x) => x.trim()).filter((x) => x !== '')];
   const run = program
     .command('run')
-    .description('bring this host up as a VTEP (flannel vxlan scheme) and forward until SIGTERM/SIGINT')
+    .description('bring this host up as a VTEP (flannel\'s routed vxlan scheme, or an L2 VXLAN switch with --mode l2) and forward until SIGTERM/SIGINT')
     .addHelpText('after', `
 Every flag may also come from the environment: VXTAP_<FLAG> (--etcd-endpoints: VXTAP_ETCD_ENDPOINTS),
 and flannel's flags from FLANNELD_<FLAG> too (FLANNELD_IFACE=eth0,eth1). The command line wins.
@@ -76,7 +93,16 @@ Examples:
   vxtap run                                            # etcd on 127.0.0.1:2379, the default route's interface
   vxtap run --etcd-endpoints https://10.0.0.5:2379 --etcd-cafile ca.pem --iface eth1 --iface 10.1.2.3
   vxtap run --peers peers.json --healthz-port 8285     # a static peers file; /healthz, /readyz, /metrics
-  vxtap run --peers peers.json --trace --trace-filter icmp   # explain every ping`)
+  vxtap run --peers peers.json --trace --trace-filter icmp   # explain every ping
+  vxtap run --mode l2 --peers l2.json --bridge br0     # a classic VXLAN switch port in bridge br0 (flood and learn)`)
+    .optionsGroup('Mode:')
+    .addOption(new Option('--mode <mode>', 'routed: flannel\'s vxlan scheme (a route, an ARP and an FDB entry per host, no flooding); l2: a VXLAN switch (learning, head-end replication to a flood list, ARP suppression)').default('routed').argParser(wrapParse(parseMode)))
+    .option('--bridge <name>', 'L2 mode: make the TAP a port of this existing bridge (ip link set TAP master NAME)')
+    .addOption(new Option('--fdb-ageing <seconds>', 'L2 mode: a learned MAC is forgotten after this long without traffic from it (the kernel\'s default)').default(DEFAULT_FDB_AGEING_SECONDS).argParser(intIn('--fdb-ageing', 1, 1_000_000)))
+    .addOption(new Option('--fdb-max <n>', 'L2 mode: at most this many MACs in the FDB; new MACs past it are refused and counted (a MAC flood cannot eat the memory)').default(DEFAULT_FDB_MAX).argParser(intIn('--fdb-max', 1, 10_000_000)))
+    .option('--arp-suppress', 'L2 mode: answer ARP requests for addresses seen behind remote VTEPs locally (the default)')
+    .option('--no-arp-suppress', 'L2 mode: flood every ARP request to the VTEPs')
+    .option('--accept-unknown-vteps', 'accept VXLAN from VTEPs that are not peers (routed) or not on the flood list (L2), and learn from them')
     .optionsGroup('Control plane:')
     .option('--peers <file>', 'static peers file (JSON: vni, port, self.subnet, peers[]) instead of etcd')
     .addOption(new Option('--subnet-file <path>', 'flannel\'s subnet file (FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ), where flannel\'s CNI plugin reads it; etcd mode').default(DEFAULT_SUBNET_FILE))
@@ -114,6 +140,15 @@ Examples:
     const log = makeLogger(o.logFormat, o.verbose === true && o.logLevel === 'info' ? 'debug' : o.logLevel, o.trace ? 2 : 1);
     try {
       await runCommand({
+        mode: o.mode,
+        l2: {
+          ...(o.bridge !== undefined ? { bridge: o.bridge } : {}),
+          ageingSeconds: o.fdbAgeing,
+          fdbMax: o.fdbMax,
+          arpSuppress: o.arpSuppress !== false,
+        },
+        acceptUnknownVteps: o.acceptUnknownVteps === true,
+        explicit: explicitRunFlags(run),
         ...(o.peers !== undefined ? { peers: o.peers } : {}),
         underlay: {
           ...(o.iface !== undefined ? { ifaces: o.iface } : {}),

@@ -31,7 +31,50 @@ import { Notifier } from './sd-notify';
 export type { IoMode } from './node';
 export const IO_MODES: readonly IoMode[] = ['batch', 'dgram'];
 
+/** routed: flannel's vxlan scheme (the default); l2: a VXLAN switch (flood and learn). */
+export type ForwardingMode = 'routed' | 'l2';
+export const MODES: readonly ForwardingMode[] = ['routed', 'l2'];
+/** The kernel bridge's and vxlan device's default ageing time (br_ageing_time, 300 s). */
+export const DEFAULT_FDB_AGEING_SECONDS = 300;
+/** Enough for a large segment, small enough that a MAC flood costs a few MB at most. */
+export const DEFAULT_FDB_MAX = 16384;
+
+/** What L2 mode takes beyond the common flags (--bridge, --fdb-ageing, --fdb-max, --no-arp-suppress). */
+export interface L2RunOptions {
+  bridge?: string;
+  ageingSeconds: number;
+  fdbMax: number;
+  arpSuppress: boolean;
+}
+
+/** Flags that belong to one mode only: given with the other one, they are an error, not silently ignored. */
+const L2_ONLY = ['--bridge', '--fdb-ageing', '--fdb-max', '--arp-suppress', '--no-arp-suppress'];
+const ROUTED_ONLY = ['--subnet-file', '--subnet-lease-ttl', '--subnet-lease-renew-margin', '--ip-masq', '--inner-source-check', '--no-inner-source-check'];
+
+export function parseMode(v: string): ForwardingMode {
+  if (!(MODES as readonly string[]).includes(v)) {
+    throw new ConfigError(`--mode: must be one of ${MODES.join(', ')}, got ${JSON.stringify(v)}`, 'mode');
+  }
+  return v as ForwardingMode;
+}
+
+/** A flag of the other mode names itself and the mode it needs. */
+export function checkModeFlags(mode: ForwardingMode, given: ReadonlySet<string>): void {
+  const wrong = (mode === 'routed' ? L2_ONLY : ROUTED_ONLY).filter((f) => given.has(f));
+  if (wrong.length > 0) {
+    const other = mode === 'routed' ? 'l2' : 'routed';
+    throw new ConfigError(`${wrong.join(', ')}: only with --mode ${other} (this is --mode ${mode})`, 'mode');
+  }
+}
+
 export interface RunOptions extends NodeOptions {
+  /** routed (the default) or l2. */
+  mode?: ForwardingMode;
+  l2?: L2RunOptions;
+  /** Accept VXLAN from VTEPs that are not peers / not on the flood list. */
+  acceptUnknownVteps?: boolean;
+  /** The flags given explicitly (command line, environment), to refuse the other mode's flags. */
+  explicit?: ReadonlySet<string>;
   /** A static peers file; without it, etcd is the control plane. */
   peers?: string;
   etcd: EtcdNetworkOptions;

@@ -145,7 +145,7 @@ describe('Rtnl (fake transport)', () => {
 
   it('a link lookup reads the one RTM_NEWLINK before the ack', async () => {
     const r = new Rtnl(new FakeTransport((req) => Buffer.concat([linkMsg(seqOf(req), 5, 'tap0', 0), ack(seqOf(req))])));
-    assert.deepEqual(await r.link('tap0'), { index: 5, name: 'tap0', mtu: 1500, mac: '02:76:00:00:00:01', up: true, flags: nl.IFF_UP });
+    assert.deepEqual(await r.link('tap0'), { index: 5, name: 'tap0', mtu: 1500, mac: '02:76:00:00:00:01', up: true, flags: nl.IFF_UP, master: 0 });
   });
 
   it('a dump marked NLM_F_DUMP_INTR is read again; three in a row are EINTR', async () => {
