@@ -241,7 +241,9 @@ function vniField(v: unknown, fail: Fail): number {
   if (v === undefined) return DEFAULT_L2_VNI;
   if (typeof v !== 'number' || !Number.isInteger(v)) return fail('vni', `must be an integer, got ${typeName(v)}`);
   if (v === 0) {
-    return fail('vni', 'must be in 1..16777215, got 0: flannel\'s config and vxtap read a VNI of 0 as "not set" (default 1), so a 0 here would not mean the same segment everywhere');
+    // The kernel takes `id 0`, but vxtap's etcd config refuses Backend.VNI 0 and many VTEPs
+    // (EVPN, hardware) keep VNI 0 reserved: both backends agree on 1..16777215.
+    return fail('vni', 'must be in 1..16777215, got 0: VNI 0 is reserved (vxtap\'s etcd config refuses it too, and many VTEPs do not carry it); pick another VNI on every host');
   }
   if (v < 1 || v > MAX_VNI) fail('vni', `must be in 1..${MAX_VNI} (24 bits), got ${v}`);
   return v;
