@@ -41,7 +41,7 @@ export interface EtcdNetworkOptions {
 }
 
 /** Retries `fn` while it fails with a transient error; logs the first failure and the recovery, not every attempt. */
-async function retryTransient<T>(what: string, fn: () => Promise<T>, log: Logger, isClosed: () => boolean): Promise<T> {
+export async function retryTransient<T>(what: string, fn: () => Promise<T>, log: Logger, isClosed: () => boolean): Promise<T> {
   let failures = 0;
   for (;;) {
     try {

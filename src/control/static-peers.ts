@@ -221,21 +221,21 @@ export class StaticPeerSource implements PeerSource {
 
 // ---- helpers ---------------------------------------------------------------
 
-type Fail = (field: string, msg: string) => never;
-type Obj = Record<string, unknown>;
+export type Fail = (field: string, msg: string) => never;
+export type Obj = Record<string, unknown>;
 
-function typeName(v: unknown): string {
+export function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function asObject(v: unknown, field: string, what: string, fail: Fail): Obj {
+export function asObject(v: unknown, field: string, what: string, fail: Fail): Obj {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(field, `${what} must be an object, got ${typeName(v)}`);
   return v as Obj;
 }
 
-function checkKeys(o: Obj, allowed: readonly string[], at: string, fail: Fail): void {
+export function checkKeys(o: Obj, allowed: readonly string[], at: string, fail: Fail): void {
   for (const k of Object.keys(o)) {
     if (allowed.includes(k)) continue;
     const near = allowed.find((a) => editDistance(a.toLowerCase(), k.toLowerCase()) <= 2);

@@ -47,3 +47,10 @@ export class LeaseGoneError extends VxtapError {
     super('VXTAP_ERR_LEASE_GONE', `the etcd lease ${leaseId} of ${subnet} is gone (expired or revoked)`);
   }
 }
+
+/** A value under `<prefix>/l2/<vni>/vteps/` that is not a VTEP registration (etcd-l2.ts). */
+export class VtepFormatError extends VxtapError {
+  constructor(readonly key: string, message: string) {
+    super('VXTAP_ERR_VTEP_FORMAT', `${key}: ${message}`);
+  }
+}

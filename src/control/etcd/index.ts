@@ -7,7 +7,8 @@
  * - lease-keeper: keeping this host's lease (renewal, taking it back);
  * - watch: a watch that survives compaction and outages (re-list + reset);
  * - peer-source: the PeerSource over the leases;
- * - subnet-file: flannel's subnet.env.
+ * - subnet-file: flannel's subnet.env;
+ * - vteps: the VTEPs of an L2 segment (`--mode l2`): this host's key and the others'.
  */
 export * from './errors';
 export * from './network-config';
@@ -18,3 +19,4 @@ export * from './lease-keeper';
 export * from './watch';
 export * from './peer-source';
 export * from './subnet-file';
+export * from './vteps';

@@ -76,6 +76,43 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   return checkConfig(doc);
 }
 
+/** What `--mode l2` takes from `<prefix>/config`: the segment's VNI and port. */
+export interface L2SegmentConfig {
+  readonly vni: number;
+  readonly port: number;
+  /** True when Backend.Port was absent (or 0) and `port` is the kernel default 8472. */
+  readonly portDefaulted: boolean;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * The Backend part of `<prefix>/config`, for an L2 segment: Network,
+ * SubnetLen and the rest are not needed (no subnets are leased) and not
+ * checked, so a config written for L2 only (`{"Backend": {"VNI": 42, "Port":
+ * 4789}}`) is accepted, and so is a routed network's whole config. Backend
+ * and Backend.Type may be left out (an L2 segment is VXLAN by definition);
+ * a Type that is there must be "vxlan". VNI and Port default as flannel's
+ * (1, and 8472 with a warning). Throws ConfigError naming the field.
+ */
+export function parseL2SegmentConfig(text: string): L2SegmentConfig {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`network config: not JSON: ${(err as Error).message}`);
+  }
+  if (!isObj(doc)) throw new ConfigError(`network config: must be a JSON object, got ${typeName(doc)}`);
+  const fail = (field: string, msg: string): never => {
+    throw new ConfigError(`network config: ${field}: ${msg}`, field);
+  };
+  const be = get(doc, 'Backend');
+  const backend: Obj = be === undefined || be === null ? {} : isObj(be) ? { ...be } : fail('Backend', `must be an object, got ${typeName(be)}`);
+  if (get(backend, 'Type') === undefined) backend.Type = 'vxlan';
+  const warnings: string[] = [];
+  const { vni, port, portDefaulted } = checkBackend({ Backend: backend }, warnings, fail);
+  return { vni, port, portDefaulted, warnings };
+}
+
 /** A complete, checked config from `vxtap network init` flags. Throws ConfigError. */
 export function buildConfig(input: NetworkConfigInput): NetworkConfig {
   const doc: Obj = { Network: input.network };
@@ -220,7 +257,16 @@ function checkConfig(doc: Obj): NetworkConfig {
   const subnetMax = bound('SubnetMax', network.addr + 2 ** (32 - network.len) - size);
   if (subnetMin > subnetMax) fail('SubnetMin', `${formatIpv4(subnetMin)} is above SubnetMax ${formatIpv4(subnetMax)}`);
 
-  // Backend
+  const { vni, port, portDefaulted } = checkBackend(doc, warnings, fail);
+
+  return { network, subnetLen, subnetMin, subnetMax, backend: { type: 'vxlan', vni, port }, portDefaulted, warnings };
+}
+
+/**
+ * The Backend part of a config: Type must be "vxlan", VNI (default 1), Port
+ * (absent or 0: the kernel default 8472, with a warning), as flannel reads it.
+ */
+function checkBackend(doc: Obj, warnings: string[], fail: (f: string, m: string) => never): { vni: number; port: number; portDefaulted: boolean } {
   const be = get(doc, 'Backend');
   if (be === undefined || be === null) fail('Backend.Type', 'missing: vxtap needs {"Backend": {"Type": "vxlan"}} (flannel\'s default backend is udp)');
   if (!isObj(be)) fail('Backend', `must be an object, got ${typeName(be)}`);
@@ -243,7 +289,7 @@ function checkConfig(doc: Obj): NetworkConfig {
   if (get(beObj, 'GBP') === true) warnings.push('Backend.GBP is true: vxtap does not send group policy bits');
   if (get(beObj, 'DirectRouting') === true) warnings.push('Backend.DirectRouting is true: vxtap always encapsulates');
 
-  return { network, subnetLen, subnetMin, subnetMax, backend: { type: 'vxlan', vni, port }, portDefaulted, warnings };
+  return { vni, port, portDefaulted };
 }
 
 function parseNetwork(text: string, warnings: string[], fail: (f: string, m: string) => never): Ipv4Cidr {

@@ -329,7 +329,7 @@ function checkRequest(req: AcquireRequest): void {
 }
 
 /** One keepalive on a fresh stream; the TTL etcd answers (0 or less: the lease is gone). */
-async function keepAliveOnce(client: Etcd3, leaseId: string, timeoutMs: number): Promise<number> {
+export async function keepAliveOnce(client: Etcd3, leaseId: string, timeoutMs: number): Promise<number> {
   const stream = await client.leaseClient.leaseKeepAlive({ deadline: Date.now() + timeoutMs });
   try {
     return await new Promise<number>((resolve, reject) => {
@@ -352,3 +352,6 @@ async function etcd<T>(what: string, fn: () => Promise<T>): Promise<T> {
     throw new EtcdUnavailableError(`etcd: cannot ${what}: ${(err as Error).message}`, { cause: err });
   }
 }
+
+/** `etcd()` for the other etcd modules (etcd-l2.ts): an etcd call whose failure names what was tried. */
+export const etcdCall = etcd;
