@@ -105,6 +105,13 @@ export class SendList {
   /** The batch whose super-frames wholeOf names (null: none). */
   wholeFrom: FrameBatch | null = null;
   /**
+   * 1 when entry k carries the same frame as entry k-1 (one more copy of a
+   * frame flooded by head-end replication: the same span, another
+   * destination), else 0. A port sends each entry as it would any other;
+   * only the accounts read it (one frame, several copies).
+   */
+  readonly sameFrame: Uint8Array;
+  /**
    * Filled by the port on each write()/send(), for entries 0 .. count-1:
    * SENT (0) when entry k went out, else a positive errno that kept it out,
    * either the refusal of that entry (EINVAL: a runt on a TAP; EACCES,
@@ -123,12 +130,14 @@ export class SendList {
     this.ports = new Uint16Array(capacity);
     this.srcPorts = new Uint16Array(capacity);
     this.wholeOf = new Int32Array(capacity).fill(-1);
+    this.sameFrame = new Uint8Array(capacity);
     this.status = new Int32Array(capacity);
   }
 
   push(start: number, len: number, addr = 0, port = 0, srcPort = 0): void {
     const k = this.count++;
     this.wholeOf[k] = -1;
+    this.sameFrame[k] = 0;
     this.starts[k] = start;
     this.lens[k] = len;
     this.addrs[k] = addr;

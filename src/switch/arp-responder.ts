@@ -11,7 +11,10 @@
 import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
 import { macKey, writeIpv4, writeMacKey } from '../wire/addr';
-import type { ArpTable } from './arp-table';
+/** What the responder answers from: ArpTable (routed mode) or L2ArpTable (L2 mode's suppression table). */
+export interface ArpAnswers {
+  lookup(ip: number): number | undefined;
+}
 
 /**
  * If the frame at buf[off..off+len) is an Ethernet/IPv4 ARP request whose
@@ -19,7 +22,7 @@ import type { ArpTable } from './arp-table';
  * it answered with; otherwise returns -1 and leaves the bytes as they were.
  * `l3` is the offset of the ARP packet (after any VLAN tag).
  */
-export function answerArpInPlace(buf: Uint8Array, off: number, len: number, l3: number, table: ArpTable): number {
+export function answerArpInPlace(buf: Uint8Array, off: number, len: number, l3: number, table: ArpAnswers): number {
   const end = off + len;
   if (!arp.isEthIpv4(buf, l3, end - l3) || arp.op(buf, l3) !== arp.OP_REQUEST) return -1;
   const target = arp.targetIp(buf, l3);

@@ -28,6 +28,8 @@ export class Counters {
   tapBatches = 0;
   netBatches = 0;
   readonly drops = new Float64Array(DROP_NAMES.length);
+  /** L2 mode's own counts (zeros in routed mode): see L2Counts. */
+  readonly l2: L2Counts = { learned: 0, moved: 0, aged: 0, fdbRefused: 0, floodedFrames: 0, floodCopies: 0, arpSuppressed: 0 };
   /**
    * Called first by snapshot(): the Switch folds in frames its ports read but
    * never handed over (too long for a slot, unusable offload frames), so that
@@ -68,6 +70,7 @@ export class Counters {
       drops,
       tapDrops,
       netDrops,
+      l2: { ...this.l2 },
     };
   }
 }
@@ -91,4 +94,32 @@ export interface CountersSnapshot {
   tapDrops: number;
   /** Drops of datagrams from the network: netInFrames = decapFrames + netDrops, exactly. */
   netDrops: number;
+  /** L2 mode's counts; always present, zeros in routed mode. */
+  l2: L2Counts;
+}
+
+/**
+ * L2 mode (--mode l2). These are not frames of the books above: a flooded
+ * frame is counted once in encapFrames (and its bytes once in encapBytes),
+ * and its copies here.
+ */
+export interface L2Counts {
+  /** MACs learned (new FDB entries from decapsulated frames). */
+  learned: number;
+  /** Learned MACs seen behind another VTEP, and moved there. */
+  moved: number;
+  /** Learned FDB entries removed by ageing. */
+  aged: number;
+  /** New MACs not learned because the FDB held fdbMax learned entries (the frame is still delivered). */
+  fdbRefused: number;
+  /**
+   * Frames replicated to the flood list (broadcast, multicast, unknown
+   * unicast) of which the socket took at least one copy; a frame of which
+   * it took none is a udp-send drop instead.
+   */
+  floodedFrames: number;
+  /** Copies of flooded frames the socket took (one per VTEP of the flood list). */
+  floodCopies: number;
+  /** ARP requests answered from the suppression table (also counted in arpAnswered). */
+  arpSuppressed: number;
 }

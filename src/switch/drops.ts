@@ -49,6 +49,12 @@ export const DROPS = [
   { key: 'TAP_TOO_LONG', name: 'tap-too-long', side: 'tap', explanation: 'longer than a receive slot (the reader cut it, so it is dropped whole)' },
   { key: 'TAP_OFFLOAD', name: 'tap-offload', side: 'tap', explanation: 'an offload frame the reader could not use (GSO headers that do not parse, a bad checksum offset)' },
   { key: 'ARP_REPLY_WRITE', name: 'arp-reply-write', side: 'tap', explanation: 'the ARP reply we made, but the TAP did not take it' },
+  // L2 mode (--mode l2): a frame to flood (broadcast, multicast, unknown unicast) with nowhere to go.
+  { key: 'FLOOD_NO_VTEPS', name: 'flood-no-vteps', side: 'tap', explanation: 'L2 mode: broadcast, multicast or unknown unicast, and the flood list is empty' },
+  // Never learned: a frame cannot come from a group address, and 00:00:00:00:00:00 is no station.
+  { key: 'L2_BAD_SOURCE', name: 'l2-bad-source', side: 'net', explanation: 'L2 mode: the inner source MAC is multicast or zero' },
+  // As the kernel vxlan does (vxlan_snoop): a static entry is never moved by traffic.
+  { key: 'L2_STATIC_MAC', name: 'l2-static-mac', side: 'net', explanation: 'L2 mode: the inner source MAC is pinned (static) behind another VTEP' },
 ] as const satisfies readonly DropInfo[];
 
 export type DropReasonName = (typeof DROPS)[number]['key'];

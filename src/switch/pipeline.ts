@@ -21,6 +21,34 @@
  *   5. decap     the inner frame's span is queued for the TAP.
  * The caller (Switch) hands the queues to the ports once per batch.
  *
+ * L2 mode (`mode: 'l2'`, issue #10: a classic VXLAN switch, RFC 7348):
+ * from the TAP (encapL2):
+ *   1. check     `runt` as above;
+ *   2. ARP       with ARP suppression, a broadcast ARP request for an
+ *                address in the suppression table (l2-arp.ts) whose MAC the
+ *                FDB places behind a remote VTEP is answered in place;
+ *   3. FDB       unicast with an FDB hit: one copy to that VTEP;
+ *   4. flood     broadcast, multicast, unknown unicast: head-end
+ *                replication, the headers written once in front of the
+ *                frame and one send-list entry per flood-list VTEP, all on
+ *                that one span (no copy of the frame); `flood-no-vteps`
+ *                when the list is empty.
+ * From the network (decapL2):
+ *   1. source    a flood-list VTEP or one a static FDB entry points at,
+ *                unless unknown VTEPs are accepted (`unknown-vtep`);
+ *   2-3.         VXLAN and VNI as above;
+ *   4. learn     inner source MAC -> outer source IP, at the segment's port
+ *                (RFC 7348 section 5: the outer source port is a flow hash,
+ *                not where the VTEP listens); a multicast or zero source is
+ *                `l2-bad-source`, a MAC pinned by a static entry behind
+ *                another VTEP is `l2-static-mac`; ARP replies and
+ *                gratuitous ARPs fill the suppression table;
+ *   5. decap     the inner frame to the TAP whatever its destination (the
+ *                bridge behind the TAP decides).
+ * Split horizon is structural: decapBatch has no queue to the network, so a
+ * frame from the network never goes back to it (one VTEP's flood reaches
+ * every other VTEP already; a second hop would loop).
+ *
  * Nothing here allocates per frame: the queues are preallocated SendLists and
  * the tables are keyed by integers. Each frame's stages are one method
  * (encapFrame / decapFrame) that returns its verdict; the batch loop counts it.
@@ -39,7 +67,10 @@ import type { FrameBatch, SendList, SourcePortRange } from '../io/port';
 import type { ArpTable } from './arp-table';
 import { answerArpInPlace } from './arp-responder';
 import { DropReason, type Counters } from './counters';
-import type { Fdb } from './fdb';
+import { LEARN_MOVED, LEARN_NEW, LEARN_REFRESHED, LEARN_REFUSED, LEARN_STATIC_CONFLICT, type Fdb } from './fdb';
+import * as arp from '../wire/arp';
+import type { FloodList } from './flood-list';
+import type { L2ArpTable } from './l2-arp';
 import { flowSourcePort, SOURCE_PORT_MIN } from './flow-hash';
 import { checkInnerSource, INNER_NO_ROW, INNER_OK, type PeerTable } from './peer-table';
 import { explainDecap, explainEncap, frameTrace, type FrameTrace, type PipelineTables, type Tracer } from './trace-hook';
@@ -55,7 +86,23 @@ export const Verdict = {
   ARP_REPLY: -2,
   /** Decapsulated and queued for the TAP. */
   DECAP: -3,
+  /** L2 mode: encapsulated once and queued for every VTEP of the flood list (Pipeline.copies entries). */
+  FLOOD: -4,
+  /** L2 mode: an ARP request answered from the suppression table and queued back to the TAP. */
+  ARP_SUPPRESSED: -5,
 } as const;
+
+/** `routed`: flannel's scheme (the default). `l2`: a VXLAN switch with learning and flooding. */
+export type SwitchMode = 'routed' | 'l2';
+
+/** What L2 mode's pipeline works with (the Switch makes the tables). */
+export interface PipelineL2 {
+  /** The segment's UDP destination port: learned entries and flood copies use it. */
+  port: number;
+  floodList: FloodList;
+  /** The ARP suppression table; null: no ARP suppression. */
+  arp: L2ArpTable | null;
+}
 
 export interface PipelineOptions {
   vni: number;
@@ -77,6 +124,9 @@ export interface PipelineOptions {
   peers?: PeerTable | null;
   /** Explains every frame's decision (switch/trace.ts); null (the default) for none. */
   tracer?: Tracer | null;
+  /** Default 'routed'; 'l2' needs `l2`. */
+  mode?: SwitchMode;
+  l2?: PipelineL2 | null;
 }
 
 export class Pipeline {
@@ -95,6 +145,15 @@ export class Pipeline {
   tracer: Tracer | null;
   /** The hook's view of this pipeline (tables()); null until a frame is traced. */
   private explained: PipelineTables | null = null;
+  readonly mode: SwitchMode;
+  /** L2 mode's tables, or null in routed mode. */
+  readonly l2: PipelineL2 | null;
+  /** The clock learning stamps entries with: read once per batch (decapBatch), never per frame. */
+  now = 0;
+  /** The copies the last Verdict.FLOOD queued (the last `copies` entries of toNet). */
+  copies = 0;
+  /** What the last L2 decap's learning did (LEARN_*; -1: no learning), for the trace. */
+  learnResult = -1;
 
   constructor(opts: PipelineOptions) {
     if (!Number.isInteger(opts.vni) || opts.vni < 0 || opts.vni > vxlan.VNI_MAX) {
@@ -111,6 +170,10 @@ export class Pipeline {
     this.srcPortSpan = opts.sourcePorts?.count ?? 65536 - SOURCE_PORT_MIN;
     this.encapOverhead = vxlan.HEADER_LEN + (this.writesUdpHeader ? udp.HEADER_LEN : 0);
     this.tracer = opts.tracer ?? null;
+    this.mode = opts.mode ?? 'routed';
+    this.l2 = opts.l2 ?? null;
+    if (this.mode === 'l2' && this.l2 === null) throw new RangeError('L2 mode needs its tables (PipelineOptions.l2)');
+    if (this.mode !== 'l2') this.l2 = null;
   }
 
   /** Frames from the TAP: fills `toNet` (encapsulated spans) and `toTap` (local ARP replies). */
@@ -121,33 +184,55 @@ export class Pipeline {
     c.tapBatches++;
     c.tapInFrames += b.count;
     if (b.headroom < this.encapOverhead) throw new RangeError(`batch headroom ${b.headroom} < ${this.encapOverhead}`);
+    const l2 = this.l2;
+    if (l2 !== null) {
+      // Every frame of the batch may be flooded to every VTEP: the caller sizes the list (Switch.sizeFloodList).
+      const need = toNet.count + b.count * Math.max(1, l2.floodList.size);
+      if (need > toNet.capacity) throw new RangeError(`send list holds ${toNet.capacity} entries, a flooded batch may need ${need}`);
+    }
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
       const v = this.tracer === null
-        ? this.encapFrame(buf, off, len, toNet, toTap)
+        ? (l2 === null ? this.encapFrame(buf, off, len, toNet, toTap) : this.encapL2(l2, buf, off, len, toNet, toTap))
         : this.traceEncap(this.tracer, buf, off, len, toNet, toTap);
       // A super-frame kept whole (FrameBatch.superFrames): one decision, made
       // on its segment 0, stands for all its segments; the send cuts the others.
       if (sf !== null && sf.isWhole(i)) {
         const segs = sf.segments(i);
         c.tapInFrames += segs - 1;
-        if (v === Verdict.ENCAP) {
-          toNet.wholeOf[toNet.count - 1] = i;
+        if (v === Verdict.ENCAP || v === Verdict.FLOOD) {
+          const n = v === Verdict.FLOOD ? this.copies : 1;
+          for (let k = toNet.count - n; k < toNet.count; k++) toNet.wholeOf[k] = i;
           c.encapFrames += segs;
           c.encapBytes += sf.cutBytes(i, len);
+          if (v === Verdict.FLOOD) this.countFlood(n);
         } else {
           c.drop(v, segs); // a super-frame is TCP: never an ARP reply
         }
       } else if (v === Verdict.ENCAP) {
         c.encapFrames++;
         c.encapBytes += len;
+      } else if (v === Verdict.FLOOD) {
+        // One frame, however many copies: the books count frames (Switch.undoEncap).
+        c.encapFrames++;
+        c.encapBytes += len;
+        this.countFlood(this.copies);
       } else if (v === Verdict.ARP_REPLY) {
         c.arpAnswered++;
+      } else if (v === Verdict.ARP_SUPPRESSED) {
+        c.arpAnswered++;
+        c.l2.arpSuppressed++;
       } else {
         c.drop(v);
       }
     }
+  }
+
+  private countFlood(copies: number): void {
+    const l2 = this.counters.l2;
+    l2.floodedFrames++;
+    l2.floodCopies += copies;
   }
 
   /** Datagrams from the network (VXLAN header at the slot's headroom): fills `toTap` with inner frames. */
@@ -156,12 +241,14 @@ export class Pipeline {
     const buf = b.slab;
     c.netBatches++;
     c.netInFrames += b.count;
+    const l2 = this.l2;
+    if (l2 !== null) this.now = Date.now(); // the coarse clock of learning: once per batch
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
       const from = b.addrs[i]!;
       const v = this.tracer === null
-        ? this.decapFrame(buf, off, len, from, toTap)
+        ? (l2 === null ? this.decapFrame(buf, off, len, from, toTap) : this.decapL2(l2, buf, off, len, from, toTap))
         : this.traceDecap(this.tracer, buf, off, len, from, b.ports[i]!, toTap);
       if (v === Verdict.DECAP) {
         c.decapFrames++;
@@ -188,17 +275,84 @@ export class Pipeline {
     }
     const entry = this.fdb.lookup(ethernet.dstKey(buf, off));
     if (entry === undefined) return DropReason.FDB_MISS;
+    this.encapTo(buf, off, len, entry.vtep, entry.port, toNet);
+    return Verdict.ENCAP;
+  }
+
+  /** Stage 5: the headers in front of the frame, and one entry on toNet for vtep:port. */
+  private encapTo(buf: Buffer, off: number, len: number, vtep: number, port: number, toNet: SendList): void {
     const hdr = off - vxlan.HEADER_LEN;
     vxlan.emit(buf, hdr, this.vni);
     if (this.writesUdpHeader) {
       const u = hdr - udp.HEADER_LEN;
       const srcPort = flowSourcePort(buf, off, len, this.srcPortMin, this.srcPortSpan);
-      udp.emitHeader(buf, u, srcPort, entry.port, len + this.encapOverhead, 0);
-      toNet.push(u, len + this.encapOverhead, entry.vtep, entry.port, srcPort);
+      udp.emitHeader(buf, u, srcPort, port, len + this.encapOverhead, 0);
+      toNet.push(u, len + this.encapOverhead, vtep, port, srcPort);
     } else {
-      toNet.push(hdr, len + this.encapOverhead, entry.vtep, entry.port);
+      toNet.push(hdr, len + this.encapOverhead, vtep, port);
     }
+  }
+
+  /** L2 mode, stages 1-4 from the TAP (see the file header). Returns its verdict. */
+  private encapL2(l2: PipelineL2, buf: Buffer, off: number, len: number, toNet: SendList, toTap: SendList): number {
+    if (len < ethernet.HEADER_LEN) return DropReason.RUNT;
+    if (ethernet.isMulticast(buf, off)) {
+      if (l2.arp !== null && ethernet.etherType(buf, off) === ethernet.ETHERTYPE_ARP && this.suppressArp(l2.arp, buf, off, len)) {
+        toTap.push(off, len);
+        return Verdict.ARP_SUPPRESSED;
+      }
+      return this.flood(l2, buf, off, len, toNet);
+    }
+    const entry = this.fdb.lookup(ethernet.dstKey(buf, off));
+    if (entry === undefined) return this.flood(l2, buf, off, len, toNet); // unknown unicast
+    this.encapTo(buf, off, len, entry.vtep, entry.port, toNet);
     return Verdict.ENCAP;
+  }
+
+  /**
+   * ARP suppression: answers the ARP request at buf[off..) in place when its
+   * target is in the table and the FDB places the target's MAC behind a VTEP
+   * (else the owner may have gone: the request is flooded and its reply
+   * refreshes the table). Returns whether it answered.
+   */
+  private suppressArp(table: L2ArpTable, buf: Buffer, off: number, len: number): boolean {
+    const l3 = off + ethernet.l3Offset(buf, off);
+    if (!arp.isEthIpv4(buf, l3, off + len - l3) || arp.op(buf, l3) !== arp.OP_REQUEST) return false;
+    const mac = table.lookup(arp.targetIp(buf, l3));
+    if (mac === undefined || this.fdb.lookup(mac) === undefined) return false;
+    return answerArpInPlace(buf, off, len, l3, table) >= 0;
+  }
+
+  /**
+   * Head-end replication: the VXLAN header (and, for raw-socket ports, the
+   * UDP header with the segment's port and the flow's source port) written
+   * once in front of the frame, then one entry per flood-list VTEP on that
+   * same span: the copies differ only in their destination address, which
+   * the send puts in each message's sockaddr.
+   */
+  private flood(l2: PipelineL2, buf: Buffer, off: number, len: number, toNet: SendList): number {
+    const fl = l2.floodList;
+    const n = fl.size;
+    if (n === 0) return DropReason.FLOOD_NO_VTEPS;
+    const hdr = off - vxlan.HEADER_LEN;
+    vxlan.emit(buf, hdr, this.vni);
+    const wireLen = len + this.encapOverhead;
+    let start = hdr;
+    let srcPort = 0;
+    if (this.writesUdpHeader) {
+      start = hdr - udp.HEADER_LEN;
+      srcPort = flowSourcePort(buf, off, len, this.srcPortMin, this.srcPortSpan);
+      udp.emitHeader(buf, start, srcPort, l2.port, wireLen, 0);
+    }
+    const addrs = fl.addrs;
+    const ports = fl.ports;
+    const same = toNet.sameFrame;
+    for (let j = 0; j < n; j++) {
+      toNet.push(start, wireLen, addrs[j]!, ports[j]!, srcPort);
+      if (j > 0) same[toNet.count - 1] = 1;
+    }
+    this.copies = n;
+    return Verdict.FLOOD;
   }
 
   /** Stages 1-5 from the network for the datagram at buf[off..off+len) from `from`. Returns its verdict. */
@@ -216,6 +370,48 @@ export class Pipeline {
     return Verdict.DECAP;
   }
 
+  /** L2 mode, stages 1-5 from the network (see the file header). Returns its verdict. */
+  private decapL2(l2: PipelineL2, buf: Buffer, off: number, len: number, from: number, toTap: SendList): number {
+    this.learnResult = -1;
+    if (!this.acceptUnknownVteps && !l2.floodList.has(from) && !this.fdb.knowsStaticVtep(from)) return DropReason.UNKNOWN_VTEP;
+    const fault = vxlan.check(buf, off, len);
+    if (fault !== vxlan.CHECK_OK) {
+      return fault === vxlan.CHECK_NO_I_FLAG ? DropReason.VXLAN_NO_I_FLAG : DropReason.VXLAN_TOO_SHORT;
+    }
+    if (vxlan.vni(buf, off) !== this.vni) return DropReason.VXLAN_UNKNOWN_VNI;
+    const inner = off + vxlan.HEADER_LEN;
+    const innerLen = len - vxlan.HEADER_LEN;
+    // The group bit is the low bit of the first octet: no station sends from a group address.
+    if ((buf[inner + ethernet.field.SRC]! & 1) !== 0) return DropReason.L2_BAD_SOURCE;
+    const src = ethernet.srcKey(buf, inner);
+    if (src === 0) return DropReason.L2_BAD_SOURCE;
+    const r = this.fdb.observe(src, from, l2.port, this.now);
+    this.learnResult = r;
+    if (r !== LEARN_REFRESHED) {
+      const c = this.counters.l2;
+      if (r === LEARN_NEW) c.learned++;
+      else if (r === LEARN_MOVED) c.moved++;
+      else if (r === LEARN_REFUSED) c.fdbRefused++; // still delivered: only the table is full
+      else if (r === LEARN_STATIC_CONFLICT) return DropReason.L2_STATIC_MAC;
+    }
+    if (l2.arp !== null && ethernet.etherType(buf, inner) === ethernet.ETHERTYPE_ARP) this.snoopArp(l2.arp, buf, inner, innerLen);
+    // Split horizon: to the TAP only. There is no queue to the network here.
+    toTap.push(inner, innerLen);
+    return Verdict.DECAP;
+  }
+
+  /** ARP suppression's learning: a reply, or a gratuitous ARP (sender IP = target IP), gives sender IP -> sender MAC. */
+  private snoopArp(table: L2ArpTable, buf: Buffer, inner: number, innerLen: number): void {
+    const l3 = inner + ethernet.l3Offset(buf, inner);
+    if (!arp.isEthIpv4(buf, l3, inner + innerLen - l3)) return;
+    const ip = arp.senderIp(buf, l3);
+    if (ip === 0) return; // a probe (RFC 5227): the sender has no address yet
+    const op = arp.op(buf, l3);
+    if (op === arp.OP_REPLY || (op === arp.OP_REQUEST && ip === arp.targetIp(buf, l3))) {
+      table.snoop(ip, arp.senderMacKey(buf, l3), this.now);
+    }
+  }
+
   /** Stage 4: checkInnerSource against the sender's row; INNER_OK or why not. */
   private innerSource(buf: Buffer, off: number, len: number, from: number): number {
     const row = this.peers!.get(from);
@@ -230,7 +426,7 @@ export class Pipeline {
   /** encapFrame, traced: the frame as it came (copied first: an ARP answer rewrites it), then the verdict explained. */
   private traceEncap(t: Tracer, buf: Buffer, off: number, len: number, toNet: SendList, toTap: SendList): number {
     const data = Buffer.from(buf.subarray(off, off + len));
-    const v = this.encapFrame(buf, off, len, toNet, toTap);
+    const v = this.l2 === null ? this.encapFrame(buf, off, len, toNet, toTap) : this.encapL2(this.l2, buf, off, len, toNet, toTap);
     t.frame(explainEncap(this.tables(), traceOf('tap', data, 0, 0, v), buf, off, toNet, toTap));
     return v;
   }
@@ -238,7 +434,7 @@ export class Pipeline {
   /** decapFrame, traced. */
   private traceDecap(t: Tracer, buf: Buffer, off: number, len: number, from: number, port: number, toTap: SendList): number {
     const data = Buffer.from(buf.subarray(off, off + len));
-    const v = this.decapFrame(buf, off, len, from, toTap);
+    const v = this.l2 === null ? this.decapFrame(buf, off, len, from, toTap) : this.decapL2(this.l2, buf, off, len, from, toTap);
     t.frame(explainDecap(this.tables(), traceOf('net', data, from, port, v), toTap));
     return v;
   }
@@ -249,6 +445,9 @@ export class Pipeline {
       this.explained = {
         vni: this.vni, fdb: this.fdb, arp: this.arp, peers: this.peers, acceptUnknownVteps: this.acceptUnknownVteps,
         innerSource: (buf, off, len, from) => this.innerSource(buf, off, len, from),
+        l2: this.l2,
+        lastCopies: () => this.copies,
+        lastLearn: () => this.learnResult,
       };
     }
     return this.explained;
@@ -257,6 +456,8 @@ export class Pipeline {
 
 /** The verdict as the hook's FrameTrace. */
 function traceOf(dir: 'tap' | 'net', data: Buffer, addr: number, port: number, v: number): FrameTrace {
-  const action = v === Verdict.ENCAP ? 'encap' : v === Verdict.ARP_REPLY ? 'arp-reply' : v === Verdict.DECAP ? 'decap' : 'drop';
+  const action = v === Verdict.ENCAP || v === Verdict.FLOOD ? 'encap'
+    : v === Verdict.ARP_REPLY || v === Verdict.ARP_SUPPRESSED ? 'arp-reply'
+    : v === Verdict.DECAP ? 'decap' : 'drop';
   return frameTrace(dir, data, addr, port, action, v >= 0 ? v : -1);
 }

@@ -27,13 +27,27 @@
  * With a tracer (switch/trace.ts), the pipeline explains each frame and the
  * switch hands the tracer, once per batch, the lists as the ports answered
  * them, so that a refused frame is traced as the drop it is.
+ *
+ * L2 mode (`mode: 'l2'`, pipeline.ts): one frame flooded to N VTEPs is N
+ * entries of the send list on one span (SendList.sameFrame marks copies
+ * 2..N). The books count frames, so a flooded frame counts once in
+ * encapFrames; the rule for refused copies: the frame stays encapsulated
+ * while the socket took at least one copy (counters.l2.floodCopies loses the
+ * refused ones), and becomes one udp-send drop when it took none. So
+ *   tapInFrames = encapFrames + arpAnswered + tapDrops
+ * holds in both modes. The send list is sized for a batch of floods to the
+ * whole flood list (sizeSendList, checked once per batch): one send per batch
+ * stays one send, at the cost of 28 bytes per entry (SendList's arrays)
+ * times batch times VTEPs: about 230 KB for 128 frames and 64 VTEPs.
  */
 import { FrameBatch, SENT, SendList, notWhole, type DatagramPort, type FramePort, type WholeSuperFrames } from '../io/port';
 import { ArpTable } from './arp-table';
 import { Counters, DropReason } from './counters';
 import { Fdb } from './fdb';
+import { FloodList } from './flood-list';
+import { L2ArpTable } from './l2-arp';
 import { PeerTable } from './peer-table';
-import { ENCAP_HEADROOM, Pipeline } from './pipeline';
+import { ENCAP_HEADROOM, Pipeline, type SwitchMode } from './pipeline';
 import type { Tracer } from './trace-hook';
 import * as ethernet from '../wire/ethernet';
 import * as vxlan from '../wire/vxlan';
@@ -59,20 +73,42 @@ export interface SwitchOptions {
   innerSourceCheck?: boolean;
   /** Explains every frame (switch/trace.ts); also settable later as `pipeline.tracer`. */
   tracer?: Tracer | null;
+  /** 'routed' (flannel's scheme, the default) or 'l2' (a VXLAN switch: learning, flooding; needs `l2`). */
+  mode?: SwitchMode;
+  l2?: L2SwitchOptions;
+}
+
+/** L2 mode's settings. */
+export interface L2SwitchOptions {
+  /** The segment's UDP port: every VTEP's destination port, learned entries and flood copies use it. */
+  port: number;
+  /** Learned FDB entries at most (default 16384); also bounds the ARP suppression table. */
+  fdbMax?: number;
+  /** A learned entry (FDB or ARP suppression) without traffic for this long ages out; default 300 000 ms. */
+  ageingMs?: number;
+  /** Answer ARP requests from snooped replies (default true). */
+  arpSuppress?: boolean;
 }
 
 export class Switch {
-  readonly fdb = new Fdb();
+  readonly fdb: Fdb;
   readonly arp = new ArpTable();
   readonly counters = new Counters();
   /** The peers' VTEP MACs and subnets (the installer fills it), for the inner source check. */
   readonly peers = new PeerTable();
   readonly pipeline: Pipeline;
+  readonly mode: SwitchMode;
+  /** L2 mode: the VTEPs broadcast, multicast and unknown unicast go to (empty in routed mode). */
+  readonly floodList: FloodList;
+  /** L2 mode: the ARP suppression table (null: routed mode, or --no-arp-suppress). */
+  readonly l2Arp: L2ArpTable | null;
   private readonly tap: FramePort;
   private readonly net: DatagramPort;
   private readonly fromTap: FrameBatch;
   private readonly fromNet: FrameBatch;
-  private readonly tapToNet: SendList;
+  /** Replaced by a larger one when the flood list outgrows it (sizeSendList). */
+  private tapToNet: SendList;
+  private readonly batchSize: number;
   private readonly tapToTap: SendList;
   private readonly netToTap: SendList;
   private started = false;
@@ -89,6 +125,13 @@ export class Switch {
     this.tap = opts.tap;
     this.net = opts.net;
     const batch = opts.batchSize ?? DEFAULT_BATCH;
+    this.batchSize = batch;
+    this.mode = opts.mode ?? 'routed';
+    const l2 = this.mode === 'l2' ? opts.l2 : undefined;
+    if (this.mode === 'l2' && l2 === undefined) throw new RangeError('L2 mode needs its options (SwitchOptions.l2)');
+    this.fdb = new Fdb({ max: l2?.fdbMax, ageingMs: l2?.ageingMs });
+    this.floodList = new FloodList(l2?.port ?? null);
+    this.l2Arp = l2 !== undefined && l2.arpSuppress !== false ? new L2ArpTable(this.fdb.max, this.fdb.ageingMs) : null;
     const maxFrame = opts.mtu + ethernet.VLAN_HEADER_LEN;
     // A slot holds the largest frame plus our headroom; on the network side
     // the datagram also carries the VXLAN header in the frame area.
@@ -115,6 +158,8 @@ export class Switch {
       acceptUnknownVteps: opts.acceptUnknownVteps ?? false,
       peers: opts.innerSourceCheck === true ? this.peers : null,
       tracer: opts.tracer ?? null,
+      mode: this.mode,
+      l2: l2 === undefined ? null : { port: l2.port, floodList: this.floodList, arp: this.l2Arp },
     });
     this.counters.beforeSnapshot = () => this.foldPortDrops();
   }
@@ -146,6 +191,36 @@ export class Switch {
     f.netTooLong = netTooLong;
   }
 
+  /**
+   * Ageing, for L2 mode (the node calls it from a timer, about once a
+   * second): removes learned FDB entries and snooped ARP entries without
+   * traffic for `ageingMs`. Returns the FDB entries removed (counted as l2.aged).
+   */
+  ageOut(now = Date.now()): number {
+    const n = this.fdb.ageOut(now);
+    this.counters.l2.aged += n;
+    this.l2Arp?.ageOut(now);
+    return n;
+  }
+
+  /**
+   * The send list from the TAP must hold a batch whose every frame is
+   * flooded to every VTEP: grown (never shrunk: a VTEP may come back) when
+   * the flood list outgrows it, between batches.
+   */
+  private sizeSendList(): SendList {
+    const need = this.batchSize * Math.max(1, this.floodList.size);
+    let list = this.tapToNet;
+    if (need > list.capacity) {
+      let cap = list.capacity;
+      while (cap < need) cap *= 2;
+      const grown = new SendList(cap);
+      grown.wholeFrom = list.wholeFrom;
+      this.tapToNet = list = grown;
+    }
+    return list;
+  }
+
   start(): void {
     if (this.started) return;
     this.started = true;
@@ -159,7 +234,7 @@ export class Switch {
   }
 
   private onTapBatch(b: FrameBatch): void {
-    const toNet = this.tapToNet;
+    const toNet = this.mode === 'l2' ? this.sizeSendList() : this.tapToNet;
     const toTap = this.tapToTap;
     toNet.count = 0;
     toTap.count = 0;
@@ -199,24 +274,42 @@ export class Switch {
   /**
    * Frames the socket did not take (list.status) were counted as sent: move
    * them to drops (a whole super-frame with all its segments, taken or not
-   * as one).
+   * as one). A flooded frame's copies (SendList.sameFrame) are one frame:
+   * refused copies leave floodCopies, and the frame is a drop only when no
+   * copy went out (see the file header).
    */
   private undoEncap(b: FrameBatch, list: SendList): void {
     const c = this.counters;
     const overhead = this.pipeline.encapOverhead;
+    const same = list.sameFrame;
     let lost = 0;
     for (let k = 0; k < list.count; k++) {
-      if (list.status[k] === SENT) continue;
-      const i = list.wholeOf[k]!;
+      const first = k;
+      if (k + 1 < list.count && same[k + 1] === 1) {
+        // A flood: entries first .. k.
+        let taken = 0;
+        while (true) {
+          if (list.status[k] === SENT) taken++;
+          if (k + 1 < list.count && same[k + 1] === 1) k++;
+          else break;
+        }
+        const copies = k - first + 1;
+        c.l2.floodCopies -= copies - taken;
+        if (taken > 0) continue;
+        c.l2.floodedFrames--;
+      } else if (list.status[k] === SENT) {
+        continue;
+      }
+      const i = list.wholeOf[first]!;
       const sf = b.superFrames;
       if (i >= 0 && sf !== null) {
         const segs = sf.segments(i);
         c.encapFrames -= segs;
-        c.encapBytes -= sf.cutBytes(i, list.lens[k]! - overhead);
+        c.encapBytes -= sf.cutBytes(i, list.lens[first]! - overhead);
         lost += segs;
       } else {
         c.encapFrames--;
-        c.encapBytes -= list.lens[k]! - overhead;
+        c.encapBytes -= list.lens[first]! - overhead;
         lost++;
       }
     }

@@ -22,7 +22,8 @@ import * as ethernet from '../wire/ethernet';
 import * as vxlan from '../wire/vxlan';
 import type { ArpTable } from './arp-table';
 import { DropReason } from './drops';
-import type { Fdb, FdbEntry } from './fdb';
+import { LEARN_MOVED, LEARN_NEW, LEARN_REFRESHED, LEARN_REFUSED, LEARN_STATIC, LEARN_STATIC_CONFLICT, type Fdb, type FdbEntry } from './fdb';
+import type { PipelineL2 } from './pipeline';
 import type { PeerRow, PeerTable } from './peer-table';
 
 /** Where a frame came from: read from the TAP, or received from the underlay. */
@@ -37,7 +38,7 @@ export type Lookup =
   /** The FDB, for the destination MAC. */
   | { table: 'fdb'; mac: number; entry: FdbEntry | null }
   /** Decap's source check: does some FDB entry point at the sender? (`required` false: unknown VTEPs are accepted.) */
-  | { table: 'vtep'; addr: number; known: boolean; required: boolean }
+  | { table: 'vtep'; addr: number; known: boolean; required: boolean; l2?: boolean }
   /** The VXLAN header's VNI against ours. */
   | { table: 'vni'; vni: number; ours: number }
   /**
@@ -45,7 +46,22 @@ export type Lookup =
    * none) and checkInnerSource's result (INNER_*). The record reads the inner
    * source from the frame.
    */
-  | { table: 'peer'; addr: number; row: PeerRow | null; result: number };
+  | { table: 'peer'; addr: number; row: PeerRow | null; result: number }
+  /**
+   * L2 mode: why a frame from the TAP was flooded, and to which VTEPs (the
+   * flood list at the decision; empty: a flood-no-vteps drop).
+   */
+  | { table: 'flood'; why: 'broadcast' | 'multicast' | 'unknown unicast'; vteps: number[] }
+  /**
+   * L2 mode: learning from a decapsulated frame's inner source MAC (LEARN_*
+   * of fdb.ts), behind `vtep`; `from` is the VTEP it moved from (-1: none),
+   * `max` the FDB's limit.
+   */
+  | { table: 'learn'; mac: number; vtep: number; result: number; from: number; max: number }
+  /** L2 mode: the ARP suppression table, for an ARP request's target, and the FDB entry of its MAC. */
+  | { table: 'l2arp'; ip: number; mac: number | null; entry: FdbEntry | null }
+  /** L2 mode: a decapsulated frame goes to the TAP only (nothing is asked: the rule is structural). */
+  | { table: 'split-horizon' };
 
 /** One frame, as the pipeline saw and decided it. */
 export interface FrameTrace {
@@ -61,6 +77,13 @@ export interface FrameTrace {
   lookups: Lookup[];
   /** For 'encap': the VNI, the destination VTEP and port, and the UDP source port (0: the socket's own port). */
   encap: { vni: number; vtep: number; port: number; srcPort: number } | null;
+  /**
+   * For a flooded 'encap' (L2 mode): every copy's VTEP, in the order queued
+   * (entries index .. index + flood.length - 1 of the 'net' list); null: not flooded.
+   */
+  flood: number[] | null;
+  /** Set by endBatch: how many copies of a flooded frame the socket refused (0: none). */
+  floodRefused: number;
   /** For 'arp-reply': a copy of the reply sent back to the TAP. */
   reply: Buffer | null;
   /** The send list the frame was queued on ('net' from the TAP side, 'tap' either side), and its index there. */
@@ -97,11 +120,17 @@ export interface PipelineTables {
   readonly acceptUnknownVteps: boolean;
   /** The Pipeline's own inner source check (stage 4): INNER_OK or why not. */
   innerSource(buf: Buffer, off: number, len: number, from: number): number;
+  /** L2 mode's tables, or null (routed mode). */
+  readonly l2: PipelineL2 | null;
+  /** The copies the last flood queued. */
+  lastCopies(): number;
+  /** What the last L2 decap's learning did (LEARN_*; -1: none): learning changes the table, so it cannot be asked again. */
+  lastLearn(): number;
 }
 
 /** A decided frame, before its explanation: `drop` >= 0 makes it a drop. */
 export function frameTrace(dir: Direction, data: Buffer, addr: number, port: number, action: Action, drop: number): FrameTrace {
-  return { dir, data, addr, port, lookups: [], action, drop, encap: null, reply: null, queued: null, index: -1, refusedErrno: 0 };
+  return { dir, data, addr, port, lookups: [], action, drop, encap: null, flood: null, floodRefused: 0, reply: null, queued: null, index: -1, refusedErrno: 0 };
 }
 
 /**
@@ -113,6 +142,7 @@ export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off
   const data = ev.data;
   const len = data.length;
   if (ev.drop === DropReason.RUNT) return ev;
+  if (p.l2 !== null) return explainEncapL2(p, p.l2, ev, buf, off, toNet, toTap);
   if (ethernet.etherType(data, 0) === ethernet.ETHERTYPE_ARP) {
     const l3 = ethernet.l3Offset(data, 0);
     if (arp.isEthIpv4(data, l3, len - l3) && arp.op(data, l3) === arp.OP_REQUEST) {
@@ -137,8 +167,96 @@ export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off
   return ev;
 }
 
+/** explainEncap in L2 mode: ARP suppression, the FDB, the flood. */
+function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: Buffer, off: number, toNet: SendList, toTap: SendList): FrameTrace {
+  const data = ev.data;
+  const len = data.length;
+  const multi = ethernet.isMulticast(data, 0);
+  if (multi && l2.arp !== null && ethernet.etherType(data, 0) === ethernet.ETHERTYPE_ARP) {
+    const l3 = ethernet.l3Offset(data, 0);
+    if (arp.isEthIpv4(data, l3, len - l3) && arp.op(data, l3) === arp.OP_REQUEST) {
+      const ip = arp.targetIp(data, l3);
+      const mac = l2.arp.lookup(ip) ?? null;
+      ev.lookups.push({ table: 'l2arp', ip, mac, entry: mac === null ? null : p.fdb.lookup(mac) ?? null });
+    }
+  }
+  if (ev.action === 'arp-reply') {
+    ev.reply = Buffer.from(buf.subarray(off, off + len));
+    ev.queued = 'tap';
+    ev.index = toTap.count - 1;
+    return ev;
+  }
+  if (!multi) {
+    const mac = ethernet.dstKey(data, 0);
+    ev.lookups.push({ table: 'fdb', mac, entry: p.fdb.lookup(mac) ?? null });
+  }
+  const flooded = ev.action === 'encap' && ev.lookups.every((l) => l.table !== 'fdb' || l.entry === null);
+  if (flooded || ev.drop === DropReason.FLOOD_NO_VTEPS) {
+    const why = !multi ? 'unknown unicast' : ethernet.isBroadcast(data, 0) ? 'broadcast' : 'multicast';
+    const n = flooded ? p.lastCopies() : 0;
+    const vteps: number[] = [];
+    for (let k = toNet.count - n; k < toNet.count; k++) vteps.push(toNet.addrs[k]!);
+    ev.lookups.push({ table: 'flood', why, vteps });
+    if (flooded) {
+      const k = toNet.count - n;
+      ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+      ev.flood = vteps;
+      ev.queued = 'net';
+      ev.index = k;
+    }
+    return ev;
+  }
+  if (ev.action === 'encap') {
+    const k = toNet.count - 1;
+    ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+    ev.queued = 'net';
+    ev.index = k;
+  }
+  return ev;
+}
+
+/** explainDecap in L2 mode: the sender, the VNI, learning, and split horizon. */
+function explainDecapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, toTap: SendList): FrameTrace {
+  const data = ev.data;
+  const from = ev.addr;
+  const known = l2.floodList.has(from) || p.fdb.knowsStaticVtep(from);
+  ev.lookups.push({ table: 'vtep', addr: from, known, required: !p.acceptUnknownVteps, l2: true });
+  const r = p.lastLearn();
+  if (ev.action === 'decap' || ev.drop === DropReason.VXLAN_UNKNOWN_VNI || r >= 0) {
+    ev.lookups.push({ table: 'vni', vni: vxlan.vni(data, 0), ours: p.vni });
+  }
+  if (r >= 0) {
+    const mac = ethernet.srcKey(data, vxlan.HEADER_LEN);
+    const e = p.fdb.lookup(mac);
+    ev.lookups.push({
+      table: 'learn', mac, vtep: r === LEARN_STATIC_CONFLICT && e !== undefined ? e.vtep : from, result: r,
+      from: r === LEARN_MOVED ? p.fdb.movedFrom : -1, max: p.fdb.max,
+    });
+  }
+  if (ev.action === 'decap') {
+    ev.lookups.push({ table: 'split-horizon' });
+    ev.queued = 'tap';
+    ev.index = toTap.count - 1;
+  }
+  return ev;
+}
+
+/** What a LEARN_* result means, for a reader. */
+export function learnText(result: number): string {
+  switch (result) {
+    case LEARN_NEW: return 'learned';
+    case LEARN_REFRESHED: return 'refreshed';
+    case LEARN_MOVED: return 'moved';
+    case LEARN_STATIC: return 'static';
+    case LEARN_STATIC_CONFLICT: return 'static elsewhere';
+    case LEARN_REFUSED: return 'refused';
+    default: return `learn result ${result}`;
+  }
+}
+
 /** A datagram from the network, decided: the sender, VNI and inner source checks, and where it was queued (the last entry of toTap). */
 export function explainDecap(p: PipelineTables, ev: FrameTrace, toTap: SendList): FrameTrace {
+  if (p.l2 !== null) return explainDecapL2(p, p.l2, ev, toTap);
   const data = ev.data;
   const from = ev.addr;
   ev.lookups.push({ table: 'vtep', addr: from, known: p.fdb.knowsVtep(from), required: !p.acceptUnknownVteps });

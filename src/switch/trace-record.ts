@@ -20,7 +20,8 @@ import { WIRE_OVERHEAD, wrapPayload } from '../wire/underlay';
 import * as vxlan from '../wire/vxlan';
 import { DROP_NAMES, DropReason } from './drops';
 import * as peerTable from './peer-table';
-import type { Action, Direction, FrameTrace, Lookup } from './trace-hook';
+import { LEARN_MOVED, LEARN_NEW, LEARN_REFRESHED, LEARN_REFUSED, LEARN_STATIC, LEARN_STATIC_CONFLICT } from './fdb';
+import { learnText, type Action, type Direction, type FrameTrace, type Lookup } from './trace-hook';
 import type { FilterSubject } from './trace-filter';
 
 export interface LookupRecord {
@@ -61,6 +62,12 @@ export interface TraceRecord {
   reason: string;
   lookups: LookupRecord[];
   encap: { vni: number; vtep: string; dstPort: number; srcPort: number; overhead: number; wireLen: number } | null;
+  /**
+   * L2 mode, a flooded frame: the VTEPs of its copies (head-end
+   * replication; `encap.vtep` is the first) and how many the socket
+   * refused; null when not flooded.
+   */
+  flood: { vteps: string[]; refused: number } | null;
   /** For 'arp-reply': the reply's layers. */
   reply: DecodedLayer[] | null;
 }
@@ -113,6 +120,7 @@ export class FrameRecorder {
       reason: '',
       lookups,
       encap,
+      flood: ev.flood === null ? null : { vteps: ev.flood.map(formatIpv4), refused: ev.floodRefused },
       reply: ev.reply === null ? null : decodeFrame(ev.reply),
     };
     rec.reason = this.reason(ev, rec);
@@ -183,7 +191,7 @@ export class FrameRecorder {
         const peer = this.peer(l.addr);
         const text = l.known
           ? `source ${key} is a known VTEP${peer ? ` (${peer})` : ''}`
-          : `source ${key} is no known VTEP (no FDB entry points at it)${l.required ? '' : ': accepted, unknown VTEPs are allowed'}`;
+          : `source ${key} is no known VTEP (${l.l2 === true ? 'not on the flood list, no static FDB entry points at it' : 'no FDB entry points at it'})${l.required ? '' : ': accepted, unknown VTEPs are allowed'}`;
         return { table: 'vtep', key, hit: l.known, result: null, peer, text };
       }
       case 'peer': {
@@ -199,6 +207,44 @@ export class FrameRecorder {
         const peer = `VTEP MAC ${macStringFromKey(r.mac)}, subnet ${formatIpv4(r.net)}/${r.prefixLen}`;
         return { table: 'peer', key, hit, result: peer, peer: this.peer(l.addr), text: `inner source ${innerSourceText(ev.data, vxlan.HEADER_LEN)} from ${key} (${peer}): ${innerResultText(l.result)}` };
       }
+      case 'flood': {
+        const n = l.vteps.length;
+        const text = n === 0
+          ? `${l.why}: the flood list is empty, no VTEP to replicate to`
+          : `${l.why}: flooded to ${n} VTEP${n === 1 ? '' : 's'} (head-end replication): ${l.vteps.map(formatIpv4).join(', ')}`;
+        return { table: 'flood', key: l.why, hit: n > 0, result: n > 0 ? String(n) : null, peer: null, text };
+      }
+      case 'learn': {
+        const key = macStringFromKey(l.mac);
+        const vtep = formatIpv4(l.vtep);
+        let text: string;
+        switch (l.result) {
+          case LEARN_NEW: text = `learned ${key} behind ${vtep}`; break;
+          case LEARN_REFRESHED: text = `${key} behind ${vtep}: known, refreshed`; break;
+          case LEARN_MOVED: text = `moved ${key} from ${formatIpv4(l.from)} to ${vtep}`; break;
+          case LEARN_STATIC: text = `${key} behind ${vtep}: a static entry, not learned`; break;
+          case LEARN_STATIC_CONFLICT: text = `${key} is pinned (static) behind ${vtep}: not moved by traffic`; break;
+          case LEARN_REFUSED: text = `refused: FDB full (${l.max}); ${key} not learned, the frame is still delivered`; break;
+          default: text = `${key}: ${learnText(l.result)}`;
+        }
+        const hit = l.result !== LEARN_REFUSED && l.result !== LEARN_STATIC_CONFLICT;
+        return { table: 'learn', key, hit, result: learnText(l.result), peer: this.peer(l.vtep), text };
+      }
+      case 'l2arp': {
+        const key = formatIpv4(l.ip);
+        if (l.mac === null) return { table: 'l2arp', key, hit: false, result: null, peer: null, text: `ARP who-has ${key} → not in the suppression table: flooded` };
+        const mac = macStringFromKey(l.mac);
+        if (l.entry === null) {
+          return { table: 'l2arp', key, hit: false, result: mac, peer: null, text: `ARP who-has ${key} → ${mac} in the suppression table, but no FDB entry places it behind a VTEP: flooded` };
+        }
+        const vtep = formatIpv4(l.entry.vtep);
+        return {
+          table: 'l2arp', key, hit: true, result: mac, peer: this.peer(l.entry.vtep),
+          text: `ARP suppressed from the table (${key} is-at ${mac}, behind ${vtep})`,
+        };
+      }
+      case 'split-horizon':
+        return { table: 'split-horizon', key: '', hit: true, result: null, peer: null, text: 'split horizon: not flooded back to the network' };
       case 'vni': {
         const key = String(l.vni);
         const hit = l.vni === l.ours;
@@ -218,10 +264,18 @@ export class FrameRecorder {
       case 'encap': {
         const e = rec.encap!;
         const chosen = ev.encap!.srcPort !== 0 ? '' : ' (the socket\'s own port)';
+        const f = rec.flood;
+        if (f !== null) {
+          const refused = f.refused > 0 ? `; the socket refused ${f.refused} of them` : '';
+          return `flooded to ${f.vteps.length} VTEP${f.vteps.length === 1 ? '' : 's'} (head-end replication): encap VNI ${e.vni} once, UDP ${e.srcPort}→${e.dstPort}${chosen}, +${WIRE_OVERHEAD} bytes → ${f.vteps.join(', ')}${refused}`;
+        }
         return `encap VNI ${e.vni}, UDP ${e.srcPort}→${e.dstPort}${chosen}, +${WIRE_OVERHEAD} bytes → ${e.vtep}:${e.dstPort}`;
       }
       case 'decap': {
         const vni = len >= vxlan.HEADER_LEN ? vxlan.vni(ev.data, 0) : this.ctx.vni;
+        if (ev.lookups.some((l) => l.table === 'split-horizon')) {
+          return `decap from ${formatIpv4(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP only (split horizon: not flooded back to the network), -${WIRE_OVERHEAD} bytes of the wire packet`;
+        }
         return `decap from ${formatIpv4(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP, -${WIRE_OVERHEAD} bytes of the wire packet`;
       }
       case 'drop':
@@ -259,9 +313,13 @@ export class FrameRecorder {
         const v = ev.lookups.find((l) => l.table === 'vni');
         return `unknown VNI ${vxlan.vni(d, 0)}; ours is ${v && v.table === 'vni' ? v.ours : this.ctx.vni}`;
       }
-      case DropReason.UNKNOWN_VTEP:
+      case DropReason.UNKNOWN_VTEP: {
+        const v = ev.lookups.find((l) => l.table === 'vtep');
+        if (v && v.table === 'vtep' && v.l2 === true) return `${formatIpv4(ev.addr)}: not on the flood list, and no static FDB entry points at this VTEP`;
         return `${formatIpv4(ev.addr)}: no FDB entry points at this VTEP`;
+      }
       case DropReason.UDP_SEND:
+        if (rec.flood !== null) return `flooded to ${rec.flood.vteps.join(', ')}, but the socket took no copy: ${refusal(ev.refusedErrno, 'its send buffer is full')}`;
         return `encapsulated for ${rec.encap ? `${rec.encap.vtep}:${rec.encap.dstPort}` : 'the network'}, but the socket did not take it: ${refusal(ev.refusedErrno, 'its send buffer is full')}`;
       case DropReason.TAP_WRITE:
         return `the TAP did not take it: ${refusal(ev.refusedErrno, 'its queue is full, or the link is down')}`;
@@ -272,6 +330,20 @@ export class FrameRecorder {
       }
       case DropReason.ARP_REPLY_WRITE:
         return `the TAP did not take the ARP reply: ${refusal(ev.refusedErrno, 'its queue is full, or the link is down')}`;
+      case DropReason.FLOOD_NO_VTEPS: {
+        const f = ev.lookups.find((l) => l.table === 'flood');
+        return `${f && f.table === 'flood' ? f.why : 'a frame to flood'}, and the flood list is empty: no VTEP to replicate to`;
+      }
+      case DropReason.L2_BAD_SOURCE:
+        return len >= vxlan.HEADER_LEN + ethernet.HEADER_LEN
+          ? `inner source ${macStringFromKey(ethernet.srcKey(d, vxlan.HEADER_LEN))} is ${ethernet.srcKey(d, vxlan.HEADER_LEN) === 0 ? 'zero' : 'a group address'}: no station sends from it, never learned`
+          : 'the inner source MAC is multicast or zero';
+      case DropReason.L2_STATIC_MAC: {
+        const l = ev.lookups.find((x) => x.table === 'learn');
+        return l && l.table === 'learn'
+          ? `${macStringFromKey(l.mac)} is pinned (static) behind ${formatIpv4(l.vtep)}, but came from ${formatIpv4(ev.addr)}: a static entry is never moved by traffic`
+          : 'the inner source MAC is pinned (static) behind another VTEP';
+      }
       default:
         return `reason ${ev.drop}`;
     }

@@ -152,7 +152,20 @@ export class FrameTracer implements Tracer {
  * outcome is a drop. A null list: nothing on it was refused.
  */
 export function settle(ev: FrameTrace, toNet: SendList | null, toTap: SendList | null): void {
-  if (ev.queued === 'net' && refusedAt(toNet, ev.index)) refuse(ev, DropReason.UDP_SEND, toNet!.status[ev.index]!);
+  if (ev.queued === 'net' && ev.flood !== null && ev.flood.length > 1) {
+    // A flooded frame is dropped when no copy went out (Switch.undoEncap's rule); the refused copies are in the record.
+    if (toNet === null) return;
+    let first = -1;
+    let refused = 0;
+    for (let k = ev.index; k < ev.index + ev.flood.length; k++) {
+      if (refusedAt(toNet, k)) {
+        refused++;
+        if (first < 0) first = k;
+      }
+    }
+    ev.floodRefused = refused;
+    if (refused === ev.flood.length) refuse(ev, DropReason.UDP_SEND, toNet.status[first]!);
+  } else if (ev.queued === 'net' && refusedAt(toNet, ev.index)) refuse(ev, DropReason.UDP_SEND, toNet!.status[ev.index]!);
   else if (ev.queued === 'tap' && refusedAt(toTap, ev.index)) refuse(ev, ev.dir === 'tap' ? DropReason.ARP_REPLY_WRITE : DropReason.TAP_WRITE, toTap!.status[ev.index]!);
 }
 

@@ -49,6 +49,7 @@ test('each drop counts on its side of the books', () => {
   assert.equal(s.netDrops, net);
   assert.deepEqual(DROP_NAMES.filter((_, i) => dropSide(i) === 'net'), [
     'vxlan-too-short', 'vxlan-no-i-flag', 'vxlan-unknown-vni', 'unknown-vtep', 'tap-write', 'inner-spoof', 'vxlan-too-long',
+    'l2-bad-source', 'l2-static-mac',
   ]);
 });
 

@@ -47,14 +47,19 @@ class Sink {
 const describePeer = (ip: number): string | null =>
   ip === parseIpv4('10.44.2.0') ? 'lease 10.44.2.0/24, host 192.168.90.2' : ip === parseIpv4(PEER_IP) ? 'host 192.168.90.2' : null;
 
-function make(opts: Partial<TracerOptions> & { writesUdpHeader?: boolean; traced?: boolean; innerSourceCheck?: boolean } = {}) {
+/** `l2`: an L2-mode switch with these VTEPs on its flood list (PEER_MAC stays a static entry behind PEER_IP). */
+function make(opts: Partial<TracerOptions> & { writesUdpHeader?: boolean; traced?: boolean; innerSourceCheck?: boolean; l2?: string[]; fdbMax?: number } = {}) {
   const out = new Sink();
   const tracer = opts.traced === false ? null : createTracer({
     out, vni: VNI, port: 4789, localIp: LOCAL_IP, describePeer, clock: () => T0 + 0.25, ...opts,
   });
   const tap = new MemoryFramePort('vxtap.7');
   const net = new MemoryDatagramPort({ writesUdpHeader: opts.writesUdpHeader ?? true });
-  const sw = new Switch({ vni: VNI, tap, net, mtu: 1450, batchSize: 32, tracer, innerSourceCheck: opts.innerSourceCheck === true });
+  const sw = new Switch({
+    vni: VNI, tap, net, mtu: 1450, batchSize: 32, tracer, innerSourceCheck: opts.innerSourceCheck === true,
+    ...(opts.l2 !== undefined ? { mode: 'l2' as const, l2: { port: 4789, fdbMax: opts.fdbMax ?? 16384 } } : {}),
+  });
+  for (const ip of opts.l2 ?? []) sw.floodList.add(parseIpv4(ip), 4789);
   sw.fdb.set(macKeyFromString(PEER_MAC), parseIpv4(PEER_IP), 4789);
   sw.peers.set(parseIpv4(PEER_IP), macKeyFromString(PEER_MAC), parseIpv4('10.44.2.0'), 24);
   sw.arp.set(parseIpv4('10.44.2.0'), macKeyFromString(PEER_MAC));
@@ -184,11 +189,20 @@ test('every drop reason in counters.ts is traced, with its counter name and a pr
   const c = make({ format: 'json' });
   const big: FrameTrace = {
     dir: 'tap', data: icmpTo('10.44.2.0'), addr: 0, port: 0, action: 'drop', drop: DropReason.TOO_BIG,
-    lookups: [], encap: null, reply: null, queued: null, index: -1, refusedErrno: 0,
+    lookups: [], encap: null, flood: null, floodRefused: 0, reply: null, queued: null, index: -1, refusedErrno: 0,
   };
   c.tracer!.frame(big);
   c.tracer!.flush();
   collect(c.out);
+  // L2 mode: a broadcast with an empty flood list; a frame from a group
+  // address; a MAC pinned behind another VTEP.
+  const l2 = make({ format: 'json', l2: [] });
+  l2.tap.inject([ipv4Frame('ff:ff:ff:ff:ff:ff', SELF_MAC, '10.44.1.0', '10.44.255.255', 17, 1, 2)]);
+  l2.net.inject([fromPeer(vxlanOf(ipv4Frame(SELF_MAC, '01:00:5e:00:00:01', '10.44.2.7', '10.44.1.0', 1, 0, 0)))]);
+  collect(l2.out);
+  const pinned = make({ format: 'json', l2: ['192.168.90.3'] });
+  pinned.net.inject([fromPeer(vxlanOf(inner), '192.168.90.3')]);
+  collect(pinned.out);
 
   // Frames a port read but could not hand over never reach the pipeline: the
   // switch counts them from the port's counters (switch.test.ts), untraced.
@@ -207,6 +221,9 @@ test('every drop reason in counters.ts is traced, with its counter name and a pr
   assert.match(reason('udp-send'), /^drop: udp-send \(encapsulated for 192\.168\.90\.2:4789, but the socket did not take it/);
   assert.equal(reason('tap-write'), 'drop: tap-write (the TAP did not take it: its queue is full, or the link is down)');
   assert.equal(reason('arp-reply-write'), 'drop: arp-reply-write (the TAP did not take the ARP reply: its queue is full, or the link is down)');
+  assert.equal(reason('flood-no-vteps'), 'drop: flood-no-vteps (broadcast, and the flood list is empty: no VTEP to replicate to)');
+  assert.equal(reason('l2-bad-source'), 'drop: l2-bad-source (inner source 01:00:5e:00:00:01 is a group address: no station sends from it, never learned)');
+  assert.equal(reason('l2-static-mac'), `drop: l2-static-mac (${PEER_MAC} is pinned (static) behind 192.168.90.2, but came from 192.168.90.3: a static entry is never moved by traffic)`);
   assert.equal(reason('inner-spoof'), 'drop: inner-spoof (the IPv4 source is outside the peer\'s subnet; a peer may only send from its VTEP MAC and its own subnet (--no-inner-source-check turns this off))');
   assert.deepEqual(seen.get('inner-spoof')!.lookups.map((l) => [l.table, l.hit, l.text]), [
     ['vtep', true, 'source 192.168.90.2 is a known VTEP (host 192.168.90.2)'],
