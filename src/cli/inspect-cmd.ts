@@ -89,10 +89,14 @@ export function formatStats(s: StatsData): string {
   const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
   const lines = [
     `${s.tap}  VNI ${s.vni}  UDP port ${s.port}  io ${s.io}  pid ${s.pid}  up ${formatAge(s.uptimeSeconds)}`,
-    `  subnet ${s.subnet}  public IP ${s.publicIp}  VTEP MAC ${s.vtepMac}`,
-    `  ${plural(s.tables.peers, 'peer', 'peers')}, ${plural(s.tables.fdb, 'FDB entry', 'FDB entries')}, ${plural(s.tables.arp, 'ARP entry', 'ARP entries')}`,
+    s.mode === 'l2'
+      ? `  L2 mode  public IP ${s.publicIp}  VTEP MAC ${s.vtepMac}`
+      : `  subnet ${s.subnet}  public IP ${s.publicIp}  VTEP MAC ${s.vtepMac}`,
+    s.mode === 'l2'
+      ? `  ${plural(s.tables.floodList ?? 0, 'VTEP', 'VTEPs')} in the flood list, ${plural(s.tables.fdb, 'FDB entry', 'FDB entries')}, ${plural(s.tables.arp, 'ARP entry', 'ARP entries')}`
+      : `  ${plural(s.tables.peers, 'peer', 'peers')}, ${plural(s.tables.fdb, 'FDB entry', 'FDB entries')}, ${plural(s.tables.arp, 'ARP entry', 'ARP entries')}`,
   ];
-  if (s.routes !== undefined) {
+  if (s.routes !== undefined && s.mode !== 'l2') {
     lines.push(`  routes: proto ${s.routes.protocol}, ${plural(s.routes.conflicts, 'route conflict', 'route conflicts')}, ${plural(s.routes.failedPeers, 'peer', 'peers')} not installed`);
   }
   if (s.offloads !== undefined) lines.push(`  offloads: ${formatOffloads(s.offloads)}`);
@@ -108,6 +112,18 @@ export function formatStats(s: StatsData): string {
     ['received from UDP', String(c.netInFrames), '-', String(c.netBatches)],
     ['ARP answered', String(c.arpAnswered), '-', '-'],
   ]);
+  if (s.mode === 'l2' && c.l2 !== undefined) {
+    const l = c.l2;
+    block('L2 switching', ['count'], [
+      ['MACs learned', String(l.learned)],
+      ['MACs moved', String(l.moved)],
+      ['MACs aged out', String(l.aged)],
+      ['MACs refused (FDB full)', String(l.fdbRefused)],
+      ['frames flooded', String(l.floodedFrames)],
+      ['copies sent (head-end replication)', String(l.floodCopies)],
+      ['ARP suppressed', String(l.arpSuppressed)],
+    ]);
+  }
   // Every reason, in the counters' order (known ones first, then any the daemon adds).
   const names = [...DROP_NAMES.filter((n) => n in c.drops), ...Object.keys(c.drops).filter((n) => !DROP_NAMES.includes(n))];
   const total = names.reduce((sum, n) => sum + (c.drops[n] ?? 0), 0);

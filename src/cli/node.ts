@@ -21,6 +21,8 @@ import { readHostView } from '../control/host-view';
 import { GuardedPeerSource } from '../control/lease-guard';
 import { selfOf } from '../control/lease-rules';
 import type { HostNetwork, SubnetMove } from '../control/network';
+import type { Peer } from '../control/peers';
+import type { Vtep } from '../control/l2-network';
 import { dockerOpts, writeSubnetFile } from '../control/etcd/subnet-file';
 import { openNet, openTap, portStats, recordPorts, watchPortErrors, type IoMode } from './ports';
 import { createTracer, type TraceFormat } from '../switch/trace';
@@ -52,9 +54,20 @@ export interface NodeOptions {
   innerSourceCheck?: boolean;
 }
 
+/** What the control API and the metrics read of the peers: the routed installer, or an L2 node's view (no leases, no routes). */
+export interface InstallerView {
+  readonly peers: readonly Peer[];
+  readonly failed: ReadonlyMap<string, string>;
+  readonly routeConflicts: number;
+}
+
 export interface RunningNode {
+  /** routed (flannel's scheme) or l2 (a VXLAN switch). */
+  readonly mode: 'routed' | 'l2';
   readonly sw: Switch;
-  readonly installer: PeerInstaller;
+  readonly installer: InstallerView;
+  /** L2 mode: the flood list as installed. */
+  readonly vteps?: () => readonly Vtep[];
   readonly tapName: string;
   /** The UDP path it runs: what --io asked, or dgram when batch could not open (no CAP_NET_RAW). */
   readonly io: IoMode;
@@ -147,6 +160,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
 
     let stopping: Promise<void> | null = null;
     return {
+      mode: 'routed',
       sw,
       installer,
       tapName: rawTap.name,

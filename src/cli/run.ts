@@ -21,6 +21,11 @@ import { StaticNetwork } from '../control/static-network';
 import { isIpv4 } from '../wire/addr';
 import { checkUnderlayChoice, describeChoice, pickUnderlay, type UnderlayChoice } from '../control/underlay-pick';
 import { startNode, type IoMode, type NodeOptions } from './node';
+import { startL2Node } from './node-l2';
+import type { L2Backend } from '../control/l2-network';
+import { StaticL2Network } from '../control/static-l2';
+import { EtcdL2Network } from '../control/etcd-l2';
+import type { DaemonInfo } from '../control/api/views';
 import { ControlServer } from '../control/api/server';
 import { Health } from '../control/api/health';
 import { HealthServer } from '../control/api/http';
@@ -106,10 +111,17 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
   if (opts.publicIp !== undefined && !isIpv4(opts.publicIp)) {
     throw new ConfigError(`--public-ip: not an IPv4 address: ${JSON.stringify(opts.publicIp)}`, 'public-ip');
   }
+  const mode = opts.mode ?? 'routed';
+  checkModeFlags(mode, opts.explicit ?? new Set());
   // A peers file is read (and checked) before anything is touched.
-  const backend: NetworkBackend = opts.peers !== undefined
-    ? new StaticNetwork(opts.peers, (err) => log.error({ err }, `peers file ${opts.peers} is not usable; keeping the last good state`))
-    : new EtcdNetwork(opts.etcd);
+  const backend: { l2: false; b: NetworkBackend } | { l2: true; b: L2Backend } = mode === 'l2'
+    ? { l2: true, b: opts.peers !== undefined ? new StaticL2Network(opts.peers) : new EtcdL2Network({ client: opts.etcd.client, prefix: opts.etcd.prefix }) }
+    : {
+      l2: false,
+      b: opts.peers !== undefined
+        ? new StaticNetwork(opts.peers, (err) => log.error({ err }, `peers file ${opts.peers} is not usable; keeping the last good state`))
+        : new EtcdNetwork(opts.etcd),
+    };
 
   let signalled: NodeJS.Signals | null = null;
   let wake: () => void = () => undefined;
@@ -119,7 +131,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
       process.exit(130);
     }
     signalled = sig;
-    if (backend instanceof EtcdNetwork) backend.abort(); // a start-up still retrying ends
+    if (backend.b instanceof EtcdNetwork || backend.b instanceof EtcdL2Network) backend.b.abort(); // a start-up still retrying ends
     wake();
   };
   process.on('SIGTERM', onSignal);
@@ -149,7 +161,10 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
           if (statsCache === null || Date.now() - statsCache.at > 100) statsCache = { at: Date.now(), stats: running.stats() };
           return statsCache.stats;
         },
-        tables: () => (running === null ? null : { fdb: running.sw.fdb.size, arp: running.sw.arp.size, peers: running.installer.peers.length }),
+        tables: () => (running === null ? null : {
+          fdb: running.sw.fdb.size, arp: running.sw.arp.size, peers: running.installer.peers.length,
+          ...(running.vteps !== undefined ? { floodList: running.vteps().length } : {}),
+        }),
         control: () => health.control?.() ?? null,
       }),
     }).catch((err: unknown) => { health.close(); throw err; })
@@ -170,31 +185,52 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     else log.info(`Searching for the underlay interface: ${describeChoice(choice)}`);
     const underlay = await pickUnderlay(kernel, choice);
     log.info({ iface: underlay.name, ip: underlay.ip }, `Using interface with name ${underlay.name} and address ${underlay.ip}`);
-    const publicIp = opts.publicIp ?? (backend instanceof StaticNetwork ? backend.publicIp : undefined) ?? underlay.ip;
+    const publicIp = opts.publicIp ?? (backend.b instanceof StaticNetwork ? backend.b.publicIp : undefined) ?? underlay.ip;
     if (publicIp !== underlay.ip) log.info({ publicIp }, `Using ${publicIp} as external address`);
-    log.info({ from: backend.describe }, `network configuration from ${backend.describe}`);
+    log.info({ from: backend.b.describe }, `network configuration from ${backend.b.describe}`);
 
     // The VTEP MAC is derived from the public IP, so it stays the same across
     // restarts: peers' FDB and ARP entries stay right while we restart.
-    const hostNet = await backend.join({ publicIp, vtepMac: macFromIp(publicIp), log, onFatal: failed.fail });
-    if (signalled !== null) { await hostNet.close(); return; }
-    health.control = () => hostNet.status();
-    const node = await startNode(hostNet, underlay, publicIp, kernel, opts, log, failed);
+    const join = { publicIp, vtepMac: macFromIp(publicIp), log, onFatal: failed.fail };
+    let node: RunningNode;
+    let info: DaemonInfo;
+    let reloadNet: () => void;
+    let upText: string;
+    if (backend.l2) {
+      const l2 = await backend.b.join(join);
+      if (signalled !== null) { await l2.close(); return; }
+      health.control = () => l2.status();
+      node = await startL2Node(l2, underlay, publicIp, kernel, {
+        ...opts, ...(opts.l2 ?? { ageingSeconds: DEFAULT_FDB_AGEING_SECONDS, fdbMax: DEFAULT_FDB_MAX, arpSuppress: true }),
+        acceptUnknownVteps: opts.acceptUnknownVteps === true,
+      }, log, failed);
+      info = { vni: l2.vni, port: l2.port, subnet: '-', publicIp, vtepMac: l2.vtepMac, io: node.io };
+      reloadNet = () => l2.reload();
+      const vteps = node.vteps?.().length ?? 0;
+      upText = `L2 mode, VNI ${l2.vni}, ${vteps} VTEP(s) in the flood list`;
+    } else {
+      const hostNet = await backend.b.join(join);
+      if (signalled !== null) { await hostNet.close(); return; }
+      health.control = () => hostNet.status();
+      node = await startNode(hostNet, underlay, publicIp, kernel, opts, log, failed);
+      info = { vni: hostNet.vni, port: hostNet.port, subnet: hostNet.subnet, publicIp, vtepMac: hostNet.vtepMac, io: node.io };
+      reloadNet = () => hostNet.reload();
+      upText = `subnet ${hostNet.subnet}, ${node.installer.peers.length} peer(s)`;
+    }
     // startNode returns with the TAP up and the peers' snapshot applied.
     running = node;
     health.tapUp = true;
     health.peersSynced = true;
     // The control socket (vxtap fdb|arp|peers|stats). A live daemon on its path stops this one.
     const control = await ControlServer.start({
-      node, log, ...(opts.controlSocket !== undefined ? { path: opts.controlSocket } : {}),
-      info: { vni: hostNet.vni, port: hostNet.port, subnet: hostNet.subnet, publicIp, vtepMac: hostNet.vtepMac, io: node.io },
+      node, log, ...(opts.controlSocket !== undefined ? { path: opts.controlSocket } : {}), info,
     }).catch(async (err: unknown) => { await node.stop(); throw err; });
     // "Up" means forwarding, peers installed, and inspectable: tests and the lab wait for this line.
-    log.info({ peers: node.installer.peers.length, subnet: hostNet.subnet }, `vxtap is up: subnet ${hostNet.subnet}, ${node.installer.peers.length} peer(s)`);
+    log.info({ mode, peers: node.installer.peers.length, ...(node.vteps !== undefined ? { floodList: node.vteps().length } : { subnet: info.subnet }) }, `vxtap is up: ${upText}`);
 
-    notifier.ready(`up: subnet ${hostNet.subnet}, ${node.installer.peers.length} peer(s)`);
+    notifier.ready(`up: ${upText}`);
     logStats = () => { log.info({ stats: node.stats() }, 'stats'); };
-    const reload = (): void => { hostNet.reload(); };
+    const reload = (): void => { reloadNet(); };
     process.on('SIGHUP', reload);
     const failure = await new Promise<Error | null>((resolve) => {
       wake = () => resolve(null);
@@ -202,7 +238,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
       void failed.promise.then(resolve);
     });
     notifier.stopping();
-    if (signalled !== null) log.info(`${signalled}: removing routes and closing ${node.tapName}`);
+    if (signalled !== null) log.info(`${signalled}: ${mode === 'l2' ? 'leaving the segment' : 'removing routes'} and closing ${node.tapName}`);
     logStats();
     await control.close();
     await node.stop();

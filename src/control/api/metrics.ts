@@ -27,7 +27,7 @@ export interface MetricsSource {
   /** The node's stats (node.ts), or null before it is up. */
   stats(): Record<string, unknown> | null;
   /** Table sizes, or null before the node is up. */
-  tables(): { fdb: number; arp: number; peers: number } | null;
+  tables(): { fdb: number; arp: number; peers: number; floodList?: number } | null;
   control(): ControlStatus | null;
 }
 
@@ -59,6 +59,14 @@ export function createMetrics(src: MetricsSource): Registry {
   fromCounters('vxtap_arp_answered_total', 'ARP requests answered locally from the ARP table.', (c) => c.arpAnswered);
   fromCounters('vxtap_tap_batches_total', 'Batches read from the TAP (one JavaScript crossing each).', (c) => c.tapBatches);
   fromCounters('vxtap_udp_batches_total', 'Batches received from UDP (one JavaScript crossing each).', (c) => c.netBatches);
+  // L2 mode (zeros in routed mode): the switch's learning, flooding and ARP suppression.
+  fromCounters('vxtap_l2_macs_learned_total', 'L2 mode: MACs learned from decapsulated frames (new entries).', (c) => c.l2.learned);
+  fromCounters('vxtap_l2_macs_moved_total', 'L2 mode: learned MACs that appeared behind another VTEP.', (c) => c.l2.moved);
+  fromCounters('vxtap_l2_macs_aged_total', 'L2 mode: learned MACs forgotten after --fdb-ageing without traffic.', (c) => c.l2.aged);
+  fromCounters('vxtap_l2_macs_refused_total', 'L2 mode: new MACs not learned because the FDB held --fdb-max entries.', (c) => c.l2.fdbRefused);
+  fromCounters('vxtap_l2_flooded_frames_total', 'L2 mode: broadcast, multicast and unknown-unicast frames flooded to the flood list.', (c) => c.l2.floodedFrames);
+  fromCounters('vxtap_l2_flood_copies_total', 'L2 mode: copies sent by head-end replication (one per VTEP per flooded frame).', (c) => c.l2.floodCopies);
+  fromCounters('vxtap_l2_arp_suppressed_total', 'L2 mode: ARP requests answered locally from the snooped ARP table instead of flooded.', (c) => c.l2.arpSuppressed);
 
   new Counter({
     name: 'vxtap_drops_total', help: 'Frames and datagrams dropped, by reason (the reasons of `vxtap stats`).', labelNames: ['reason'], registers: [registry],
@@ -120,6 +128,7 @@ export function createMetrics(src: MetricsSource): Registry {
   gauge('vxtap_fdb_entries', 'Entries in the forwarding database.', () => src.tables()?.fdb ?? null);
   gauge('vxtap_arp_entries', 'Entries in the ARP table.', () => src.tables()?.arp ?? null);
   gauge('vxtap_peers', 'Remote hosts installed (route, ARP and FDB entry each).', () => src.tables()?.peers ?? null);
+  gauge('vxtap_l2_flood_list_vteps', 'L2 mode: VTEPs in the flood list (0 in routed mode).', () => src.tables()?.floodList ?? (src.tables() === null ? null : 0));
   gauge('vxtap_leases_refused', 'Leases refused now.', () => {
     const l = src.stats()?.['leases'] as { refused?: unknown[] } | undefined;
     return l?.refused?.length ?? null;

@@ -60,7 +60,12 @@ export interface FdbRow {
   mac: string;
   vtep: string;
   port: number;
-  kind: 'static' | 'learned';
+  /**
+   * static: from the control plane (routed mode's peers, L2 mode's pinned
+   * MACs); learned: L2 mode, from traffic; flood: an L2 flood-list member,
+   * shown as `bridge fdb` shows one, MAC 00:00:00:00:00:00 (ageSeconds 0).
+   */
+  kind: 'static' | 'learned' | 'flood';
   /** Whole seconds since the entry was made or last refreshed. */
   ageSeconds: number;
 }
@@ -88,6 +93,8 @@ export interface PeerRow {
 
 /** `stats`: who this daemon is, and its counters. */
 export interface StatsData {
+  /** routed or l2. Optional: a daemon from before L2 mode is routed. */
+  mode?: 'routed' | 'l2';
   tap: string;
   vni: number;
   port: number;
@@ -103,7 +110,7 @@ export interface StatsData {
   /** Each port's own counters as the port reports them (PortStats and whatever the port adds), or null. */
   ports: { tap: Record<string, unknown> | null; udp: Record<string, unknown> | null };
   /** Table sizes. */
-  tables: { fdb: number; arp: number; peers: number };
+  tables: { fdb: number; arp: number; peers: number; floodList?: number };
   /**
    * The routes vxtap owns (README, "Routes are owned"): their route protocol
    * (`ip route show proto 118`), how many peer routes were refused since

@@ -28,6 +28,8 @@ export interface Inspectable {
     readonly routeConflicts: number;
   };
   readonly tapName: string;
+  /** L2 mode: the flood list (absent in routed mode). */
+  readonly vteps?: () => readonly { readonly publicIp: string; readonly port: number; readonly vtepMac: string | null }[];
   /** The node's stats for logs; the API takes the ports' counters from it (`tapPort`, `udpPort`). */
   stats(): Record<string, unknown>;
 }
@@ -42,11 +44,14 @@ export interface DaemonInfo {
   readonly io: string;
 }
 
+/** The FDB, then (L2 mode) the flood list as `bridge fdb` shows it: one all-zeros row per VTEP. */
 export function fdbRows(node: Inspectable, now: number): FdbRow[] {
-  return [...node.sw.fdb.entries()].map((e) => {
+  const rows: FdbRow[] = [...node.sw.fdb.entries()].map((e) => {
     const d = node.sw.fdb.describe(e);
     return { mac: d.mac, vtep: d.vtep, port: d.port, kind: d.kind, ageSeconds: Math.max(0, Math.floor((now - d.updatedAt) / 1000)) };
   });
+  for (const v of node.vteps?.() ?? []) rows.push({ mac: '00:00:00:00:00:00', vtep: v.publicIp, port: v.port, kind: 'flood', ageSeconds: 0 });
+  return rows;
 }
 
 export function arpRows(node: Inspectable): ArpRow[] {
@@ -59,6 +64,12 @@ export function arpRows(node: Inspectable): ArpRow[] {
 }
 
 export function peerRows(node: Inspectable): PeerRow[] {
+  // L2 mode has no leases and no routes: its peers are the flood list's VTEPs.
+  if (node.vteps !== undefined) {
+    const vteps: PeerRow[] = node.vteps().map((v) => ({ subnet: '-', publicIp: v.publicIp, vtepMac: v.vtepMac, route: `flood list (UDP port ${v.port})`, error: null }));
+    for (const [ip, error] of node.installer.failed) vteps.push({ subnet: '-', publicIp: ip, vtepMac: null, route: null, error });
+    return vteps;
+  }
   const rows: PeerRow[] = node.installer.peers.map((p) => {
     const c = parseCidr(p.subnet);
     return { subnet: p.subnet, publicIp: p.publicIp, vtepMac: p.vtepMac, route: `${formatCidr(c)} via ${formatIpv4(c.addr)} dev ${node.tapName} onlink`, error: null };
@@ -74,7 +85,9 @@ export function peerRows(node: Inspectable): PeerRow[] {
 
 export function statsData(node: Inspectable, info: DaemonInfo, startedAt: number, now: number): StatsData {
   const s = node.stats();
+  const floodList = node.vteps?.().length;
   return {
+    ...(floodList !== undefined ? { mode: 'l2' as const } : { mode: 'routed' as const }),
     tap: node.tapName,
     vni: info.vni,
     port: info.port,
@@ -87,7 +100,7 @@ export function statsData(node: Inspectable, info: DaemonInfo, startedAt: number
     uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000)),
     counters: node.sw.counters.snapshot(),
     ports: { tap: plainObject(s['tapPort']), udp: plainObject(s['udpPort']) },
-    tables: { fdb: node.sw.fdb.size, arp: node.sw.arp.size, peers: node.installer.peers.length },
+    tables: { fdb: node.sw.fdb.size, arp: node.sw.arp.size, peers: node.installer.peers.length, ...(floodList !== undefined ? { floodList } : {}) },
     routes: { protocol: RTPROT_VXTAP, conflicts: node.installer.routeConflicts, failedPeers: node.installer.failed.size },
     offloads: offloadsOf(s),
     ...leasesStats(s),

@@ -1,0 +1,119 @@
+/**
+ * An L2-mode node (`vxtap run --mode l2`): a classic VXLAN switch port, the
+ * way a kernel vxlan device in a bridge is one.
+ *
+ *   1. port      open the TAP; MAC = VTEP MAC, MTU = underlay MTU - 50, no
+ *                address, up, a port of --bridge when named (over rtnetlink);
+ *   2. ports     the UDP port (as in routed mode, ports.ts), with the pcap
+ *                recorder when asked;
+ *   3. switch    the L2 pipeline: learning, head-end replication to the flood
+ *                list, ARP suppression; started before the flood list exists;
+ *   4. VTEPs     the control plane's snapshot, then every batch, into the
+ *                flood list and the pinned MACs (control/vtep-installer.ts);
+ *   5. ageing    a timer ages learned MACs and ARP entries out once a second.
+ * There are no routes, no subnet and no lease: the TAP's addresses, if any,
+ * are the user's (or the bridge's).
+ */
+import type { Logger } from 'pino';
+import type { KernelNet, Underlay } from '../control/kernel';
+import { vtepMtu } from '../control/kernel';
+import type { L2Network } from '../control/l2-network';
+import { VtepInstaller } from '../control/vtep-installer';
+import { createTracer } from '../switch/trace';
+import { Switch } from '../switch/switch';
+import { parseIpv4 } from '../wire/addr';
+import type { NodeOptions, RunningNode } from './node';
+import { openNet, openTap, portStats, recordPorts, watchPortErrors } from './ports';
+
+export interface L2NodeOptions extends NodeOptions {
+  bridge?: string | undefined;
+  /** A learned MAC (and a snooped ARP entry) is forgotten after this long without traffic. */
+  ageingSeconds: number;
+  fdbMax: number;
+  arpSuppress: boolean;
+  acceptUnknownVteps: boolean;
+}
+
+/** How often learned entries are aged: the kernel's bridge runs its GC about as often. */
+const AGEING_TICK_MS = 1000;
+
+export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: string, kernel: KernelNet, opts: L2NodeOptions, log: Logger,
+  failed: { promise: Promise<Error>; fail: (e: Error) => void }): Promise<RunningNode> {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const undo = async (): Promise<void> => {
+    for (const f of cleanups.reverse()) {
+      try { await f(); } catch (err) { log.warn({ err }, 'clean-up step failed'); }
+    }
+  };
+  cleanups.push(() => l2.close());
+  try {
+    const mtu = vtepMtu(underlay.mtu);
+    const offload = opts.offload !== false;
+    const rawTap = openTap(opts.tap ?? `vxtap.${l2.vni}`, offload, log);
+    cleanups.push(() => rawTap.close());
+    await kernel.setupL2Port({ tap: rawTap.name, mac: l2.vtepMac, underlayMtu: underlay.mtu, bridge: opts.bridge });
+    log.info({ tap: rawTap.name, vtepMac: l2.vtepMac, vni: l2.vni, port: l2.port, io: opts.io, bridge: opts.bridge ?? null, mtu },
+      `L2 port ${rawTap.name}: MAC ${l2.vtepMac}, MTU ${mtu}, no address${opts.bridge !== undefined ? `, a port of bridge ${opts.bridge}` : ''}; VNI ${l2.vni}, UDP port ${l2.port}, io ${opts.io}`);
+
+    const { port: rawNet, io } = await openNet({ io: opts.io, port: l2.port, publicIp, sockBuf: opts.sockBuf, offload }, log);
+    cleanups.push(() => rawNet.close());
+    const { tap, net } = recordPorts(opts.pcap, rawTap, rawNet, { localIp: publicIp, localPort: l2.port }, log, cleanups);
+    watchPortErrors(tap, net, rawTap.name, l2.port, log, failed.fail);
+
+    let installerRef: VtepInstaller | null = null;
+    const tracer = opts.trace === undefined ? null : createTracer({
+      out: process.stdout,
+      format: opts.trace.format,
+      filter: opts.trace.filter,
+      vni: l2.vni,
+      port: l2.port,
+      localIp: publicIp,
+      describePeer: (ip) => (installerRef?.vteps.some((v) => parseIpv4(v.publicIp) === ip) === true ? `VTEP ${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255} (flood list)` : null),
+      onError: (err) => log.warn({ err }, `trace output failed: ${err.message}; tracing stopped, forwarding goes on`),
+    });
+    const sw = new Switch({
+      vni: l2.vni, tap, net, mtu, batchSize: opts.batchSize, tracer,
+      mode: 'l2',
+      l2: { port: l2.port, fdbMax: opts.fdbMax, ageingMs: opts.ageingSeconds * 1000, arpSuppress: opts.arpSuppress },
+      acceptUnknownVteps: opts.acceptUnknownVteps,
+    });
+    const installer = new VtepInstaller(sw, log);
+    installerRef = installer;
+    sw.start();
+
+    const ageing = setInterval(() => { sw.ageOut(Date.now()); }, AGEING_TICK_MS);
+    ageing.unref();
+    cleanups.push(() => clearInterval(ageing));
+
+    installer.apply((await l2.source.snapshot()).map((vtep) => ({ type: 'added' as const, vtep })));
+    l2.source.watch((batch) => installer.apply(batch));
+
+    let stopping: Promise<void> | null = null;
+    return {
+      mode: 'l2',
+      sw,
+      installer: { peers: [], failed: installer.failed, routeConflicts: 0 },
+      vteps: () => installer.vteps,
+      tapName: rawTap.name,
+      io,
+      failed: failed.promise,
+      stats: () => ({
+        ...sw.counters.snapshot(),
+        ...portStats(rawTap, rawNet),
+        fdb: [...sw.fdb.entries()].map((e) => sw.fdb.describe(e)),
+        floodList: installer.vteps.map((v) => ({ publicIp: v.publicIp, port: v.port })),
+        arp: sw.arp.list(),
+      }),
+      stop: () => {
+        stopping ??= (async () => {
+          await l2.source.close();
+          await undo();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
