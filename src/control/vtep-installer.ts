@@ -67,11 +67,19 @@ export class VtepInstaller {
       this.log.warn({ vtep: v.publicIp, problem }, `VTEP ${v.publicIp} not added to the flood list: ${problem}`);
       return false;
     }
-    this.failed.delete(v.publicIp);
     const old = this.byIp.get(v.publicIp);
     if (old !== undefined) this.remove(old, true);
     const ip = parseIpv4(v.publicIp);
-    this.sw.floodList.add(ip, v.port);
+    try {
+      this.sw.floodList.add(ip, v.port);
+    } catch (err) {
+      // The flood list refuses a VTEP on another UDP port than the segment's (flood-list.ts says why).
+      const problem = (err as Error).message;
+      this.failed.set(v.publicIp, problem);
+      this.log.warn({ vtep: v.publicIp, problem }, `VTEP ${v.publicIp} not added to the flood list: ${problem}`);
+      return false;
+    }
+    this.failed.delete(v.publicIp);
     for (const m of v.macs) this.sw.fdb.set(macKeyFromString(m), ip, v.port);
     this.byIp.set(v.publicIp, v);
     if (!quiet) this.log.info({ vtep: v.publicIp, port: v.port, macs: v.macs.length }, `VTEP ${v.publicIp}:${v.port} joined the flood list${v.macs.length > 0 ? ` with ${v.macs.length} static MAC(s)` : ''}`);

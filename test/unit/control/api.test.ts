@@ -117,7 +117,7 @@ test('server: fdb, arp, peers, stats from the node', async () => {
     assert.equal(s.uptimeSeconds, 0);
     assert.equal(s.pid, process.pid);
     assert.deepEqual({ ...s, uptimeSeconds: 0, pid: 0, counters: null }, {
-      tap: 'vxtap.42', ...INFO, pid: 0, uptimeSeconds: 0, counters: null,
+      mode: 'routed', tap: 'vxtap.42', ...INFO, pid: 0, uptimeSeconds: 0, counters: null,
       ports: { tap: { rxTruncated: 0, rxErrors: 0, txSkipped: 0, lastTxError: null }, udp: { rxTruncated: 0, rxErrors: 1, txSkipped: 0, lastTxError: 'ENOBUFS' } },
       tables: { fdb: 1, arp: 2, peers: 1 },
       routes: { protocol: 118, conflicts: 2, failedPeers: 1 },
@@ -126,6 +126,38 @@ test('server: fdb, arp, peers, stats from the node', async () => {
     assert.equal(s.counters.drops['vxlan-unknown-vni'], 1);
     assert.equal(s.counters.drops['unknown-vtep'], 0);
   });
+});
+
+test('L2 node: fdb adds one flood row per VTEP (MAC 00:00:00:00:00:00, as bridge fdb), peers lists the VTEPs, stats says l2 with the flood list size', async () => {
+  const path = join(dir, `s${n++}`, 'ctl.sock');
+  const base = fakeNode();
+  (base.sw.fdb as Fdb).learn(macKeyFromString('aa:bb:cc:00:00:01'), parseIpv4('192.168.90.3'), 4789, T0 + 2_000);
+  const vteps = [{ publicIp: '192.168.90.2', port: 4789, vtepMac: null, macs: [] }, { publicIp: '192.168.90.3', port: 4789, vtepMac: '02:76:c0:a8:5a:03', macs: [] }];
+  const node: Inspectable = {
+    ...base,
+    installer: { peers: [], failed: new Map([['192.168.90.9', 'bad UDP port 0']]), routeConflicts: 0 },
+    vteps: () => vteps,
+  };
+  const srv = await ControlServer.start({ node, info: { ...INFO, subnet: '-' }, path, log, now: () => T0 + 12_500 });
+  try {
+    const fdb = await request(path, 'fdb');
+    assert.deepEqual(fdb.filter((r) => r.kind !== 'static'), [
+      { mac: 'aa:bb:cc:00:00:01', vtep: '192.168.90.3', port: 4789, kind: 'learned', ageSeconds: 10 },
+      { mac: '00:00:00:00:00:00', vtep: '192.168.90.2', port: 4789, kind: 'flood', ageSeconds: 0 },
+      { mac: '00:00:00:00:00:00', vtep: '192.168.90.3', port: 4789, kind: 'flood', ageSeconds: 0 },
+    ]);
+    assert.deepEqual(await request(path, 'peers'), [
+      { subnet: '-', publicIp: '192.168.90.2', vtepMac: null, route: 'flood list (UDP port 4789)', error: null },
+      { subnet: '-', publicIp: '192.168.90.3', vtepMac: '02:76:c0:a8:5a:03', route: 'flood list (UDP port 4789)', error: null },
+      { subnet: '-', publicIp: '192.168.90.9', vtepMac: null, route: null, error: 'bad UDP port 0' },
+    ]);
+    const s = await request(path, 'stats');
+    assert.equal(s.mode, 'l2');
+    assert.equal(s.tables.floodList, 2);
+    assert.equal(s.counters.l2.learned, 0, 'the fake learned through the FDB directly, not the switch: the counter is the switch\'s');
+  } finally {
+    await srv.close();
+  }
 });
 
 test('server: the answers are live (a change shows in the next request)', async () => {
