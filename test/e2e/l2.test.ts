@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, needCommand, needNamespaces } from '../helpers/netns';
 import { tcpTransfer } from '../helpers/tcp';
-import { allKernel, BroadcastReceiver, L2Fabric, macFlood, sendUdp, UnderlayCapture, type Kind, type L2Counters, type VtepOpts } from '../helpers/l2';
+import { allKernel, BroadcastReceiver, L2Fabric, macFlood, sendFrame, sendUdp, UnderlayCapture, type Kind, type L2Counters, type VtepOpts } from '../helpers/l2';
 
 const vtepKind = (dflt: Kind): Kind => (allKernel ? 'kernel' : dflt);
 const HOSTS = {
@@ -148,6 +148,24 @@ test('vxtap --mode l2: a VXLAN switch beside kernel vxlan (bridges, containers, 
           }
         } finally {
           for (const r of receivers) r.stop();
+        }
+      });
+    });
+
+    await t.test('4b. unknown unicast and multicast are flooded the same way: one copy per other VTEP, none sent back', async () => {
+      await withVteps({}, async () => {
+        const kinds = { unknown: '02:77:00:00:ff:ff', multicast: '01:00:5e:01:02:03' };
+        const senders = ['c1a', 'c2a', 'c3a'];
+        const caps = await UnderlayCapture.start(lab, hosts, dir, 'bum');
+        for (const s of senders) for (const mac of Object.values(kinds)) sendFrame(lab, s, mac, `bum-${s}`);
+        const datagrams = (await Promise.all(caps.map((c) => c.stop()))).flat();
+        for (const s of senders) {
+          const from = fab.hostOf.get(s)!;
+          const want = hosts.filter((o) => o !== from).map((o) => `${fab.hostIp(from)}->${fab.hostIp(o)}`).sort();
+          for (const [what, mac] of Object.entries(kinds)) {
+            const pairs = datagrams.filter((d) => d.innerSrcMac === fab.container(s).mac && d.innerDstMac === mac).map((d) => `${d.src}->${d.dst}`).sort();
+            fab.check(JSON.stringify(pairs) === JSON.stringify(want), `${what} frame from ${s} behind ${from} (${fab.kind(from)}) on the underlay: ${pairs.join(', ')}; want ${want.join(', ')}`);
+          }
         }
       });
     });

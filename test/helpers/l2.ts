@@ -392,6 +392,11 @@ export function sendUdp(lab: Lab, container: string, dst: string, port: number, 
     dst, String(port), payload]);
 }
 
+/** Sends one raw Ethernet frame (EtherType 0x88b5) from a container's eth0 to `dstMac`. */
+export function sendFrame(lab: Lab, container: string, dstMac: string, tag: string): void {
+  lab.exec(container, ['python3', join(PY_TOOLS, 'eth-send.py'), 'eth0', dstMac, tag]);
+}
+
 /** Sends `count` broadcast frames with random (locally administered, unicast) source MACs out of a container's eth0. */
 export function macFlood(lab: Lab, container: string, count: number, seed = 1): void {
   lab.exec(container, ['python3', join(PY_TOOLS, 'mac-flood.py'), 'eth0', String(count), String(seed)]);
