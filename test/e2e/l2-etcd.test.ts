@@ -49,32 +49,32 @@ test('vxtap --mode l2 with etcd: the flood list follows hosts that join, stop an
     // The segment's VNI and port, in flannel's config key (Network is not used in L2 mode).
     await etcd.ctl(['put', `${PREFIX}/config`, JSON.stringify({ Network: '10.78.0.0/16', Backend: { Type: 'vxlan', VNI, Port: PORT } })]);
 
-    await t.test('two hosts register and flood to each other', async () => {
+    await t.test('two hosts register and flood to each other', () => fab.explained(async () => {
       await Promise.all([fab.startVtep('h1', { control }), fab.startVtep('h2', { control })]);
       await fab.waitFor('h1 and h2 flood to each other', () => same(flood('h1'), ips('h2')) && same(flood('h2'), ips('h1')), 5000);
       fab.check(same(await registered(), ips('h1', 'h2')), `etcd holds h1 and h2: ${(await registered()).join(' ')}`);
       fab.ping('c1', 'c2');
       fab.ping('c2', 'c1');
-    });
+    }));
 
-    await t.test('a host that joins is in every flood list within 5 s, and traffic flows to it', async () => {
+    await t.test('a host that joins is in every flood list within 5 s, and traffic flows to it', () => fab.explained(async () => {
       await fab.startVtep('h3', { control });
       await fab.waitFor('h3 in every flood list, and h1, h2 in its own', () =>
         same(flood('h1'), ips('h2', 'h3')) && same(flood('h2'), ips('h1', 'h3')) && same(flood('h3'), ips('h1', 'h2')), 5000);
       fab.ping('c3', 'c1');
       fab.ping('c1', 'c3');
       fab.ping('c2', 'c3');
-    });
+    }));
 
-    await t.test('a host stopped cleanly leaves every flood list (its key is deleted at once)', async () => {
+    await t.test('a host stopped cleanly leaves every flood list (its key is deleted at once)', () => fab.explained(async () => {
       const code = await fab.stopVtep('h3');
       fab.check(code === 0, `vxtap on h3 exits 0 on SIGTERM, got ${code}`);
       await fab.waitFor('h3 gone from h1\'s and h2\'s flood lists', () => same(flood('h1'), ips('h2')) && same(flood('h2'), ips('h1')), 5000);
       fab.check(same(await registered(), ips('h1', 'h2')), `h3's key is gone from etcd: ${(await registered()).join(' ')}`);
       fab.ping('c1', 'c2');
-    });
+    }));
 
-    await t.test('a host killed with SIGKILL leaves when its lease expires, and its learned MACs go with it', async () => {
+    await t.test('a host killed with SIGKILL leaves when its lease expires, and its learned MACs go with it', () => fab.explained(async () => {
       await fab.startVtep('h3', { control });
       await fab.waitFor('h3 back in every flood list', () => same(flood('h1'), ips('h2', 'h3')) && same(flood('h2'), ips('h1', 'h3')), 5000);
       fab.ping('c3', 'c1');
@@ -87,7 +87,7 @@ test('vxtap --mode l2 with etcd: the flood list follows hosts that join, stop an
         same(flood('h1'), ips('h2')) && same(flood('h2'), ips('h1')) && fab.learned('h1', c3.mac).length === 0 && fab.learned('h2', c3.mac).length === 0, LEASE_EXPIRY_MS);
       fab.check(same(await registered(), ips('h1', 'h2')), `h3's key expired: ${(await registered()).join(' ')}`);
       fab.ping('c1', 'c2');
-    });
+    }));
   } finally {
     await fab.stopAll().catch(() => undefined);
     await etcd?.stop();

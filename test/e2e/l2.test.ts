@@ -56,7 +56,7 @@ test('vxtap --mode l2: a VXLAN switch beside kernel vxlan (bridges, containers, 
     let codes: Record<string, number> = {};
     try {
       await fab.startAll(opts);
-      await fn();
+      await fab.explained(fn);
     } finally {
       codes = await fab.stopAll();
     }

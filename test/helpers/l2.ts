@@ -245,6 +245,21 @@ export class L2Fabric {
     return out.join('\n');
   }
 
+  /**
+   * Runs `fn`; an error that does not show the fabric yet (a TCP transfer
+   * that failed, a command that threw) gets `describe()` appended, taken
+   * while the VTEPs are still up.
+   */
+  async explained(fn: () => Promise<void> | void): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      const e = err as Error;
+      if (!e.message.includes('== h')) e.message = `${e.message}\n${this.describe()}`;
+      throw e;
+    }
+  }
+
   /** Asserts, with the whole fabric printed when it fails. */
   check(cond: boolean, what: string): void {
     if (!cond) assert.fail(`${what}\n${this.describe()}`);
