@@ -18,14 +18,17 @@ import type { TestContext } from 'node:test';
 export const inCI = process.env.CI === 'true';
 
 /**
- * A test file's namespace prefix. `VXT_NS_TAG` (one letter) replaces the
- * third letter of 'vxt-…', so two checkouts can run the same test file at
- * once on one machine without their namespaces colliding ('vxa-e2e-');
- * the length stays the same, so derived interface names still fit.
+ * A test file's namespace prefix. `VXT_NS_TAG` (one letter, either case)
+ * replaces the third letter of 'vxt-…', so two checkouts can run the same
+ * test file at once on one machine without their namespaces colliding
+ * ('vxa-e2e-', 'vxN-e2e-'). An upper-case tag used to be ignored silently,
+ * which left two checkouts on the same 'vxt-' names, each deleting the
+ * other's namespaces as stale. The length stays the same, so derived
+ * interface names still fit.
  */
 export function nsPrefix(prefix: string): string {
   const tag = process.env.VXT_NS_TAG;
-  if (!tag || !/^[a-z]$/.test(tag) || !prefix.startsWith('vxt-')) return prefix;
+  if (!tag || !/^[a-zA-Z]$/.test(tag) || !prefix.startsWith('vxt-')) return prefix;
   return `vx${tag}${prefix.slice(3)}`;
 }
 
