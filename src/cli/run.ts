@@ -131,7 +131,8 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
       process.exit(130);
     }
     signalled = sig;
-    if (backend.b instanceof EtcdNetwork || backend.b instanceof EtcdL2Network) backend.b.abort(); // a start-up still retrying ends
+    // A start-up still retrying ends. Not once up: L2 mode's clean stop deletes its key through that client.
+    if (running === null && (backend.b instanceof EtcdNetwork || backend.b instanceof EtcdL2Network)) backend.b.abort();
     wake();
   };
   process.on('SIGTERM', onSignal);
