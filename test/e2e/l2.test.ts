@@ -227,8 +227,9 @@ test('vxtap --mode l2: a VXLAN switch beside kernel vxlan (bridges, containers, 
       const c1a = fab.container('c1a');
       /** Flush c2a's neighbours, capture h2's underlay while c2a pings c1a; returns the ARP requests for c1a h2 sent. */
       const arpFromH2 = async (): Promise<string[]> => {
-        fab.ping('c2a', 'c1a', 1); // the first exchange: h2 sees c1a's ARP reply
-        lab.exec('c2a', ['ip', 'neigh', 'flush', 'dev', 'eth0']);
+        fab.flushNeighbours('c2a');
+        fab.ping('c2a', 'c1a', 1); // the first exchange: c2a asks, h2 sees c1a's ARP reply cross
+        fab.flushNeighbours('c2a');
         const caps = await UnderlayCapture.start(lab, ['h2'], dir, 'arp');
         fab.ping('c2a', 'c1a', 1);
         const seen = await caps[0]!.stop();

@@ -161,8 +161,19 @@ export class L2Fabric {
     await waitFor(`${host}: ${DEV} enslaved to br0 and up`, () => /master br0/.test(this.lab.tryExec(host, ['ip', 'link', 'show', DEV]).stdout), 5000);
   }
 
+  /**
+   * Brings up every VTEP, after emptying every container's neighbour table:
+   * each test starts as a fresh segment would, its first exchange an ARP
+   * request and reply across it (what ARP suppression learns from), not a
+   * unicast on an entry left by the test before.
+   */
   async startAll(opts: VtepOpts = {}): Promise<void> {
+    for (const c of this.containers) this.flushNeighbours(c.name);
     await Promise.all(Object.keys(this.hosts).map((h) => this.startVtep(h, opts)));
+  }
+
+  flushNeighbours(container: string): void {
+    this.lab.exec(container, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
   }
 
   /** Takes the host's VTEP down: deletes the kernel device, or stops the daemon (SIGTERM unless told) and returns its exit code. */
