@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, needCommand, needNamespaces } from '../helpers/netns';
+import { TOOLS } from '../helpers/daemon';
 import { tcpTransfer } from '../helpers/tcp';
 import { allKernel, BroadcastReceiver, L2Fabric, macFlood, sendFrame, sendUdp, UnderlayCapture, type Kind, type L2Counters, type VtepOpts } from '../helpers/l2';
 
@@ -39,6 +40,8 @@ const HOSTS = {
   h2: { ip: '192.168.77.2', kind: vtepKind('vxtap'), containers: [{ name: 'c2a', ip: '10.77.0.21', mac: '02:77:00:00:00:21' }] },
   h3: { ip: '192.168.77.3', kind: vtepKind('vxtap'), containers: [{ name: 'c3a', ip: '10.77.0.31', mac: '02:77:00:00:00:31' }] },
 };
+/** A host on the underlay that is no VTEP of the segment. */
+const STRANGER_IP = '192.168.77.9';
 const BCAST = '10.77.0.255';
 const BCAST_PORT = 9999;
 
@@ -67,13 +70,23 @@ test('vxtap --mode l2: a VXLAN switch beside kernel vxlan (bridges, containers, 
   };
   const counters = (h: string): L2Counters | null => fab.counters(h);
   const vxtapHosts = hosts.filter((h) => fab.kind(h) === 'vxtap');
+  /** A VXLAN datagram (VNI 42) around a broadcast frame from `srcMac`, sent from `fromNs` (its underlay address) to h2's VTEP. */
+  const vxlanToH2 = (fromNs: string, fromIp: string, srcMac: string): void => {
+    const hex = '08000000' + (42).toString(16).padStart(6, '0') + '00' + 'ffffffffffff' + srcMac.replace(/:/g, '') + '88b5' + '00'.repeat(46);
+    lab.exec(fromNs, [process.execPath, join(TOOLS, 'udp-send.js'), fromIp, fab.hostIp('h2'), '4789', hex]);
+  };
 
   try {
-    fab.build();
+    fab.build({ x: `${STRANGER_IP}/24` });
 
     await t.test('1. every container pings every other one (all pairs, behind both kinds of host)', async () => {
       await withVteps({}, () => {
         pingAll();
+        // Full-size frames, DF set: 1422 bytes of ICMP payload make a 1450-byte IP packet, the overlay MTU.
+        for (const [a, b] of [['c1a', 'c2a'], ['c2a', 'c1a'], ['c2a', 'c3a'], ['c3a', 'c1b']] as const) {
+          const r = lab.tryExec(a, ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '1422', fab.container(b).ip]);
+          fab.check(/ 0% packet loss/.test(r.stdout), `a 1450-byte packet (DF) ${a} -> ${b}:\n${r.stdout}${r.stderr}`);
+        }
         // The TAP (or the kernel device) is a bridge port at the overlay MTU.
         for (const h of hosts) {
           const link = (JSON.parse(lab.exec(h, ['ip', '-j', '-d', 'link', 'show', 'vx0'])) as { mtu: number; master?: string }[])[0]!;
@@ -249,6 +262,42 @@ test('vxtap --mode l2: a VXLAN switch beside kernel vxlan (bridges, containers, 
         const flooded = await arpFromH2();
         fab.check(JSON.stringify(flooded) === JSON.stringify([fab.hostIp('h1'), fab.hostIp('h3')]), `the ARP request for ${c1a.ip} is flooded once to each other VTEP: ${flooded.join(', ')}`);
         if (before) fab.check(counters('h2')!.arpSuppressed === before.arpSuppressed, 'nothing suppressed with --no-arp-suppress');
+      });
+    });
+    await t.test('9. a VXLAN frame from a host in no flood list is dropped (unknown-vtep); with --accept-unknown-vteps it is learned', async () => {
+      const mac = '02:77:00:00:00:99';
+      if (fab.kind('h2') === 'vxtap') {
+        await withVteps({}, async () => {
+          const before = fab.drops('h2')['unknown-vtep'] ?? 0;
+          vxlanToH2('x', STRANGER_IP, mac);
+          await fab.waitFor('h2 counts the stranger\'s datagram as unknown-vtep', () => (fab.drops('h2')['unknown-vtep'] ?? 0) > before, 5000);
+          fab.check(fab.learned('h2', mac).length === 0, 'nothing learned from a stranger');
+        });
+      }
+      // The kernel's device takes any sender (what --accept-unknown-vteps opts into).
+      await withVteps({ extra: ['--accept-unknown-vteps'] }, async () => {
+        vxlanToH2('x', STRANGER_IP, mac);
+        await fab.waitFor('h2 learned the stranger\'s MAC behind it', () => fab.learned('h2', mac)[0]?.vtep === STRANGER_IP, 5000);
+      });
+    });
+
+    await t.test('10. MACs pinned in the peers file are static rows before any traffic; a frame from another VTEP claiming one is dropped (l2-static-mac) and moves nothing', async (tt: TestContext) => {
+      if (fab.kind('h2') !== 'vxtap') { tt.skip('vxtap only: the kernel hosts here have no peers file'); return; }
+      const c1a = fab.container('c1a');
+      const pinnedRow = (h: string) => fab.fdb(h).filter((r) => r.mac === c1a.mac);
+      await withVteps({ pinned: { h1: [c1a.mac] } }, async () => {
+        for (const h of vxtapHosts) {
+          const rows = pinnedRow(h);
+          fab.check(rows.length === 1 && rows[0]!.kind === 'static' && rows[0]!.vtep === fab.hostIp('h1'), `${h}: c1a pinned behind h1: ${JSON.stringify(rows)}`);
+        }
+        const before = fab.drops('h2')['l2-static-mac'] ?? 0;
+        // From h3's underlay address (a VTEP of the segment), not through a bridge: no bridge learns the claim.
+        vxlanToH2('h3', fab.hostIp('h3'), c1a.mac);
+        await fab.waitFor('h2 counts the claim as l2-static-mac', () => (fab.drops('h2')['l2-static-mac'] ?? 0) > before, 5000);
+        const rows = pinnedRow('h2');
+        fab.check(rows.length === 1 && rows[0]!.kind === 'static' && rows[0]!.vtep === fab.hostIp('h1'), `h2: c1a still pinned behind h1: ${JSON.stringify(rows)}`);
+        fab.ping('c2a', 'c1a');
+        fab.ping('c3a', 'c1a');
       });
     });
   } finally {
