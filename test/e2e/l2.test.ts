@@ -76,6 +76,50 @@ test('vxtap --mode l2: a VXLAN switch beside kernel vxlan (bridges, containers, 
     lab.exec(fromNs, [process.execPath, join(TOOLS, 'udp-send.js'), fromIp, fab.hostIp('h2'), '4789', hex]);
   };
 
+  /**
+   * Every container sends one UDP broadcast (to 10.77.0.255) with receivers in all: each other container gets
+   * each exactly once, and the underlay carries exactly one copy from the sender's host to each other host and
+   * none from anyone else (head-end replication, split horizon). `tag` names the pcap files.
+   */
+  const broadcastCheck = async (tag: string): Promise<void> => {
+    const receivers = names.map((c) => new BroadcastReceiver(lab, c, BCAST_PORT));
+    try {
+      await Promise.all(receivers.map((r) => r.ready()));
+      const before = Object.fromEntries(vxtapHosts.map((h) => [h, counters(h)!]));
+      const caps = await UnderlayCapture.start(lab, hosts, dir, tag);
+      for (const s of names) sendUdp(lab, s, BCAST, BCAST_PORT, `b-${s}`);
+      const others = (s: string): BroadcastReceiver[] => receivers.filter((r) => r.container !== s);
+      await fab.waitFor('every broadcast at every other container', () => names.every((s) => others(s).every((r) => r.received().includes(`b-${s}`))), 10000);
+      const seen = await Promise.all(caps.map((c) => c.stop())); // its grace period also lets a late duplicate arrive
+      for (const s of names) {
+        for (const r of others(s)) {
+          const n = r.received().filter((p) => p === `b-${s}`).length;
+          fab.check(n === 1, `${r.container} received the broadcast of ${s} ${n} times (all: ${r.received().join(' ')})`);
+        }
+      }
+      const datagrams = seen.flat();
+      for (const s of names) {
+        const c = fab.container(s);
+        const from = fab.hostOf.get(s)!;
+        const carried = datagrams.filter((d) => d.innerSrcMac === c.mac && d.innerUdpDport === BCAST_PORT);
+        fab.check(carried.every((d) => d.vni === 42), `VNI 42 on every datagram`);
+        const pairs = carried.map((d) => `${d.src}->${d.dst}`).sort();
+        const want = hosts.filter((o) => o !== from).map((o) => `${fab.hostIp(from)}->${fab.hostIp(o)}`).sort();
+        // Exactly one copy from the sender's host to each other host, and nothing from anyone else: a host
+        // that received the flooded frame from the network did not send it back into the network.
+        fab.check(JSON.stringify(pairs) === JSON.stringify(want), `broadcast of ${s} behind ${from} (${fab.kind(from)}) on the underlay: ${pairs.join(', ')}; want ${want.join(', ')}`);
+      }
+      for (const h of vxtapHosts) {
+        const after = counters(h)!;
+        const own = fab.containers.filter((c) => fab.hostOf.get(c.name) === h).length;
+        fab.check(after.floodedFrames - before[h]!.floodedFrames >= own && after.floodCopies - before[h]!.floodCopies >= own * (hosts.length - 1),
+          `${h}: flooded ${own} frame(s), ${hosts.length - 1} copies each: before ${JSON.stringify(before[h])}, after ${JSON.stringify(after)}`);
+      }
+    } finally {
+      for (const r of receivers) r.stop();
+    }
+  };
+
   try {
     fab.build({ x: `${STRANGER_IP}/24` });
 
@@ -104,6 +148,16 @@ test('vxtap --mode l2: a VXLAN switch beside kernel vxlan (bridges, containers, 
       });
     });
 
+    for (const variant of [['--io', 'dgram'], ['--no-offload']]) {
+      await t.test(`2b. with ${variant.join(' ')}: every pair pings, 10 MiB of TCP cross intact kernel <-> vxtap and vxtap <-> vxtap, broadcasts are replicated once per VTEP`, async () => {
+        await withVteps({ extra: variant }, async () => {
+          pingAll();
+          for (const [from, to] of [['c1a', 'c2a'], ['c3a', 'c1a'], ['c2a', 'c3a']] as const) await tcpTransfer(lab, from, to, fab.container(to).ip, 10);
+          await broadcastCheck(`bcast${variant.join('')}`);
+        });
+      });
+    }
+
     await t.test('3. each VTEP learns the remote containers\' MACs behind the right underlay address; the flood list is the other hosts', async () => {
       await withVteps({}, () => {
         pingAll();
@@ -126,42 +180,7 @@ test('vxtap --mode l2: a VXLAN switch beside kernel vxlan (bridges, containers, 
 
     await t.test('4. a UDP broadcast reaches every other container exactly once; one datagram per other VTEP (head-end replication), none sent back (split horizon)', async () => {
       await withVteps({}, async () => {
-        const receivers = names.map((c) => new BroadcastReceiver(lab, c, BCAST_PORT));
-        try {
-          await Promise.all(receivers.map((r) => r.ready()));
-          const before = Object.fromEntries(vxtapHosts.map((h) => [h, counters(h)!]));
-          const caps = await UnderlayCapture.start(lab, hosts, dir, 'bcast');
-          for (const s of names) sendUdp(lab, s, BCAST, BCAST_PORT, `b-${s}`);
-          const others = (s: string): BroadcastReceiver[] => receivers.filter((r) => r.container !== s);
-          await fab.waitFor('every broadcast at every other container', () => names.every((s) => others(s).every((r) => r.received().includes(`b-${s}`))), 10000);
-          const seen = await Promise.all(caps.map((c) => c.stop())); // its grace period also lets a late duplicate arrive
-          for (const s of names) {
-            for (const r of others(s)) {
-              const n = r.received().filter((p) => p === `b-${s}`).length;
-              fab.check(n === 1, `${r.container} received the broadcast of ${s} ${n} times (all: ${r.received().join(' ')})`);
-            }
-          }
-          const datagrams = seen.flat();
-          for (const s of names) {
-            const c = fab.container(s);
-            const from = fab.hostOf.get(s)!;
-            const carried = datagrams.filter((d) => d.innerSrcMac === c.mac && d.innerUdpDport === BCAST_PORT);
-            fab.check(carried.every((d) => d.vni === 42), `VNI 42 on every datagram`);
-            const pairs = carried.map((d) => `${d.src}->${d.dst}`).sort();
-            const want = hosts.filter((o) => o !== from).map((o) => `${fab.hostIp(from)}->${fab.hostIp(o)}`).sort();
-            // Exactly one copy from the sender's host to each other host, and nothing from anyone else: a host
-            // that received the flooded frame from the network did not send it back into the network.
-            fab.check(JSON.stringify(pairs) === JSON.stringify(want), `broadcast of ${s} behind ${from} (${fab.kind(from)}) on the underlay: ${pairs.join(', ')}; want ${want.join(', ')}`);
-          }
-          for (const h of vxtapHosts) {
-            const after = counters(h)!;
-            const own = fab.containers.filter((c) => fab.hostOf.get(c.name) === h).length;
-            fab.check(after.floodedFrames - before[h]!.floodedFrames >= own && after.floodCopies - before[h]!.floodCopies >= own * (hosts.length - 1),
-              `${h}: flooded ${own} frame(s), ${hosts.length - 1} copies each: before ${JSON.stringify(before[h])}, after ${JSON.stringify(after)}`);
-          }
-        } finally {
-          for (const r of receivers) r.stop();
-        }
+        await broadcastCheck('bcast');
       });
     });
 
