@@ -9,7 +9,7 @@ import pino from 'pino';
 import { EtcdL2Network } from '../../../src/control/etcd-l2';
 import type { L2Network, Vtep, VtepEvent } from '../../../src/control/l2-network';
 import { decodeVtep, vtepsPrefix } from '../../../src/control/etcd/vteps';
-import { ctlPutWithLease, EtcdFixture, prefixCtx, sleep, until, type PrefixCtx } from '../../helpers/etcd';
+import { ctlPutWithLease, EtcdFixture, EtcdProxy, prefixCtx, sleep, until, type PrefixCtx } from '../../helpers/etcd';
 
 const fx = new EtcdFixture();
 after(() => fx.stop());
@@ -64,9 +64,9 @@ function memLog(): { log: pino.Logger; lines: { level: number; msg: string }[] }
   return { log, lines };
 }
 
-async function join(c: Ctx, ip: string, opts: { ttlSeconds?: number; vni?: number | null; port?: number | null } = {}): Promise<Host> {
+async function join(c: Ctx, ip: string, opts: { ttlSeconds?: number; vni?: number | null; port?: number | null; endpoint?: string } = {}): Promise<Host> {
   const backend = new EtcdL2Network({
-    client: { endpoints: [c.etcd.endpoint], keepaliveMs: 1000, keepaliveTimeoutMs: 1000, callTimeoutMs: 2000 },
+    client: { endpoints: [opts.endpoint ?? c.etcd.endpoint], keepaliveMs: 1000, keepaliveTimeoutMs: 1000, callTimeoutMs: 2000 },
     prefix: c.prefix,
     ...(opts.vni === null ? {} : { vni: opts.vni ?? VNI }),
     ...(opts.port === null ? {} : { port: opts.port ?? 4789 }),
@@ -251,5 +251,35 @@ test('l2 etcd: an etcd restart loses nothing: the flood list stays while etcd is
   assert.deepEqual(a.flood.ips(), ['192.168.90.2', '192.168.90.3']);
   assert.deepEqual(b.flood.ips(), ['192.168.90.1', '192.168.90.3']);
   assert.equal(a.net.status().lease?.held, true);
+  assert.deepEqual([...a.flood.problems, ...b.flood.problems], []);
+});
+
+test('l2 etcd: a host cut off from etcd longer than its TTL leaves the others\' lists, keeps its own, and is back within 5 s of its return', async (t) => {
+  const c = await prefixCtx(fx, t);
+  if (!c) return;
+  const proxy = c.use(EtcdProxy.forEndpoint(c.etcd.endpoint), (p) => p.stop());
+  await proxy.start();
+  const a = await join(c, '192.168.90.1', { ttlSeconds: 2, endpoint: proxy.endpoint });
+  const b = await join(c, '192.168.90.2');
+  await until('a sees b', () => a.flood.table.has('192.168.90.2'));
+  await until('b sees a', () => b.flood.table.has('192.168.90.1'));
+
+  const aBatches = a.flood.batches.length;
+  proxy.cut();
+  await until('a\'s key expired: b drops a', () => !b.flood.table.has('192.168.90.1'), 6000);
+  await until('a knows etcd is away', () => a.net.status().etcd?.reachable === false, 5000);
+  await sleep(1000);
+  assert.deepEqual(a.flood.ips(), ['192.168.90.2'], 'a still floods to b meanwhile');
+  assert.equal(a.flood.batches.length, aBatches);
+  assert.equal(a.net.status().lease?.held, false, 'the registration is known to have run out');
+
+  proxy.restore();
+  const back = Date.now();
+  await until('a\'s key is back: b has a again', () => b.flood.table.has('192.168.90.1'), 5000);
+  assert.ok(Date.now() - back < 5000, `${Date.now() - back} ms`);
+  await until('a holds its registration', () => a.net.status().lease?.held === true && a.net.status().etcd?.reachable === true, 5000);
+  assert.ok(a.logs.some((l) => /expired; putting it back/.test(l.msg)), a.logs.map((l) => l.msg).join('\n'));
+  assert.deepEqual(b.flood.events(), ['removed 192.168.90.1', 'added 192.168.90.1']);
+  assert.equal(a.flood.batches.length, aBatches, 'nothing changed for a');
   assert.deepEqual([...a.flood.problems, ...b.flood.problems], []);
 });
