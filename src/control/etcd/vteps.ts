@@ -135,7 +135,11 @@ export class VtepRegistration {
   private watch: ResilientWatch | null = null;
   private failures = 0;
   private busy = false;
-  private again = false;
+  /** Put the key again at the next step (it was found gone or changed). */
+  private needPut = false;
+  /** A step was asked for while one ran. */
+  private rerun = false;
+  private registeredOnce = false;
   private closed = false;
   private readonly ttl: number;
   private readonly retry: BackoffOptions;
@@ -197,9 +201,9 @@ export class VtepRegistration {
       return Number(res.header.revision);
     }
     const old = this.leaseId;
-    const again = old !== null || this.again;
+    const again = this.registeredOnce;
     this.putRevision = Math.max(this.putRevision, Number(res.header.revision));
-    this.again = true;
+    this.registeredOnce = true;
     this.leaseId = grant.ID;
     this.expiresAt = Date.now() + Number(grant.TTL) * 1000;
     if (old !== null && old !== grant.ID) void this.client.leaseClient.leaseRevoke({ ID: old }).catch(() => undefined);
@@ -217,35 +221,51 @@ export class VtepRegistration {
     this.timer = setTimeout(() => { this.timer = null; void this.tick(); }, ms);
   }
 
-  /** A keep-alive; when the lease is gone, a new registration. */
+  /**
+   * One step of keeping the key: a new registration when the key was found
+   * gone or changed (`needPut`), else a keep-alive, which registers anew
+   * when the lease turns out to be gone. One step at a time: news that
+   * arrives during a step is handled by the next one, right after.
+   */
   private async tick(): Promise<void> {
-    if (this.closed || this.busy) return;
+    if (this.closed) return;
+    if (this.busy) { this.rerun = true; return; }
     this.busy = true;
+    const putting = this.needPut || this.leaseId === null;
     try {
       const id = this.leaseId;
-      let ttl = 0;
-      if (id !== null) ttl = await etcdCall(`renew lease ${id}`, () => keepAliveOnce(this.client, id, this.opts.renewTimeoutMs ?? 3000));
-      if (this.closed) return;
-      if (ttl > 0) {
-        this.expiresAt = Date.now() + ttl * 1000;
-        this.opts.onEvent?.({ type: 'renewed', expiresAt: this.expiresAt });
-      } else {
-        // Expired while etcd was away from us (or revoked): the key went with it.
-        this.opts.onEvent?.({ type: 'lost', reason: 'expired' });
+      if (putting || id === null) {
+        this.needPut = false;
         await this.register();
+      } else {
+        const ttl = await etcdCall(`renew lease ${id}`, () => keepAliveOnce(this.client, id, this.opts.renewTimeoutMs ?? 3000));
+        if (this.closed) return;
+        if (ttl > 0) {
+          this.expiresAt = Date.now() + ttl * 1000;
+          this.opts.onEvent?.({ type: 'renewed', expiresAt: this.expiresAt });
+        } else {
+          // Expired while etcd was away from us (or revoked): the key went with it.
+          this.opts.onEvent?.({ type: 'lost', reason: 'expired' });
+          await this.register();
+        }
       }
       this.failures = 0;
       this.schedule(this.renewDelay());
     } catch (err) {
       if (this.closed) return;
+      if (putting) this.needPut = true; // a failed put is tried again, not replaced by a keep-alive
       if (this.failures++ === 0) this.opts.onEvent?.({ type: 'failed', error: err as Error });
       this.schedule(backoffDelay(this.failures, this.retry));
     } finally {
       this.busy = false;
     }
+    if (this.rerun && !this.closed) {
+      this.rerun = false;
+      this.schedule(0);
+    }
   }
 
-  /** The own key's watch: gone or changed means put it back (now, not at the next renewal). */
+  /** The own key's watch: gone or changed means put it back now, not at the next renewal. */
   private onUpdate(u: WatchUpdate): void {
     if (this.closed) return;
     let kv: Kv | null | undefined;
@@ -259,29 +279,11 @@ export class VtepRegistration {
       }
     }
     if (kv === undefined) return;
-    if (kv !== null && kv.value === this.opts.value && kv.lease === this.leaseId) return;
-    if (kv !== null && kv.value === this.opts.value && kv.lease !== '0') return; // our own re-registration, seen before its answer
+    // Our own value on a lease: this host's (a registration seen before its answer counts too).
+    if (kv !== null && kv.value === this.opts.value && kv.lease !== '0') return;
     this.opts.onEvent?.({ type: 'lost', reason: kv === null ? 'deleted' : 'replaced' });
-    // A renewal now finds the lease gone (expired, revoked) and registers; a lease still alive
-    // (an operator's delete or overwrite) is renewed, so register here in that case.
-    void this.putBack();
-  }
-
-  private async putBack(): Promise<void> {
-    if (this.closed) return;
-    if (this.busy) { this.schedule(100); return; }
-    this.busy = true;
-    try {
-      await this.register();
-      this.failures = 0;
-      this.schedule(this.renewDelay());
-    } catch (err) {
-      if (this.closed) return;
-      if (this.failures++ === 0) this.opts.onEvent?.({ type: 'failed', error: err as Error });
-      this.schedule(backoffDelay(this.failures, this.retry));
-    } finally {
-      this.busy = false;
-    }
+    this.needPut = true;
+    this.schedule(0);
   }
 }
 
