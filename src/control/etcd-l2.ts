@@ -26,7 +26,9 @@ import { NoNetworkConfigError } from './etcd/errors';
 import { DEFAULT_PREFIX, MAX_VNI, parseL2SegmentConfig } from './etcd/network-config';
 import { etcdCall } from './etcd/registry';
 import type { BackoffOptions } from './etcd/watch';
-import { DEFAULT_VTEP_TTL_SECONDS, encodeVtep, EtcdVtepSource, vtepsPrefix, VtepRegistration, type RegistrationEvent } from './etcd/vteps';
+import { DEFAULT_VTEP_TTL_SECONDS, encodeVtep, vtepsPrefix } from './etcd/vteps';
+import { VtepRegistration, type RegistrationEvent } from './etcd/vtep-registration';
+import { EtcdVtepSource } from './etcd/vtep-source';
 
 export interface EtcdL2Options {
   readonly client: EtcdClientOptions;

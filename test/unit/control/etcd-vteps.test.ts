@@ -1,7 +1,8 @@
 /** The L2 VTEP keys and values in etcd (etcd/vteps.ts): layout, round trip, and each malformed value by its message. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeVtep, encodeVtep, vtepsPrefix, VtepRegistration } from '../../../src/control/etcd/vteps';
+import { decodeVtep, encodeVtep, vtepsPrefix } from '../../../src/control/etcd/vteps';
+import { VtepRegistration } from '../../../src/control/etcd/vtep-registration';
 import { VtepFormatError } from '../../../src/control/etcd/errors';
 import type { Etcd3 } from 'etcd3';
 
