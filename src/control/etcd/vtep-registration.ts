@@ -19,8 +19,13 @@ export type RegistrationEvent =
   | { readonly type: 'renewed'; readonly expiresAt: number }
   /** The first failure of a streak (renewal or registration); retried with a backoff. */
   | { readonly type: 'failed'; readonly error: Error }
-  /** The key was found gone or changed; it is put back. */
-  | { readonly type: 'lost'; readonly reason: 'expired' | 'deleted' | 'replaced' };
+  /**
+   * The key was found gone or changed; it is put back. 'expired': a
+   * keep-alive found the lease gone (run out, or revoked); 'gone': the watch
+   * saw the key missing (deleted, or its lease ran out: the watch cannot
+   * tell); 'replaced': another value is on the key.
+   */
+  | { readonly type: 'lost'; readonly reason: 'expired' | 'gone' | 'replaced' };
 
 export interface VtepRegistrationOptions {
   readonly key: string;
@@ -189,7 +194,7 @@ export class VtepRegistration {
     if (kv === undefined) return;
     // Our own value on a lease: this host's (a registration seen before its answer counts too).
     if (kv !== null && kv.value === this.opts.value && kv.lease !== '0') return;
-    this.opts.onEvent?.({ type: 'lost', reason: kv === null ? 'deleted' : 'replaced' });
+    this.opts.onEvent?.({ type: 'lost', reason: kv === null ? 'gone' : 'replaced' });
     this.needPut = true;
     this.schedule(0);
   }
