@@ -344,13 +344,25 @@ export class Pipeline {
       srcPort = flowSourcePort(buf, off, len, this.srcPortMin, this.srcPortSpan);
       udp.emitHeader(buf, start, srcPort, l2.port, wireLen, 0);
     }
+    // SendList.push's stores, unrolled over the copies: this loop is the
+    // whole per-copy cost of a flood (the frame was decided once).
     const addrs = fl.addrs;
     const ports = fl.ports;
-    const same = toNet.sameFrame;
-    for (let j = 0; j < n; j++) {
-      toNet.push(start, wireLen, addrs[j]!, ports[j]!, srcPort);
-      if (j > 0) same[toNet.count - 1] = 1;
+    const first = toNet.count;
+    const end = first + n;
+    const starts = toNet.starts, lens = toNet.lens, srcPorts = toNet.srcPorts, wholeOf = toNet.wholeOf, same = toNet.sameFrame;
+    const dAddrs = toNet.addrs, dPorts = toNet.ports;
+    for (let k = first, j = 0; k < end; k++, j++) {
+      starts[k] = start;
+      lens[k] = wireLen;
+      dAddrs[k] = addrs[j]!;
+      dPorts[k] = ports[j]!;
+      srcPorts[k] = srcPort;
+      wholeOf[k] = -1;
+      same[k] = 1;
     }
+    same[first] = 0;
+    toNet.count = end;
     this.copies = n;
     return Verdict.FLOOD;
   }
