@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { constants } from 'node:os';
 import { ConfigError } from '../../../src/errors';
 import { MemoryDatagramPort, MemoryFramePort } from '../../../src/io/fake';
+import type { BatchHandler, FrameBatch, SendList } from '../../../src/io/port';
 import {
   Fdb, LEARN_MOVED, LEARN_NEW, LEARN_REFRESHED, LEARN_REFUSED, LEARN_STATIC, LEARN_STATIC_CONFLICT,
 } from '../../../src/switch/fdb';
@@ -30,6 +31,7 @@ const V3 = '192.168.90.3';
 const V4 = '192.168.90.4';
 const ip = parseIpv4;
 const mac = macKeyFromString;
+const EINVAL_ = constants.errno.EINVAL;
 
 function make(opts: { vteps?: string[]; writesUdpHeader?: boolean; batchSize?: number; acceptUnknownVteps?: boolean } & Partial<L2SwitchOptions> = {}) {
   const tap = new MemoryFramePort('vxtap0');
@@ -368,4 +370,43 @@ test('L2ArpTable: snooped entries age and are bounded; static ones (the control 
   assert.equal(t.lookup(ip('10.0.0.2')), undefined);
   assert.equal(t.lookup(ip('10.0.0.9')), mac(LOCAL_MAC));
   assert.equal(t.snoop(ip('10.0.0.3'), mac(LOCAL_MAC), 101), true, 'room again');
+});
+
+test('a whole TCP super-frame to an unknown MAC floods as one decision: every copy names it (wholeOf), counted as its segments once', () => {
+  class WholeTap extends MemoryFramePort {
+    readonly keepsWhole = true;
+    kept: FrameBatch | null = null;
+    override start(b: FrameBatch, cb: BatchHandler): void { this.kept = b; super.start(b, cb); }
+  }
+  class WholeNet extends MemoryDatagramPort {
+    readonly sendsWhole = true;
+    wholeOf: number[] = [];
+    same: number[] = [];
+    override send(slab: Buffer, list: SendList): number {
+      this.wholeOf = [...list.wholeOf.subarray(0, list.count)];
+      this.same = [...list.sameFrame.subarray(0, list.count)];
+      return super.send(slab, list);
+    }
+  }
+  const tap = new WholeTap('vxtap0');
+  const net = new WholeNet({ writesUdpHeader: true });
+  const sw = new Switch({ vni: VNI, tap, net, mtu: 1450, batchSize: 8, mode: 'l2', l2: { port: PORT } });
+  for (const v of [V2, V3, V4]) sw.floodList.add(ip(v), PORT);
+  sw.start();
+  const b = tap.kept!;
+  const seg0 = ipv4Frame('02:00:00:00:09:09', LOCAL_MAC, '10.0.0.1', '10.0.0.9', 6, 1, 2);
+  const mss = seg0.length - 54;
+  b.whole!.set([0, 0, 0, 0], 0);
+  b.whole!.set([0, 54 + 4 * mss + 10, mss, 5], 4); // slot 1 stands for 5 segments
+  tap.inject([broadcast(), seg0]);
+  assert.deepEqual(net.wholeOf, [-1, -1, -1, 1, 1, 1]);
+  assert.deepEqual(net.same, [0, 1, 1, 0, 1, 1]);
+  let s = sw.counters.snapshot();
+  assert.deepEqual([s.tapInFrames, s.encapFrames, s.l2.floodedFrames, s.l2.floodCopies], [6, 6, 2, 6]);
+  // None of the super-frame's copies taken: its 5 segments are udp-send drops; the broadcast's copies went.
+  net.refuse = (_d, k) => (k >= 3 ? EINVAL_ : 0);
+  tap.inject([broadcast(), seg0]);
+  s = sw.counters.snapshot();
+  assert.deepEqual([s.encapFrames, s.l2.floodedFrames, s.l2.floodCopies, s.drops['udp-send']], [7, 3, 9, 5]);
+  balanced(sw);
 });
