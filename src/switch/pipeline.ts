@@ -186,7 +186,7 @@ export class Pipeline {
     if (b.headroom < this.encapOverhead) throw new RangeError(`batch headroom ${b.headroom} < ${this.encapOverhead}`);
     const l2 = this.l2;
     if (l2 !== null) {
-      // Every frame of the batch may be flooded to every VTEP: the caller sizes the list (Switch.sizeFloodList).
+      // Every frame of the batch may be flooded to every VTEP: the caller sizes the list (Switch.sizeSendList).
       const need = toNet.count + b.count * Math.max(1, l2.floodList.size);
       if (need > toNet.capacity) throw new RangeError(`send list holds ${toNet.capacity} entries, a flooded batch may need ${need}`);
     }
