@@ -517,6 +517,7 @@ test('L2 mode, JSON: a flooded frame\'s record lists its VTEPs, and one whose ev
   assert.deepEqual(one!.flood, { vteps: [PEER_IP, '192.168.90.3'], refused: 1 });
   assert.equal(one!.decision, 'encap');
   assert.match(one!.reason, /; the socket refused 1 of them$/);
+  assert.equal(parseTraceFilter('host 192.168.90.3').matches(subjectOf(one!)), true, 'a filter on any copy\'s VTEP matches the flood');
   assert.equal(none!.decision, 'drop');
   assert.equal(none!.drop, 'udp-send');
   assert.match(none!.reason, /^drop: udp-send \(flooded to 192\.168\.90\.2, 192\.168\.90\.3, but the socket took no copy: EACCES\)$/);
