@@ -64,6 +64,11 @@ export function formatFdb(rows: readonly FdbRow[]): string {
 }
 
 export function formatArp(rows: readonly ArpRow[]): string {
+  if (rows.some((r) => r.kind !== undefined)) {
+    // L2 mode: the ARP suppression table.
+    return formatTable(['IP', 'MAC', 'BEHIND VTEP', 'KIND', 'AGE'],
+      rows.map((r) => [r.ip, r.mac, r.publicIp ?? '-', r.kind ?? '-', r.kind === 'static' ? '-' : formatAge(r.ageSeconds ?? 0)]));
+  }
   return formatTable(['IP', 'MAC', 'LEASE', 'HOST'],
     rows.map((r) => [r.ip, r.mac, r.subnet ?? '-', r.publicIp ?? '-']));
 }

@@ -34,6 +34,8 @@ interface RunFlags extends EtcdFlags {
   fdbMax: number;
   arpSuppress?: boolean;
   acceptUnknownVteps?: boolean;
+  vni?: number;
+  port?: number;
   peers?: string;
   iface?: string[];
   ifaceRegex?: string[];
@@ -67,7 +69,10 @@ function explicitRunFlags(cmd: Command): Set<string> {
   for (const opt of cmd.options) {
     const key = opt.attributeName();
     const src = cmd.getOptionValueSource(key);
-    if (src === 'cli' || src === 'env') given.add(opt.long ?? key);
+    if (src !== 'cli' && src !== 'env') continue;
+    // --x and --no-x share one value: name the one that set it.
+    const value: unknown = cmd.getOptionValue(key);
+    if (opt.negate ? value === false : value !== false || !cmd.options.some((o) => o.negate && o.attributeName() === key)) given.add(opt.long ?? key);
   }
   return given;
 }
@@ -102,6 +107,8 @@ Examples:
     .addOption(new Option('--fdb-max <n>', 'L2 mode: at most this many MACs in the FDB; new MACs past it are refused and counted (a MAC flood cannot eat the memory)').default(DEFAULT_FDB_MAX).argParser(intIn('--fdb-max', 1, 10_000_000)))
     .option('--arp-suppress', 'L2 mode: answer ARP requests for addresses seen behind remote VTEPs locally (the default)')
     .option('--no-arp-suppress', 'L2 mode: flood every ARP request to the VTEPs')
+    .addOption(new Option('--vni <n>', 'L2 mode with etcd: the segment\'s VNI (default: Backend.VNI of <prefix>/config; an L2 peers file names its own)').argParser(intIn('--vni', 1, 0xffffff)))
+    .addOption(new Option('--port <n>', 'L2 mode with etcd: the segment\'s VXLAN UDP port (default: Backend.Port of <prefix>/config)').argParser(intIn('--port', 1, 65535)))
     .option('--accept-unknown-vteps', 'accept VXLAN from VTEPs that are not peers (routed) or not on the flood list (L2), and learn from them')
     .optionsGroup('Control plane:')
     .option('--peers <file>', 'static peers file (JSON: vni, port, self.subnet, peers[]) instead of etcd')
@@ -146,6 +153,8 @@ Examples:
           ageingSeconds: o.fdbAgeing,
           fdbMax: o.fdbMax,
           arpSuppress: o.arpSuppress !== false,
+          ...(o.vni !== undefined ? { vni: o.vni } : {}),
+          ...(o.port !== undefined ? { port: o.port } : {}),
         },
         acceptUnknownVteps: o.acceptUnknownVteps === true,
         explicit: explicitRunFlags(run),

@@ -94,6 +94,7 @@ export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: s
       sw,
       installer: { peers: [], failed: installer.failed, routeConflicts: 0 },
       vteps: () => installer.vteps,
+      ...(sw.l2Arp !== null ? { l2Arp: () => sw.l2Arp!.list() } : {}),
       tapName: rawTap.name,
       io,
       failed: failed.promise,

@@ -68,6 +68,8 @@ export interface RunningNode {
   readonly installer: InstallerView;
   /** L2 mode: the flood list as installed. */
   readonly vteps?: () => readonly Vtep[];
+  /** L2 mode: the ARP suppression table (absent with --no-arp-suppress). */
+  readonly l2Arp?: () => readonly { ip: string; mac: string; kind: 'static' | 'learned'; updatedAt: number }[];
   readonly tapName: string;
   /** The UDP path it runs: what --io asked, or dgram when batch could not open (no CAP_NET_RAW). */
   readonly io: IoMode;

@@ -50,10 +50,13 @@ export interface L2RunOptions {
   ageingSeconds: number;
   fdbMax: number;
   arpSuppress: boolean;
+  /** With etcd: the segment's VNI and port instead of <prefix>/config's Backend. */
+  vni?: number;
+  port?: number;
 }
 
 /** Flags that belong to one mode only: given with the other one, they are an error, not silently ignored. */
-const L2_ONLY = ['--bridge', '--fdb-ageing', '--fdb-max', '--arp-suppress', '--no-arp-suppress'];
+const L2_ONLY = ['--bridge', '--fdb-ageing', '--fdb-max', '--arp-suppress', '--no-arp-suppress', '--vni', '--port'];
 const ROUTED_ONLY = ['--subnet-file', '--subnet-lease-ttl', '--subnet-lease-renew-margin', '--ip-masq', '--inner-source-check', '--no-inner-source-check'];
 
 export function parseMode(v: string): ForwardingMode {
@@ -113,9 +116,15 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
   }
   const mode = opts.mode ?? 'routed';
   checkModeFlags(mode, opts.explicit ?? new Set());
+  if (mode === 'l2' && opts.peers !== undefined && (opts.l2?.vni !== undefined || opts.l2?.port !== undefined)) {
+    throw new ConfigError(`--vni, --port: the L2 peers file ${opts.peers} names the segment's VNI and port; these flags are for etcd`, 'mode');
+  }
   // A peers file is read (and checked) before anything is touched.
   const backend: { l2: false; b: NetworkBackend } | { l2: true; b: L2Backend } = mode === 'l2'
-    ? { l2: true, b: opts.peers !== undefined ? new StaticL2Network(opts.peers) : new EtcdL2Network({ client: opts.etcd.client, prefix: opts.etcd.prefix }) }
+    ? { l2: true, b: opts.peers !== undefined ? new StaticL2Network(opts.peers) : new EtcdL2Network({
+      client: opts.etcd.client, prefix: opts.etcd.prefix,
+      ...(opts.l2?.vni !== undefined ? { vni: opts.l2.vni } : {}), ...(opts.l2?.port !== undefined ? { port: opts.l2.port } : {}),
+    }) }
     : {
       l2: false,
       b: opts.peers !== undefined

@@ -26,7 +26,9 @@ import { NoNetworkConfigError } from './etcd/errors';
 import { DEFAULT_PREFIX, MAX_VNI, parseL2SegmentConfig } from './etcd/network-config';
 import { etcdCall } from './etcd/registry';
 import type { BackoffOptions } from './etcd/watch';
-import { DEFAULT_VTEP_TTL_SECONDS, encodeVtep, EtcdVtepSource, vtepsPrefix, VtepRegistration, type RegistrationEvent } from './etcd/vteps';
+import { DEFAULT_VTEP_TTL_SECONDS, encodeVtep, vtepsPrefix } from './etcd/vteps';
+import { VtepRegistration, type RegistrationEvent } from './etcd/vtep-registration';
+import { EtcdVtepSource } from './etcd/vtep-source';
 
 export interface EtcdL2Options {
   readonly client: EtcdClientOptions;
@@ -139,6 +141,12 @@ export class EtcdL2Network implements L2Backend {
   }
 }
 
+const LOST: Record<Extract<RegistrationEvent, { type: 'lost' }>['reason'], string> = {
+  expired: 'expired (its etcd lease ran out or was revoked)',
+  gone: 'is gone from etcd (deleted, or its lease ran out)',
+  replaced: 'holds another value',
+};
+
 function onRegistration(e: RegistrationEvent, key: string, log: Logger): void {
   switch (e.type) {
     case 'registered':
@@ -151,7 +159,7 @@ function onRegistration(e: RegistrationEvent, key: string, log: Logger): void {
       log.warn({ err: { message: e.error.message } }, `keeping ${key} failed: ${e.error.message}; retrying`);
       break;
     case 'lost':
-      log.warn({ key, reason: e.reason }, `${key} ${e.reason}; putting it back`);
+      log.warn({ key, reason: e.reason }, `${key} ${LOST[e.reason]}; putting it back`);
       break;
   }
 }

@@ -21,11 +21,6 @@ export class FloodList {
   ports: Uint16Array;
   private n = 0;
   private readonly index = new Map<number, number>();
-  /**
-   * Grows when the list does (the Switch sizes its send list by it: a
-   * batch may flood every frame to every VTEP).
-   */
-  version = 0;
 
   /**
    * `segmentPort`: when set, every VTEP must use it (add() throws
@@ -63,7 +58,6 @@ export class FloodList {
     this.ports[this.n] = port;
     this.index.set(ip, this.n);
     this.n++;
-    this.version++;
     return true;
   }
 
@@ -79,7 +73,6 @@ export class FloodList {
     }
     this.index.delete(ip);
     this.n = last;
-    this.version++;
     return true;
   }
 

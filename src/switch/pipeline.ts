@@ -186,7 +186,7 @@ export class Pipeline {
     if (b.headroom < this.encapOverhead) throw new RangeError(`batch headroom ${b.headroom} < ${this.encapOverhead}`);
     const l2 = this.l2;
     if (l2 !== null) {
-      // Every frame of the batch may be flooded to every VTEP: the caller sizes the list (Switch.sizeFloodList).
+      // Every frame of the batch may be flooded to every VTEP: the caller sizes the list (Switch.sizeSendList).
       const need = toNet.count + b.count * Math.max(1, l2.floodList.size);
       if (need > toNet.capacity) throw new RangeError(`send list holds ${toNet.capacity} entries, a flooded batch may need ${need}`);
     }
@@ -344,13 +344,25 @@ export class Pipeline {
       srcPort = flowSourcePort(buf, off, len, this.srcPortMin, this.srcPortSpan);
       udp.emitHeader(buf, start, srcPort, l2.port, wireLen, 0);
     }
+    // SendList.push's stores, unrolled over the copies: this loop is the
+    // whole per-copy cost of a flood (the frame was decided once).
     const addrs = fl.addrs;
     const ports = fl.ports;
-    const same = toNet.sameFrame;
-    for (let j = 0; j < n; j++) {
-      toNet.push(start, wireLen, addrs[j]!, ports[j]!, srcPort);
-      if (j > 0) same[toNet.count - 1] = 1;
+    const first = toNet.count;
+    const end = first + n;
+    const starts = toNet.starts, lens = toNet.lens, srcPorts = toNet.srcPorts, wholeOf = toNet.wholeOf, same = toNet.sameFrame;
+    const dAddrs = toNet.addrs, dPorts = toNet.ports;
+    for (let k = first, j = 0; k < end; k++, j++) {
+      starts[k] = start;
+      lens[k] = wireLen;
+      dAddrs[k] = addrs[j]!;
+      dPorts[k] = ports[j]!;
+      srcPorts[k] = srcPort;
+      wholeOf[k] = -1;
+      same[k] = 1;
     }
+    same[first] = 0;
+    toNet.count = end;
     this.copies = n;
     return Verdict.FLOOD;
   }

@@ -377,6 +377,8 @@ export function subjectOf(rec: TraceRecord): FilterSubject {
     hosts.add(rec.encap.vtep);
     ports.add(rec.encap.srcPort).add(rec.encap.dstPort);
   }
+  // A flooded frame went to every VTEP of its copies: `host` matches any of them.
+  for (const v of rec.flood?.vteps ?? []) hosts.add(v);
   // Network frames: the inner frame starts after the VXLAN layer.
   let inner = rec.outer === null;
   for (const l of rec.layers) {

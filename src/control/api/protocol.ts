@@ -76,8 +76,11 @@ export interface ArpRow {
   mac: string;
   /** The peer's lease (subnet) this entry belongs to, or null. */
   subnet: string | null;
-  /** That peer's underlay address, or null. */
+  /** That peer's underlay address, or null. L2 mode: the VTEP the FDB places the MAC behind, or null. */
   publicIp: string | null;
+  /** L2 mode: static (from the control plane) or learned (snooped from a decapsulated ARP), with its age. Absent in routed mode. */
+  kind?: 'static' | 'learned';
+  ageSeconds?: number;
 }
 
 /** `peers`: one row per remote host, installed or failed. */

@@ -119,7 +119,7 @@ export class ControlServer {
     const { node, info } = this.opts;
     switch (cmd) {
       case 'fdb': return fdbRows(node, this.now());
-      case 'arp': return arpRows(node);
+      case 'arp': return arpRows(node, this.now());
       case 'peers': return peerRows(node);
       case 'stats': return statsData(node, info, this.startedAt, this.now());
     }

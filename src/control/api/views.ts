@@ -28,6 +28,8 @@ export interface Inspectable {
     readonly routeConflicts: number;
   };
   readonly tapName: string;
+  /** L2 mode: the ARP suppression table (absent in routed mode, or with --no-arp-suppress). */
+  readonly l2Arp?: () => readonly { ip: string; mac: string; kind: 'static' | 'learned'; updatedAt: number }[];
   /** L2 mode: the flood list (absent in routed mode). */
   readonly vteps?: () => readonly { readonly publicIp: string; readonly port: number; readonly vtepMac: string | null }[];
   /** The node's stats for logs; the API takes the ports' counters from it (`tapPort`, `udpPort`). */
@@ -54,7 +56,13 @@ export function fdbRows(node: Inspectable, now: number): FdbRow[] {
   return rows;
 }
 
-export function arpRows(node: Inspectable): ArpRow[] {
+export function arpRows(node: Inspectable, now = Date.now()): ArpRow[] {
+  // L2 mode: the suppression table, each entry with the VTEP its MAC is behind.
+  if (node.l2Arp !== undefined) {
+    const behind = new Map<string, string>();
+    for (const e of node.sw.fdb.entries()) { const d = node.sw.fdb.describe(e); behind.set(d.mac, d.vtep); }
+    return node.l2Arp().map((e) => ({ ip: e.ip, mac: e.mac, subnet: null, publicIp: behind.get(e.mac) ?? null, kind: e.kind, ageSeconds: Math.max(0, Math.floor((now - e.updatedAt) / 1000)) }));
+  }
   const leases = node.installer.peers.map((p) => ({ p, c: parseCidr(p.subnet) }));
   return node.sw.arp.list().map(({ ip, mac }) => {
     const addr = parseIpv4(ip);
@@ -100,7 +108,7 @@ export function statsData(node: Inspectable, info: DaemonInfo, startedAt: number
     uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000)),
     counters: node.sw.counters.snapshot(),
     ports: { tap: plainObject(s['tapPort']), udp: plainObject(s['udpPort']) },
-    tables: { fdb: node.sw.fdb.size, arp: node.sw.arp.size, peers: node.installer.peers.length, ...(floodList !== undefined ? { floodList } : {}) },
+    tables: { fdb: node.sw.fdb.size, arp: node.l2Arp?.().length ?? node.sw.arp.size, peers: node.installer.peers.length, ...(floodList !== undefined ? { floodList } : {}) },
     routes: { protocol: RTPROT_VXTAP, conflicts: node.installer.routeConflicts, failedPeers: node.installer.failed.size },
     offloads: offloadsOf(s),
     ...leasesStats(s),

@@ -20,3 +20,5 @@ export * from './watch';
 export * from './peer-source';
 export * from './subnet-file';
 export * from './vteps';
+export * from './vtep-registration';
+export * from './vtep-source';

@@ -61,6 +61,46 @@ test('network init needs --network, and etcd credentials go in pairs', () => {
   assert.match(r.out, /--trace-filter/);
 });
 
+test('--mode: a bad mode, or a flag of the other mode, exits 2 and says which flag needs which mode', () => {
+  let r = vxtap('run', '--peers', good, '--mode', 'bridge');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /'--mode <mode>' argument 'bridge' is invalid\. must be one of routed, l2, got "bridge"/);
+  r = vxtap('run', '--peers', good, '--bridge', 'br0');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /--bridge: only with --mode l2 \(this is --mode routed\)/);
+  r = vxtap('run', '--peers', good, '--fdb-max', '10', '--no-arp-suppress');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /--fdb-max, --no-arp-suppress: only with --mode l2/);
+  r = vxtap('run', '--mode', 'l2', '--peers', good, '--ip-masq');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /--ip-masq: only with --mode routed \(this is --mode l2\)/);
+  r = vxtap('run', '--mode', 'l2', '--peers', good, '--vni', '42');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /--vni, --port: the L2 peers file .* names the segment's VNI and port; these flags are for etcd/);
+  r = vxtap('run', '--mode', 'l2', '--fdb-ageing', '0');
+  assert.equal(r.status, 2);
+  assert.match(r.out, /--fdb-ageing must be an integer in 1\.\./);
+  // The defaults of the L2 flags are not "given": routed mode runs with them set.
+  r = vxtap('run', '--peers', join(dir, 'missing.json'));
+  assert.doesNotMatch(r.out, /only with --mode/);
+});
+
+test('a bad L2 peers file exits 2 and names the file and the field', () => {
+  const cases: [string, RegExp][] = [
+    ['{"vni": 42, "peers": [{"publicIp": "192.168.90.2"}, {"publicIp": "192.168.90.2"}]}', /l2bad\.json.*192\.168\.90\.2/],
+    ['{"vni": 0, "peers": []}', /vni.*reserved/],
+    ['{"vni": 42, "peers": [{"publicIp": "127.0.0.1"}]}', /peers\[0\]\.publicIp/],
+    ['{"vni": 42, "peers": [{"publicIp": "192.168.90.2", "macs": ["ff:ff:ff:ff:ff:ff"]}]}', /peers\[0\]\.macs/],
+  ];
+  for (const [text, re] of cases) {
+    const f = join(dir, 'l2bad.json');
+    writeFileSync(f, text);
+    const r = vxtap('run', '--mode', 'l2', '--peers', f);
+    assert.equal(r.status, 2, `${text}: ${r.out}`);
+    assert.match(r.out, re, text);
+  }
+});
+
 test('a bad peers file exits 2 and names the file and the field', () => {
   const cases: [string, RegExp][] = [
     ['{"vni": 7, "self": {"subnet": "10.44.1.0/24"}, "peers": [', /bad\.json.*JSON/i],

@@ -128,7 +128,7 @@ test('server: fdb, arp, peers, stats from the node', async () => {
   });
 });
 
-test('L2 node: fdb adds one flood row per VTEP (MAC 00:00:00:00:00:00, as bridge fdb), peers lists the VTEPs, stats says l2 with the flood list size', async () => {
+test('L2 node: fdb adds one flood row per VTEP (MAC 00:00:00:00:00:00, as bridge fdb), arp is the suppression table with the VTEP behind each MAC, peers lists the VTEPs, stats says l2 with the flood list size', async () => {
   const path = join(dir, `s${n++}`, 'ctl.sock');
   const base = fakeNode();
   (base.sw.fdb as Fdb).learn(macKeyFromString('aa:bb:cc:00:00:01'), parseIpv4('192.168.90.3'), 4789, T0 + 2_000);
@@ -137,6 +137,7 @@ test('L2 node: fdb adds one flood row per VTEP (MAC 00:00:00:00:00:00, as bridge
     ...base,
     installer: { peers: [], failed: new Map([['192.168.90.9', 'bad UDP port 0']]), routeConflicts: 0 },
     vteps: () => vteps,
+    l2Arp: () => [{ ip: '10.77.0.3', mac: 'aa:bb:cc:00:00:01', kind: 'learned', updatedAt: T0 + 9_000 }, { ip: '10.77.0.9', mac: '02:00:00:00:00:09', kind: 'static', updatedAt: T0 }],
   };
   const srv = await ControlServer.start({ node, info: { ...INFO, subnet: '-' }, path, log, now: () => T0 + 12_500 });
   try {
@@ -151,8 +152,13 @@ test('L2 node: fdb adds one flood row per VTEP (MAC 00:00:00:00:00:00, as bridge
       { subnet: '-', publicIp: '192.168.90.3', vtepMac: '02:76:c0:a8:5a:03', route: 'flood list (UDP port 4789)', error: null },
       { subnet: '-', publicIp: '192.168.90.9', vtepMac: null, route: null, error: 'bad UDP port 0' },
     ]);
+    assert.deepEqual(await request(path, 'arp'), [
+      { ip: '10.77.0.3', mac: 'aa:bb:cc:00:00:01', subnet: null, publicIp: '192.168.90.3', kind: 'learned', ageSeconds: 3 },
+      { ip: '10.77.0.9', mac: '02:00:00:00:00:09', subnet: null, publicIp: null, kind: 'static', ageSeconds: 12 },
+    ]);
     const s = await request(path, 'stats');
     assert.equal(s.mode, 'l2');
+    assert.equal(s.tables.arp, 2, 'the suppression table, not the routed ARP table');
     assert.equal(s.tables.floodList, 2);
     assert.equal(s.counters.l2.learned, 0, 'the fake learned through the FDB directly, not the switch: the counter is the switch\'s');
   } finally {

@@ -464,3 +464,61 @@ test('issue #10: the trace shows as refused the frame the port refused, in the m
   assert.match(why[0]!, /but the socket did not take it: EACCES/);
   assert.match(why[1]!, /the TAP did not take it: EINVAL/);
 });
+
+test('L2 mode: the trace says learned, moved, refused, split horizon, flooded and ARP suppressed in words', () => {
+  const l2 = make({ l2: [PEER_IP, '192.168.90.3', '192.168.90.4'], fdbMax: 2 });
+  const REMOTE = '02:00:00:00:02:02';
+  const fromRemote = (srcMac: string) => ipv4Frame(SELF_MAC, srcMac, '10.0.0.2', '10.0.0.1', 17, 1, 2);
+  // learned, then moved, then refused (fdbMax 2: the static PEER_MAC does not count)
+  l2.net.inject([fromPeer(vxlanOf(fromRemote(REMOTE)))]);
+  l2.net.inject([fromPeer(vxlanOf(fromRemote(REMOTE)), '192.168.90.3')]);
+  l2.net.inject([fromPeer(vxlanOf(fromRemote('02:00:00:00:02:03')), '192.168.90.3')]);
+  l2.net.inject([fromPeer(vxlanOf(fromRemote('02:00:00:00:02:04')), '192.168.90.3')]);
+  let text = l2.out.text;
+  assert.ok(text.includes(`lookup  learned ${REMOTE} behind 192.168.90.2`), text);
+  assert.ok(text.includes(`lookup  moved ${REMOTE} from 192.168.90.2 to 192.168.90.3`), text);
+  assert.ok(text.includes('lookup  refused: FDB full (2); 02:00:00:00:02:04 not learned, the frame is still delivered'), text);
+  assert.ok(text.includes('lookup  split horizon: not flooded back to the network'), text);
+  assert.ok(text.includes('=>      decap from 192.168.90.3 (VNI 7): 74-byte inner frame to the TAP only (split horizon: not flooded back to the network)'), text);
+  assert.ok(text.includes('lookup  source 192.168.90.3 is a known VTEP'), text);
+  // A broadcast floods to the three VTEPs.
+  l2.out.chunks.length = 0;
+  l2.tap.inject([ipv4Frame('ff:ff:ff:ff:ff:ff', SELF_MAC, '10.0.0.1', '10.0.0.255', 17, 1, 2)]);
+  text = l2.out.text;
+  const srcPort = l2.net.sent[0]!.srcPort;
+  assert.ok(text.includes('lookup  broadcast: flooded to 3 VTEPs (head-end replication): 192.168.90.2, 192.168.90.3, 192.168.90.4'), text);
+  assert.ok(text.includes(`=>      flooded to 3 VTEPs (head-end replication): encap VNI 7 once, UDP ${srcPort}→4789, +50 bytes → 192.168.90.2, 192.168.90.3, 192.168.90.4`), text);
+  // An unknown unicast: the FDB miss, then the flood.
+  l2.out.chunks.length = 0;
+  l2.tap.inject([ipv4Frame('02:00:00:00:09:09', SELF_MAC, '10.0.0.1', '10.0.0.9', 17, 1, 2)]);
+  text = l2.out.text;
+  assert.ok(text.includes('lookup  FDB miss 02:00:00:00:09:09'), text);
+  assert.ok(text.includes('lookup  unknown unicast: flooded to 3 VTEPs (head-end replication)'), text);
+  // ARP: a reply snooped, then a request answered from the table.
+  l2.net.inject([fromPeer(vxlanOf(arpRequest(REMOTE, '10.0.0.2', '10.0.0.2')), '192.168.90.3')]); // gratuitous
+  l2.out.chunks.length = 0;
+  l2.tap.inject([arpRequest(SELF_MAC, '10.0.0.1', '10.0.0.2')]);
+  text = l2.out.text;
+  assert.ok(text.includes(`lookup  ARP suppressed from the table (10.0.0.2 is-at ${REMOTE}, behind 192.168.90.3)`), text);
+  assert.ok(text.includes(`=>      answered locally: ARP 10.0.0.2 is-at ${REMOTE} back to the TAP`), text);
+  l2.out.chunks.length = 0;
+  l2.tap.inject([arpRequest(SELF_MAC, '10.0.0.1', '10.0.0.77')]);
+  assert.ok(l2.out.text.includes('lookup  ARP who-has 10.0.0.77 → not in the suppression table: flooded'), l2.out.text);
+  assert.deepEqual(l2.sw.counters.snapshot().l2, { learned: 2, moved: 1, aged: 0, fdbRefused: 1, floodedFrames: 3, floodCopies: 9, arpSuppressed: 1 });
+});
+
+test('L2 mode, JSON: a flooded frame\'s record lists its VTEPs, and one whose every copy the socket refused is a udp-send drop', () => {
+  const l2 = make({ format: 'json', l2: [PEER_IP, '192.168.90.3'] });
+  l2.net.refuse = (_d, k) => (k === 0 ? constants.errno.EACCES : 0);
+  l2.tap.inject([ipv4Frame('ff:ff:ff:ff:ff:ff', SELF_MAC, '10.0.0.1', '10.0.0.255', 17, 1, 2)]);
+  l2.net.refuse = () => constants.errno.EACCES;
+  l2.tap.inject([ipv4Frame('ff:ff:ff:ff:ff:ff', SELF_MAC, '10.0.0.1', '10.0.0.255', 17, 1, 2)]);
+  const [one, none] = l2.out.json;
+  assert.deepEqual(one!.flood, { vteps: [PEER_IP, '192.168.90.3'], refused: 1 });
+  assert.equal(one!.decision, 'encap');
+  assert.match(one!.reason, /; the socket refused 1 of them$/);
+  assert.equal(parseTraceFilter('host 192.168.90.3').matches(subjectOf(one!)), true, 'a filter on any copy\'s VTEP matches the flood');
+  assert.equal(none!.decision, 'drop');
+  assert.equal(none!.drop, 'udp-send');
+  assert.match(none!.reason, /^drop: udp-send \(flooded to 192\.168\.90\.2, 192\.168\.90\.3, but the socket took no copy: EACCES\)$/);
+});
