@@ -319,6 +319,28 @@ test('vxtap --mode l2: a VXLAN switch beside kernel vxlan (bridges, containers, 
         fab.ping('c3a', 'c1a');
       });
     });
+    await t.test('11. ARP suppression follows an address whose MAC changes: once the new owner has spoken on the segment, h2 no longer answers with the old MAC', async () => {
+      const c1b = fab.container('c1b');
+      const newMac = '02:77:00:00:01:12';
+      const neighbourOf = (c: string, ip: string): string => lab.exec(c, ['ip', 'neigh', 'show', ip, 'dev', 'eth0']).trim();
+      try {
+        await withVteps({}, async () => {
+          fab.ping('c2a', 'c1b', 1); // h2 learns 10.77.0.12 -> c1b's MAC from its ARP reply
+          // c1b is replaced by a container with the same address and another MAC (a restarted pod or VM), which then talks:
+          // its ARP request for c3a (sender 10.77.0.12 -> the new MAC) is flooded across the segment, h2 included.
+          lab.exec('c1b', ['ip', 'link', 'set', 'eth0', 'address', newMac]);
+          fab.flushNeighbours('c1b');
+          fab.ping('c1b', 'c3a', 1);
+          fab.flushNeighbours('c2a');
+          const r = lab.tryExec('c2a', ['ping', '-c', '2', '-i', '0.2', '-W', '2', c1b.ip]);
+          const seen = neighbourOf('c2a', c1b.ip);
+          fab.check(seen.includes(newMac) && / 0% packet loss/.test(r.stdout),
+            `c2a reaches ${c1b.ip} at its new MAC ${newMac}: neighbour "${seen}", ping:\n${r.stdout}`);
+        });
+      } finally {
+        lab.exec('c1b', ['ip', 'link', 'set', 'eth0', 'address', c1b.mac]);
+      }
+    });
   } finally {
     await fab.stopAll().catch(() => undefined);
     await lab.cleanup();
