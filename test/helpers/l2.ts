@@ -262,6 +262,11 @@ export class L2Fabric {
       const d = this.daemons.get(h);
       if (d) {
         try { out.push(`   l2 counters: ${JSON.stringify(this.counters(h))}`); } catch (err) { out.push(`   counters: ${(err as Error).message}`); }
+        try {
+          // In L2 mode `vxtap arp` is the ARP suppression table.
+          const arp = this.vxtapJson<Record<string, unknown>[]>(h, 'arp');
+          out.push(`   arp suppression table: ${arp.length === 0 ? '(empty)' : arp.map((r) => JSON.stringify(r)).join(' ')}`);
+        } catch (err) { out.push(`   arp: ${(err as Error).message}`); }
         out.push(`   exit: ${d.exitCode ?? 'running'}; last log lines:`);
         out.push(...d.dump().split('\n').slice(-logLines).map((l) => `     ${l.slice(0, 400)}`));
       }
