@@ -228,7 +228,7 @@ async function build(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promise<
   }
 }
 
-/** The MTU of the lab's overlay in L2 mode: the underlay veths' 1500 less the VXLAN overhead, as vxtap sets its TAP. */
+/** The underlay veths keep the default MTU; the L2 overlay gets it less VXLAN's 50 bytes, as vxtap sets its TAP (vtepMtu). */
 const L2_UNDERLAY_MTU = 1500;
 
 async function buildL2(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promise<void> {
