@@ -8,6 +8,7 @@
 #
 #   sudo ./scripts/lab.sh                  # 3 vxtap hosts
 #   sudo ./scripts/lab.sh --kernel-peer    # plus a host running the kernel's vxlan device, as flannel sets it up
+#   sudo ./scripts/lab.sh --mode l2        # L2 mode: a bridge br0 per host, every container on one subnet, flood and learn
 #   sudo ./scripts/lab.sh --hosts 5        # any other `vxtap lab up` flag too
 #   sudo ./scripts/lab.sh --once [FLAGS]   # up, ping, down: checks the machine and leaves nothing
 #   sudo ./scripts/lab.sh --down           # remove the lab
@@ -20,7 +21,7 @@ case "${1:-}" in
     if [ -f dist/src/cli/main.js ]; then exec node bin/vxtap.js lab down; fi
     echo "lab: vxtap is not built, so no lab was built either" >&2; exit 0 ;;
   --once) once=1; shift ;;
-  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) once=0 ;;
 esac
 

@@ -17,6 +17,22 @@ import { scopeFlags } from './plan';
 import { sleep } from './procs';
 import type { LabState } from './state';
 
+/**
+ * Printed (on stderr) before an L2 lab's trace: what the L2 lookup lines
+ * mean. The lines themselves are the data plane's (switch/trace-record.ts),
+ * rendered here as `vxtap run --trace` renders them.
+ */
+export const L2_TRACE_LEGEND = [
+  'L2 mode: the lookup lines to look for',
+  '  learned M behind V             a frame from VTEP V had source MAC M: frames to M now go to V alone',
+  '  flooded to N VTEPs (head-end   a broadcast (ARP request), multicast or unknown unicast: one copy',
+  '    replication)                 per VTEP on the flood list',
+  '  ARP suppressed from the table  an ARP request for an address vxtap has seen: answered here, not flooded',
+  '  split horizon: not flooded     a frame from a VTEP goes to the bridge only, never on to other VTEPs',
+  '    back',
+  '',
+].join('\n');
+
 export interface TraceViewOptions {
   filter: string | null;
   json: boolean;

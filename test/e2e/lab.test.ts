@@ -10,11 +10,12 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, needNamespaces, nsPrefix, run, waitFor } from '../helpers/netns';
+import { Lab, needNamespaces, nsPrefix, waitFor } from '../helpers/netns';
+import { assertNothingLeft as assertLabGone, labCmd as runLab, labNamespaces, type LabResult } from '../helpers/lab';
 import { needEtcd } from '../helpers/etcd';
 import { VXTAP } from '../helpers/daemon';
 import { tcpTransfer } from '../helpers/tcp';
@@ -26,43 +27,17 @@ const base = mkdtempSync(join(tmpdir(), 'vxtap-lab-test-'));
 test.after(() => rmSync(base, { recursive: true, force: true }));
 let nState = 0;
 
-interface Result { status: number; stdout: string; stderr: string }
-
 /** `vxtap lab CMD --prefix vxt-lab- --state-dir DIR ...args`. */
-function labCmd(stateDir: string, cmd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [VXTAP, 'lab', cmd, '--prefix', PREFIX, '--state-dir', stateDir, ...args],
-      { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1', ...env } }, (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1;
-        resolve({ status: code, stdout, stderr });
-      });
-  });
+function labCmd(stateDir: string, cmd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<LabResult> {
+  return runLab(PREFIX, stateDir, cmd, args, env, timeoutMs);
 }
 
 function namespaces(): string[] {
-  return run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(PREFIX));
-}
-
-/** Processes whose command line names the state dir (the lab's etcd and daemons). */
-function labProcesses(stateDir: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (cmd.includes(`${stateDir}/`) && !/\) Z /.test(stat)) found.push(`${pid}: ${cmd.trim()}`);
-    } catch { /* gone */ }
-  }
-  return found;
+  return labNamespaces(PREFIX);
 }
 
 function assertNothingLeft(stateDir: string): void {
-  assert.deepEqual(namespaces(), [], 'no namespace with the prefix is left');
-  assert.deepEqual(labProcesses(stateDir), [], 'no lab process (etcd, vxtap) is left');
-  assert.equal(existsSync(stateDir), false, 'the state dir is gone');
-  let sockDirs: string[] = [];
-  try { sockDirs = readdirSync('/run/vxtap/netns').filter((n) => n.startsWith(PREFIX)); } catch { /* none */ }
-  assert.deepEqual(sockDirs, [], 'no control socket dir of the lab\'s daemons is left');
+  assertLabGone(PREFIX, stateDir);
 }
 
 /** A fresh state dir, and a guard that removes whatever a failed test leaves (lab down, then the namespaces). */
