@@ -133,21 +133,27 @@ function initialState(plan: LabPlan): LabState {
   };
 }
 
-async function build(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promise<void> {
-  const o = plan.opts;
-  const vxHosts = plan.hosts.filter((h) => h.kind === 'vxtap');
-  const kHost = plan.hosts.find((h) => h.kind === 'kernel');
-  const hs = (h: HostPlan): HostState => st.hosts.find((x) => x.name === h.name)!;
-
-  say.step(`1. underlay: a bridge in ${plan.underlayNs}, every host on it by a veth (${o.underlay})`);
+/** Step 1 of either mode: the underlay bridge, etcd and every host on it; `each` adds to a host once attached. */
+function buildUnderlay(plan: LabPlan, sh: Shell, say: Say, notes: { kernel: string; vxtap: string }, each?: (h: HostPlan) => void): void {
+  say.step(`1. underlay: a bridge in ${plan.underlayNs}, every host on it by a veth (${plan.opts.underlay})`);
   say.line('The underlay is the "physical" network the overlay runs over; here, a Linux bridge.');
   addUnderlayBridge(sh, plan.underlayNs);
   attachHost(sh, plan.underlayNs, 'etcd', plan.etcd.ns, plan.etcd.ip, plan.underlayLen);
   say.line(`${'etcd'.padEnd(5)} ${plan.etcd.ip.padEnd(15)} namespace ${plan.etcd.ns}`);
   for (const h of plan.hosts) {
     attachHost(sh, plan.underlayNs, h.name, h.ns, h.ip, plan.underlayLen);
-    say.line(`${h.name.padEnd(5)} ${h.ip.padEnd(15)} namespace ${h.ns}${h.kind === 'kernel' ? '   (the kernel\'s vxlan device, as flannel sets it up)' : '   (vxtap)'}`);
+    each?.(h);
+    say.line(`${h.name.padEnd(5)} ${h.ip.padEnd(15)} namespace ${h.ns}   (${h.kind === 'kernel' ? notes.kernel : notes.vxtap})`);
   }
+}
+
+async function build(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promise<void> {
+  const o = plan.opts;
+  const vxHosts = plan.hosts.filter((h) => h.kind === 'vxtap');
+  const kHost = plan.hosts.find((h) => h.kind === 'kernel');
+  const hs = (h: HostPlan): HostState => st.hosts.find((x) => x.name === h.name)!;
+
+  buildUnderlay(plan, sh, say, { kernel: 'the kernel\'s vxlan device, as flannel sets it up', vxtap: 'vxtap' });
 
   say.step(`2. etcd: the control plane's store, in ${plan.etcd.ns} at ${plan.etcd.endpoint}`);
   const etcd: EtcdPlace = plan.etcd;
@@ -238,16 +244,7 @@ async function buildL2(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promis
   const hs = (h: HostPlan): HostState => st.hosts.find((x) => x.name === h.name)!;
   const mtu = vtepMtu(L2_UNDERLAY_MTU);
 
-  say.step(`1. underlay: a bridge in ${plan.underlayNs}, every host on it by a veth (${o.underlay})`);
-  say.line('The underlay is the "physical" network the overlay runs over; here, a Linux bridge.');
-  addUnderlayBridge(sh, plan.underlayNs);
-  attachHost(sh, plan.underlayNs, 'etcd', plan.etcd.ns, plan.etcd.ip, plan.underlayLen);
-  say.line(`${'etcd'.padEnd(5)} ${plan.etcd.ip.padEnd(15)} namespace ${plan.etcd.ns}`);
-  for (const h of plan.hosts) {
-    attachHost(sh, plan.underlayNs, h.name, h.ns, h.ip, plan.underlayLen);
-    noIpv6(sh, h.ns);
-    say.line(`${h.name.padEnd(5)} ${h.ip.padEnd(15)} namespace ${h.ns}${h.kind === 'kernel' ? '   (the kernel\'s vxlan device in its classic L2 form)' : '   (vxtap --mode l2)'}`);
-  }
+  buildUnderlay(plan, sh, say, { kernel: 'the kernel\'s vxlan device in its classic L2 form', vxtap: 'vxtap --mode l2' }, (h) => noIpv6(sh, h.ns));
   say.line('IPv6 is off in every lab namespace: no router solicitations or MLD reports to flood, so the trace shows what you send.');
 
   say.step(`2. etcd: the control plane's store, in ${plan.etcd.ns} at ${plan.etcd.endpoint}`);
