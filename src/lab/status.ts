@@ -10,9 +10,9 @@
  */
 import { LabError } from './errors';
 import { scopeFlags } from './plan';
-import { isOurs } from './procs';
+import { cmdline, isOurs } from './procs';
 import type { Say } from './say';
-import { listNamespaces, type Shell } from './shell';
+import { listNamespaces, namespacePids, type Shell } from './shell';
 import type { LabState } from './state';
 import { daemonJson, leasesIn, type LeaseRow, type PeerRowJson } from './vxtap';
 import { vtepKeysIn, type VtepKeyRow } from './etcd';
@@ -32,6 +32,8 @@ export interface HostStatus {
   /** vxtap: the daemon's pid and whether it runs; kernel: whether the vxlan device exists. */
   running: boolean;
   pid: number | null;
+  /** vxtap: the running daemon is not the one `lab up` started (restarted by hand): found by its namespace. */
+  restarted?: boolean;
   /** The lease etcd holds for this host's subnet (null: none, or etcd not reachable). */
   lease: { subnet: string; publicIp: string | null; vtepMac: string | null; expiresInSeconds: number | null } | null;
   /** L2 mode: the container's MAC (null in routed mode). */
@@ -58,6 +60,12 @@ export interface LabStatus {
   problems: string[];
 }
 
+/** The pid of a `vxtap run` in namespace `ns`, or null. */
+function vxtapIn(sh: Shell, ns: string): number | null {
+  for (const pid of namespacePids(sh, ns)) if (/\bvxtap(\.js)?\s+run\b/.test(cmdline(pid))) return pid;
+  return null;
+}
+
 export async function collectStatus(st: LabState, sh: Shell): Promise<LabStatus> {
   const problems: string[] = [];
   const namespaces = new Set(listNamespaces(sh));
@@ -78,8 +86,11 @@ export async function collectStatus(st: LabState, sh: Shell): Promise<LabStatus>
   if (st.phase !== 'up') problems.push('`lab up` did not finish (state: building)');
   const hosts = st.hosts.map((h, i): HostStatus => {
     const nsThere = namespaces.has(h.ns);
+    // A daemon restarted by hand has another pid and maybe another command line: it is the vxtap running in the host's namespace.
+    const started = h.kind === 'vxtap' && isOurs(h.pid, `${st.stateDir}/`);
+    const byHand = h.kind === 'vxtap' && !started && nsThere ? vxtapIn(sh, h.ns) : null;
     const running = h.kind === 'vxtap'
-      ? isOurs(h.pid, `${st.stateDir}/`)
+      ? started || byHand !== null
       : nsThere && sh.tryRun('ip', ['-n', h.ns, 'link', 'show', st.vxlanDev]).status === 0;
     const l = leases?.find((x) => x.subnet !== null && x.subnet === h.subnet) ?? null;
     const lease = l === null ? null : { subnet: l.subnet!, publicIp: l.publicIp, vtepMac: l.vtepMac, expiresInSeconds: l.expiresInSeconds };
@@ -104,7 +115,8 @@ export async function collectStatus(st: LabState, sh: Shell): Promise<LabStatus>
     if (h.containerIp === null || !namespaces.has(h.containerNs)) healthy = false;
     return {
       name: h.name, kind: h.kind, ns: h.ns, publicIp: h.ip, subnet: h.subnet, vtepMac: lease?.vtepMac ?? h.vtepMac,
-      container: h.containerNs, containerIp: h.containerIp, running, pid: h.kind === 'vxtap' ? h.pid : null, lease,
+      container: h.containerNs, containerIp: h.containerIp, running, pid: h.kind === 'vxtap' ? byHand ?? h.pid : null, lease,
+      ...(byHand !== null ? { restarted: true } : {}),
       containerMac: h.containerMac ?? null, vtepKey, floodList, healthy,
     };
   });
@@ -154,7 +166,7 @@ export function renderStatus(s: LabStatus, say: Say): string {
       h.vtepMac ?? '-',
       h.containerIp === null ? '-' : `${h.containerIp} (${h.container})`,
       h.containerMac ?? '-',
-      h.kind === 'vxtap' ? (h.running ? `up, pid ${h.pid}` : 'DOWN') : (h.running ? 'device up' : 'DOWN'),
+      h.kind === 'vxtap' ? (h.running ? `up, pid ${h.pid}${h.restarted === true ? ' (restarted by hand)' : ''}` : 'DOWN') : (h.running ? 'device up' : 'DOWN'),
       h.floodList === null ? '?' : h.floodList.length === 0 ? '(empty)' : [...h.floodList].sort((a, b) => parseIpv4(a) - parseIpv4(b)).join(' '),
       h.vtepKey === null ? (s.etcd.running ? 'MISSING' : '?') : h.vtepKey.expiresInSeconds === null ? 'held' : `held, ${formatTtl(h.vtepKey.expiresInSeconds)} left`,
     ]);
@@ -169,7 +181,7 @@ export function renderStatus(s: LabStatus, say: Say): string {
     h.subnet ?? '-',
     h.vtepMac ?? '-',
     h.containerIp === null ? '-' : `${h.containerIp} (${h.container})`,
-    h.kind === 'vxtap' ? (h.running ? `up, pid ${h.pid}` : 'DOWN') : (h.running ? 'device up' : 'DOWN'),
+    h.kind === 'vxtap' ? (h.running ? `up, pid ${h.pid}${h.restarted === true ? ' (restarted by hand)' : ''}` : 'DOWN') : (h.running ? 'device up' : 'DOWN'),
     h.lease === null ? (s.etcd.running ? 'MISSING' : '?') : h.lease.expiresInSeconds === null ? 'held' : `held, ${formatTtl(h.lease.expiresInSeconds)} left`,
   ]);
   lines.push(formatTable(['HOST', 'RUNS', 'PUBLIC IP', 'SUBNET', 'VTEP MAC', 'CONTAINER', 'DAEMON', 'LEASE IN ETCD'], rows).trimEnd());

@@ -87,6 +87,16 @@ export function traceFileOf(st: LabState, host: string): { name: string; path: s
 export async function followTrace(path: string, host: string, o: TraceViewOptions, out: NodeJS.WritableStream, pollMs = 200): Promise<void> {
   let filter: TraceFilter | null = null;
   if (o.filter !== null) filter = parseTraceFilter(o.filter);
+  /** Whether a line is shown: not a record (passed on), a notice, or a record the filter takes. */
+  const shown = (line: string): boolean => {
+    if (line.trim() === '' || filter === null) return true;
+    try {
+      const rec = JSON.parse(line) as TraceRecord & { notice?: string };
+      return typeof rec.notice === 'string' || filter.matches(subjectOf(rec));
+    } catch {
+      return true;
+    }
+  };
   const emit = (line: string): void => {
     if (line.trim() === '') return;
     let rec: TraceRecord & { notice?: string };
@@ -113,7 +123,8 @@ export async function followTrace(path: string, host: string, o: TraceViewOption
   const complete = tail.slice(0, tail.lastIndexOf('\n') + 1);
   const all = complete.split('\n').filter((l) => l.length > 0);
   if (start > 0) all.shift(); // the first line may be cut
-  for (const l of o.lines > 0 ? all.slice(-o.lines) : []) emit(l);
+  // -n counts the frames the filter shows, as tail -n of the filtered trace would.
+  for (const l of o.lines > 0 ? all.filter(shown).slice(-o.lines) : []) emit(l);
   pos = start + Buffer.byteLength(complete);
   if (!o.follow) return;
 

@@ -57,7 +57,22 @@ interface StatusJson {
   healthy: boolean;
   phase: string;
   etcd: { running: boolean };
-  hosts: { name: string; kind: string; publicIp: string; subnet: string; vtepMac: string; containerIp: string; running: boolean; lease: { publicIp: string; vtepMac: string } | null }[];
+  hosts: {
+    name: string; kind: string; ns: string; publicIp: string; subnet: string; vtepMac: string; containerIp: string; running: boolean;
+    pid: number | null; restarted?: boolean; lease: { publicIp: string; vtepMac: string } | null;
+  }[];
+}
+
+/** Polls `lab status --json` until `ok` holds (10 s). */
+async function waitForStatus(stateDir: string, ok: (s: StatusJson) => boolean): Promise<StatusJson> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const r = await labCmd(stateDir, 'status', ['--json']);
+    const s = JSON.parse(r.stdout) as StatusJson;
+    if (ok(s)) return s;
+    if (Date.now() > until) assert.fail(`lab status never got there: ${r.stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
 }
 
 test('lab up, ping, status, trace, down: every pair answers and nothing is left', { timeout: 180_000 }, async (t) => {
@@ -97,6 +112,17 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
   const table = await labCmd(stateDir, 'status');
   assert.match(table.stdout, /HOST\s+RUNS\s+PUBLIC IP\s+SUBNET\s+VTEP MAC/);
 
+  // A daemon restarted by hand (same command, new pid) is up, not DOWN.
+  const h2 = status.hosts[1]!;
+  const argv = readFileSync(`/proc/${h2.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  process.kill(h2.pid!, 'SIGTERM');
+  await waitFor('h2\'s daemon gone', () => !existsSync(`/proc/${h2.pid}`), 10_000, 50);
+  const byHand = spawn('ip', ['netns', 'exec', h2.ns, ...argv], { stdio: 'ignore', detached: true });
+  byHand.unref();
+  const restarted = await waitForStatus(stateDir, (s) => s.hosts[1]!.running && s.hosts[1]!.pid === byHand.pid);
+  assert.equal(restarted.hosts[1]!.restarted, true);
+  assert.match((await labCmd(stateDir, 'status')).stdout, new RegExp(`up, pid ${byHand.pid} \\(restarted by hand\\)`));
+
   // The pings went through h1's vxtap: its trace shows them, as text, filtered.
   const trace = await labCmd(stateDir, 'trace', ['h1', '--no-follow', '--filter', 'icmp', '-n', '1000']);
   assert.equal(trace.status, 0, trace.stderr);
@@ -104,6 +130,9 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
   assert.match(trace.stdout, /=>\s+encap VNI 1/);
   assert.match(trace.stdout, /=>\s+decap from 192\.168\.93\./);
   assert.doesNotMatch(trace.stdout, /= ARP \{/, 'the filter kept ARP out');
+  // -n counts after the filter: the last ICMP frame, even when later frames are not ICMP.
+  const last = await labCmd(stateDir, 'trace', ['h1', '--no-follow', '--filter', 'icmp', '-n', '1']);
+  assert.equal((last.stdout.match(/ICMPv4 \{/g) ?? []).length, 1, last.stdout);
   const bad = await labCmd(stateDir, 'trace', ['h9', '--no-follow']);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /no host "h9".*h1, h2, h3/);
