@@ -100,6 +100,7 @@ export async function labUp(scope: LabScope, opts: LabUpOptions, sh: Shell, say:
     [`ip netns exec ${st.etcd.ns} etcdctl get --prefix /coreos.com/network`, 'flannel\'s keys in etcd'],
     [`less ${h1.log}`, 'a daemon\'s log'],
   ];
+  if (st.options.pcap === true) next.push([`tshark -r ${join(st.stateDir, `${h1.name}.pcap`)} -V`, 'h1\'s capture, both sides of its switch (or open it in Wireshark)']);
   const w = Math.max(...next.map(([c]) => c.length));
   for (const [cmd, what] of next) say.line(`  ${cmd.padEnd(w)}   ${what}`);
 }
@@ -168,7 +169,7 @@ async function build(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promise<
   say.line('Every host reads it: the overlay network, each host\'s subnet size, VNI and UDP port.');
 
   say.step(`4. vxtap: \`vxtap run\` in ${vxHosts.map((h) => h.name).join(', ')}; each leases a subnet in etcd`);
-  const files = new Map(vxHosts.map((h) => [h.name, daemonFiles(plan.scope.stateDir, h.name, o.trace)]));
+  const files = new Map(vxHosts.map((h) => [h.name, daemonFiles(plan.scope.stateDir, h.name, o.trace, o.pcap === true)]));
   const f1 = files.get(vxHosts[0]!.name)!;
   say.dim(`in ${vxHosts[0]!.ns}: vxtap ${daemonArgs(etcd.endpoint, f1).join(' ')} ${f1.trace !== null ? `>${f1.trace} ` : ''}2>${f1.log}`);
   for (const h of vxHosts) {
@@ -268,7 +269,7 @@ async function buildL2(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promis
   say.line('which remote host, from the frames it decapsulates.');
 
   say.step(`5. vxtap: \`vxtap run --mode l2 --bridge ${L2_BRIDGE}\` in ${vxHosts.map((h) => h.name).join(', ')}; each registers as a VTEP in etcd`);
-  const files = new Map(vxHosts.map((h) => [h.name, daemonFiles(plan.scope.stateDir, h.name, o.trace)]));
+  const files = new Map(vxHosts.map((h) => [h.name, daemonFiles(plan.scope.stateDir, h.name, o.trace, o.pcap === true)]));
   const f1 = files.get(vxHosts[0]!.name)!;
   const l2 = { bridge: L2_BRIDGE };
   say.dim(`in ${vxHosts[0]!.ns}: vxtap ${daemonArgs(etcd.endpoint, f1, l2).join(' ')} ${f1.trace !== null ? `>${f1.trace} ` : ''}2>${f1.log}`);

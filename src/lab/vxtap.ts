@@ -13,15 +13,18 @@ import { readFileSync } from 'node:fs';
 export interface DaemonFiles {
   readonly log: string;
   readonly trace: string | null;
+  /** vxtap run --pcap: both sides of the switch, for Wireshark or tshark. */
+  readonly pcap: string | null;
   readonly subnetFile: string;
   /** L2 mode: the daemon's control socket (vxtap fdb|arp|peers|stats --control-socket PATH). */
   readonly socket: string;
 }
 
-export function daemonFiles(stateDir: string, host: string, trace: boolean): DaemonFiles {
+export function daemonFiles(stateDir: string, host: string, trace: boolean, pcap = false): DaemonFiles {
   return {
     log: join(stateDir, `${host}.log`),
     trace: trace ? join(stateDir, `${host}.trace.jsonl`) : null,
+    pcap: pcap ? join(stateDir, `${host}.pcap`) : null,
     subnetFile: join(stateDir, `${host}.subnet.env`),
     socket: join(stateDir, `${host}.sock`),
   };
@@ -42,6 +45,7 @@ export function daemonArgs(endpoint: string, files: DaemonFiles, l2: { bridge: s
     '--etcd-endpoints', endpoint,
     ...(l2 === null ? ['--subnet-file', files.subnetFile] : ['--control-socket', files.socket]),
     ...(files.trace !== null ? ['--trace', '--trace-format', 'json'] : []),
+    ...(files.pcap !== null ? ['--pcap', files.pcap] : []),
     '--log-format', 'pretty',
   ];
 }

@@ -14,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, needNamespaces, nsPrefix, waitFor } from '../helpers/netns';
+import { Lab, needCommand, needNamespaces, nsPrefix, waitFor } from '../helpers/netns';
 import { assertNothingLeft as assertLabGone, labCmd as runLab, labNamespaces, type LabResult } from '../helpers/lab';
 import { needEtcd } from '../helpers/etcd';
 import { VXTAP } from '../helpers/daemon';
@@ -80,10 +80,10 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
   if (s === null) return;
   const { stateDir } = s;
   const t0 = Date.now();
-  const up = await labCmd(stateDir, 'up', ['--underlay', UNDERLAY]);
+  const up = await labCmd(stateDir, 'up', ['--underlay', UNDERLAY, '--pcap']);
   assert.equal(up.status, 0, up.stdout + up.stderr);
   t.diagnostic(`lab up: ${Date.now() - t0} ms`);
-  for (const step of ['underlay', 'etcd', 'network config', 'vxtap', 'learning', 'containers', 'Try next', 'vxtap lab ping']) {
+  for (const step of ['underlay', 'etcd', 'network config', 'vxtap', 'learning', 'containers', 'Try next', 'vxtap lab ping', `tshark -r ${join(stateDir, 'h1.pcap')}`]) {
     assert.ok(up.stdout.includes(step), `up tells "${step}":\n${up.stdout}`);
   }
 
@@ -91,6 +91,15 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
   assert.equal(ping.status, 0, ping.stdout + ping.stderr);
   assert.match(ping.stdout, /all 6 pairs reachable/);
   assert.doesNotMatch(ping.stdout, /FAIL/);
+
+  // --pcap: h1's capture holds the pings, on the TAP and as VXLAN on the underlay, as tshark reads them.
+  if (needCommand(t, 'tshark', 'tshark')) {
+    const cap = spawnSync('tshark', ['-r', join(stateDir, 'h1.pcap'), '-n', '-Y', 'icmp.type == 8', '-T', 'fields', '-e', 'vxlan.vni', '-e', 'ip.dst'], { encoding: 'utf8' });
+    assert.equal(cap.status, 0, cap.stderr);
+    const rows = cap.stdout.trim().split('\n').filter(Boolean);
+    assert.ok(rows.some((r) => r.startsWith('\t')), `an echo request on the TAP (no VXLAN): ${cap.stdout}`);
+    assert.ok(rows.some((r) => r.startsWith('1\t')), `an echo request in VXLAN VNI 1: ${cap.stdout}`);
+  }
 
   const st = await labCmd(stateDir, 'status', ['--json']);
   assert.equal(st.status, 0, st.stdout + st.stderr);
