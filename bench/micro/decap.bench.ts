@@ -16,6 +16,7 @@
 import { add } from 'benny';
 import { SendList } from '../../src/io/port';
 import type { FrameTracer, Tracer } from '../../src/switch/trace';
+import { TraceEdge } from '../../src/switch/trace-edge';
 import { main, runSuite, sink, type Case } from './common';
 import { BATCH, FILTER_MATCHING_NOTHING, checkDecap, checkTracer, decapMix, host, noopTracer, peers, textTracer } from './scene';
 
@@ -34,12 +35,14 @@ function batchOp(tracer: Tracer | null, innerSourceCheck = false): () => void {
   const h = host(ps, true, innerSourceCheck);
   const b = decapMix(ps);
   checkDecap(h, b);
-  h.pipeline.tracer = tracer;
+  // As the Switch does with a tracer: the trace edge around the batch (switch/trace-edge.ts).
+  const edge = tracer === null ? null : new TraceEdge(tracer, h.pipeline);
   const toTap = new SendList(BATCH);
   return () => {
     toTap.count = 0;
+    if (edge !== null) edge.before(b);
     h.pipeline.decapBatch(b, toTap);
-    if (tracer !== null) tracer.endBatch(null, toTap);
+    if (edge !== null) edge.afterNet(b, toTap);
     sink.n += toTap.count;
   };
 }

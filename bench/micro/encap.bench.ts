@@ -16,6 +16,7 @@
 import { add } from 'benny';
 import { SendList } from '../../src/io/port';
 import type { FrameTracer, Tracer } from '../../src/switch/trace';
+import { TraceEdge } from '../../src/switch/trace-edge';
 import { main, runSuite, sink, type Case } from './common';
 import {
   BATCH, FILTER_MATCHING_NOTHING, checkEncap, checkTracer, encapMix, host, noopTracer, peers, restoreArp, textTracer,
@@ -38,15 +39,17 @@ function batchOp(writesUdpHeader: boolean, tracer: Tracer | null): () => void {
   const h = host(ps, writesUdpHeader);
   const m = encapMix(ps);
   checkEncap(h, m);
-  h.pipeline.tracer = tracer;
+  // As the Switch does with a tracer: the trace edge around the batch (switch/trace-edge.ts).
+  const edge = tracer === null ? null : new TraceEdge(tracer, h.pipeline);
   const toNet = new SendList(BATCH);
   const toTap = new SendList(BATCH);
   return () => {
     restoreArp(m);
     toNet.count = 0;
     toTap.count = 0;
+    if (edge !== null) edge.before(m.batch);
     h.pipeline.encapBatch(m.batch, toNet, toTap);
-    if (tracer !== null) tracer.endBatch(toNet, toTap);
+    if (edge !== null) edge.afterTap(m.batch, toNet, toTap);
     sink.n += toNet.count;
   };
 }
