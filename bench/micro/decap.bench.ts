@@ -4,10 +4,10 @@
  * op = one batch. Decap does not rewrite the datagrams, so nothing is put
  * back between ops.
  *
- *   trace off  tracer = null; and the same with the inner source check on
+ *   trace off  no trace edge; and the same with the inner source check on
  *              (the `vxtap run` default: every good datagram's inner source
  *              checked against its peer's row);
- *   trace on   a no-op tracer (the hook alone), the text tracer writing to a
+ *   trace on   a no-op tracer (the trace edge alone), the text tracer writing to a
  *              null sink (outer IPv4/UDP rebuilt and decoded with the inner
  *              frame, as `vxtap run --trace` shows them), and the text tracer
  *              with a filter that matches nothing. As the Switch does, the
@@ -22,9 +22,9 @@ import { BATCH, FILTER_MATCHING_NOTHING, checkDecap, checkTracer, decapMix, host
 
 export const SUITE = 'decap';
 export const CASES = {
-  off: 'trace off (tracer = null)',
+  off: 'trace off (no trace edge)',
   checked: 'trace off, inner source check on',
-  noop: 'trace on: no-op tracer (the hook alone)',
+  noop: 'trace on: no-op tracer (the trace edge alone)',
   text: 'trace on: text → null sink',
   filtered: 'trace on: text, filter matching nothing',
 } as const;

@@ -5,13 +5,13 @@
  *   baseline   puts the two answered ARP requests back, which every case
  *              must do first (the responder rewrites them in place); its
  *              time is taken off the others for the per-frame figures;
- *   trace off  tracer = null, the batch port (raw socket: the UDP header and
+ *   trace off  no trace edge, the batch port (raw socket: the UDP header and
  *              the per-flow source port are written too), then the dgram port;
- *   trace on   a no-op tracer (the hook alone: a copy and an event per
- *              frame), the text tracer writing to a null sink, and the text
+ *   trace on   a no-op tracer (the trace edge alone: a copy, an event
+ *              and the lookups per frame), the text tracer writing to a null sink, and the text
  *              tracer with a filter that matches nothing (every frame is
  *              still decoded and analysed, none rendered). As the Switch
- *              does, the tracer's endBatch follows each batch.
+ *              does, the trace edge wraps each batch (switch/trace-edge.ts).
  */
 import { add } from 'benny';
 import { SendList } from '../../src/io/port';
@@ -25,9 +25,9 @@ import {
 export const SUITE = 'encap';
 export const CASES = {
   restore: 'baseline: put the 2 ARP requests back',
-  off: 'trace off (tracer = null), batch port',
+  off: 'trace off (no trace edge), batch port',
   offDgram: 'trace off, dgram port (no UDP header, no flow hash)',
-  noop: 'trace on: no-op tracer (the hook alone)',
+  noop: 'trace on: no-op tracer (the trace edge alone)',
   text: 'trace on: text → null sink',
   filtered: 'trace on: text, filter matching nothing',
 } as const;
