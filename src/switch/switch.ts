@@ -343,7 +343,8 @@ export class Switch {
  * whole and the UDP port cuts them at the send, payloads in place, one
  * decision per super-frame, when both ports say yes (FramePort /
  * DatagramPort.wholeSuperFrames; a middleware port answers for what it
- * wraps). Not with a tracer, which explains frames one by one.
+ * wraps). Not with a tracer, which explains frames one by one: the trace
+ * edge (trace-edge.ts) counts one send-list entry per encapsulated frame.
  */
 export function negotiate(tap: FramePort, net: DatagramPort, tracer: Tracer | null): WholeSuperFrames {
   if (tracer !== null) return notWhole('--trace explains frames one by one, so the TAP reader cuts super-frames');
