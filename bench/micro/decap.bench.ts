@@ -4,10 +4,10 @@
  * op = one batch. Decap does not rewrite the datagrams, so nothing is put
  * back between ops.
  *
- *   trace off  tracer = null; and the same with the inner source check on
+ *   trace off  no trace edge; and the same with the inner source check on
  *              (the `vxtap run` default: every good datagram's inner source
  *              checked against its peer's row);
- *   trace on   a no-op tracer (the hook alone), the text tracer writing to a
+ *   trace on   a no-op tracer (the trace edge alone), the text tracer writing to a
  *              null sink (outer IPv4/UDP rebuilt and decoded with the inner
  *              frame, as `vxtap run --trace` shows them), and the text tracer
  *              with a filter that matches nothing. As the Switch does, the
@@ -16,14 +16,15 @@
 import { add } from 'benny';
 import { SendList } from '../../src/io/port';
 import type { FrameTracer, Tracer } from '../../src/switch/trace';
+import { TraceEdge } from '../../src/switch/trace-edge';
 import { main, runSuite, sink, type Case } from './common';
 import { BATCH, FILTER_MATCHING_NOTHING, checkDecap, checkTracer, decapMix, host, noopTracer, peers, textTracer } from './scene';
 
 export const SUITE = 'decap';
 export const CASES = {
-  off: 'trace off (tracer = null)',
+  off: 'trace off (no trace edge)',
   checked: 'trace off, inner source check on',
-  noop: 'trace on: no-op tracer (the hook alone)',
+  noop: 'trace on: no-op tracer (the trace edge alone)',
   text: 'trace on: text → null sink',
   filtered: 'trace on: text, filter matching nothing',
 } as const;
@@ -34,12 +35,14 @@ function batchOp(tracer: Tracer | null, innerSourceCheck = false): () => void {
   const h = host(ps, true, innerSourceCheck);
   const b = decapMix(ps);
   checkDecap(h, b);
-  h.pipeline.tracer = tracer;
+  // As the Switch does with a tracer: the trace edge around the batch (switch/trace-edge.ts).
+  const edge = tracer === null ? null : new TraceEdge(tracer, h.pipeline);
   const toTap = new SendList(BATCH);
   return () => {
     toTap.count = 0;
+    if (edge !== null) edge.before(b);
     h.pipeline.decapBatch(b, toTap);
-    if (tracer !== null) tracer.endBatch(null, toTap);
+    if (edge !== null) edge.afterNet(b, toTap);
     sink.n += toTap.count;
   };
 }

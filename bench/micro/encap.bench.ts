@@ -5,17 +5,18 @@
  *   baseline   puts the two answered ARP requests back, which every case
  *              must do first (the responder rewrites them in place); its
  *              time is taken off the others for the per-frame figures;
- *   trace off  tracer = null, the batch port (raw socket: the UDP header and
+ *   trace off  no trace edge, the batch port (raw socket: the UDP header and
  *              the per-flow source port are written too), then the dgram port;
- *   trace on   a no-op tracer (the hook alone: a copy and an event per
- *              frame), the text tracer writing to a null sink, and the text
+ *   trace on   a no-op tracer (the trace edge alone: a copy, an event
+ *              and the lookups per frame), the text tracer writing to a null sink, and the text
  *              tracer with a filter that matches nothing (every frame is
  *              still decoded and analysed, none rendered). As the Switch
- *              does, the tracer's endBatch follows each batch.
+ *              does, the trace edge wraps each batch (switch/trace-edge.ts).
  */
 import { add } from 'benny';
 import { SendList } from '../../src/io/port';
 import type { FrameTracer, Tracer } from '../../src/switch/trace';
+import { TraceEdge } from '../../src/switch/trace-edge';
 import { main, runSuite, sink, type Case } from './common';
 import {
   BATCH, FILTER_MATCHING_NOTHING, checkEncap, checkTracer, encapMix, host, noopTracer, peers, restoreArp, textTracer,
@@ -24,9 +25,9 @@ import {
 export const SUITE = 'encap';
 export const CASES = {
   restore: 'baseline: put the 2 ARP requests back',
-  off: 'trace off (tracer = null), batch port',
+  off: 'trace off (no trace edge), batch port',
   offDgram: 'trace off, dgram port (no UDP header, no flow hash)',
-  noop: 'trace on: no-op tracer (the hook alone)',
+  noop: 'trace on: no-op tracer (the trace edge alone)',
   text: 'trace on: text → null sink',
   filtered: 'trace on: text, filter matching nothing',
 } as const;
@@ -38,15 +39,17 @@ function batchOp(writesUdpHeader: boolean, tracer: Tracer | null): () => void {
   const h = host(ps, writesUdpHeader);
   const m = encapMix(ps);
   checkEncap(h, m);
-  h.pipeline.tracer = tracer;
+  // As the Switch does with a tracer: the trace edge around the batch (switch/trace-edge.ts).
+  const edge = tracer === null ? null : new TraceEdge(tracer, h.pipeline);
   const toNet = new SendList(BATCH);
   const toTap = new SendList(BATCH);
   return () => {
     restoreArp(m);
     toNet.count = 0;
     toTap.count = 0;
+    if (edge !== null) edge.before(m.batch);
     h.pipeline.encapBatch(m.batch, toNet, toTap);
-    if (tracer !== null) tracer.endBatch(toNet, toTap);
+    if (edge !== null) edge.afterTap(m.batch, toNet, toTap);
     sink.n += toNet.count;
   };
 }

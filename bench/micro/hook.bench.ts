@@ -1,12 +1,13 @@
 /**
  * The trace hook's cost when tracing is off: Pipeline.encapBatch /
- * decapBatch with tracer = null against the same loops with no hook at all
- * (no-hook.ts), on the same Pipeline object and the same batch (scene.ts).
- * The goal: within 5%.
+ * decapBatch as the untraced Switch runs them (no trace edge; the pipeline
+ * still records each decision, switch/decisions.ts) against the same loops
+ * with no hook at all (no-hook.ts: no records), on the same Pipeline object
+ * and the same batch (scene.ts). The goal: within 5%.
  *
  * Two measurements, one op = one 128-frame batch:
  *   - the benny suite: each pair in 4 rounds, in ABBA order (no hook first
- *     in odd rounds, tracer = null first in even ones), for the chart and
+ *     in odd rounds, trace off first in even ones), for the chart and
  *     the JSON like every suite. Its cases run a second or so each, one after
  *     the other, so a neighbour's load on a shared machine lands on one side
  *     of a pair and not the other: the rounds scatter by several percent;
@@ -31,9 +32,9 @@ export const ROUNDS = [1, 2, 3, 4] as const;
 export const CASES = {
   encapRestore: 'encap baseline: put the 2 ARP requests back',
   encapNoHook: (r: number) => `encap, no hook (round ${r})`,
-  encapOff: (r: number) => `encap, tracer = null (round ${r})`,
+  encapOff: (r: number) => `encap, trace off: decisions recorded (round ${r})`,
   decapNoHook: (r: number) => `decap, no hook (round ${r})`,
-  decapOff: (r: number) => `decap, tracer = null (round ${r})`,
+  decapOff: (r: number) => `decap, trace off: decisions recorded (round ${r})`,
 } as const;
 export const PAIRED_FILE = path.join(RESULTS_DIR, 'hook-paired.json');
 export interface PairedResults { encap: Paired; decap: Paired }
@@ -110,15 +111,15 @@ export function cases(o: Ops): Case[] {
 
 export async function run(): Promise<unknown> {
   const o = ops();
-  const summary = await runSuite(SUITE, 'hook: tracer = null vs no trace hook, one 128-frame batch per op', 'pair', cases(o));
+  const summary = await runSuite(SUITE, 'hook: trace off (decisions recorded) vs no trace hook, one 128-frame batch per op', 'pair', cases(o));
   const opts = { pairs: QUICK ? 100 : 400, perTurn: 100, warmup: 2000 };
-  console.log(`\nPaired: tracer = null vs no hook, ${opts.pairs} pairs of ${opts.perTurn} batches each way...`);
+  console.log(`\nPaired: trace off (decisions recorded) vs no hook, ${opts.pairs} pairs of ${opts.perTurn} batches each way...`);
   const results: PairedResults = {
     encap: paired(o.encapNoHook, o.encapOff, opts),
     decap: paired(o.decapNoHook, o.decapOff, opts),
   };
   for (const [what, p] of Object.entries(results)) {
-    console.log(`  ${what}: tracer = null / no hook = ${p.median.toFixed(4)} (±${p.ci.toFixed(4)}; quartiles ${p.q1.toFixed(3)}, ${p.q3.toFixed(3)})`);
+    console.log(`  ${what}: trace off / no hook = ${p.median.toFixed(4)} (±${p.ci.toFixed(4)}; quartiles ${p.q1.toFixed(3)}, ${p.q3.toFixed(3)})`);
   }
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   fs.writeFileSync(PAIRED_FILE, JSON.stringify({ date: new Date().toISOString(), ...results }, null, 2) + '\n');

@@ -1,10 +1,16 @@
 /**
  * The baseline for the goal "with tracing off, the pipeline costs within 5%
  * of a pipeline with no trace hook at all": the batch loops of
- * Pipeline.encapBatch and decapBatch, line for line, without the
- * `this.tracer === null ? ... : ...` choice per frame, calling the same frame
- * stages on the same Pipeline object (so the stages see the same object
- * shape and the JIT's feedback is shared, not split).
+ * Pipeline.encapBatch and decapBatch without what tracing costs them, calling
+ * the same frame stages on the same Pipeline object (so the stages see the
+ * same object shape and the JIT's feedback is shared, not split).
+ *
+ * Since the trace became middleware at the switch's edge (switch/trace-edge.ts),
+ * what tracing costs the loops is the record of each decision
+ * (switch/decisions.ts: one typed-array store per frame, and a call per
+ * batch); these loops make none. They also leave out L2 mode's choice of
+ * stages (one check per frame, false in these routed scenes), so the
+ * figure is an upper bound on the records' cost.
  *
  * The stages (encapFrame, decapFrame) and the counters are private to
  * Pipeline, and src/switch/pipeline.ts is not changed for a benchmark: they
@@ -37,7 +43,7 @@ function inside(p: Pipeline): PipelineInside {
   return s;
 }
 
-/** Pipeline.encapBatch without the tracer check; `this` is the Pipeline. */
+/** Pipeline.encapBatch (routed mode) without the decision records; `this` is the Pipeline. */
 function encapBatchNoHook(this: PipelineInside, b: FrameBatch, toNet: SendList, toTap: SendList): void {
   const c = this.counters;
   const buf = b.slab;
@@ -70,7 +76,7 @@ function encapBatchNoHook(this: PipelineInside, b: FrameBatch, toNet: SendList, 
   }
 }
 
-/** Pipeline.decapBatch without the tracer check; `this` is the Pipeline. */
+/** Pipeline.decapBatch (routed mode) without the decision records; `this` is the Pipeline. */
 function decapBatchNoHook(this: PipelineInside, b: FrameBatch, toTap: SendList): void {
   const c = this.counters;
   const buf = b.slab;

@@ -236,7 +236,7 @@ export function textTracer(ps: readonly Peer[], filter: string | null = null): F
 /** A filter no frame of the mixes matches (TEST-NET-3 appears nowhere): every frame is analysed, none rendered. */
 export const FILTER_MATCHING_NOTHING = 'host 203.0.113.9';
 
-/** A tracer that takes the events and does nothing: what the hook itself costs (copy, event, lookups), without rendering. */
+/** A tracer that takes the events and does nothing: what the trace edge itself costs (copy, event, lookups), without rendering. */
 export function noopTracer(): Tracer & { frames: number } {
   return { frames: 0, frame() { this.frames++; }, endBatch() { /* nothing */ } };
 }

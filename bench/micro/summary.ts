@@ -4,7 +4,7 @@
  *
  *   - the per-frame encap decision with tracing off, in ns per frame and
  *     Mpps on one core (goal: >= 10 Mpps); decap validation beside it;
- *   - tracer = null against no hook at all (goal: within 5%): the paired
+ *   - trace off (decisions recorded, no trace edge) against no hook at all (goal: within 5%): the paired
  *     measurement of hook.bench.ts (median ratio and its 95% interval), with
  *     benny's rounds beside it to show their scatter;
  *   - what tracing on costs: x times the trace-off batch, and the extra time
@@ -85,13 +85,13 @@ export function figures(suites: Map<string, SavedSuite>): string[][] {
       const r = benny[what];
       const scatter = `benny's ${r.length} rounds: ${r.map(pct).join(', ')}`;
       if (p === null) {
-        rows.push([`${what}: tracer = null vs no hook at all`, `${scatter} (no paired measurement: run the hook suite)`, '']);
+        rows.push([`${what}: trace off (decisions recorded) vs no hook at all`, `${scatter} (no paired measurement: run the hook suite)`, '']);
         continue;
       }
       const x = p[what];
       const over = x.median - 1;
       rows.push([
-        `${what}: tracer = null vs no hook at all`,
+        `${what}: trace off (decisions recorded) vs no hook at all`,
         `**${pct(over)}** ±${(x.ci * 100).toFixed(1)}% (median of ${x.pairs} paired turns; ${scatter})`,
         `within ${GOAL_HOOK_OVERHEAD * 100}%: ${withinGoal(over, x.ci)}`,
       ]);
@@ -106,14 +106,14 @@ export function figures(suites: Map<string, SavedSuite>): string[][] {
   };
   if (e) {
     traceOn(e, 'encap trace on:', eOff, eRestore, [
-      ['no-op tracer (the hook alone)', encap.CASES.noop],
+      ['no-op tracer (the trace edge alone)', encap.CASES.noop],
       ['text → null sink', encap.CASES.text],
       ['text, filter matching nothing', encap.CASES.filtered],
     ]);
   }
   if (d) {
     traceOn(d, 'decap trace on:', dOff, 0, [
-      ['no-op tracer (the hook alone)', decap.CASES.noop],
+      ['no-op tracer (the trace edge alone)', decap.CASES.noop],
       ['text → null sink', decap.CASES.text],
       ['text, filter matching nothing', decap.CASES.filtered],
     ]);

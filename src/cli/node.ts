@@ -6,7 +6,7 @@
  *               address <subnet>.0/32, up (over rtnetlink);
  *   2. ports    the UDP port (batch: recvmmsg + raw sendmmsg; dgram: Node's
  *               dgram), wrapped by the pcap recorder when asked;
- *   3. switch   the pipeline (with the tracer when asked), started before any
+ *   3. switch   the pipeline (with the trace edge when asked), started before any
  *               route exists, so the first ARP is answered;
  *   4. peers    the snapshot, then every batch, through the lease guard (only
  *               leases that pass lease-rules.ts), then ARP, FDB, route per host;

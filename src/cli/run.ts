@@ -32,6 +32,7 @@ import { HealthServer } from '../control/api/http';
 import { createMetrics } from '../control/api/metrics';
 import type { RunningNode } from './node';
 import { Notifier } from './sd-notify';
+import { statsMessage } from './stats-line';
 
 export type { IoMode } from './node';
 export const IO_MODES: readonly IoMode[] = ['batch', 'dgram'];
@@ -239,7 +240,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     log.info({ mode, peers: node.installer.peers.length, ...(node.vteps !== undefined ? { floodList: node.vteps().length } : { subnet: info.subnet }) }, `vxtap is up: ${upText}`);
 
     notifier.ready(`up: ${upText}`);
-    logStats = () => { log.info({ stats: node.stats() }, 'stats'); };
+    logStats = () => { log.info({ stats: node.stats() }, statsMessage(node.sw.counters.snapshot())); };
     const reload = (): void => { reloadNet(); };
     process.on('SIGHUP', reload);
     const failure = await new Promise<Error | null>((resolve) => {

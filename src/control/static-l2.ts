@@ -20,7 +20,8 @@
  * re-read it and emit the difference; an invalid file is reported through
  * onError and the previous list stays (a bad edit never stops flooding).
  */
-import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { FileSource, type FileSourceOptions } from './file-source';
 import { ConfigError } from '../errors';
 import { isIpv4, isMac, parseIpv4 } from '../wire/addr';
 import { diffVteps, type L2Backend, type L2JoinRequest, type L2Network, type Vtep, type VtepEvent, type VtepSource } from './l2-network';
@@ -111,95 +112,26 @@ export function parseL2PeersConfig(text: string, file: string): L2PeersConfig {
   return { vni, port, peers };
 }
 
-export interface StaticL2SourceOptions {
+export interface StaticL2SourceOptions extends FileSourceOptions {
   /** This host's public IP: its entry in the file is skipped. */
   readonly selfIp: string;
-  /** How often fs.watchFile stats the file, ms (default 1000); 0: no polling, reload() only. */
-  readonly intervalMs?: number;
-  /** Called when a re-read file cannot be used; the previous list stays in force. */
-  readonly onError?: (err: ConfigError) => void;
-  /** Whether the poll keeps the process alive (default true: a daemon). */
-  readonly persistent?: boolean;
 }
 
 /**
  * The VTEPs of an L2 peers file, re-read on reload() and (unless intervalMs
- * is 0) when the file changes. vni and port are fixed for the life of the
- * source (the switch cannot change them under traffic): an edit to them is
- * reported through onError and the whole edit is ignored.
+ * is 0) when the file changes (file-source.ts). vni and port are fixed for
+ * the life of the source (the switch cannot change them under traffic): an
+ * edit to them is reported through onError and the whole edit is ignored.
  */
-export class StaticL2Source implements VtepSource {
-  private current: L2PeersConfig;
-  private onEvents: ((batch: VtepEvent[]) => void) | null = null;
-  private polling = false;
-  private closed = false;
-  private readonly listener = (curr: Stats, prev: Stats): void => {
-    if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
-    this.reload();
-  };
-
-  /** Loads the file now; throws ConfigError when it is not valid. */
-  constructor(readonly path: string, private readonly opts: StaticL2SourceOptions) {
-    this.current = loadL2PeersFile(path);
-  }
-
-  /** The configuration in force (the last valid version of the file). */
-  get config(): L2PeersConfig {
-    return this.current;
-  }
-
-  /** The VTEPs in force, this host's own entry left out. */
-  vteps(): Vtep[] {
-    return this.current.peers.filter((v) => v.publicIp !== this.opts.selfIp);
-  }
-
-  async snapshot(): Promise<Vtep[]> {
-    return this.vteps();
-  }
-
-  /** Starts watching; the file is re-read once right away, so an edit made between snapshot() and watch() is not lost. */
-  watch(onEvents: (batch: VtepEvent[]) => void): void {
-    if (this.closed) throw new Error('StaticL2Source.watch: the source is closed');
-    if (this.onEvents) throw new Error('StaticL2Source.watch: already watching');
-    this.onEvents = onEvents;
-    const interval = this.opts.intervalMs ?? 1000;
-    if (interval > 0) {
-      watchFile(this.path, { interval, persistent: this.opts.persistent ?? true }, this.listener);
-      this.polling = true;
-    }
-    setImmediate(() => this.reload());
-  }
-
-  /**
-   * Re-reads the file now and emits the difference as one batch (nothing when
-   * the list did not change); returns the batch. An invalid file goes to
-   * onError and changes nothing.
-   */
-  reload(): VtepEvent[] {
-    if (this.closed) return [];
-    let next: L2PeersConfig;
-    try {
-      next = loadL2PeersFile(this.path);
-      const fixed = this.current.vni !== next.vni ? `vni changed from ${this.current.vni} to ${next.vni}`
-        : this.current.port !== next.port ? `port changed from ${this.current.port} to ${next.port}` : null;
-      if (fixed) throw new ConfigError(`${this.path}: ${fixed}: restart vxtap to apply it; this edit is ignored`, fixed.split(' ')[0]);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      this.opts.onError?.(err);
-      return [];
-    }
-    const before = this.vteps();
-    this.current = next;
-    const batch = diffVteps(before, this.vteps());
-    if (batch.length > 0 && this.onEvents) this.onEvents(batch);
-    return batch;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.polling) unwatchFile(this.path, this.listener);
-    this.onEvents = null;
+export class StaticL2Source extends FileSource<L2PeersConfig, Vtep, VtepEvent> implements VtepSource {
+  constructor(path: string, opts: StaticL2SourceOptions) {
+    super(path, {
+      name: 'StaticL2Source',
+      load: (file) => loadL2PeersFile(file),
+      fixedChange: (a, b) => (a.vni !== b.vni ? `vni changed from ${a.vni} to ${b.vni}` : a.port !== b.port ? `port changed from ${a.port} to ${b.port}` : null),
+      items: (c) => c.peers.filter((v) => v.publicIp !== opts.selfIp),
+      diff: diffVteps,
+    }, opts);
   }
 }
 
@@ -221,7 +153,7 @@ export class StaticL2Network implements L2Backend {
       ...this.opts,
     });
     const cfg = source.config;
-    const others = source.vteps();
+    const others = await source.snapshot();
     req.log.info({ vni: cfg.vni, port: cfg.port, vteps: others.length }, `L2 segment VNI ${cfg.vni}, port ${cfg.port}: ${others.length} other VTEP(s) (from ${this.path})`);
     return {
       vni: cfg.vni,

@@ -19,8 +19,9 @@
  * is reported through `onError` and the previous peers stay in force: a bad
  * edit never tears down forwarding.
  */
-import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
+import { FileSource, type FileSourceOptions, type FileSpec } from './file-source';
 import { cidrContains, formatCidr, isIpv4, isMac, parseCidr, parseIpv4, type Ipv4Cidr } from '../wire/addr';
 import { diffPeers, macFromIp, type Peer, type PeerEvent, type PeerSource } from './peers';
 
@@ -136,86 +137,25 @@ export function parsePeersConfig(text: string, file: string): StaticConfig {
   return { vni, port, self, peers };
 }
 
-export interface StaticPeerSourceOptions {
-  /** How often fs.watchFile stats the file, in ms (default 1000). */
-  readonly intervalMs?: number;
-  /** Called when a changed file cannot be used; the previous peers stay in force. */
-  readonly onError?: (err: ConfigError) => void;
-  /** Whether the watch keeps the process alive (default true: a daemon). */
-  readonly persistent?: boolean;
-}
+export type StaticPeerSourceOptions = FileSourceOptions;
+
+const PEERS_FILE: FileSpec<StaticConfig, Peer, PeerEvent> = {
+  name: 'StaticPeerSource',
+  load: (path) => loadPeersFile(path),
+  fixedChange: (a, b) => fixedFieldChange(a, b),
+  items: (c) => [...c.peers],
+  diff: diffPeers,
+};
 
 /**
- * Peers from a static file, re-read when it changes. The file's vni, port and
- * self are fixed for the life of the source (the data plane cannot change
- * them under a running switch): an edit to them is reported through onError
- * and the whole edit is ignored, peers included, until it is reverted or the
- * daemon restarts.
+ * Peers from a static file, re-read when it changes (file-source.ts). The
+ * file's vni, port and self are fixed for the life of the source: an edit to
+ * them is reported through onError and the whole edit is ignored, peers
+ * included, until it is reverted or the daemon restarts.
  */
-export class StaticPeerSource implements PeerSource {
-  private current: StaticConfig;
-  private onEvents: ((batch: PeerEvent[]) => void) | null = null;
-  private closed = false;
-  private readonly listener = (curr: Stats, prev: Stats): void => {
-    if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
-    this.reload();
-  };
-
-  /** Loads the file now; throws ConfigError when it is not valid. */
-  constructor(readonly path: string, private readonly opts: StaticPeerSourceOptions = {}) {
-    this.current = loadPeersFile(path);
-  }
-
-  /** The configuration in force (the last valid version of the file). */
-  get config(): StaticConfig {
-    return this.current;
-  }
-
-  async snapshot(): Promise<Peer[]> {
-    return [...this.current.peers];
-  }
-
-  /**
-   * Starts watching. The file is re-read once right away (asynchronously), so
-   * an edit made between snapshot() and watch() is not lost; after that, on
-   * every change that fs.watchFile sees.
-   */
-  watch(onEvents: (batch: PeerEvent[]) => void): void {
-    if (this.closed) throw new Error('StaticPeerSource.watch: the source is closed');
-    if (this.onEvents) throw new Error('StaticPeerSource.watch: already watching');
-    this.onEvents = onEvents;
-    watchFile(this.path, { interval: this.opts.intervalMs ?? 1000, persistent: this.opts.persistent ?? true }, this.listener);
-    setImmediate(() => this.reload());
-  }
-
-  /**
-   * Re-reads the file now and emits the difference as one batch (nothing when
-   * the peers did not change). Returns the batch. Safe to call from a SIGHUP
-   * handler. An invalid file goes to onError and changes nothing.
-   */
-  reload(): PeerEvent[] {
-    if (this.closed) return [];
-    let next: StaticConfig;
-    try {
-      next = loadPeersFile(this.path);
-      const fixed = fixedFieldChange(this.current, next);
-      if (fixed) throw new ConfigError(`${this.path}: ${fixed}: restart vxtap to apply it; this edit is ignored`, fixed.split(' ')[0]);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      this.opts.onError?.(err);
-      return [];
-    }
-    const batch = diffPeers(this.current.peers, next.peers);
-    this.current = next;
-    if (batch.length > 0 && this.onEvents) this.onEvents(batch);
-    return batch;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.onEvents) unwatchFile(this.path, this.listener);
-    this.onEvents = null;
+export class StaticPeerSource extends FileSource<StaticConfig, Peer, PeerEvent> implements PeerSource {
+  constructor(path: string, opts: StaticPeerSourceOptions = {}) {
+    super(path, PEERS_FILE, opts);
   }
 }
 

@@ -3,7 +3,7 @@
  * trying vxtap: an underlay, a real etcd, vxtap hosts (and a kernel vxlan host
  * with --kernel-peer), a container behind each.
  *
- *   vxtap lab up [--hosts N] [--kernel-peer] [--network CIDR] [--vni N] [--port N]
+ *   vxtap lab up [--mode routed|l2] [--hosts N] [--kernel-peer] [--network CIDR] [--vni N] [--port N]
  *   vxtap lab status [--json]
  *   vxtap lab ping [--json]
  *   vxtap lab trace HOST [--filter F] [--json] [-n N] [--no-follow]
@@ -20,13 +20,13 @@ import { colorWanted } from '../switch/trace';
 import { parseTraceFilter } from '../switch/trace-filter';
 import { labDown } from './down';
 import { labPing } from './ping';
-import { checkPrefix, DEFAULT_HOSTS, DEFAULT_NETWORK, DEFAULT_PREFIX, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, MAX_HOSTS, scopeFlags, type LabScope } from './plan';
+import { checkPrefix, DEFAULT_HOSTS, DEFAULT_L2_NETWORK, DEFAULT_NETWORK, DEFAULT_PREFIX, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, LAB_MODES, MAX_HOSTS, modeOf, scopeFlags, type LabMode, type LabScope } from './plan';
 import { checkPrereqs } from './prereq';
 import { makeSay } from './say';
 import { makeShell } from './shell';
 import { checkStateDir, requireState } from './state';
 import { labStatus } from './status';
-import { followTrace, traceFileOf } from './trace-view';
+import { followTrace, L2_TRACE_LEGEND, traceFileOf } from './trace-view';
 import { labUp } from './up';
 
 interface ScopeFlags {
@@ -54,18 +54,21 @@ export function registerLabCommands(program: Command): Command {
 
   withScope(lab.command('up')
     .description('build the lab: an underlay bridge, a real etcd, a vxtap daemon per host, a container behind each host')
+    .addOption(new Option('--mode <mode>', 'routed: a subnet per host, as flannel; l2: a bridge br0 per host, every container on one subnet, flood and learn').choices(LAB_MODES).default('routed'))
     .addOption(new Option('--hosts <n>', 'vxtap hosts').default(DEFAULT_HOSTS).argParser(intIn('--hosts', 1, MAX_HOSTS)))
-    .option('--kernel-peer', 'one more host running the kernel\'s vxlan device, configured as flannel would')
-    .option('--network <cidr>', 'the overlay network', DEFAULT_NETWORK)
+    .option('--kernel-peer', 'one more host running the kernel\'s vxlan device, configured as flannel would (--mode l2: in its classic L2 form)')
+    .option('--network <cidr>', `the overlay network (default ${DEFAULT_NETWORK}; with --mode l2 the one subnet of every container, default ${DEFAULT_L2_NETWORK})`)
     .addOption(new Option('--vni <n>', 'VXLAN network identifier').default(1).argParser(intIn('--vni', 0, 0xffffff)))
     .addOption(new Option('--port <n>', 'VXLAN UDP port').default(4789).argParser(intIn('--port', 1, 65535)))
     .option('--underlay <cidr>', 'the underlay\'s addresses (a /24 or larger; private to the lab\'s namespaces)', DEFAULT_UNDERLAY)
     .option('--no-trace', 'run the daemons without --trace (faster; `lab trace` then has nothing)')
+    .option('--pcap', 'each daemon records both sides of its switch to <state-dir>/<host>.pcap (vxtap run --pcap), for Wireshark or tshark')
     .option('-v, --verbose', 'print every command the lab runs'))
-    .action(async (f: ScopeFlags & { hosts: number; kernelPeer?: boolean; network: string; vni: number; port: number; underlay: string; trace: boolean }) => {
+    .action(async (f: ScopeFlags & { mode: LabMode; hosts: number; kernelPeer?: boolean; network?: string; vni: number; port: number; underlay: string; trace: boolean; pcap?: boolean }) => {
       const scope = scopeOf(f);
       await labUp(scope, {
-        hosts: f.hosts, kernelPeer: f.kernelPeer === true, network: f.network, vni: f.vni, port: f.port, underlay: f.underlay, trace: f.trace,
+        hosts: f.hosts, kernelPeer: f.kernelPeer === true, network: f.network ?? (f.mode === 'l2' ? DEFAULT_L2_NETWORK : DEFAULT_NETWORK),
+        vni: f.vni, port: f.port, underlay: f.underlay, trace: f.trace, mode: f.mode, ...(f.pcap === true ? { pcap: true } : {}),
       }, shell(f), say);
     });
 
@@ -94,6 +97,7 @@ export function registerLabCommands(program: Command): Command {
       const st = requireState(scope, scopeFlags(scope));
       const { name, path } = traceFileOf(st, host);
       if (f.follow) process.stderr.write(`following ${name}'s trace (${path}); Ctrl-C stops. In another terminal: npx vxtap lab ping${scopeFlags(scope)}\n`);
+      if (f.json !== true && modeOf(st.options) === 'l2') process.stderr.write(L2_TRACE_LEGEND);
       await followTrace(path, name, { filter: f.filter ?? null, json: f.json === true, lines: f.lines, follow: f.follow, color: colorWanted(out) }, out);
     });
 

@@ -63,3 +63,47 @@ export function putWithLease(sh: Shell, place: EtcdPlace, key: string, value: st
 export function etcdDataDir(stateDir: string): string {
   return join(stateDir, 'etcd-data');
 }
+
+/** flannel's etcd prefix, which the lab's daemons use (their default). */
+export const ETCD_PREFIX = '/coreos.com/network';
+
+/** A VTEP's key in the L2 layout, `<prefix>/l2/<vni>/vteps/<ip>`, as `lab status` shows it. */
+export interface VtepKeyRow {
+  key: string;
+  publicIp: string | null;
+  port: number | null;
+  vtepMac: string | null;
+  /** Seconds left on the key's lease; null without a lease (or when etcd did not say). */
+  expiresInSeconds: number | null;
+}
+
+/** Every VTEP key of segment `vni` (L2 mode), with its lease's time left. */
+export async function vtepKeysIn(sh: Shell, place: EtcdPlace, vni: number): Promise<VtepKeyRow[]> {
+  const ctl = (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
+    sh.runAsync('ip', ['netns', 'exec', place.ns, 'env', 'ETCDCTL_API=3', ETCDCTL_BIN, '--endpoints', place.endpoint, '--dial-timeout', '2s', ...args], 10_000);
+  const r = await ctl(['get', '--prefix', `${ETCD_PREFIX}/l2/${vni}/vteps/`, '-w', 'json']);
+  if (r.status !== 0) throw new LabError('VXTAP_ERR_LAB_CMD', `etcdctl get: ${(r.stderr || r.stdout).trim()}`);
+  // etcdctl's JSON: keys and values in base64, the lease id as a decimal number (which can pass 2^53: read it as text).
+  const text = r.stdout.replace(/"lease":(\d+)/g, '"lease":"$1"');
+  const doc = JSON.parse(text) as { kvs?: { key: string; value: string; lease?: string }[] };
+  const rows: VtepKeyRow[] = [];
+  for (const kv of doc.kvs ?? []) {
+    const key = Buffer.from(kv.key, 'base64').toString('utf8');
+    let v: { PublicIP?: unknown; Port?: unknown; VtepMAC?: unknown } = {};
+    try { v = JSON.parse(Buffer.from(kv.value, 'base64').toString('utf8')) as typeof v; } catch { /* shown as nulls */ }
+    let expiresInSeconds: number | null = null;
+    if (kv.lease !== undefined && kv.lease !== '0') {
+      const t = await ctl(['lease', 'timetolive', BigInt(kv.lease).toString(16)]);
+      const m = /remaining\((-?\d+)s\)/.exec(t.stdout);
+      if (m) expiresInSeconds = Number(m[1]);
+    }
+    rows.push({
+      key,
+      publicIp: typeof v.PublicIP === 'string' ? v.PublicIP : null,
+      port: typeof v.Port === 'number' ? v.Port : null,
+      vtepMac: typeof v.VtepMAC === 'string' ? v.VtepMAC : null,
+      expiresInSeconds,
+    });
+  }
+  return rows;
+}

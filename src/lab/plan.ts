@@ -10,6 +10,11 @@
  *   <p>k1, <p>k1-c       --kernel-peer: the kernel's vxlan device,   <underlay>.101
  *                        configured as flannel configures it
  *
+ * With `--mode l2` each host has a Linux bridge br0 instead of cbr0: the TAP
+ * (or, on k1, the kernel's vxlan device vx0 in its classic L2 form) and the
+ * container's veth are its ports, and every container is on one subnet
+ * (default 10.45.0.0/24): hN's container at <network>.N, k1's at .101.
+ *
  * Every name carries the prefix (`<p>`, default `vxlab-`), so `lab down`
  * finds everything by the prefix alone, and the lab never touches anything
  * it did not make. Devices inside the namespaces need no prefix: they go
@@ -23,6 +28,8 @@ export const DEFAULT_PREFIX = 'vxlab-';
 export const DEFAULT_STATE_DIR = '/run/vxtap-lab';
 export const DEFAULT_UNDERLAY = '192.168.93.0/24';
 export const DEFAULT_NETWORK = '10.44.0.0/16';
+/** `--mode l2`: one subnet for every container (no host has a subnet of its own). */
+export const DEFAULT_L2_NETWORK = '10.45.0.0/24';
 export const DEFAULT_HOSTS = 3;
 export const MAX_HOSTS = 20;
 export const ETCD_CLIENT_PORT = 2379;
@@ -32,6 +39,13 @@ export const CONTAINER_BRIDGE = 'cbr0';
 export const CONTAINER_VETH = 'veth-c';
 /** The underlay bridge, in <p>underlay. */
 export const UNDERLAY_BRIDGE = 'br0';
+/** `--mode l2`: the bridge in each host, and the kernel host's vxlan device (the names of the classic L2 setup). */
+export const L2_BRIDGE = 'br0';
+export const L2_VXLAN_DEV = 'vx0';
+
+/** routed: flannel's scheme, a subnet per host (the default); l2: one subnet, bridges, flood and learn. */
+export type LabMode = 'routed' | 'l2';
+export const LAB_MODES: readonly LabMode[] = ['routed', 'l2'];
 
 /** Where the lab's names and state live: `--prefix` and `--state-dir` (or VXTAP_LAB_PREFIX, VXTAP_LAB_STATE_DIR). */
 export interface LabScope {
@@ -47,6 +61,14 @@ export interface LabUpOptions {
   readonly port: number;
   readonly underlay: string;
   readonly trace: boolean;
+  /** Each daemon records both sides of its switch to <state-dir>/<host>.pcap (vxtap run --pcap). Absent: no. */
+  readonly pcap?: boolean;
+  /** Absent in the state of a lab made before L2 mode existed: routed. */
+  readonly mode?: LabMode;
+}
+
+export function modeOf(o: LabUpOptions): LabMode {
+  return o.mode ?? 'routed';
 }
 
 export type HostKind = 'vxtap' | 'kernel';
@@ -60,6 +82,8 @@ export interface HostPlan {
   readonly containerNs: string;
   /** The host's underlay address (its public IP). */
   readonly ip: string;
+  /** L2 mode: the container's address on the one subnet ('10.45.0.1') and its prefix length. */
+  readonly l2?: { readonly containerIp: string; readonly len: number };
 }
 
 export interface LabPlan {
@@ -94,8 +118,11 @@ export function planLab(scope: LabScope, opts: LabUpOptions): LabPlan {
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_HOSTS) {
     throw new ConfigError(`--hosts: 1..${MAX_HOSTS}, got ${opts.hosts}`, 'hosts');
   }
+  const l2 = modeOf(opts) === 'l2';
   // The overlay's config is checked as `network init` will check it, before anything is made.
-  buildConfig({ network: opts.network, vni: opts.vni, port: opts.port });
+  let l2Net: { addr: number; len: number } | null = null;
+  if (l2) l2Net = checkL2Network(opts);
+  else buildConfig({ network: opts.network, vni: opts.vni, port: opts.port });
   let under;
   try {
     under = parseCidr(opts.underlay);
@@ -107,9 +134,9 @@ export function planLab(scope: LabScope, opts: LabUpOptions): LabPlan {
   const p = scope.prefix;
   const hosts: HostPlan[] = [];
   for (let i = 1; i <= opts.hosts; i++) {
-    hosts.push({ name: `h${i}`, kind: 'vxtap', ns: `${p}h${i}`, containerNs: `${p}h${i}-c`, ip: underlayAddr(under.addr, i) });
+    hosts.push({ name: `h${i}`, kind: 'vxtap', ns: `${p}h${i}`, containerNs: `${p}h${i}-c`, ip: underlayAddr(under.addr, i), ...l2Addr(l2Net, i) });
   }
-  if (opts.kernelPeer) hosts.push({ name: 'k1', kind: 'kernel', ns: `${p}k1`, containerNs: `${p}k1-c`, ip: underlayAddr(under.addr, 101) });
+  if (opts.kernelPeer) hosts.push({ name: 'k1', kind: 'kernel', ns: `${p}k1`, containerNs: `${p}k1-c`, ip: underlayAddr(under.addr, 101), ...l2Addr(l2Net, 101) });
   const etcdIp = underlayAddr(under.addr, 250);
   return {
     scope,
@@ -119,8 +146,29 @@ export function planLab(scope: LabScope, opts: LabUpOptions): LabPlan {
     etcd: { ns: `${p}etcd`, ip: etcdIp, endpoint: `http://${etcdIp}:${ETCD_CLIENT_PORT}`, peerUrl: `http://${etcdIp}:${ETCD_PEER_PORT}` },
     hosts,
     tap: `vxtap.${opts.vni}`,
-    vxlanDev: `flannel.${opts.vni}`,
+    vxlanDev: l2 ? L2_VXLAN_DEV : `flannel.${opts.vni}`,
   };
+}
+
+/**
+ * `--mode l2`'s `--network`: one subnet for every container, numbered like
+ * the underlay (hN's container at .N, k1's at .101), so a /24 or larger; the
+ * segment's VNI must be 1 or more (the L2 etcd layout has no VNI 0).
+ */
+function checkL2Network(opts: LabUpOptions): { addr: number; len: number } {
+  let net;
+  try {
+    net = parseCidr(opts.network);
+  } catch (err) {
+    throw new ConfigError(`--network: ${(err as Error).message}`, 'network');
+  }
+  if (net.len > 24) throw new ConfigError(`--network: with --mode l2 every container is on this one subnet, numbered like the underlay (.1-.${MAX_HOSTS}, .101): a /24 or larger, got /${net.len}`, 'network');
+  if (opts.vni < 1) throw new ConfigError('--vni: 1 or more with --mode l2', 'vni');
+  return net;
+}
+
+function l2Addr(net: { addr: number; len: number } | null, offset: number): { l2?: { containerIp: string; len: number } } {
+  return net === null ? {} : { l2: { containerIp: formatIpv4((net.addr + offset) >>> 0), len: net.len } };
 }
 
 /** '10.44.7.0/24' -> the container bridge's address '10.44.7.1/24' and the container's '10.44.7.2/24'. */

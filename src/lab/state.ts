@@ -27,12 +27,16 @@ export interface HostState {
   subnet: string | null;
   /** The container's address ('10.44.7.2'), once it exists. */
   containerIp: string | null;
+  /** L2 mode: the container's MAC, chosen by the lab (absent in routed mode, where the kernel picks one). */
+  containerMac?: string | null;
   vtepMac: string | null;
   /** The vxtap daemon (vxtap hosts). */
   pid: number | null;
   log: string | null;
   trace: string | null;
   subnetFile: string | null;
+  /** L2 mode: the daemon's control socket, in the state dir (routed mode: the default path). */
+  socket?: string | null;
 }
 
 export interface LabState {

@@ -5,9 +5,15 @@
  *   <p>underlay:  br0 ── p-h1 ═══ eth0 (<p>h1) ── vxtap.1 (TAP)
  *                     ── p-h2 ═══ eth0 (<p>h2)      cbr0 <subnet>.1 ── veth-c ═══ eth0 (<p>h1-c) <subnet>.2
  *                     ── p-etcd ═ eth0 (<p>etcd)
+ *
+ * With --mode l2, one bridge per host holds the VTEP and the container:
+ *
+ *   <p>h1:  br0 ── vxtap.1 (TAP, vxtap --mode l2 --bridge br0)
+ *               ── veth-c ═══ eth0 (<p>h1-c) <network>.1, on the one subnet
+ *   <p>k1:  br0 ── vx0 (kernel vxlan, learning) ── veth-c ═══ eth0 (<p>k1-c)
  */
 import type { Shell } from './shell';
-import { CONTAINER_BRIDGE, CONTAINER_VETH, UNDERLAY_BRIDGE, containerAddrs } from './plan';
+import { CONTAINER_BRIDGE, CONTAINER_VETH, L2_BRIDGE, UNDERLAY_BRIDGE, containerAddrs } from './plan';
 
 export function addNamespace(sh: Shell, ns: string): void {
   sh.run('ip', ['netns', 'add', ns]);
@@ -92,4 +98,62 @@ export function addKernelPeer(sh: Shell, k: KernelVtep, peer: { subnet: string; 
   sh.run('ip', ['-n', k.ns, 'neigh', 'replace', gw, 'lladdr', peer.vtepMac, 'dev', k.dev, 'nud', 'permanent']);
   sh.inNs(k.ns, 'bridge', ['fdb', 'append', peer.vtepMac, 'dev', k.dev, 'dst', peer.publicIp]);
   sh.run('ip', ['-n', k.ns, 'route', 'replace', peer.subnet, 'via', gw, 'dev', k.dev, 'onlink']);
+}
+
+/**
+ * L2 mode: IPv6 off in a namespace, so that a quiet segment is quiet: no
+ * router solicitations, MLD reports or DAD probes to flood and learn from,
+ * and the trace shows what the reader sends.
+ */
+export function noIpv6(sh: Shell, ns: string): void {
+  sh.inNs(ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+}
+
+/** L2 mode: the host's bridge br0, which the VTEP and the container join as ports. */
+export function addL2Bridge(sh: Shell, hostNs: string): void {
+  sh.run('ip', ['-n', hostNs, 'link', 'add', L2_BRIDGE, 'type', 'bridge']);
+  sh.run('ip', ['-n', hostNs, 'link', 'set', L2_BRIDGE, 'up']);
+}
+
+/**
+ * L2 mode: a "container" whose veth is a port of the host's br0, with its
+ * address on the one subnet and a MAC of our choosing (02:76 + its IPv4
+ * address, as vxtap derives VTEP MACs), so a reader knows it in a trace. No
+ * route and no forwarding: every other container is on the same link.
+ */
+export function addL2Container(sh: Shell, hostNs: string, containerNs: string, ip: string, len: number, mac: string, mtu: number): void {
+  const m = String(mtu);
+  addNamespace(sh, containerNs);
+  noIpv6(sh, containerNs);
+  sh.run('ip', ['-n', hostNs, 'link', 'add', CONTAINER_VETH, 'mtu', m, 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', m, 'netns', containerNs]);
+  sh.run('ip', ['-n', hostNs, 'link', 'set', CONTAINER_VETH, 'master', L2_BRIDGE, 'up']);
+  sh.run('ip', ['-n', containerNs, 'link', 'set', 'eth0', 'address', mac]);
+  sh.run('ip', ['-n', containerNs, 'addr', 'add', `${ip}/${len}`, 'brd', '+', 'dev', 'eth0']);
+  sh.run('ip', ['-n', containerNs, 'link', 'set', 'eth0', 'up']);
+}
+
+export interface KernelL2Vtep {
+  readonly ns: string;
+  readonly dev: string;
+  readonly vni: number;
+  readonly port: number;
+  readonly ip: string;
+  readonly mtu: number;
+}
+
+/**
+ * The kernel's vxlan device in its classic L2 form: `learning` (it learns
+ * remote MACs from the frames it decapsulates, as vxtap --mode l2 does), a
+ * port of br0, and a flood list: one all-zeros FDB entry per other host,
+ * which the kernel uses for broadcast and unknown unicast (head-end
+ * replication). Returns the device's MAC.
+ */
+export function addKernelL2Vtep(sh: Shell, k: KernelL2Vtep, others: readonly string[]): string {
+  sh.run('ip', ['-n', k.ns, 'link', 'add', k.dev, 'type', 'vxlan', 'id', String(k.vni), 'dstport', String(k.port), 'local', k.ip, 'dev', 'eth0', 'learning']);
+  sh.run('ip', ['-n', k.ns, 'link', 'set', k.dev, 'mtu', String(k.mtu), 'master', L2_BRIDGE, 'up']);
+  for (const ip of others) sh.inNs(k.ns, 'bridge', ['fdb', 'append', '00:00:00:00:00:00', 'dev', k.dev, 'dst', ip]);
+  const links = JSON.parse(sh.run('ip', ['-n', k.ns, '-j', 'link', 'show', k.dev], { quiet: true })) as { address?: string }[];
+  const mac = links[0]?.address;
+  if (mac === undefined) throw new Error(`no MAC on ${k.dev} in ${k.ns}`);
+  return mac;
 }

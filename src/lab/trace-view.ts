@@ -17,6 +17,22 @@ import { scopeFlags } from './plan';
 import { sleep } from './procs';
 import type { LabState } from './state';
 
+/**
+ * Printed (on stderr) before an L2 lab's trace: what the L2 lookup lines
+ * mean. The lines themselves are the data plane's (switch/trace-record.ts),
+ * rendered here as `vxtap run --trace` renders them.
+ */
+export const L2_TRACE_LEGEND = [
+  'L2 mode: the lookup lines to look for',
+  '  learned M behind V             a frame from VTEP V had source MAC M: frames to M now go to V alone',
+  '  flooded to N VTEPs (head-end   a broadcast (ARP request), multicast or unknown unicast: one copy',
+  '    replication)                 per VTEP on the flood list',
+  '  ARP suppressed from the table  an ARP request for an address vxtap has seen: answered here, not flooded',
+  '  split horizon: not flooded     a frame from a VTEP goes to the bridge only, never on to other VTEPs',
+  '    back',
+  '',
+].join('\n');
+
 export interface TraceViewOptions {
   filter: string | null;
   json: boolean;
@@ -71,6 +87,16 @@ export function traceFileOf(st: LabState, host: string): { name: string; path: s
 export async function followTrace(path: string, host: string, o: TraceViewOptions, out: NodeJS.WritableStream, pollMs = 200): Promise<void> {
   let filter: TraceFilter | null = null;
   if (o.filter !== null) filter = parseTraceFilter(o.filter);
+  /** Whether a line is shown: not a record (passed on), a notice, or a record the filter takes. */
+  const shown = (line: string): boolean => {
+    if (line.trim() === '' || filter === null) return true;
+    try {
+      const rec = JSON.parse(line) as TraceRecord & { notice?: string };
+      return typeof rec.notice === 'string' || filter.matches(subjectOf(rec));
+    } catch {
+      return true;
+    }
+  };
   const emit = (line: string): void => {
     if (line.trim() === '') return;
     let rec: TraceRecord & { notice?: string };
@@ -97,7 +123,8 @@ export async function followTrace(path: string, host: string, o: TraceViewOption
   const complete = tail.slice(0, tail.lastIndexOf('\n') + 1);
   const all = complete.split('\n').filter((l) => l.length > 0);
   if (start > 0) all.shift(); // the first line may be cut
-  for (const l of o.lines > 0 ? all.slice(-o.lines) : []) emit(l);
+  // -n counts the frames the filter shows, as tail -n of the filtered trace would.
+  for (const l of o.lines > 0 ? all.filter(shown).slice(-o.lines) : []) emit(l);
   pos = start + Buffer.byteLength(complete);
   if (!o.follow) return;
 

@@ -53,12 +53,14 @@
  * the tables are keyed by integers. Each frame's stages are one method
  * (encapFrame / decapFrame) that returns its verdict; the batch loop counts it.
  *
- * Tracing (the hook: switch/trace-hook.ts): when `tracer` is set, each frame
- * goes through traceEncap / traceDecap instead, which copy the frame before
- * the decision (the ARP answer rewrites it in place), run the same
- * encapFrame / decapFrame, and hand the verdict to the hook, which adds the
- * table lookups behind it. With no tracer the cost is one null check per
- * frame: no closure, no allocation.
+ * Tracing is not here: the pipeline knows no tracer. Every batch, traced or
+ * not, leaves its decisions in `decisions` (switch/decisions.ts: one
+ * typed-array store per frame, the verdict, plus in L2 mode the few facts
+ * the tables cannot give back afterwards), and the trace is middleware at
+ * the switch's edge (switch/trace-edge.ts) that copies the frames before the
+ * batch and explains them from those records and the tables after the ports
+ * answered. Untraced, the switch runs the bare batch handlers: the stores
+ * are the whole cost.
  */
 import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
@@ -73,7 +75,7 @@ import type { FloodList } from './flood-list';
 import type { L2ArpTable } from './l2-arp';
 import { flowSourcePort, SOURCE_PORT_MIN } from './flow-hash';
 import { checkInnerSource, INNER_NO_ROW, INNER_OK, type PeerTable } from './peer-table';
-import { explainDecap, explainEncap, frameTrace, type FrameTrace, type PipelineTables, type Tracer } from './trace-hook';
+import { Decisions } from './decisions';
 
 /** Headroom every batch must keep in front of a frame: UDP + VXLAN headers, written in place. */
 export const ENCAP_HEADROOM = udp.HEADER_LEN + vxlan.HEADER_LEN;
@@ -122,8 +124,6 @@ export interface PipelineOptions {
    * accepted); null (the default) checks nothing.
    */
   peers?: PeerTable | null;
-  /** Explains every frame's decision (switch/trace.ts); null (the default) for none. */
-  tracer?: Tracer | null;
   /** Default 'routed'; 'l2' needs `l2`. */
   mode?: SwitchMode;
   l2?: PipelineL2 | null;
@@ -131,20 +131,20 @@ export interface PipelineOptions {
 
 export class Pipeline {
   readonly vni: number;
-  private readonly fdb: Fdb;
-  private readonly arp: ArpTable;
+  // The tables are readable so that the trace can explain a decision from
+  // them after the batch (trace-hook.ts PipelineTables); the pipeline only writes them.
+  readonly fdb: Fdb;
+  readonly arp: ArpTable;
   private readonly counters: Counters;
   private readonly writesUdpHeader: boolean;
-  private readonly acceptUnknownVteps: boolean;
-  private readonly peers: PeerTable | null;
+  readonly acceptUnknownVteps: boolean;
+  readonly peers: PeerTable | null;
   private readonly srcPortMin: number;
   private readonly srcPortSpan: number;
   /** Bytes in front of the inner frame that one encap adds to the span we send. */
   readonly encapOverhead: number;
-  /** Set to trace every frame; null costs one check per frame. */
-  tracer: Tracer | null;
-  /** The hook's view of this pipeline (tables()); null until a frame is traced. */
-  private explained: PipelineTables | null = null;
+  /** What the last batch decided, frame by frame (always filled; read by the trace edge). */
+  readonly decisions = new Decisions();
   readonly mode: SwitchMode;
   /** L2 mode's tables, or null in routed mode. */
   readonly l2: PipelineL2 | null;
@@ -152,7 +152,7 @@ export class Pipeline {
   now = 0;
   /** The copies the last Verdict.FLOOD queued (the last `copies` entries of toNet). */
   copies = 0;
-  /** What the last L2 decap's learning did (LEARN_*; -1: no learning), for the trace. */
+  /** What the last L2 decap's learning did (LEARN_*; -1: no learning), for `decisions`. */
   learnResult = -1;
 
   constructor(opts: PipelineOptions) {
@@ -169,7 +169,6 @@ export class Pipeline {
     this.srcPortMin = opts.sourcePorts?.min ?? SOURCE_PORT_MIN;
     this.srcPortSpan = opts.sourcePorts?.count ?? 65536 - SOURCE_PORT_MIN;
     this.encapOverhead = vxlan.HEADER_LEN + (this.writesUdpHeader ? udp.HEADER_LEN : 0);
-    this.tracer = opts.tracer ?? null;
     this.mode = opts.mode ?? 'routed';
     this.l2 = opts.l2 ?? null;
     if (this.mode === 'l2' && this.l2 === null) throw new RangeError('L2 mode needs its tables (PipelineOptions.l2)');
@@ -190,12 +189,14 @@ export class Pipeline {
       const need = toNet.count + b.count * Math.max(1, l2.floodList.size);
       if (need > toNet.capacity) throw new RangeError(`send list holds ${toNet.capacity} entries, a flooded batch may need ${need}`);
     }
+    const d = this.decisions;
+    d.begin(b.count, toNet.count, toTap.count);
+    const verdicts = d.verdict;
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
-      const v = this.tracer === null
-        ? (l2 === null ? this.encapFrame(buf, off, len, toNet, toTap) : this.encapL2(l2, buf, off, len, toNet, toTap))
-        : this.traceEncap(this.tracer, buf, off, len, toNet, toTap);
+      const v = l2 === null ? this.encapFrame(buf, off, len, toNet, toTap) : this.encapL2(l2, buf, off, len, toNet, toTap);
+      verdicts[i] = v;
       // A super-frame kept whole (FrameBatch.superFrames): one decision, made
       // on its segment 0, stands for all its segments; the send cuts the others.
       if (sf !== null && sf.isWhole(i)) {
@@ -206,7 +207,10 @@ export class Pipeline {
           for (let k = toNet.count - n; k < toNet.count; k++) toNet.wholeOf[k] = i;
           c.encapFrames += segs;
           c.encapBytes += sf.cutBytes(i, len);
-          if (v === Verdict.FLOOD) this.countFlood(n);
+          if (v === Verdict.FLOOD) {
+            d.copies[i] = n;
+            this.countFlood(n);
+          }
         } else {
           c.drop(v, segs); // a super-frame is TCP: never an ARP reply
         }
@@ -217,6 +221,7 @@ export class Pipeline {
         // One frame, however many copies: the books count frames (Switch.undoEncap).
         c.encapFrames++;
         c.encapBytes += len;
+        d.copies[i] = this.copies;
         this.countFlood(this.copies);
       } else if (v === Verdict.ARP_REPLY) {
         c.arpAnswered++;
@@ -243,13 +248,23 @@ export class Pipeline {
     c.netInFrames += b.count;
     const l2 = this.l2;
     if (l2 !== null) this.now = Date.now(); // the coarse clock of learning: once per batch
+    const d = this.decisions;
+    d.begin(b.count, 0, toTap.count);
+    const verdicts = d.verdict;
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
       const from = b.addrs[i]!;
-      const v = this.tracer === null
-        ? (l2 === null ? this.decapFrame(buf, off, len, from, toTap) : this.decapL2(l2, buf, off, len, from, toTap))
-        : this.traceDecap(this.tracer, buf, off, len, from, b.ports[i]!, toTap);
+      let v: number;
+      if (l2 === null) {
+        v = this.decapFrame(buf, off, len, from, toTap);
+      } else {
+        // Learning changes the FDB: what it did is kept now, for the trace.
+        v = this.decapL2(l2, buf, off, len, from, toTap);
+        d.learn[i] = this.learnResult;
+        if (this.learnResult === LEARN_MOVED) d.movedFrom[i] = this.fdb.movedFrom;
+      }
+      verdicts[i] = v;
       if (v === Verdict.DECAP) {
         c.decapFrames++;
         c.decapBytes += len - vxlan.HEADER_LEN;
@@ -433,52 +448,10 @@ export class Pipeline {
     }
   }
 
-  /** Stage 4: checkInnerSource against the sender's row; INNER_OK or why not. */
-  private innerSource(buf: Buffer, off: number, len: number, from: number): number {
+  /** Stage 4: checkInnerSource against the sender's row; INNER_OK or why not (also the trace's explanation). */
+  innerSource(buf: Buffer, off: number, len: number, from: number): number {
     const row = this.peers!.get(from);
     if (row === undefined) return this.acceptUnknownVteps ? INNER_OK : INNER_NO_ROW;
     return checkInnerSource(row, buf, off, len);
   }
-
-  // -------------------------------------------------------------------------
-  // The trace hook's seam: off the hot path. Copy, decide, and let the hook
-  // explain (switch/trace-hook.ts).
-
-  /** encapFrame, traced: the frame as it came (copied first: an ARP answer rewrites it), then the verdict explained. */
-  private traceEncap(t: Tracer, buf: Buffer, off: number, len: number, toNet: SendList, toTap: SendList): number {
-    const data = Buffer.from(buf.subarray(off, off + len));
-    const v = this.l2 === null ? this.encapFrame(buf, off, len, toNet, toTap) : this.encapL2(this.l2, buf, off, len, toNet, toTap);
-    t.frame(explainEncap(this.tables(), traceOf('tap', data, 0, 0, v), buf, off, toNet, toTap));
-    return v;
-  }
-
-  /** decapFrame, traced. */
-  private traceDecap(t: Tracer, buf: Buffer, off: number, len: number, from: number, port: number, toTap: SendList): number {
-    const data = Buffer.from(buf.subarray(off, off + len));
-    const v = this.l2 === null ? this.decapFrame(buf, off, len, from, toTap) : this.decapL2(this.l2, buf, off, len, from, toTap);
-    t.frame(explainDecap(this.tables(), traceOf('net', data, from, port, v), toTap));
-    return v;
-  }
-
-  /** What the hook's explanation reads of this pipeline (made once, on the first traced frame). */
-  private tables(): PipelineTables {
-    if (this.explained === null) {
-      this.explained = {
-        vni: this.vni, fdb: this.fdb, arp: this.arp, peers: this.peers, acceptUnknownVteps: this.acceptUnknownVteps,
-        innerSource: (buf, off, len, from) => this.innerSource(buf, off, len, from),
-        l2: this.l2,
-        lastCopies: () => this.copies,
-        lastLearn: () => this.learnResult,
-      };
-    }
-    return this.explained;
-  }
-}
-
-/** The verdict as the hook's FrameTrace. */
-function traceOf(dir: 'tap' | 'net', data: Buffer, addr: number, port: number, v: number): FrameTrace {
-  const action = v === Verdict.ENCAP || v === Verdict.FLOOD ? 'encap'
-    : v === Verdict.ARP_REPLY || v === Verdict.ARP_SUPPRESSED ? 'arp-reply'
-    : v === Verdict.DECAP ? 'decap' : 'drop';
-  return frameTrace(dir, data, addr, port, action, v >= 0 ? v : -1);
 }

@@ -24,9 +24,12 @@
  * it took is in each SendList's `status`, and every account here reads that,
  * never the count as "the first n".
  *
- * With a tracer (switch/trace.ts), the pipeline explains each frame and the
- * switch hands the tracer, once per batch, the lists as the ports answered
- * them, so that a refused frame is traced as the drop it is.
+ * With a tracer (switch/trace.ts), the trace is middleware at this edge
+ * (switch/trace-edge.ts): start() hands the ports the batch handlers wrapped
+ * by a TraceEdge, which copies the frames before the handler and, after the
+ * ports answered, explains each from the pipeline's records and tables, with
+ * the lists as the ports answered them, so that a refused frame is traced as
+ * the drop it is. Without one, the ports get the bare handlers.
  *
  * L2 mode (`mode: 'l2'`, pipeline.ts): one frame flooded to N VTEPs is N
  * entries of the send list on one span (SendList.sameFrame marks copies
@@ -48,6 +51,7 @@ import { FloodList } from './flood-list';
 import { L2ArpTable } from './l2-arp';
 import { PeerTable } from './peer-table';
 import { ENCAP_HEADROOM, Pipeline, type SwitchMode } from './pipeline';
+import { TraceEdge } from './trace-edge';
 import type { Tracer } from './trace-hook';
 import * as ethernet from '../wire/ethernet';
 import * as vxlan from '../wire/vxlan';
@@ -71,7 +75,7 @@ export interface SwitchOptions {
    * default here, where tests fill the FDB by hand; `vxtap run` turns it on.
    */
   innerSourceCheck?: boolean;
-  /** Explains every frame (switch/trace.ts); also settable later as `pipeline.tracer`. */
+  /** Explains every frame (switch/trace.ts), as middleware around the batch handlers (trace-edge.ts); fixed at construction. */
   tracer?: Tracer | null;
   /** 'routed' (flannel's scheme, the default) or 'l2' (a VXLAN switch: learning, flooding; needs `l2`). */
   mode?: SwitchMode;
@@ -112,6 +116,8 @@ export class Switch {
   private readonly tapToTap: SendList;
   private readonly netToTap: SendList;
   private started = false;
+  /** The trace around the batch handlers, or null: the bare handlers. */
+  private readonly edge: TraceEdge | null;
   /**
    * Whether TCP super-frames travel whole from the TAP to the send, or why
    * not: decided once, here, from both ports' answers (negotiate()). The
@@ -157,11 +163,12 @@ export class Switch {
       sourcePorts: this.net.sourcePorts,
       acceptUnknownVteps: opts.acceptUnknownVteps ?? false,
       peers: opts.innerSourceCheck === true ? this.peers : null,
-      tracer: opts.tracer ?? null,
       mode: this.mode,
       l2: l2 === undefined ? null : { port: l2.port, floodList: this.floodList, arp: this.l2Arp },
     });
     this.counters.beforeSnapshot = () => this.foldPortDrops();
+    const tracer = opts.tracer ?? null;
+    this.edge = tracer === null ? null : new TraceEdge(tracer, this.pipeline);
   }
 
   /**
@@ -224,8 +231,24 @@ export class Switch {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.tap.start(this.fromTap, (b) => this.onTapBatch(b));
-    this.net.start(this.fromNet, (b) => this.onNetBatch(b));
+    const edge = this.edge;
+    if (edge === null) {
+      this.tap.start(this.fromTap, (b) => this.onTapBatch(b));
+      this.net.start(this.fromNet, (b) => this.onNetBatch(b));
+      return;
+    }
+    // The handlers, wrapped: the lists are read after the handler, as the
+    // ports answered them (tapToNet may have been replaced by a larger one).
+    this.tap.start(this.fromTap, (b) => {
+      edge.before(b);
+      this.onTapBatch(b);
+      edge.afterTap(b, this.tapToNet, this.tapToTap);
+    });
+    this.net.start(this.fromNet, (b) => {
+      edge.before(b);
+      this.onNetBatch(b);
+      edge.afterNet(b, this.netToTap);
+    });
   }
 
   close(): void {
@@ -251,7 +274,6 @@ export class Switch {
         this.counters.drop(DropReason.ARP_REPLY_WRITE, toTap.count - written);
       }
     }
-    if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(toNet.count > 0 ? toNet : null, toTap.count > 0 ? toTap : null);
   }
 
   private onNetBatch(b: FrameBatch): void {
@@ -268,7 +290,6 @@ export class Switch {
         for (let k = 0; k < toTap.count; k++) if (toTap.status[k] !== SENT) c.decapBytes -= toTap.lens[k]!;
       }
     }
-    if (this.pipeline.tracer !== null) this.pipeline.tracer.endBatch(null, toTap.count > 0 ? toTap : null);
   }
 
   /**
@@ -322,7 +343,8 @@ export class Switch {
  * whole and the UDP port cuts them at the send, payloads in place, one
  * decision per super-frame, when both ports say yes (FramePort /
  * DatagramPort.wholeSuperFrames; a middleware port answers for what it
- * wraps). Not with a tracer, which explains frames one by one.
+ * wraps). Not with a tracer, which explains frames one by one: the trace
+ * edge (trace-edge.ts) counts one send-list entry per encapsulated frame.
  */
 export function negotiate(tap: FramePort, net: DatagramPort, tracer: Tracer | null): WholeSuperFrames {
   if (tracer !== null) return notWhole('--trace explains frames one by one, so the TAP reader cuts super-frames');

@@ -21,8 +21,13 @@
  *           | drop REASON             dropped for this reason (a counter name: fdb-miss, ...)
  *           | from tap | from net     the direction the frame came from
  *
+ * tcpdump's words work too: "and" (or "&&") for ",", "or" (or "||") for "|".
+ * As with "," and "|", "or" binds tighter than "and" (`icmp or arp and
+ * host 10.44.2.0` is both protocols to or from that host); tcpdump gives them
+ * the same rank, left to right, which reads the same in that order.
+ *
  * Examples: `host 10.44.2.0,icmp` (ICMP to or from 10.44.2.0), `arp|icmp`,
- * `drops,!drop flood`, `from net,vni 9`.
+ * `drops,!drop flood`, `from net,vni 9`, `host 10.44.2.0 and not icmp`.
  */
 import { ConfigError } from '../errors';
 import { isIpv4 } from '../wire/addr';
@@ -136,7 +141,9 @@ function parseAlt(text: string, src: string): Pred {
  */
 export function parseTraceFilter(text: string): TraceFilter {
   if (text.trim() === '') throw bad(text, 'an empty filter');
-  const terms: Pred[][] = text.split(',').map((term) => {
+  // tcpdump's connectives as ours: a word between spaces (never inside an address or a reason).
+  const src = text.replace(/\s+(?:and|&&)\s+/gi, ',').replace(/\s+(?:or|\|\|)\s+/gi, '|');
+  const terms: Pred[][] = src.split(',').map((term) => {
     if (term.trim() === '') throw bad(text, 'an empty term');
     return term.split('|').map((alt) => {
       if (alt.trim() === '') throw bad(text, 'an empty alternative');

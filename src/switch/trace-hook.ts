@@ -1,15 +1,15 @@
 /**
- * The trace hook: what the Pipeline and the Switch call when a tracer is set,
- * and nothing else. With no tracer the pipeline pays one null check per frame
- * (`this.tracer === null`) and allocates nothing; everything below is built
- * only when tracing is on.
+ * The trace hook: what the trace edge (trace-edge.ts, middleware around the
+ * Switch's two batch handlers) calls when a tracer is set, and nothing else.
+ * The Pipeline knows none of it: it records its decisions (decisions.ts)
+ * traced or not, and everything below is built only when tracing is on.
  *
- *   - the Pipeline calls frame() once per frame, with a copy of the frame
- *     taken before the decision (an ARP answer rewrites the frame in place),
- *     the verdict, the lookups, and where it was queued. The Pipeline only
- *     copies and decides; explainEncap / explainDecap (below) add the table
- *     lookups behind the decision and where the frame was queued;
- *   - the Switch calls endBatch() once per batch with the lists as the ports
+ *   - the edge calls frame() once per frame, after the batch: a copy of the
+ *     frame taken before the decision (an ARP answer rewrites the frame in
+ *     place), the verdict, the lookups, and where it was queued;
+ *     explainEncap / explainDecap (below) add the table lookups behind the
+ *     recorded verdict and where the frame was queued;
+ *   - then it calls endBatch() once per batch with the lists as the ports
  *     answered them (SendList.status), so that a refused frame becomes the
  *     udp-send / tap-write drop it is.
  *
@@ -94,10 +94,10 @@ export interface FrameTrace {
 }
 
 export interface Tracer {
-  /** One frame decided (called by the Pipeline). */
+  /** One frame decided (called by the trace edge, after the batch). */
   frame(t: FrameTrace): void;
   /**
-   * The batch went to the ports (called by the Switch): a frame queued at
+   * The batch went to the ports (called by the trace edge): a frame queued at
    * index k of the 'net' or the 'tap' list was refused when that list's
    * status[k] is not SENT (null: nothing was refused that way). Renders and
    * writes the batch.
@@ -107,9 +107,10 @@ export interface Tracer {
 
 // ---------------------------------------------------------------------------
 // The explanation: what the Pipeline's tables said about a decided frame.
-// Off the hot path (only with a tracer), it allocates freely. The tables do
-// not change within a batch, so asking them again after the decision gives
-// the answers the decision had.
+// Off the hot path (only with a tracer), it allocates freely. It runs after
+// the batch; the tables it asks do not change within a batch (learning does,
+// and its results are in the records: decisions.ts), so asking them again
+// gives the answers the decision had.
 
 /** What the explanation reads of the Pipeline (its own tables and settings). */
 export interface PipelineTables {
@@ -122,10 +123,18 @@ export interface PipelineTables {
   innerSource(buf: Buffer, off: number, len: number, from: number): number;
   /** L2 mode's tables, or null (routed mode). */
   readonly l2: PipelineL2 | null;
-  /** The copies the last flood queued. */
-  lastCopies(): number;
-  /** What the last L2 decap's learning did (LEARN_*; -1: none): learning changes the table, so it cannot be asked again. */
-  lastLearn(): number;
+}
+
+/** Where a frame from the TAP was queued (`at`: its first entry on toNet or toTap) and, for a flood, how many copies. */
+export interface EncapPlace {
+  at: number;
+  copies: number;
+}
+
+/** What L2 learning did for a datagram (decisions.ts): LEARN_* (-1: none), and for a move the VTEP before. */
+export interface LearnFacts {
+  result: number;
+  movedFrom: number;
 }
 
 /** A decided frame, before its explanation: `drop` >= 0 makes it a drop. */
@@ -136,13 +145,13 @@ export function frameTrace(dir: Direction, data: Buffer, addr: number, port: num
 /**
  * A frame from the TAP, decided: its ARP and FDB lookups, the reply it became
  * (`buf[off..]` after the decision) or the VTEP it was encapsulated for, and
- * where it was queued (the last entry of toTap or toNet).
+ * where it was queued (`q.at` of toTap or toNet).
  */
-export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off: number, toNet: SendList, toTap: SendList): FrameTrace {
+export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off: number, toNet: SendList, q: EncapPlace): FrameTrace {
   const data = ev.data;
   const len = data.length;
   if (ev.drop === DropReason.RUNT) return ev;
-  if (p.l2 !== null) return explainEncapL2(p, p.l2, ev, buf, off, toNet, toTap);
+  if (p.l2 !== null) return explainEncapL2(p, p.l2, ev, buf, off, toNet, q);
   if (ethernet.etherType(data, 0) === ethernet.ETHERTYPE_ARP) {
     const l3 = ethernet.l3Offset(data, 0);
     if (arp.isEthIpv4(data, l3, len - l3) && arp.op(data, l3) === arp.OP_REQUEST) {
@@ -153,13 +162,13 @@ export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off
   if (ev.action === 'arp-reply') {
     ev.reply = Buffer.from(buf.subarray(off, off + len));
     ev.queued = 'tap';
-    ev.index = toTap.count - 1;
+    ev.index = q.at;
   } else if (ev.action === 'encap' || ev.drop === DropReason.FDB_MISS) {
     const mac = ethernet.dstKey(data, 0);
     ev.lookups.push({ table: 'fdb', mac, entry: p.fdb.lookup(mac) ?? null });
   }
   if (ev.action === 'encap') {
-    const k = toNet.count - 1;
+    const k = q.at;
     ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
     ev.queued = 'net';
     ev.index = k;
@@ -168,7 +177,7 @@ export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off
 }
 
 /** explainEncap in L2 mode: ARP suppression, the FDB, the flood. */
-function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: Buffer, off: number, toNet: SendList, toTap: SendList): FrameTrace {
+function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: Buffer, off: number, toNet: SendList, q: EncapPlace): FrameTrace {
   const data = ev.data;
   const len = data.length;
   const multi = ethernet.isMulticast(data, 0);
@@ -183,7 +192,7 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
   if (ev.action === 'arp-reply') {
     ev.reply = Buffer.from(buf.subarray(off, off + len));
     ev.queued = 'tap';
-    ev.index = toTap.count - 1;
+    ev.index = q.at;
     return ev;
   }
   if (!multi) {
@@ -193,12 +202,12 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
   const flooded = ev.action === 'encap' && ev.lookups.every((l) => l.table !== 'fdb' || l.entry === null);
   if (flooded || ev.drop === DropReason.FLOOD_NO_VTEPS) {
     const why = !multi ? 'unknown unicast' : ethernet.isBroadcast(data, 0) ? 'broadcast' : 'multicast';
-    const n = flooded ? p.lastCopies() : 0;
+    const n = flooded ? q.copies : 0;
     const vteps: number[] = [];
-    for (let k = toNet.count - n; k < toNet.count; k++) vteps.push(toNet.addrs[k]!);
+    for (let k = q.at; k < q.at + n; k++) vteps.push(toNet.addrs[k]!);
     ev.lookups.push({ table: 'flood', why, vteps });
     if (flooded) {
-      const k = toNet.count - n;
+      const k = q.at;
       ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
       ev.flood = vteps;
       ev.queued = 'net';
@@ -207,7 +216,7 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
     return ev;
   }
   if (ev.action === 'encap') {
-    const k = toNet.count - 1;
+    const k = q.at;
     ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
     ev.queued = 'net';
     ev.index = k;
@@ -216,12 +225,12 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
 }
 
 /** explainDecap in L2 mode: the sender, the VNI, learning, and split horizon. */
-function explainDecapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, toTap: SendList): FrameTrace {
+function explainDecapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, at: number, learn: LearnFacts): FrameTrace {
   const data = ev.data;
   const from = ev.addr;
   const known = l2.floodList.has(from) || p.fdb.knowsStaticVtep(from);
   ev.lookups.push({ table: 'vtep', addr: from, known, required: !p.acceptUnknownVteps, l2: true });
-  const r = p.lastLearn();
+  const r = learn.result;
   if (ev.action === 'decap' || ev.drop === DropReason.VXLAN_UNKNOWN_VNI || r >= 0) {
     ev.lookups.push({ table: 'vni', vni: vxlan.vni(data, 0), ours: p.vni });
   }
@@ -230,13 +239,13 @@ function explainDecapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, toTap
     const e = p.fdb.lookup(mac);
     ev.lookups.push({
       table: 'learn', mac, vtep: r === LEARN_STATIC_CONFLICT && e !== undefined ? e.vtep : from, result: r,
-      from: r === LEARN_MOVED ? p.fdb.movedFrom : -1, max: p.fdb.max,
+      from: r === LEARN_MOVED ? learn.movedFrom : -1, max: p.fdb.max,
     });
   }
   if (ev.action === 'decap') {
     ev.lookups.push({ table: 'split-horizon' });
     ev.queued = 'tap';
-    ev.index = toTap.count - 1;
+    ev.index = at;
   }
   return ev;
 }
@@ -254,9 +263,13 @@ export function learnText(result: number): string {
   }
 }
 
-/** A datagram from the network, decided: the sender, VNI and inner source checks, and where it was queued (the last entry of toTap). */
-export function explainDecap(p: PipelineTables, ev: FrameTrace, toTap: SendList): FrameTrace {
-  if (p.l2 !== null) return explainDecapL2(p, p.l2, ev, toTap);
+/**
+ * A datagram from the network, decided: the sender, VNI and inner source
+ * checks, and where it was queued (entry `at` of toTap). `learn`: L2 mode's
+ * learning for it (ignored in routed mode).
+ */
+export function explainDecap(p: PipelineTables, ev: FrameTrace, at: number, learn: LearnFacts): FrameTrace {
+  if (p.l2 !== null) return explainDecapL2(p, p.l2, ev, at, learn);
   const data = ev.data;
   const from = ev.addr;
   ev.lookups.push({ table: 'vtep', addr: from, known: p.fdb.knowsVtep(from), required: !p.acceptUnknownVteps });
@@ -274,7 +287,7 @@ export function explainDecap(p: PipelineTables, ev: FrameTrace, toTap: SendList)
   }
   if (decap) {
     ev.queued = 'tap';
-    ev.index = toTap.count - 1;
+    ev.index = at;
   }
   return ev;
 }

@@ -5,8 +5,12 @@
  * frames shown.
  *
  * Split by concern, one module each:
- *   trace-hook.ts     what the Pipeline and the Switch call (Tracer,
- *                     FrameTrace): one null check per frame when off;
+ *   trace-edge.ts     the middleware around the Switch's batch handlers:
+ *                     copies the frames before a batch, explains them after
+ *                     from the pipeline's records (decisions.ts) and tables;
+ *                     the pipeline knows no tracer;
+ *   trace-hook.ts     what the edge calls (Tracer, FrameTrace) and the
+ *                     explanation of a recorded decision;
  *   trace-record.ts   a decided frame as a TraceRecord: layers decoded (the
  *                     outer headers of a datagram rebuilt), lookups and the
  *                     decision explained; what the filter sees of it;
@@ -16,7 +20,7 @@
  *   trace-sink.ts     the output stream: skipping when it falls behind,
  *                     stopping when it fails;
  *   trace.ts (here)   FrameTracer, which implements the hook with the four:
- *                     it keeps a batch's frames until the Switch says which
+ *                     it keeps a batch's frames until the edge says which
  *                     ones the ports took, then records, filters, renders and
  *                     writes them in one write. Used without a Switch, call
  *                     flush() after each batch.

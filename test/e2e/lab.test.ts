@@ -10,11 +10,12 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, needNamespaces, nsPrefix, run, waitFor } from '../helpers/netns';
+import { Lab, needCommand, needNamespaces, nsPrefix, waitFor } from '../helpers/netns';
+import { assertNothingLeft as assertLabGone, labCmd as runLab, labNamespaces, type LabResult } from '../helpers/lab';
 import { needEtcd } from '../helpers/etcd';
 import { VXTAP } from '../helpers/daemon';
 import { tcpTransfer } from '../helpers/tcp';
@@ -26,43 +27,17 @@ const base = mkdtempSync(join(tmpdir(), 'vxtap-lab-test-'));
 test.after(() => rmSync(base, { recursive: true, force: true }));
 let nState = 0;
 
-interface Result { status: number; stdout: string; stderr: string }
-
 /** `vxtap lab CMD --prefix vxt-lab- --state-dir DIR ...args`. */
-function labCmd(stateDir: string, cmd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [VXTAP, 'lab', cmd, '--prefix', PREFIX, '--state-dir', stateDir, ...args],
-      { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1', ...env } }, (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1;
-        resolve({ status: code, stdout, stderr });
-      });
-  });
+function labCmd(stateDir: string, cmd: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<LabResult> {
+  return runLab(PREFIX, stateDir, cmd, args, env, timeoutMs);
 }
 
 function namespaces(): string[] {
-  return run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(PREFIX));
-}
-
-/** Processes whose command line names the state dir (the lab's etcd and daemons). */
-function labProcesses(stateDir: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (cmd.includes(`${stateDir}/`) && !/\) Z /.test(stat)) found.push(`${pid}: ${cmd.trim()}`);
-    } catch { /* gone */ }
-  }
-  return found;
+  return labNamespaces(PREFIX);
 }
 
 function assertNothingLeft(stateDir: string): void {
-  assert.deepEqual(namespaces(), [], 'no namespace with the prefix is left');
-  assert.deepEqual(labProcesses(stateDir), [], 'no lab process (etcd, vxtap) is left');
-  assert.equal(existsSync(stateDir), false, 'the state dir is gone');
-  let sockDirs: string[] = [];
-  try { sockDirs = readdirSync('/run/vxtap/netns').filter((n) => n.startsWith(PREFIX)); } catch { /* none */ }
-  assert.deepEqual(sockDirs, [], 'no control socket dir of the lab\'s daemons is left');
+  assertLabGone(PREFIX, stateDir);
 }
 
 /** A fresh state dir, and a guard that removes whatever a failed test leaves (lab down, then the namespaces). */
@@ -82,7 +57,22 @@ interface StatusJson {
   healthy: boolean;
   phase: string;
   etcd: { running: boolean };
-  hosts: { name: string; kind: string; publicIp: string; subnet: string; vtepMac: string; containerIp: string; running: boolean; lease: { publicIp: string; vtepMac: string } | null }[];
+  hosts: {
+    name: string; kind: string; ns: string; publicIp: string; subnet: string; vtepMac: string; containerIp: string; running: boolean;
+    pid: number | null; restarted?: boolean; lease: { publicIp: string; vtepMac: string } | null;
+  }[];
+}
+
+/** Polls `lab status --json` until `ok` holds (10 s). */
+async function waitForStatus(stateDir: string, ok: (s: StatusJson) => boolean): Promise<StatusJson> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const r = await labCmd(stateDir, 'status', ['--json']);
+    const s = JSON.parse(r.stdout) as StatusJson;
+    if (ok(s)) return s;
+    if (Date.now() > until) assert.fail(`lab status never got there: ${r.stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
 }
 
 test('lab up, ping, status, trace, down: every pair answers and nothing is left', { timeout: 180_000 }, async (t) => {
@@ -90,10 +80,10 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
   if (s === null) return;
   const { stateDir } = s;
   const t0 = Date.now();
-  const up = await labCmd(stateDir, 'up', ['--underlay', UNDERLAY]);
+  const up = await labCmd(stateDir, 'up', ['--underlay', UNDERLAY, '--pcap']);
   assert.equal(up.status, 0, up.stdout + up.stderr);
   t.diagnostic(`lab up: ${Date.now() - t0} ms`);
-  for (const step of ['underlay', 'etcd', 'network config', 'vxtap', 'learning', 'containers', 'Try next', 'vxtap lab ping']) {
+  for (const step of ['underlay', 'etcd', 'network config', 'vxtap', 'learning', 'containers', 'Try next', 'vxtap lab ping', `tshark -r ${join(stateDir, 'h1.pcap')}`]) {
     assert.ok(up.stdout.includes(step), `up tells "${step}":\n${up.stdout}`);
   }
 
@@ -101,6 +91,15 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
   assert.equal(ping.status, 0, ping.stdout + ping.stderr);
   assert.match(ping.stdout, /all 6 pairs reachable/);
   assert.doesNotMatch(ping.stdout, /FAIL/);
+
+  // --pcap: h1's capture holds the pings, on the TAP and as VXLAN on the underlay, as tshark reads them.
+  if (needCommand(t, 'tshark', 'tshark')) {
+    const cap = spawnSync('tshark', ['-r', join(stateDir, 'h1.pcap'), '-n', '-Y', 'icmp.type == 8', '-T', 'fields', '-e', 'vxlan.vni', '-e', 'ip.dst'], { encoding: 'utf8' });
+    assert.equal(cap.status, 0, cap.stderr);
+    const rows = cap.stdout.trim().split('\n').filter(Boolean);
+    assert.ok(rows.some((r) => r.startsWith('\t')), `an echo request on the TAP (no VXLAN): ${cap.stdout}`);
+    assert.ok(rows.some((r) => r.startsWith('1\t')), `an echo request in VXLAN VNI 1: ${cap.stdout}`);
+  }
 
   const st = await labCmd(stateDir, 'status', ['--json']);
   assert.equal(st.status, 0, st.stdout + st.stderr);
@@ -122,6 +121,17 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
   const table = await labCmd(stateDir, 'status');
   assert.match(table.stdout, /HOST\s+RUNS\s+PUBLIC IP\s+SUBNET\s+VTEP MAC/);
 
+  // A daemon restarted by hand (same command, new pid) is up, not DOWN.
+  const h2 = status.hosts[1]!;
+  const argv = readFileSync(`/proc/${h2.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  process.kill(h2.pid!, 'SIGTERM');
+  await waitFor('h2\'s daemon gone', () => !existsSync(`/proc/${h2.pid}`), 10_000, 50);
+  const byHand = spawn('ip', ['netns', 'exec', h2.ns, ...argv], { stdio: 'ignore', detached: true });
+  byHand.unref();
+  const restarted = await waitForStatus(stateDir, (s) => s.hosts[1]!.running && s.hosts[1]!.pid === byHand.pid);
+  assert.equal(restarted.hosts[1]!.restarted, true);
+  assert.match((await labCmd(stateDir, 'status')).stdout, new RegExp(`up, pid ${byHand.pid} \\(restarted by hand\\)`));
+
   // The pings went through h1's vxtap: its trace shows them, as text, filtered.
   const trace = await labCmd(stateDir, 'trace', ['h1', '--no-follow', '--filter', 'icmp', '-n', '1000']);
   assert.equal(trace.status, 0, trace.stderr);
@@ -129,6 +139,9 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
   assert.match(trace.stdout, /=>\s+encap VNI 1/);
   assert.match(trace.stdout, /=>\s+decap from 192\.168\.93\./);
   assert.doesNotMatch(trace.stdout, /= ARP \{/, 'the filter kept ARP out');
+  // -n counts after the filter: the last ICMP frame, even when later frames are not ICMP.
+  const last = await labCmd(stateDir, 'trace', ['h1', '--no-follow', '--filter', 'icmp', '-n', '1']);
+  assert.equal((last.stdout.match(/ICMPv4 \{/g) ?? []).length, 1, last.stdout);
   const bad = await labCmd(stateDir, 'trace', ['h9', '--no-follow']);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /no host "h9".*h1, h2, h3/);

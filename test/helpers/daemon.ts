@@ -74,7 +74,7 @@ export class Daemon {
   async stats(): Promise<{ drops: Record<string, number>; [k: string]: unknown }> {
     const from = this.lines.length;
     this.child.kill('SIGUSR1');
-    const line = await this.waitLog(/^stats$/, 5000, from);
+    const line = await this.waitLog(/^stats: /, 5000, from);
     return line['stats'] as { drops: Record<string, number> };
   }
 

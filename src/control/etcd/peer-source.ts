@@ -22,10 +22,10 @@
 import type { Etcd3 } from 'etcd3';
 import { parseCidr, formatCidr } from '../../wire/addr';
 import { diffPeers, type Peer, type PeerEvent, type PeerSource } from '../peers';
-import { EtcdUnavailableError } from './errors';
 import { decodeLease, leaseToPeer } from './lease-codec';
 import { DEFAULT_PREFIX } from './network-config';
-import { listRange, ResilientWatch, type BackoffOptions, type Kv, type WatchStatus, type WatchUpdate } from './watch';
+import { EtcdPrefixSource, type PrefixSourceStatus } from './prefix-source';
+import type { BackoffOptions, Kv } from './watch';
 
 export interface IgnoredLease {
   readonly key: string;
@@ -33,11 +33,7 @@ export interface IgnoredLease {
   readonly detail: string;
 }
 
-export type PeerSourceStatus = WatchStatus & {
-  /** For `resynced`: what the resync changed. */
-  readonly added?: number;
-  readonly removed?: number;
-};
+export type PeerSourceStatus = PrefixSourceStatus;
 
 export interface OwnIdentity {
   /** This host's subnet, '10.44.3.0/24'. */
@@ -57,67 +53,21 @@ export interface EtcdPeerSourceOptions {
   readonly backoff?: BackoffOptions;
 }
 
-export class EtcdPeerSource implements PeerSource {
+/** The listing, watching and resyncing are prefix-source.ts's; this says which keys are peers. */
+export class EtcdPeerSource extends EtcdPrefixSource<Peer, PeerEvent> implements PeerSource {
   readonly prefix: string;
-  private readonly subnetsPrefix: string;
-  /** Every key under the prefix, as last seen. */
-  private readonly raw = new Map<string, Kv>();
-  /** The peers the consumer has, by key. */
-  private readonly current = new Map<string, Peer>();
-  /** key -> modRevision already reported through onIgnored. */
-  private readonly reported = new Map<string, number>();
   private own: { subnet: string | null; publicIp: string | null };
-  private rev = -1;
-  private watcher: ResilientWatch | null = null;
-  private onEvents: ((batch: PeerEvent[]) => void) | null = null;
-  private lastReset = { added: 0, removed: 0 };
-  private closed = false;
 
-  constructor(private readonly client: Etcd3, private readonly opts: EtcdPeerSourceOptions = {}) {
-    this.prefix = (opts.prefix ?? DEFAULT_PREFIX).replace(/\/+$/, '');
-    this.subnetsPrefix = `${this.prefix}/subnets/`;
+  constructor(client: Etcd3, private readonly opts: EtcdPeerSourceOptions = {}) {
+    const prefix = (opts.prefix ?? DEFAULT_PREFIX).replace(/\/+$/, '');
+    super(client, 'EtcdPeerSource', `${prefix}/subnets/`, opts);
+    this.prefix = prefix;
     this.own = normalizeOwn(opts.own);
-  }
-
-  /** The revision the peers are as of (-1 before snapshot()). */
-  get revision(): number {
-    return this.rev;
   }
 
   /** The peers the consumer has been given so far. */
   peers(): Peer[] {
-    return [...this.current.values()];
-  }
-
-  /** Lists the leases. Throws EtcdUnavailableError when etcd does not answer. */
-  async snapshot(): Promise<Peer[]> {
-    if (this.closed) throw new Error('EtcdPeerSource.snapshot: the source is closed');
-    if (this.watcher) throw new Error('EtcdPeerSource.snapshot: already watching (the snapshot is taken once, before watch())');
-    let listed: { kvs: Kv[]; revision: number };
-    try {
-      listed = await listRange(this.client, { prefix: this.subnetsPrefix });
-    } catch (err) {
-      throw new EtcdUnavailableError(`cannot list ${this.subnetsPrefix} in etcd: ${(err as Error).message}`, { cause: err });
-    }
-    this.applyReset(listed.kvs);
-    this.rev = listed.revision;
-    return this.peers();
-  }
-
-  /** Starts watching after the snapshot's revision; onEvents gets each non-empty batch. */
-  watch(onEvents: (batch: PeerEvent[]) => void): void {
-    if (this.closed) throw new Error('EtcdPeerSource.watch: the source is closed');
-    if (this.watcher) throw new Error('EtcdPeerSource.watch: already watching');
-    if (this.rev < 0) throw new Error('EtcdPeerSource.watch: call snapshot() first');
-    this.onEvents = onEvents;
-    this.watcher = new ResilientWatch(this.client, {
-      range: { prefix: this.subnetsPrefix },
-      revision: this.rev,
-      onUpdate: (u) => this.onUpdate(u),
-      onStatus: (s) => this.onStatus(s),
-      ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
-    });
-    this.watcher.start();
+    return this.items();
   }
 
   /**
@@ -126,81 +76,15 @@ export class EtcdPeerSource implements PeerSource {
    */
   setOwn(own: OwnIdentity): PeerEvent[] {
     this.own = normalizeOwn(own);
-    return this.recompute(new Set(this.raw.keys()), true);
+    return this.recomputeAll();
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.onEvents = null;
-    await this.watcher?.close();
-  }
-
-  // ---- state -------------------------------------------------------------------
-
-  private onUpdate(u: WatchUpdate): void {
-    if (this.closed) return;
-    this.rev = u.revision;
-    if (u.kind === 'reset') {
-      const batch = this.applyReset(u.kvs);
-      this.lastReset = countBatch(batch);
-      this.emit(batch);
-      return;
-    }
-    const touched = new Set<string>();
-    for (const c of u.changes) {
-      if (c.type === 'put') {
-        this.raw.set(c.kv.key, c.kv);
-        touched.add(c.kv.key);
-      } else {
-        this.raw.delete(c.key);
-        this.reported.delete(c.key);
-        touched.add(c.key);
-      }
-    }
-    this.emit(this.recompute(touched, false));
-  }
-
-  private onStatus(s: WatchStatus): void {
-    if (this.closed) return;
-    this.opts.onStatus?.(s.state === 'resynced' ? { ...s, ...this.lastReset } : s);
-  }
-
-  /** Replaces the raw state with a listing; returns the batch that brings the consumer there. */
-  private applyReset(kvs: readonly Kv[]): PeerEvent[] {
-    const touched = new Set<string>(this.raw.keys());
-    this.raw.clear();
-    for (const kv of kvs) {
-      this.raw.set(kv.key, kv);
-      touched.add(kv.key);
-    }
-    for (const k of [...this.reported.keys()]) if (!this.raw.has(k)) this.reported.delete(k);
-    return this.recompute(touched, false);
-  }
-
-  /** Re-derives the peers of the touched keys; returns the batch (and emits it when `emit`). */
-  private recompute(touched: ReadonlySet<string>, emit: boolean): PeerEvent[] {
-    const before: Peer[] = [];
-    const after: Peer[] = [];
-    for (const key of touched) {
-      const old = this.current.get(key);
-      if (old) before.push(old);
-      const kv = this.raw.get(key);
-      const now = kv ? this.derive(kv) : null;
-      if (now) {
-        after.push(now);
-        this.current.set(key, now);
-      } else {
-        this.current.delete(key);
-      }
-    }
-    const batch = diffPeers(before, after);
-    if (emit) this.emit(batch);
-    return batch;
+  protected diff(before: readonly Peer[], after: readonly Peer[]): PeerEvent[] {
+    return diffPeers(before, after);
   }
 
   /** The peer a key holds, or null (own lease, another backend or VNI, malformed). */
-  private derive(kv: Kv): Peer | null {
+  protected derive(kv: Kv): Peer | null {
     let lease;
     try {
       lease = decodeLease(kv.key, kv.value);
@@ -222,13 +106,7 @@ export class EtcdPeerSource implements PeerSource {
   }
 
   private report(kv: Kv, reason: IgnoredLease['reason'], detail: string): void {
-    if (this.reported.get(kv.key) === kv.modRevision) return;
-    this.reported.set(kv.key, kv.modRevision);
-    this.opts.onIgnored?.({ key: kv.key, reason, detail });
-  }
-
-  private emit(batch: PeerEvent[]): void {
-    if (batch.length > 0 && this.onEvents) this.onEvents(batch);
+    if (this.reportOnce(kv)) this.opts.onIgnored?.({ key: kv.key, reason, detail });
   }
 }
 
@@ -237,10 +115,4 @@ function normalizeOwn(own: OwnIdentity | undefined): { subnet: string | null; pu
     subnet: own?.subnet !== undefined ? formatCidr(parseCidr(own.subnet)) : null,
     publicIp: own?.publicIp ?? null,
   };
-}
-
-function countBatch(batch: readonly PeerEvent[]): { added: number; removed: number } {
-  let added = 0;
-  for (const e of batch) if (e.type === 'added') added++;
-  return { added, removed: batch.length - added };
 }

@@ -181,7 +181,7 @@ describe('StaticL2Source and StaticL2Network', () => {
     assert.deepEqual(src.reload(), []);
     assert.deepEqual(errors.map((e) => e.field), ['peers[1].publicIp', 'vni']);
     assert.match(errors[1]!.message, /vni changed from 42 to 43: restart vxtap to apply it; this edit is ignored/);
-    assert.deepEqual(src.vteps().map((v) => v.publicIp), ['192.168.90.3', '192.168.90.4'], 'the last good list stays');
+    assert.deepEqual((await src.snapshot()).map((v) => v.publicIp), ['192.168.90.3', '192.168.90.4'], 'the last good list stays');
     assert.equal(batches.length, 1);
     await src.close();
     assert.deepEqual(src.reload(), [], 'nothing after close()');

@@ -332,6 +332,12 @@ test('filters select the right frames', () => {
   assert.deepEqual(seqs(`host ${PEER_IP}`), [2, 3, 4, 5, 6, 8, 9], 'the underlay address: sends to the VTEP and receives from it');
   assert.deepEqual(seqs(`host ${LOCAL_IP}`), [8, 9]);
   assert.deepEqual(seqs('HOST 10.44.9.1'), [7], 'words are case-insensitive');
+  // tcpdump's connectives.
+  assert.deepEqual(seqs('host 10.44.2.0 and icmp'), [2, 8, 9]);
+  assert.deepEqual(seqs('arp or tcp'), [1, 4]);
+  assert.deepEqual(seqs('arp || tcp'), [1, 4]);
+  assert.deepEqual(seqs('not icmp && not arp and from tap'), [4, 5, 6]);
+  assert.deepEqual(seqs('icmp or arp AND from net'), [8, 9], '"or" binds tighter than "and"');
 });
 
 test('a filtered trace keeps counting: seq numbers leave gaps, stats say how many were filtered', () => {
