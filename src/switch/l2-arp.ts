@@ -1,6 +1,7 @@
 /**
  * The ARP suppression table of L2 mode: overlay IPv4 -> MAC, snooped from
- * decapsulated ARP replies and gratuitous ARPs (the kernel vxlan's `proxy`
+ * decapsulated ARP replies and gratuitous ARPs, and updated (merge()) from
+ * the sender of other decapsulated requests (the kernel vxlan's `proxy`
  * flag and its neighbour table, or EVPN's ARP suppression). An ARP request
  * from the TAP for an address held here, whose MAC sits behind a remote VTEP,
  * is answered locally instead of flooded to every VTEP of the segment.
