@@ -62,6 +62,19 @@ export class L2ArpTable {
     return true;
   }
 
+  /**
+   * RFC 826's merge, for the sender of an ordinary ARP request: replaces the
+   * MAC of an IP held already (snooped, not static). Adds nothing. Returns
+   * whether an entry was updated.
+   */
+  merge(ip: number, mac: number, now: number): boolean {
+    const old = this.byIp.get(ip);
+    if (old === undefined || old.pinned) return false;
+    old.mac = mac;
+    old.updatedAt = now;
+    return true;
+  }
+
   delete(ip: number): boolean {
     const old = this.byIp.get(ip);
     if (old === undefined) return false;

@@ -427,7 +427,14 @@ export class Pipeline {
     return Verdict.DECAP;
   }
 
-  /** ARP suppression's learning: a reply, or a gratuitous ARP (sender IP = target IP), gives sender IP -> sender MAC. */
+  /**
+   * ARP suppression's learning: a reply, or a gratuitous ARP (sender IP =
+   * target IP), gives sender IP -> sender MAC. Any other request only updates
+   * an entry the table holds already (RFC 826's merge: the sender's pair
+   * replaces a known one, a new one is not added): an address that came back
+   * with another MAC (a replaced container) is answered with the new MAC as
+   * soon as its owner speaks, not with the old one until ageing.
+   */
   private snoopArp(table: L2ArpTable, buf: Buffer, inner: number, innerLen: number): void {
     const l3 = inner + ethernet.l3Offset(buf, inner);
     if (!arp.isEthIpv4(buf, l3, inner + innerLen - l3)) return;
@@ -436,6 +443,8 @@ export class Pipeline {
     const op = arp.op(buf, l3);
     if (op === arp.OP_REPLY || (op === arp.OP_REQUEST && ip === arp.targetIp(buf, l3))) {
       table.snoop(ip, arp.senderMacKey(buf, l3), this.now);
+    } else if (op === arp.OP_REQUEST) {
+      table.merge(ip, arp.senderMacKey(buf, l3), this.now);
     }
   }
 

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, needNamespaces } from '../helpers/netns';
-import { EtcdServer, needEtcd } from '../helpers/etcd';
+import { EtcdServer, needEtcd, sleep } from '../helpers/etcd';
 import { L2Fabric, PORT, VNI } from '../helpers/l2';
 
 const ETCD_IP = '192.168.78.100';
@@ -87,6 +87,36 @@ test('vxtap --mode l2 with etcd: the flood list follows hosts that join, stop an
         same(flood('h1'), ips('h2')) && same(flood('h2'), ips('h1')) && fab.learned('h1', c3.mac).length === 0 && fab.learned('h2', c3.mac).length === 0, LEASE_EXPIRY_MS);
       fab.check(same(await registered(), ips('h1', 'h2')), `h3's key expired: ${(await registered()).join(' ')}`);
       fab.ping('c1', 'c2');
+    }));
+    await t.test('etcd frozen for longer than the registration TTL: the hosts keep forwarding, their keys come back, and a host that joins afterwards is seen', () => fab.explained(async () => {
+      const from = fab.daemons.get('h1')!.lines.length;
+      etcd!.pause();
+      try {
+        // While etcd does not answer, the last known flood lists stay and traffic flows.
+        await sleep(4000);
+        fab.check(same(flood('h1'), ips('h2')) && same(flood('h2'), ips('h1')), 'the flood lists stay while etcd is away');
+        fab.ping('c1', 'c2');
+        await sleep(8000); // past the 10 s TTL: etcd expires the leases when it wakes up
+      } finally {
+        etcd!.resume();
+      }
+      await fab.waitFor('h1 and h2 registered again and flooding to each other', () => same(flood('h1'), ips('h2')) && same(flood('h2'), ips('h1')), 20000);
+      const back = Date.now();
+      for (;;) {
+        const now = await registered();
+        if (same(now, ips('h1', 'h2'))) break;
+        if (Date.now() - back > 20000) fab.check(false, `h1 and h2 put their keys back after the expiry: etcd holds ${now.join(' ')}`);
+        await sleep(200);
+      }
+      fab.ping('c1', 'c2');
+      fab.ping('c2', 'c1');
+      const said = (h: string, re: RegExp): number => fab.daemons.get(h)!.lines.slice(from).filter((l) => re.test(l.msg)).length;
+      t.diagnostic(`since the freeze, h1 logged ${said('h1', /registered .* again|putting it back/)} re-registration(s), ${said('h1', /left the flood list/)} VTEP departure(s)`);
+      await fab.startVtep('h3', { control });
+      await fab.waitFor('h3 in every flood list after the outage', () =>
+        same(flood('h1'), ips('h2', 'h3')) && same(flood('h2'), ips('h1', 'h3')) && same(flood('h3'), ips('h1', 'h2')), 5000);
+      fab.ping('c3', 'c1');
+      fab.ping('c2', 'c3');
     }));
   } finally {
     await fab.stopAll().catch(() => undefined);

@@ -65,6 +65,8 @@ export interface VtepOpts {
   extra?: string[];
   /** Replaces `--peers FILE` (e.g. etcd flags). */
   control?: string[];
+  /** MACs pinned behind a host in the static peers file (vxtap only). */
+  pinned?: Record<string, string[]>;
 }
 
 /** Whether every host runs the kernel's vxlan device (the harness validated against the reference). */
@@ -120,12 +122,18 @@ export class L2Fabric {
     }
   }
 
-  /** A static L2 peers file listing every host (each host skips its own entry). */
-  peersFile(): string {
-    const path = join(this.dir, 'l2-peers.json');
-    if (!existsSync(path)) {
-      writeFileSync(path, JSON.stringify({ vni: VNI, port: PORT, peers: Object.values(this.hosts).map((h) => ({ publicIp: h.ip })) }, null, 2));
-    }
+  /**
+   * A static L2 peers file listing every host (each host skips its own
+   * entry); `macs[host]`: MACs pinned behind that host (static FDB entries).
+   */
+  peersFile(macs: Record<string, string[]> = {}): string {
+    const pinned = Object.keys(macs).length > 0;
+    const path = join(this.dir, pinned ? 'l2-peers-pinned.json' : 'l2-peers.json');
+    writeFileSync(path, JSON.stringify({
+      vni: VNI,
+      port: PORT,
+      peers: Object.entries(this.hosts).map(([h, spec]) => ({ publicIp: spec.ip, ...(macs[h] ? { macs: macs[h] } : {}) })),
+    }, null, 2));
     return path;
   }
 
@@ -148,7 +156,7 @@ export class L2Fabric {
       this.kernelUp.add(host);
       return;
     }
-    const args = ['--mode', 'l2', ...(opts.control ?? ['--peers', this.peersFile()]), '--public-ip', spec.ip, '--iface', 'eth0',
+    const args = ['--mode', 'l2', ...(opts.control ?? ['--peers', this.peersFile(opts.pinned)]), '--public-ip', spec.ip, '--iface', 'eth0',
       '--tap', DEV, '--bridge', 'br0', '--control-socket', this.controlSocket(host)];
     if (opts.ageingSeconds !== undefined) args.push('--fdb-ageing', String(opts.ageingSeconds));
     if (opts.fdbMax !== undefined) args.push('--fdb-max', String(opts.fdbMax));
@@ -161,8 +169,19 @@ export class L2Fabric {
     await waitFor(`${host}: ${DEV} enslaved to br0 and up`, () => /master br0/.test(this.lab.tryExec(host, ['ip', 'link', 'show', DEV]).stdout), 5000);
   }
 
+  /**
+   * Brings up every VTEP, after emptying every container's neighbour table:
+   * each test starts as a fresh segment would, its first exchange an ARP
+   * request and reply across it (what ARP suppression learns from), not a
+   * unicast on an entry left by the test before.
+   */
   async startAll(opts: VtepOpts = {}): Promise<void> {
+    for (const c of this.containers) this.flushNeighbours(c.name);
     await Promise.all(Object.keys(this.hosts).map((h) => this.startVtep(h, opts)));
+  }
+
+  flushNeighbours(container: string): void {
+    this.lab.exec(container, ['ip', 'neigh', 'flush', 'dev', 'eth0']);
   }
 
   /** Takes the host's VTEP down: deletes the kernel device, or stops the daemon (SIGTERM unless told) and returns its exit code. */
@@ -218,6 +237,11 @@ export class L2Fabric {
     return l2;
   }
 
+  /** The drop counters of a vxtap host, by reason name. */
+  drops(host: string): Record<string, number> {
+    return this.vxtapJson<{ counters: { drops: Record<string, number> } }>(host, 'stats').counters.drops;
+  }
+
   vxtapJson<T>(host: string, cmd: string): T {
     const r = this.lab.tryExec(host, [process.execPath, VXTAP, cmd, '--json', '--control-socket', this.controlSocket(host)]);
     if (r.status !== 0) throw new Error(`${host}: vxtap ${cmd} --json exited ${r.status}: ${r.stderr}${r.stdout}`);
@@ -238,6 +262,11 @@ export class L2Fabric {
       const d = this.daemons.get(h);
       if (d) {
         try { out.push(`   l2 counters: ${JSON.stringify(this.counters(h))}`); } catch (err) { out.push(`   counters: ${(err as Error).message}`); }
+        try {
+          // In L2 mode `vxtap arp` is the ARP suppression table.
+          const arp = this.vxtapJson<Record<string, unknown>[]>(h, 'arp');
+          out.push(`   arp suppression table: ${arp.length === 0 ? '(empty)' : arp.map((r) => JSON.stringify(r)).join(' ')}`);
+        } catch (err) { out.push(`   arp: ${(err as Error).message}`); }
         out.push(`   exit: ${d.exitCode ?? 'running'}; last log lines:`);
         out.push(...d.dump().split('\n').slice(-logLines).map((l) => `     ${l.slice(0, 400)}`));
       }
@@ -408,8 +437,8 @@ export function sendUdp(lab: Lab, container: string, dst: string, port: number, 
 }
 
 /** Sends one raw Ethernet frame (EtherType 0x88b5) from a container's eth0 to `dstMac`. */
-export function sendFrame(lab: Lab, container: string, dstMac: string, tag: string): void {
-  lab.exec(container, ['python3', join(PY_TOOLS, 'eth-send.py'), 'eth0', dstMac, tag]);
+export function sendFrame(lab: Lab, container: string, dstMac: string, tag: string, srcMac?: string): void {
+  lab.exec(container, ['python3', join(PY_TOOLS, 'eth-send.py'), 'eth0', dstMac, tag, ...(srcMac !== undefined ? [srcMac] : [])]);
 }
 
 /** Sends `count` broadcast frames with random (locally administered, unicast) source MACs out of a container's eth0. */
