@@ -19,11 +19,10 @@ import type { KernelNet, Underlay } from '../control/kernel';
 import { vtepMtu } from '../control/kernel';
 import type { L2Network } from '../control/l2-network';
 import { VtepInstaller } from '../control/vtep-installer';
-import { createTracer } from '../switch/trace';
 import { Switch } from '../switch/switch';
-import { parseIpv4 } from '../wire/addr';
+import { formatIpv4, parseIpv4 } from '../wire/addr';
 import type { NodeOptions, RunningNode } from './node';
-import { openNet, openTap, portStats, recordPorts, watchPortErrors } from './ports';
+import { Cleanups, nodeTracer, openNodePorts, openTap, portStats } from './ports';
 
 export interface L2NodeOptions extends NodeOptions {
   bridge?: string | undefined;
@@ -39,12 +38,8 @@ const AGEING_TICK_MS = 1000;
 
 export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: string, kernel: KernelNet, opts: L2NodeOptions, log: Logger,
   failed: { promise: Promise<Error>; fail: (e: Error) => void }): Promise<RunningNode> {
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const undo = async (): Promise<void> => {
-    for (const f of cleanups.reverse()) {
-      try { await f(); } catch (err) { log.warn({ err }, 'clean-up step failed'); }
-    }
-  };
+  const cleanups = new Cleanups(log);
+  const undo = (): Promise<void> => cleanups.undo();
   cleanups.push(() => l2.close());
   try {
     const mtu = vtepMtu(underlay.mtu);
@@ -55,22 +50,11 @@ export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: s
     log.info({ tap: rawTap.name, vtepMac: l2.vtepMac, vni: l2.vni, port: l2.port, io: opts.io, bridge: opts.bridge ?? null, mtu },
       `L2 port ${rawTap.name}: MAC ${l2.vtepMac}, MTU ${mtu}, no address${opts.bridge !== undefined ? `, a port of bridge ${opts.bridge}` : ''}; VNI ${l2.vni}, UDP port ${l2.port}, io ${opts.io}`);
 
-    const { port: rawNet, io } = await openNet({ io: opts.io, port: l2.port, publicIp, sockBuf: opts.sockBuf, offload }, log);
-    cleanups.push(() => rawNet.close());
-    const { tap, net } = recordPorts(opts.pcap, rawTap, rawNet, { localIp: publicIp, localPort: l2.port }, log, cleanups);
-    watchPortErrors(tap, net, rawTap.name, l2.port, log, failed.fail);
+    const { rawNet, io, tap, net } = await openNodePorts(rawTap, { io: opts.io, port: l2.port, publicIp, sockBuf: opts.sockBuf, offload, pcap: opts.pcap }, log, cleanups, failed.fail);
 
     let installerRef: VtepInstaller | null = null;
-    const tracer = opts.trace === undefined ? null : createTracer({
-      out: process.stdout,
-      format: opts.trace.format,
-      filter: opts.trace.filter,
-      vni: l2.vni,
-      port: l2.port,
-      localIp: publicIp,
-      describePeer: (ip) => (installerRef?.vteps.some((v) => parseIpv4(v.publicIp) === ip) === true ? `VTEP ${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255} (flood list)` : null),
-      onError: (err) => log.warn({ err }, `trace output failed: ${err.message}; tracing stopped, forwarding goes on`),
-    });
+    const tracer = nodeTracer(opts.trace, { vni: l2.vni, port: l2.port, publicIp },
+      (ip) => (installerRef?.vteps.some((v) => parseIpv4(v.publicIp) === ip) === true ? `VTEP ${formatIpv4(ip)} (flood list)` : null), log);
     const sw = new Switch({
       vni: l2.vni, tap, net, mtu, batchSize: opts.batchSize, tracer,
       mode: 'l2',

@@ -24,8 +24,8 @@ import type { HostNetwork, SubnetMove } from '../control/network';
 import type { Peer } from '../control/peers';
 import type { Vtep } from '../control/l2-network';
 import { dockerOpts, writeSubnetFile } from '../control/etcd/subnet-file';
-import { openNet, openTap, portStats, recordPorts, watchPortErrors, type IoMode } from './ports';
-import { createTracer, type TraceFormat } from '../switch/trace';
+import { Cleanups, nodeTracer, openNodePorts, openTap, portStats, type IoMode } from './ports';
+import type { TraceFormat } from '../switch/trace';
 import { Switch } from '../switch/switch';
 import { cidrContains, parseCidr, parseIpv4 } from '../wire/addr';
 
@@ -82,12 +82,8 @@ export interface RunningNode {
 }
 
 export async function startNode(hostNet: HostNetwork, underlay: Underlay, publicIp: string, kernel: KernelNet, opts: NodeOptions, log: Logger, failed: { promise: Promise<Error>; fail: (e: Error) => void }): Promise<RunningNode> {
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const undo = async (): Promise<void> => {
-    for (const f of cleanups.reverse()) {
-      try { await f(); } catch (err) { log.warn({ err }, 'clean-up step failed'); }
-    }
-  };
+  const cleanups = new Cleanups(log);
+  const undo = (): Promise<void> => cleanups.undo();
   // The control plane's watch and lease keeper go last, whatever fails.
   cleanups.push(() => hostNet.close());
   try {
@@ -101,23 +97,12 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
     log.info({ tap: rawTap.name, vtepMac: hostNet.vtepMac, vni: hostNet.vni, port: hostNet.port, io: opts.io },
       `VTEP ${rawTap.name}: VtepMAC ${hostNet.vtepMac}, address ${hostNet.subnet.split('/')[0]}/32, VNI ${hostNet.vni}, UDP port ${hostNet.port}, io ${opts.io}`);
 
-    const { port: rawNet, io } = await openNet({ io: opts.io, port: hostNet.port, publicIp, sockBuf: opts.sockBuf, offload }, log);
-    cleanups.push(() => rawNet.close());
-    const { tap, net } = recordPorts(opts.pcap, rawTap, rawNet, { localIp: publicIp, localPort: hostNet.port }, log, cleanups);
-    watchPortErrors(tap, net, rawTap.name, hostNet.port, log, failed.fail);
+    const { rawNet, io, tap, net } = await openNodePorts(rawTap, { io: opts.io, port: hostNet.port, publicIp, sockBuf: opts.sockBuf, offload, pcap: opts.pcap }, log, cleanups, failed.fail);
 
     // The tracer names the peer behind an address; peers live in the installer, made after the switch.
     let installerRef: PeerInstaller | null = null;
-    const tracer = opts.trace === undefined ? null : createTracer({
-      out: process.stdout,
-      format: opts.trace.format,
-      filter: opts.trace.filter,
-      vni: hostNet.vni,
-      port: hostNet.port,
-      localIp: publicIp,
-      describePeer: (ip) => (installerRef === null ? null : describePeer(installerRef, ip)),
-      onError: (err) => log.warn({ err }, `trace output failed: ${err.message}; tracing stopped, forwarding goes on`),
-    });
+    const tracer = nodeTracer(opts.trace, { vni: hostNet.vni, port: hostNet.port, publicIp },
+      (ip) => (installerRef === null ? null : describePeer(installerRef, ip)), log);
     const sw = new Switch({ vni: hostNet.vni, tap, net, mtu, batchSize: opts.batchSize, tracer, innerSourceCheck: opts.innerSourceCheck !== false });
     // The offload negotiation's "no", once: with offloads asked for, say why super-frames are cut in the TAP reader.
     if (offload && !sw.wholeSuperFrames.whole) {

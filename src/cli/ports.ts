@@ -11,6 +11,8 @@ import { SystemError } from '../errors';
 import { BatchUdpPort } from '../io/udp-batch';
 import { DgramUdpPort } from '../io/udp-dgram';
 import type { CallCounts, DatagramPort, FramePort } from '../io/port';
+import { createTracer, type TraceFormat } from '../switch/trace';
+import type { Tracer } from '../switch/trace-hook';
 
 export type IoMode = 'batch' | 'dgram';
 
@@ -40,12 +42,58 @@ export async function openNet(o: { io: IoMode; port: number; publicIp: string; s
   return { port: await DgramUdpPort.open({ bindIp: '0.0.0.0', port: o.port }), io: 'dgram' };
 }
 
+/** Clean-up steps run last-in first-out; a failing step is logged and the rest still run. */
+export class Cleanups {
+  private readonly steps: (() => Promise<void> | void)[] = [];
+
+  constructor(private readonly log: Logger) {}
+
+  push(step: () => Promise<void> | void): void {
+    this.steps.push(step);
+  }
+
+  async undo(): Promise<void> {
+    for (const f of this.steps.splice(0).reverse()) {
+      try { await f(); } catch (err) { this.log.warn({ err }, 'clean-up step failed'); }
+    }
+  }
+}
+
+/**
+ * The UDP port, the pcap recorder around both when asked, and what a port's
+ * failure does: the part of bringing a node up that both modes share.
+ */
+export async function openNodePorts(rawTap: TapPort, o: { io: IoMode; port: number; publicIp: string; sockBuf: number; offload: boolean; pcap: string | undefined },
+  log: Logger, cleanups: Cleanups, fail: (e: Error) => void): Promise<{ rawNet: DatagramPort; io: IoMode; tap: FramePort; net: DatagramPort }> {
+  const { port: rawNet, io } = await openNet(o, log);
+  cleanups.push(() => rawNet.close());
+  const { tap, net } = recordPorts(o.pcap, rawTap, rawNet, { localIp: o.publicIp, localPort: o.port }, log, (f) => cleanups.push(f));
+  watchPortErrors(tap, net, rawTap.name, o.port, log, fail);
+  return { rawNet, io, tap, net };
+}
+
+/** --trace's tracer (on stdout), or null without --trace. */
+export function nodeTracer(trace: { format: TraceFormat; filter: string | null } | undefined, at: { vni: number; port: number; publicIp: string },
+  describePeer: (ip: number) => string | null, log: Logger): Tracer | null {
+  if (trace === undefined) return null;
+  return createTracer({
+    out: process.stdout,
+    format: trace.format,
+    filter: trace.filter,
+    vni: at.vni,
+    port: at.port,
+    localIp: at.publicIp,
+    describePeer,
+    onError: (err) => log.warn({ err }, `trace output failed: ${err.message}; tracing stopped, forwarding goes on`),
+  });
+}
+
 /** With --pcap, both ports wrapped by one recorder (closed by a clean-up step); else the ports themselves. */
 export function recordPorts(pcap: string | undefined, tap: FramePort, net: DatagramPort, local: { localIp: string; localPort: number },
-  log: Logger, cleanups: (() => Promise<void> | void)[]): { tap: FramePort; net: DatagramPort } {
+  log: Logger, onClose: (step: () => void) => void): { tap: FramePort; net: DatagramPort } {
   if (pcap === undefined) return { tap, net };
   const rec = PcapRecorder.open(pcap, { onError: (err) => log.error({ err }, `--pcap ${pcap}: ${err.message}; recording stopped, forwarding goes on`) });
-  cleanups.push(() => rec.close());
+  onClose(() => rec.close());
   log.info({ pcap }, `recording both sides of the switch to ${pcap}`);
   return { tap: new PcapFramePort(tap, rec), net: new PcapDatagramPort(net, rec, local) };
 }

@@ -6,8 +6,8 @@
  *
  *   #3 12:00:01.000120 from TAP, 98 bytes
  *     PACKET: 98 bytes
- *     - Layer 1 (14 bytes) = Ethernet {02:76:c0:a8:5a:01 > 02:76:c0:a8:5a:02 type IPv4}
- *     - Layer 2 (20 bytes) = IPv4 {10.44.1.0 > 10.44.2.0 ttl 64 proto ICMP len 84}
+ *     - header 1 (14 bytes) = Ethernet {02:76:c0:a8:5a:01 > 02:76:c0:a8:5a:02 type IPv4}
+ *     - header 2 (20 bytes) = IPv4 {10.44.1.0 > 10.44.2.0 ttl 64 proto ICMP len 84}
  *     ...
  *     lookup  FDB hit 02:76:c0:a8:5a:02 → VTEP 192.168.90.2:4789 (static)
  *     =>      encap VNI 7, UDP 51234→4789, +50 bytes → 192.168.90.2:4789
@@ -68,7 +68,8 @@ export function renderText(rec: TraceRecord, o: TextOptions): string {
   const body = formatLayers(rec.layers, dump !== null ? { buf: dump } : {}).split('\n');
   const length = o.length ?? null;
   if (length !== null) body[0] = `PACKET: ${length} bytes`;
-  if (rec.outer) body[0] = `${body[0]} (outer IPv4 + UDP rebuilt from the socket's addresses)`;
+  // A UDP socket never sees the underlay's Ethernet header: the packet starts at the outer IPv4, 14 bytes short of the wire.
+  if (rec.outer) body[0] = `${body[0]} from the outer IPv4 on (${Number(body[0].split(' ')[1]) + 14} on the wire with the underlay's Ethernet header, which a socket never sees; outer IPv4 + UDP rebuilt from the socket's addresses)`;
   for (const l of body) {
     const bad = l.includes('= DecodeFailure {');
     lines.push('  ' + (bad ? paint(c, 'red', l) : l.startsWith('    ') ? paint(c, 'dim', l) : l));

@@ -326,8 +326,8 @@ export interface FormatOptions {
  * gopacket-style text:
  *
  *   PACKET: 148 bytes
- *   - Layer 1 (14 bytes) = Ethernet {02:4d:59:f2:d7:d7 > fe:4d:bb:95:dd:46 type IPv4}
- *   - Layer 2 (20 bytes) = IPv4 {192.168.95.1 > 192.168.95.2 ttl 64 proto UDP len 134}
+ *   - header 1 (14 bytes) = Ethernet {02:4d:59:f2:d7:d7 > fe:4d:bb:95:dd:46 type IPv4}
+ *   - header 2 (20 bytes) = IPv4 {192.168.95.1 > 192.168.95.2 ttl 64 proto UDP len 134}
  *
  * The braces hold the layer's summary without its leading name.
  */
@@ -340,7 +340,7 @@ export function formatLayers(layers: readonly DecodedLayer[], opts: FormatOption
   const lines = [`PACKET: ${opts.buf?.length ?? total} bytes`];
   layers.forEach((l, i) => {
     const body = l.summary.startsWith(l.name + ' ') ? l.summary.slice(l.name.length + 1) : l.summary;
-    lines.push(`- Layer ${i + 1} (${String(l.length).padStart(2, '0')} bytes) = ${l.name} {${body}}`);
+    lines.push(`- header ${i + 1} (${String(l.length).padStart(2, '0')} bytes) = ${l.name} {${body}}`);
     if (opts.buf) lines.push(...hexDump(opts.buf.subarray(l.offset, l.offset + l.length)));
   });
   return lines.join('\n');

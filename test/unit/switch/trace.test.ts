@@ -111,8 +111,8 @@ test('an ARP request answered locally: the request as it came, layer by layer, t
   const text = out.text;
   assert.match(text, /^#1 03:04:05\.006250 from TAP, 42 bytes\n/);
   assert.ok(text.includes('  PACKET: 42 bytes\n'));
-  assert.ok(text.includes(`  - Layer 1 (14 bytes) = Ethernet {${SELF_MAC} > ff:ff:ff:ff:ff:ff type ARP}\n`), text);
-  assert.ok(text.includes('  - Layer 2 (28 bytes) = ARP {who-has 10.44.2.0 tell 10.44.1.0}\n'), 'the request, not the reply it became');
+  assert.ok(text.includes(`  - header 1 (14 bytes) = Ethernet {${SELF_MAC} > ff:ff:ff:ff:ff:ff type ARP}\n`), text);
+  assert.ok(text.includes('  - header 2 (28 bytes) = ARP {who-has 10.44.2.0 tell 10.44.1.0}\n'), 'the request, not the reply it became');
   assert.ok(text.includes(`lookup  ARP who-has 10.44.2.0 → answered locally: is-at ${PEER_MAC} (lease 10.44.2.0/24, host 192.168.90.2)`), text);
   assert.ok(text.includes(`=>      answered locally: ARP 10.44.2.0 is-at ${PEER_MAC} back to the TAP (never crosses the network)`), text);
   assert.ok(!text.includes('\x1b['), 'no colours when the output is not a terminal');
@@ -123,7 +123,7 @@ test('an FDB hit and the encap: the VTEP, the VNI, the outer source port the pip
   tap.inject([icmpTo('10.44.2.0')]);
   const srcPort = net.sent[0]!.srcPort;
   const text = out.text;
-  assert.ok(text.includes('  - Layer 2 (20 bytes) = IPv4 {10.44.1.0 > 10.44.2.0 ttl 64 proto ICMP len 60}'), text);
+  assert.ok(text.includes('  - header 2 (20 bytes) = IPv4 {10.44.1.0 > 10.44.2.0 ttl 64 proto ICMP len 60}'), text);
   assert.ok(text.includes(`lookup  FDB hit ${PEER_MAC} → VTEP 192.168.90.2:4789 (static, host 192.168.90.2)`), text);
   assert.ok(text.includes(`=>      encap VNI 7, UDP ${srcPort}→4789, +50 bytes → 192.168.90.2:4789`), text);
   const [rec] = make().out.json; // a JSON tracer with no traffic writes nothing
@@ -142,12 +142,14 @@ test('a decap: the outer IPv4/UDP rebuilt from the sender and the local address,
   assert.equal(tap.written.length, 1);
   const text = out.text;
   assert.ok(text.includes(`from network 192.168.90.2:51234 → ${LOCAL_IP}:4789, 82 bytes of UDP payload`), text);
-  assert.ok(text.includes('  PACKET: 110 bytes (outer IPv4 + UDP rebuilt from the socket\'s addresses)'), text);
-  assert.ok(text.includes(`  - Layer 1 (20 bytes) = IPv4 {192.168.90.2 > ${LOCAL_IP} proto UDP len 110 (outer, rebuilt)}`), text);
-  assert.ok(text.includes('  - Layer 2 (08 bytes) = UDP {51234 > 4789 len 90 (outer, rebuilt)}'), text);
-  assert.ok(text.includes('  - Layer 3 (08 bytes) = VXLAN {vni 7 flags 0x08}'), text);
-  assert.ok(text.includes(`  - Layer 4 (14 bytes) = Ethernet {${PEER_MAC} > ${SELF_MAC} type IPv4}`), text);
-  assert.ok(text.includes('  - Layer 5 (20 bytes) = IPv4 {10.44.2.0 > 10.44.1.0 ttl 64 proto ICMP len 60}'), text);
+  // The sizes add up: 110 bytes from the outer IPv4 on, 124 on the wire with the 14-byte Ethernet header no socket sees.
+  assert.ok(text.includes('  PACKET: 110 bytes from the outer IPv4 on (124 on the wire with the underlay\'s Ethernet header, which a socket never sees; outer IPv4 + UDP rebuilt from the socket\'s addresses)'), text);
+  assert.ok(text.includes('  - header 1 (20 bytes) = IPv4 {192.168.90.2 > 192.168.90.1 proto UDP len 110 (outer, rebuilt)}'), 'header N, not an OSI-clashing "Layer N"');
+  assert.ok(text.includes(`  - header 1 (20 bytes) = IPv4 {192.168.90.2 > ${LOCAL_IP} proto UDP len 110 (outer, rebuilt)}`), text);
+  assert.ok(text.includes('  - header 2 (08 bytes) = UDP {51234 > 4789 len 90 (outer, rebuilt)}'), text);
+  assert.ok(text.includes('  - header 3 (08 bytes) = VXLAN {vni 7 flags 0x08}'), text);
+  assert.ok(text.includes(`  - header 4 (14 bytes) = Ethernet {${PEER_MAC} > ${SELF_MAC} type IPv4}`), text);
+  assert.ok(text.includes('  - header 5 (20 bytes) = IPv4 {10.44.2.0 > 10.44.1.0 ttl 64 proto ICMP len 60}'), text);
   assert.ok(text.includes('lookup  source 192.168.90.2 is a known VTEP (host 192.168.90.2)'), text);
   assert.ok(text.includes('lookup  VNI 7 is ours'), text);
   assert.ok(text.includes('=>      decap from 192.168.90.2 (VNI 7): 74-byte inner frame to the TAP'), text);
@@ -248,12 +250,12 @@ test('a frame that does not decode is shown up to the failing layer, with the er
   tap.inject([broken, Buffer.alloc(10)]);
   net.inject([fromPeer(vxlanOf(inner, VNI, 0x00))]);
   const text = out.text;
-  assert.ok(text.includes('  - Layer 2 (06 bytes) = DecodeFailure {IPv4: IPv4 packet is 6 bytes, the header needs 20 (14 short)}'), text);
+  assert.ok(text.includes('  - header 2 (06 bytes) = DecodeFailure {IPv4: IPv4 packet is 6 bytes, the header needs 20 (14 short)}'), text);
   assert.ok(text.includes('      00000000  45 00 00 54 de ad                                |E..T..|'), text);
   assert.ok(text.includes('=>      encap VNI 7'), 'the decision is shown for a frame that does not decode');
-  assert.ok(text.includes('  - Layer 1 (10 bytes) = DecodeFailure {Ethernet: Ethernet frame is 10 bytes, the header needs 14 (4 short)}'), text);
+  assert.ok(text.includes('  - header 1 (10 bytes) = DecodeFailure {Ethernet: Ethernet frame is 10 bytes, the header needs 14 (4 short)}'), text);
   assert.ok(text.includes('      00000000  00 00 00 00 00 00 00 00 00 00                    |..........|'), text);
-  assert.ok(text.includes('  - Layer 3 (82 bytes) = DecodeFailure {VXLAN: VXLAN flags 0x00 lack the I bit (0x08): the VNI is not valid}'), text);
+  assert.ok(text.includes('  - header 3 (82 bytes) = DecodeFailure {VXLAN: VXLAN flags 0x00 lack the I bit (0x08): the VNI is not valid}'), text);
   assert.equal(text.match(/^#\d+ /gm)?.length, 3, 'no frame skipped');
 
   const j = make({ format: 'json' });

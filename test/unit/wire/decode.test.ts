@@ -119,21 +119,21 @@ describe('decodeFrame', () => {
   it('formats like gopacket', () => {
     assert.equal(formatLayers(decodeFrame(FRAME7)), [
       'PACKET: 148 bytes',
-      '- Layer 1 (14 bytes) = Ethernet {fe:4d:bb:95:dd:46 > 02:4d:59:f2:d7:d7 type IPv4}',
-      '- Layer 2 (20 bytes) = IPv4 {192.168.95.1 > 192.168.95.2 ttl 64 proto UDP len 134}',
-      '- Layer 3 (08 bytes) = UDP {34666 > 4789 len 114}',
-      '- Layer 4 (08 bytes) = VXLAN {vni 42 flags 0x08}',
-      '- Layer 5 (14 bytes) = Ethernet {9a:be:c4:b0:6c:d2 > 42:59:1c:15:af:60 type IPv4}',
-      '- Layer 6 (20 bytes) = IPv4 {10.50.1.0 > 10.50.2.1 ttl 64 proto ICMP len 84}',
-      '- Layer 7 (08 bytes) = ICMPv4 {echo-request id 16031 seq 1}',
-      '- Layer 8 (56 bytes) = Payload {56 bytes}',
+      '- header 1 (14 bytes) = Ethernet {fe:4d:bb:95:dd:46 > 02:4d:59:f2:d7:d7 type IPv4}',
+      '- header 2 (20 bytes) = IPv4 {192.168.95.1 > 192.168.95.2 ttl 64 proto UDP len 134}',
+      '- header 3 (08 bytes) = UDP {34666 > 4789 len 114}',
+      '- header 4 (08 bytes) = VXLAN {vni 42 flags 0x08}',
+      '- header 5 (14 bytes) = Ethernet {9a:be:c4:b0:6c:d2 > 42:59:1c:15:af:60 type IPv4}',
+      '- header 6 (20 bytes) = IPv4 {10.50.1.0 > 10.50.2.1 ttl 64 proto ICMP len 84}',
+      '- header 7 (08 bytes) = ICMPv4 {echo-request id 16031 seq 1}',
+      '- header 8 (56 bytes) = Payload {56 bytes}',
     ].join('\n'));
   });
 
   it('adds a hex dump per layer when given the buffer', () => {
     const text = formatLayers(decodeFrame(FRAME7), { buf: FRAME7 });
     const lines = text.split('\n');
-    assert.equal(lines[1], '- Layer 1 (14 bytes) = Ethernet {fe:4d:bb:95:dd:46 > 02:4d:59:f2:d7:d7 type IPv4}');
+    assert.equal(lines[1], '- header 1 (14 bytes) = Ethernet {fe:4d:bb:95:dd:46 > 02:4d:59:f2:d7:d7 type IPv4}');
     assert.equal(lines[2], '    00000000  02 4d 59 f2 d7 d7 fe 4d bb 95 dd 46 08 00        |.MY....M...F..|');
     assert.ok(text.includes('    00000020  20 21 22 23 24 25 26 27 28 29 2a 2b 2c 2d 2e 2f  | !"#$%&\'()*+,-./|'));
   });
@@ -251,7 +251,7 @@ describe('decodeFrame', () => {
       assert.deepEqual(names(layers), ['Ethernet', 'IPv4', 'UDP', 'VXLAN', 'Ethernet', 'DecodeFailure']);
       assert.match(layers[5]!.error!, /version field is 5/);
       const text = formatLayers(layers);
-      assert.match(text, /- Layer 6 \(84 bytes\) = DecodeFailure \{IPv4: IPv4 version field is 5, not 4\}/);
+      assert.match(text, /- header 6 \(84 bytes\) = DecodeFailure \{IPv4: IPv4 version field is 5, not 4\}/);
     });
 
     it('on a UDP length past the IPv4 payload', () => {
