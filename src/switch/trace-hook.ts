@@ -160,7 +160,7 @@ export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off
   }
   if (ev.action === 'encap') {
     const k = toNet.count - 1;
-    ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+    ev.encap = { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]! };
     ev.queued = 'net';
     ev.index = k;
   }
@@ -195,11 +195,11 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
     const why = !multi ? 'unknown unicast' : ethernet.isBroadcast(data, 0) ? 'broadcast' : 'multicast';
     const n = flooded ? p.lastCopies() : 0;
     const vteps: number[] = [];
-    for (let k = toNet.count - n; k < toNet.count; k++) vteps.push(toNet.addrs[k]!);
+    for (let k = toNet.count - n; k < toNet.count; k++) vteps.push(toNet.addr(k));
     ev.lookups.push({ table: 'flood', why, vteps });
     if (flooded) {
       const k = toNet.count - n;
-      ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+      ev.encap = { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]! };
       ev.flood = vteps;
       ev.queued = 'net';
       ev.index = k;
@@ -208,7 +208,7 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
   }
   if (ev.action === 'encap') {
     const k = toNet.count - 1;
-    ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+    ev.encap = { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]! };
     ev.queued = 'net';
     ev.index = k;
   }
