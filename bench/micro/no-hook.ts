@@ -14,7 +14,7 @@
  * inside() fails loudly if they are renamed, and checkSameAsPipeline() fails
  * the run if these loops ever decide otherwise than Pipeline's own.
  */
-import { EP_RECORD, recordIpv4 } from '../../src/io/endpoints';
+import { wordsIpv4 } from '../../src/io/endpoints';
 import type { FrameBatch } from '../../src/io/port';
 import { SendList } from '../../src/io/port';
 import type { Counters } from '../../src/switch/counters';
@@ -80,7 +80,7 @@ function decapBatchNoHook(this: PipelineInside, b: FrameBatch, toTap: SendList):
   for (let i = 0; i < b.count; i++) {
     const off = b.frameStart(i);
     const len = b.sizes[i]!;
-    const from = recordIpv4(b.names, i * EP_RECORD);
+    const from = wordsIpv4(b.names32, i);
     const v = this.decapFrame(buf, off, len, from, toTap);
     if (v === Verdict.DECAP) {
       c.decapFrames++;

@@ -26,6 +26,8 @@ export class FrameBatch {
    * read it back.
    */
   readonly names: Buffer;
+  /** `names` as 32-bit words (io/endpoints.ts wordsIpv4: the decap's sender key in one load). */
+  readonly names32: Uint32Array;
   /** How many slots hold a frame now. */
   count = 0;
   /**
@@ -62,6 +64,7 @@ export class FrameBatch {
     this.sizes = new Uint32Array(slots);
     // allocUnsafeSlow: byteOffset 0, as for the slab (the addon writes it). Zeroed: a slot no datagram filled reads as family 0.
     this.names = Buffer.allocUnsafeSlow(slots * EP_RECORD).fill(0);
+    this.names32 = new Uint32Array(this.names.buffer, this.names.byteOffset, this.names.length / 4);
   }
 
   /** Slot i's sender's IPv4 address, host-order u32 (an AF_INET record). */

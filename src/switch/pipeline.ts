@@ -63,7 +63,7 @@
 import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
 import * as vxlan from '../wire/vxlan';
-import { EP_RECORD, recordIpv4, recordPort, type EndpointTable } from '../io/endpoints';
+import { EP_RECORD, recordPort, wordsIpv4, type EndpointTable } from '../io/endpoints';
 import type { FrameBatch, SendList, SourcePortRange } from '../io/port';
 import type { ArpTable } from './arp-table';
 import { answerArpInPlace } from './arp-responder';
@@ -251,15 +251,15 @@ export class Pipeline {
     c.netInFrames += b.count;
     const l2 = this.l2;
     if (l2 !== null) this.now = Date.now(); // the coarse clock of learning: once per batch
-    const names = b.names;
+    const names32 = b.names32;
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
       // The sender's IPv4 as the tables' key, read from its endpoint record (a JS-side key; nothing u32 crosses).
-      const from = recordIpv4(names, i * EP_RECORD);
+      const from = wordsIpv4(names32, i);
       const v = this.tracer === null
         ? (l2 === null ? this.decapFrame(buf, off, len, from, toTap) : this.decapL2(l2, buf, off, len, from, toTap))
-        : this.traceDecap(this.tracer, buf, off, len, from, recordPort(names, i * EP_RECORD), toTap);
+        : this.traceDecap(this.tracer, buf, off, len, from, recordPort(b.names, i * EP_RECORD), toTap);
       if (v === Verdict.DECAP) {
         c.decapFrames++;
         c.decapBytes += len - vxlan.HEADER_LEN;

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AF_INET, EP_RECORD, EndpointTable, describeRecord, recordFamily, recordIpv4, recordPort, writeIpv4Record,
+  AF_INET, EP_RECORD, EndpointTable, describeRecord, recordFamily, recordIpv4, recordPort, wordsIpv4, writeIpv4Record,
 } from '../../../src/io/endpoints';
 import { FrameBatch, SendList } from '../../../src/io/port';
 import { parseIpv4 } from '../../../src/wire/addr';
@@ -66,4 +66,13 @@ test('endpoints: a FrameBatch keeps each sender as a record; a SendList resolves
   list.push(0, 10, list.eps[0]!, 50001);
   assert.deepEqual([list.addr(1), list.port(1), list.srcPorts[1]], [parseIpv4('192.168.90.2'), 4789, 50001]);
   assert.equal(list.endpoints.size, 1);
+});
+
+test('endpoints: the word read of a record\'s address (the decap\'s) is the byte read\'s', () => {
+  const b = new FrameBatch(3, 256, 64);
+  for (const [i, ip] of [[0, '192.168.90.2'], [1, '10.0.0.255'], [2, '255.1.2.128']] as const) {
+    b.setSender(i, parseIpv4(ip), 4789);
+    assert.equal(wordsIpv4(b.names32, i), parseIpv4(ip));
+    assert.equal(wordsIpv4(b.names32, i), b.senderIpv4(i));
+  }
 });
