@@ -1,6 +1,7 @@
 // The vxtap addon: the hot buffer path of TAP and UDP I/O.
 //
-// Contracts are written next to each function (tap.cc, udp.cc, udp-pool.cc,
+// Contracts are written next to each function (tap.cc, udp.cc, udp-pool.cc
+// with pool-send.h, endpoints.h,
 // reader.cc with its sources read-tap.cc / read-udp.cc, netlink.cc,
 // notify.cc) and mirrored in src/io/native.ts. Rules common to all:
 //   - Every fd is close-on-exec, and nonblocking except the rtnetlink socket
@@ -16,7 +17,10 @@
 
 #include "io.h"
 #include "reader.h"
+#include "endpoints.h"
+#include "pool-send.h"
 #include "super-frames.h"
+#include "udp-pool.h"
 
 namespace vxtap {
 
@@ -48,6 +52,34 @@ static Napi::Object SuperFrameFields(Napi::Env env) {
   return o;
 }
 
+// endpointFields: the endpoint record's size, offsets and families as this
+// addon uses them (endpoints.h), so that a test can hold src/io/endpoints.ts to them.
+static Napi::Object EndpointFields(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("record", kEpRecord);
+  o.Set("family", kEpFamily);
+  o.Set("port", kEpPort);
+  o.Set("addr4", kEpAddr4);
+  o.Set("flowinfo6", kEpFlowinfo6);
+  o.Set("addr6", kEpAddr6);
+  o.Set("scope6", kEpScope6);
+  o.Set("afInet", static_cast<uint32_t>(AF_INET));
+  o.Set("afInet6", static_cast<uint32_t>(AF_INET6));
+  return o;
+}
+
+// poolSendFields: the PoolSend request's slot indices (pool-send.h), for src/io/udp-pool.ts's PS_* to be checked against.
+static Napi::Object PoolSendFields(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  const std::pair<const char*, uint32_t> refs[] = {
+      {"fds", kPsFds}, {"slab", kPsSlab}, {"starts", kPsStarts}, {"lens", kPsLens}, {"endpoints", kPsEndpoints},
+      {"eps", kPsEps}, {"srcPorts", kPsSrcPorts}, {"aux", kPsAux}, {"whole", kPsWhole}, {"wholeOf", kPsWholeOf},
+      {"errOut", kPsErrOut}, {"gsoOut", kPsGsoOut}, {"status", kPsStatus}, {"scalars", kPsScalars}, {"refs", kPsRefs},
+      {"count", kPsCount}, {"gso", kPsGso}, {"portMin", kPsPortMin}, {"scalarSlots", kPsScalarSlots}};
+  for (const auto& [name, v] : refs) o.Set(name, v);
+  return o;
+}
+
 }  // namespace vxtap
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -63,7 +95,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rawUdpOpen", Napi::Function::New(env, RawUdpOpen, "rawUdpOpen"));
   exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));
   exports.Set("udpSend", Napi::Function::New(env, UdpSend, "udpSend"));
-  exports.Set("udpSendPool", Napi::Function::New(env, UdpSendPool, "udpSendPool"));
+  exports.Set("PoolSend", PoolSend::Define(env));
   exports.Set("udpOffload", Napi::Function::New(env, UdpOffload, "udpOffload"));
   exports.Set("notify", Napi::Function::New(env, Notify, "notify"));
   exports.Set("nlOpen", Napi::Function::New(env, NlOpen, "nlOpen"));
@@ -73,6 +105,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("errnoName", Napi::Function::New(env, ErrnoNameJs, "errnoName"));
   exports.Set("Reader", Reader::Define(env));
   exports.Set("superFrameFields", SuperFrameFields(env));
+  exports.Set("endpointFields", EndpointFields(env));
+  exports.Set("poolSendFields", PoolSendFields(env));
   return exports;
 }
 

@@ -1,4 +1,5 @@
 #include "common.h"
+#include "endpoints.h"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -88,6 +89,10 @@ Napi::Uint16Array ArgU16Array(const Napi::CallbackInfo& info, size_t i, const ch
   return ArgTyped(info, i, name, napi_uint16_array, "Uint16Array", minLen).As<Napi::Uint16Array>();
 }
 
+Napi::Int32Array ArgI32Array(const Napi::CallbackInfo& info, size_t i, const char* name, size_t minLen) {
+  return ArgTyped(info, i, name, napi_int32_array, "Int32Array", minLen).As<Napi::Int32Array>();
+}
+
 uint32_t ParseIpv4(Napi::Env env, const std::string& text, const char* name) {
   in_addr a{};
   if (inet_pton(AF_INET, text.c_str(), &a) != 1) {
@@ -102,6 +107,19 @@ void CheckSpans(Napi::Env env, size_t slabLen, const uint32_t* starts, const uin
       throw Napi::RangeError::New(env, "span " + std::to_string(k) + " (" + std::to_string(starts[k]) + " + " +
                                            std::to_string(lens[k]) + ") is outside the " + std::to_string(slabLen) +
                                            "-byte slab");
+    }
+  }
+}
+
+void CheckEndpoints(Napi::Env env, const uint8_t* table, size_t tableLen, const int32_t* eps, uint32_t count) {
+  const size_t n = tableLen / kEpRecord;
+  for (uint32_t k = 0; k < count; k++) {
+    if (eps[k] < 0 || static_cast<size_t>(eps[k]) >= n) {
+      throw Napi::RangeError::New(env, "eps[" + std::to_string(k) + "] = " + std::to_string(eps[k]) + " names no record of the " +
+                                           std::to_string(n) + "-entry endpoint table");
+    }
+    if (EndpointView::NameLenOf(table + static_cast<size_t>(eps[k]) * kEpRecord) == 0) {
+      throw Napi::RangeError::New(env, "eps[" + std::to_string(k) + "] = " + std::to_string(eps[k]) + " names an empty record");
     }
   }
 }

@@ -32,12 +32,19 @@ std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name
 Napi::Buffer<uint8_t> ArgBuffer(const Napi::CallbackInfo& info, size_t i, const char* name);
 Napi::Uint32Array ArgU32Array(const Napi::CallbackInfo& info, size_t i, const char* name, size_t minLen);
 Napi::Uint16Array ArgU16Array(const Napi::CallbackInfo& info, size_t i, const char* name, size_t minLen);
+Napi::Int32Array ArgI32Array(const Napi::CallbackInfo& info, size_t i, const char* name, size_t minLen);
 
 // Parses a dotted quad into network-order bytes; throws TypeError otherwise.
 uint32_t ParseIpv4(Napi::Env env, const std::string& text, const char* name);
 
 // Throws RangeError unless every span starts[k] .. starts[k] + lens[k] (k < count) lies in a slab of slabLen bytes.
 void CheckSpans(Napi::Env env, size_t slabLen, const uint32_t* starts, const uint32_t* lens, uint32_t count);
+
+// Throws RangeError unless every eps[k] (k < count) names one of the
+// tableLen / kEpRecord records of an endpoint table (endpoints.h), and
+// that record holds an address (AF_INET or AF_INET6): sending to a
+// released index is the caller's bug, not the kernel's refusal.
+void CheckEndpoints(Napi::Env env, const uint8_t* table, size_t tableLen, const int32_t* eps, uint32_t count);
 
 // The optional `errOut` argument i: an Int32Array of length >= 2, or nullptr
 // when absent. Checked before any I/O so a bad argument never follows a send.

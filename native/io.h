@@ -17,7 +17,7 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info);
 Napi::Value RawUdpOpen(const Napi::CallbackInfo& info);
 Napi::Value LocalPort(const Napi::CallbackInfo& info);
 Napi::Value UdpSend(const Napi::CallbackInfo& info);
-Napi::Value UdpSendPool(const Napi::CallbackInfo& info);
+
 Napi::Value UdpOffload(const Napi::CallbackInfo& info);
 Napi::Value Notify(const Napi::CallbackInfo& info);
 Napi::Value NlOpen(const Napi::CallbackInfo& info);

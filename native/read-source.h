@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "endpoints.h"
 #include "super-frames.h"
 
 namespace vxtap {
@@ -39,10 +40,10 @@ struct ReadBatch {
   size_t Cap() const { return slotSize - headroom; }
 };
 
-// UDP: the sender of slot i, as IPv4 host-order u32 and port.
+// UDP: the sender of slot i, as the endpoint record at names + i * kEpRecord
+// (endpoints.h: the socket address as recvmmsg wrote it). FrameBatch.names.
 struct UdpSenders {
-  uint32_t* addrs = nullptr;
-  uint16_t* ports = nullptr;
+  uint8_t* names = nullptr;
 };
 
 // tap-vnet-whole: where super-frames are kept whole (aux, size bytes), and

@@ -3,7 +3,7 @@
 // Both receive with one recvmmsg(MSG_DONTWAIT) into message buffers of 64 KB
 // (a UDP payload is at most 65507 bytes; a kernel vxlan peer's TSO
 // super-datagram reaches that), then copy each datagram into its slot and
-// fill addrs[i] / ports[i] with its sender. Messages not all delivered when
+// fill slot i's endpoint record (FrameBatch.names, endpoints.h) with its sender. Messages not all delivered when
 // the slots run out fill the next batch first (Pending). The buffers are not
 // zeroed, so only the pages that datagrams reach are ever committed.
 //
@@ -56,7 +56,7 @@ class UdpSource : public ReadSource {
     }
     for (uint32_t i = 0; i < msgCount_; i++) {
       msghdr& h = msgs_[i].msg_hdr;
-      h.msg_namelen = sizeof(sockaddr_in);
+      h.msg_namelen = sizeof(sockaddr_in6);  // room for either family: names_ are kEpRecord bytes
       h.msg_control = ctlSize_ == 0 ? nullptr : ctl_.data() + static_cast<size_t>(i) * ctlSize_;
       h.msg_controllen = ctlSize_;
       h.msg_flags = 0;
@@ -199,9 +199,10 @@ class UdpSource : public ReadSource {
     return n;
   }
 
+  // The record as the kernel wrote it; its bytes past a sockaddr_in stay
+  // the zeros names_ started with (an AF_INET socket never writes them).
   void Sender(uint32_t slot, uint32_t msg) {
-    s_.addrs[slot] = ntohl(names_[msg].sin_addr.s_addr);
-    s_.ports[slot] = ntohs(names_[msg].sin_port);
+    std::memcpy(s_.names + static_cast<size_t>(slot) * kEpRecord, &names_[msg], kEpRecord);
   }
 
   int fd_;
@@ -214,7 +215,7 @@ class UdpSource : public ReadSource {
   std::unique_ptr<uint8_t[]> buf_;  // msgCount_ buffers of kMsgBufSize
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
-  std::vector<sockaddr_in> names_;
+  std::vector<sockaddr_in6> names_;  // kEpRecord bytes each, zeroed once
   std::vector<uint8_t> ctl_;
   std::vector<uint32_t> seg_;  // per message: its datagrams' size (0: nothing to deliver)
   // Messages next_ .. count_-1 are not all delivered yet: next_ from off_,

@@ -1,7 +1,8 @@
 // new Reader({fd, kind, slab, slotSize, headroom, slots, sizes, onBatch, onError,
-//             addrs?, ports?, aux?, whole?, mtu?})
+//             names?, aux?, whole?, mtu?})
 //   kind: 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gro'
-//   addrs: Uint32Array, ports: Uint16Array (udp kinds: each slot's sender)
+//   names: Buffer of slots * kEpRecord bytes (udp kinds: each slot's sender
+//          as an endpoint record, endpoints.h; FrameBatch.names)
 //   aux: Buffer, whole: Uint32Array (tap-vnet-whole: where super-frames are kept)
 //   mtu: the overlay's MTU (udp kinds, optional: 0 = the slot's)
 //
@@ -195,12 +196,14 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
 
   // The source, with what its kind needs.
   if (udp) {
-    Napi::Uint32Array addrs = opt.U32Array("addrs", b.slots);
-    Napi::Uint16Array ports = opt.U16Array("ports", b.slots);
-    const UdpSenders s{addrs.Data(), ports.Data()};
+    Napi::Buffer<uint8_t> names = opt.Buffer("names");
+    if (names.Length() < static_cast<size_t>(b.slots) * kEpRecord) {
+      throw Napi::RangeError::New(env, "names must hold " + std::to_string(b.slots) + " endpoint records of " +
+                                           std::to_string(kEpRecord) + " bytes");
+    }
+    const UdpSenders s{names.Data()};
     const uint32_t mtu = opt.OptionalU32("mtu");
-    pins_.push_back(Napi::Persistent(addrs.As<Napi::Object>()));
-    pins_.push_back(Napi::Persistent(ports.As<Napi::Object>()));
+    pins_.push_back(Napi::Persistent(names.As<Napi::Object>()));
     source_ = kind == "udp" ? NewUdpSource(fd_, b, s, mtu) : NewUdpGroSource(fd_, b, s, mtu);
   } else if (kind == "tap-vnet-whole") {
     Napi::Buffer<uint8_t> aux = opt.Buffer("aux");

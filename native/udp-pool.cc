@@ -6,9 +6,12 @@
 // socket (udp.cc) can write any source port but cannot use UDP GSO. A pool of
 // `count` UDP sockets bound to the contiguous ports portMin .. portMin +
 // count - 1 can do both: the flow hash picks the port, and so the socket.
+#include "endpoints.h"
 #include "io.h"
 #include "offload.h"
+#include "pool-send.h"
 #include "super-frames.h"
+#include "udp-pool.h"
 
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -60,14 +63,12 @@ struct PoolScratch {
   std::vector<iovec> iovs;
   std::vector<uint8_t> hdrs;  // segment headers written here (whole super-frames)
   std::vector<mmsghdr> msgs;
-  std::vector<sockaddr_in> names;
   std::vector<GsoCmsg> cmsgs;
   std::vector<uint32_t> first, segs;  // per message: its first datagram, how many datagrams
   std::vector<int> fds;
   void Reserve(size_t n) {
     if (msgs.size() >= n) return;
     msgs.resize(n);
-    names.resize(n);
     cmsgs.resize(n);
     first.resize(n);
     segs.resize(n);
@@ -103,24 +104,27 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
   return env.Null();
 }
 
-// udpSendPool(pool: Int32Array, portMin, slab, starts, lens, addrs: Uint32Array,
-//             ports: Uint16Array, srcPorts: Uint16Array, count,
-//             gso: boolean | number, errOut?: Int32Array(2), aux?: Buffer,
-//             whole?: Uint32Array, wholeOf?: Int32Array, gsoOut?: Int32Array(8),
-//             status?: Int32Array): number
+// new PoolSend(refs: Array): one pool send request (pool-send.h names the
+//   slots of refs and of its scalars), every array pinned and its address
+//   kept until the object is collected. Throws TypeError for a slot of the
+//   wrong type. The caller makes a new one when an array changes (a larger
+//   send list, a grown endpoint table), never per send.
+// PoolSend.send(): number, reads scalars [count, gso, portMin] and:
 //   Sends list entry k < count. Span k = slab[starts[k], +lens[k]) starts with
 //   the 8-byte UDP header the caller wrote (as for the raw socket); the
 //   kernel writes its own from the socket, so the span is sent from byte 8,
-//   from pool[srcPorts[k] - portMin] (bound to srcPorts[k]) to addrs[k]
-//   (host-order u32) : ports[k].
+//   from fds[srcPorts[k] - portMin] (bound to srcPorts[k]) to the endpoint
+//   record eps[k] (endpoints.h: msg_name is the record). An index outside
+//   the table, or naming an empty record, is a RangeError before any send.
 //   A whole super-frame (wholeOf[k] = slot i >= 0, see read-tap.cc's
 //   tap-vnet-whole: slot i's record in whole, super-frames.h): the
 //   span holds segment 0 behind its VXLAN header; segments 1.. are sent as
 //   datagrams of their own, each a VXLAN header copied from the span and the
 //   segment's headers (WriteTcpSegmentHeader, written here) followed by its
 //   payload taken in place from aux: the payload is not copied in user space.
-//   gso (true, or the largest datagram to segment; false or 0: off):
-//   consecutive datagrams to the same address and ports, of the same length
+//   gso (the largest datagram to segment; 0: off):
+//   consecutive datagrams to the same endpoint index from the same source
+//   port, of the same length
 //   (the last of a run may be shorter), at most 64 and 65507 bytes, go out
 //   as one message with UDP_SEGMENT = that length: one skb through the
 //   stack, cut by the device or at the receiver (which may take it whole
@@ -158,67 +162,125 @@ Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
 //   segments left. The return value counts the zeros, not a prefix.
 //   Throws only when a socket is unusable (IsFdFatal), with `sent` =
 //   datagrams sent before and status filled as if the send stopped there.
-Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
+
+namespace {
+
+// One slot of refs as a typed array of `type`, or a TypeError that names it.
+template <typename T>
+T RefTyped(Napi::Env env, const Napi::Array& refs, uint32_t i, napi_typedarray_type type, const char* name) {
+  Napi::Value v = refs.Get(i);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw Napi::TypeError::New(env, std::string("PoolSend refs[") + std::to_string(i) + "] (" + name + ") has the wrong type");
+  }
+  return v.As<T>();
+}
+
+Napi::Buffer<uint8_t> RefBuffer(Napi::Env env, const Napi::Array& refs, uint32_t i, const char* name) {
+  Napi::Value v = refs.Get(i);
+  if (!v.IsBuffer()) throw Napi::TypeError::New(env, std::string("PoolSend refs[") + std::to_string(i) + "] (" + name + ") must be a Buffer");
+  return v.As<Napi::Buffer<uint8_t>>();
+}
+
+}  // namespace
+
+Napi::Function PoolSend::Define(Napi::Env env) {
+  return DefineClass(env, "PoolSend", {InstanceMethod<&PoolSend::Send>("send")});
+}
+
+PoolSend::PoolSend(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolSend>(info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw Napi::TypeError::New(env, "pool must be an Int32Array of fds");
+  if (!info[0].IsArray() || info[0].As<Napi::Array>().Length() < kPsRefs) {
+    throw Napi::TypeError::New(env, "PoolSend needs an Array of " + std::to_string(kPsRefs) + " refs (pool-send.h)");
   }
-  Napi::Int32Array fdsArg = info[0].As<Napi::Int32Array>();
-  const uint32_t poolSize = static_cast<uint32_t>(fdsArg.ElementLength());
-  const uint32_t portMin = ArgU32(info, 1, "portMin");
-  Napi::Buffer<uint8_t> slab = ArgBuffer(info, 2, "slab");
-  const uint32_t count = ArgU32(info, 8, "count");
-  Napi::Uint32Array starts = ArgU32Array(info, 3, "starts", count);
-  Napi::Uint32Array lens = ArgU32Array(info, 4, "lens", count);
-  Napi::Uint32Array addrs = ArgU32Array(info, 5, "addrs", count);
-  Napi::Uint16Array ports = ArgU16Array(info, 6, "ports", count);
-  Napi::Uint16Array srcPorts = ArgU16Array(info, 7, "srcPorts", count);
-  // gso: the largest datagram to send segmented (true: any; false or 0: none).
-  uint32_t gsoMaxSeg = 0;
-  if (info[9].IsBoolean()) {
-    gsoMaxSeg = info[9].As<Napi::Boolean>().Value() ? kMaxGsoPayload : 0;
-  } else if (info[9].IsNumber()) {
-    const double v = info[9].As<Napi::Number>().DoubleValue();
-    gsoMaxSeg = v <= 0 ? 0 : v >= kMaxGsoPayload ? kMaxGsoPayload : static_cast<uint32_t>(v);
-  } else {
-    throw Napi::TypeError::New(env, "gso must be a boolean or a number");
+  Napi::Array refs = info[0].As<Napi::Array>();
+  auto pin = [&](Napi::Value v) { pins_.push_back(Napi::Persistent(v.As<Napi::Object>())); };
+  auto fds = RefTyped<Napi::Int32Array>(env, refs, kPsFds, napi_int32_array, "fds");
+  auto slab = RefBuffer(env, refs, kPsSlab, "slab");
+  auto starts = RefTyped<Napi::Uint32Array>(env, refs, kPsStarts, napi_uint32_array, "starts");
+  auto lens = RefTyped<Napi::Uint32Array>(env, refs, kPsLens, napi_uint32_array, "lens");
+  auto table = RefBuffer(env, refs, kPsEndpoints, "endpoints");
+  auto eps = RefTyped<Napi::Int32Array>(env, refs, kPsEps, napi_int32_array, "eps");
+  auto srcPorts = RefTyped<Napi::Uint16Array>(env, refs, kPsSrcPorts, napi_uint16_array, "srcPorts");
+  auto wholeOf = RefTyped<Napi::Int32Array>(env, refs, kPsWholeOf, napi_int32_array, "wholeOf");
+  auto errOut = RefTyped<Napi::Int32Array>(env, refs, kPsErrOut, napi_int32_array, "errOut");
+  auto gsoOut = RefTyped<Napi::Int32Array>(env, refs, kPsGsoOut, napi_int32_array, "gsoOut");
+  auto status = RefTyped<Napi::Int32Array>(env, refs, kPsStatus, napi_int32_array, "status");
+  auto scalars = RefTyped<Napi::Int32Array>(env, refs, kPsScalars, napi_int32_array, "scalars");
+  if (errOut.ElementLength() < 2) throw Napi::RangeError::New(env, "PoolSend errOut needs 2 elements");
+  if (gsoOut.ElementLength() < kGsoOutLen) throw Napi::RangeError::New(env, "PoolSend gsoOut needs 8 elements");
+  if (scalars.ElementLength() < kPsScalarSlots) throw Napi::RangeError::New(env, "PoolSend scalars needs 3 elements");
+  for (Napi::Value v : {Napi::Value(fds), Napi::Value(slab), Napi::Value(starts), Napi::Value(lens), Napi::Value(table),
+                        Napi::Value(eps), Napi::Value(srcPorts), Napi::Value(wholeOf), Napi::Value(errOut),
+                        Napi::Value(gsoOut), Napi::Value(status), Napi::Value(scalars)}) {
+    pin(v);
   }
+  r_.fds = fds.Data();
+  r_.poolSize = static_cast<uint32_t>(fds.ElementLength());
+  r_.slab = slab.Data();
+  r_.slabLen = slab.Length();
+  r_.starts = starts.Data();
+  r_.lens = lens.Data();
+  r_.table = table.Data();
+  r_.tableLen = table.Length();
+  r_.eps = eps.Data();
+  r_.srcPorts = srcPorts.Data();
+  r_.wholeOf = wholeOf.Data();
+  r_.errOut = errOut.Data();
+  r_.gsoOut = gsoOut.Data();
+  r_.status = status.Data();
+  r_.scalars = scalars.Data();
+  size_t cap = starts.ElementLength();
+  for (size_t n : {lens.ElementLength(), eps.ElementLength(), srcPorts.ElementLength(), wholeOf.ElementLength(), status.ElementLength()}) {
+    if (n < cap) cap = n;
+  }
+  r_.capacity = static_cast<uint32_t>(cap);
+  Napi::Value aux = refs.Get(kPsAux);
+  if (aux.IsBuffer()) {
+    auto auxBuf = aux.As<Napi::Buffer<uint8_t>>();
+    auto w = RefTyped<Napi::Uint32Array>(env, refs, kPsWhole, napi_uint32_array, "whole");
+    pin(auxBuf);
+    pin(w);
+    r_.aux = auxBuf.Data();
+    r_.auxLen = auxBuf.Length();
+    r_.whole = SuperFrameTable(w.Data(), w.ElementLength());
+    r_.hasWhole = true;
+  }
+}
+
+Napi::Value PoolSend::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const PoolRequest& q = r_;
+  const int32_t countArg = q.scalars[kPsCount];
+  if (countArg < 0 || static_cast<uint32_t>(countArg) > q.capacity) {
+    throw Napi::RangeError::New(env, "PoolSend count " + std::to_string(countArg) + " is outside 0 .. " + std::to_string(q.capacity));
+  }
+  const uint32_t count = static_cast<uint32_t>(countArg);
+  const int32_t gsoArg = q.scalars[kPsGso];
+  const uint32_t gsoMaxSeg = gsoArg <= 0 ? 0 : static_cast<uint32_t>(gsoArg) >= kMaxGsoPayload ? kMaxGsoPayload : static_cast<uint32_t>(gsoArg);
   const bool gso = gsoMaxSeg > 0;
-  int32_t* errOut = ArgErrOut(info, 10);
-  int32_t* status = ArgStatus(info, 15, count);
-  int32_t* gsoOut = nullptr;
-  if (info.Length() > 14 && !info[14].IsUndefined()) {
-    if (!info[14].IsTypedArray() || info[14].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-        info[14].As<Napi::Int32Array>().ElementLength() < kGsoOutLen) {
-      throw Napi::TypeError::New(env, "gsoOut must be an Int32Array of length >= 8");
-    }
-    gsoOut = info[14].As<Napi::Int32Array>().Data();
-  }
-  const bool hasWhole = info.Length() > 13 && info[11].IsBuffer();
-  const uint8_t* aux = nullptr;
-  size_t auxLen = 0;
-  SuperFrameTable whole;
-  const int32_t* wholeOf = nullptr;
-  if (hasWhole) {
-    Napi::Buffer<uint8_t> auxBuf = ArgBuffer(info, 11, "aux");
-    aux = auxBuf.Data();
-    auxLen = auxBuf.Length();
-    Napi::Uint32Array w = ArgU32Array(info, 12, "whole", 0);
-    whole = SuperFrameTable(w.Data(), w.ElementLength());
-    if (!info[13].IsTypedArray() || info[13].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-        info[13].As<Napi::Int32Array>().ElementLength() < count) {
-      throw Napi::TypeError::New(env, "wholeOf must be an Int32Array of length >= count");
-    }
-    wholeOf = info[13].As<Napi::Int32Array>().Data();
-  }
-  CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
+  const uint32_t portMin = static_cast<uint32_t>(q.scalars[kPsPortMin]);
+  const uint32_t poolSize = q.poolSize;
+  const uint32_t* starts = q.starts;
+  const uint32_t* lens = q.lens;
+  const int32_t* eps = q.eps;
+  const uint16_t* srcPorts = q.srcPorts;
+  int32_t* errOut = q.errOut;
+  int32_t* gsoOut = q.gsoOut;
+  int32_t* status = q.status;
+  const uint8_t* aux = q.hasWhole ? q.aux : nullptr;
+  const size_t auxLen = q.auxLen;
+  const SuperFrameTable& whole = q.whole;
+  const int32_t* wholeOf = q.hasWhole ? q.wholeOf : nullptr;
+  const EndpointView ep(q.table, q.tableLen);
+  CheckSpans(env, q.slabLen, starts, lens, count);
+  CheckEndpoints(env, q.table, q.tableLen, eps, count);
   for (uint32_t k = 0; k < count; k++) {
     if (lens[k] < kUdpHdr + 8) throw Napi::RangeError::New(env, "span " + std::to_string(k) + " is shorter than UDP + VXLAN headers");
   }
 
   PoolScratch& s = pool;
-  uint8_t* base = slab.Data();
-  const int32_t* fds = fdsArg.Data();
+  uint8_t* base = q.slab;
+  const int32_t* fds = q.fds;
   int32_t skipped = 0, lastErr = 0;
   // What GSO did in this call (gsoOut); the streak comes in from the last call.
   int32_t streak = gsoOut != nullptr ? gsoOut[0] : 0;
@@ -291,7 +353,7 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
       while (d + n < nd && n < kMaxGsoSegs) {
         const Dgram& x = s.dgrams[d + n];
         const uint32_t kx = x.entry;
-        if (addrs[kx] != addrs[k] || ports[kx] != ports[k] || srcPorts[kx] != srcPorts[k] || x.len > seg ||
+        if (eps[kx] != eps[k] || srcPorts[kx] != srcPorts[k] || x.len > seg ||
             total + x.len > kMaxGsoPayload) {
           break;
         }
@@ -311,11 +373,8 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
     }
     mmsghdr& m = s.msgs[msgs];
     std::memset(&m, 0, sizeof m);
-    s.names[msgs].sin_family = AF_INET;
-    s.names[msgs].sin_addr.s_addr = htonl(addrs[k]);
-    s.names[msgs].sin_port = htons(ports[k]);
-    m.msg_hdr.msg_name = &s.names[msgs];
-    m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    m.msg_hdr.msg_name = ep.Name(eps[k]);
+    m.msg_hdr.msg_namelen = ep.NameLen(eps[k]);
     m.msg_hdr.msg_iov = &s.iovs[s.dgrams[d].iov];  // a run's datagrams have consecutive iovecs
     m.msg_hdr.msg_iovlen = iovs;
     if (n > 1) {
@@ -405,8 +464,8 @@ Napi::Value UdpSendPool(const Napi::CallbackInfo& info) {
           Dgram& dg = s.dgrams[s.first[g] + i];
           mmsghdr one;
           std::memset(&one, 0, sizeof one);
-          one.msg_hdr.msg_name = &s.names[g];
-          one.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+          one.msg_hdr.msg_name = s.msgs[g].msg_hdr.msg_name;
+          one.msg_hdr.msg_namelen = s.msgs[g].msg_hdr.msg_namelen;
           one.msg_hdr.msg_iov = &s.iovs[dg.iov];
           one.msg_hdr.msg_iovlen = dg.iovs;
           int r1;

@@ -2,6 +2,7 @@
 // raw send socket whose UDP header the caller writes, and batched send.
 //
 // UDP GSO sends and offload probes are in udp-pool.cc.
+#include "endpoints.h"
 #include "io.h"
 
 #include <arpa/inet.h>
@@ -86,12 +87,10 @@ Napi::Object ArgOpts(const Napi::CallbackInfo& info, size_t i) {
 struct SendScratch {
   std::vector<mmsghdr> msgs;
   std::vector<iovec> iov;
-  std::vector<sockaddr_in> names;
   void Reserve(size_t n) {
     if (msgs.size() >= n) return;
     msgs.resize(n);
     iov.resize(n);
-    names.resize(n);
   }
 };
 thread_local SendScratch scratch;
@@ -185,12 +184,15 @@ Napi::Value LocalPort(const Napi::CallbackInfo& info) {
 }
 
 // udpSend(fd, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
-//         addrs: Uint32Array, ports: Uint16Array, count, errOut?: Int32Array,
+//         endpoints: Buffer, eps: Int32Array, count, errOut?: Int32Array,
 //         status?: Int32Array): number
-//   Sends datagram k < count = slab[starts[k], starts[k] + lens[k]) to
-//   addrs[k] (IPv4, host-order u32) : ports[k] with sendmmsg(MSG_DONTWAIT),
-//   one call for the batch (more only if the kernel takes part of it, or
-//   past 1024). Returns how many the kernel accepted. Stops at
+//   Sends datagram k < count = slab[starts[k], starts[k] + lens[k]) to the
+//   endpoint record eps[k] of the table `endpoints` (endpoints.h: msg_name
+//   points at the record, msg_namelen is its family's) with
+//   sendmmsg(MSG_DONTWAIT), one call for the batch (more only if the kernel
+//   takes part of it, or past 1024). Returns how many the kernel accepted.
+//   An index outside the table, or naming an empty record (a released
+//   one: family 0), is a RangeError before any send. Stops at
 //   EAGAIN/ENOBUFS (the caller counts the rest as drops); retries EINTR.
 //   A datagram refused for its own sake (EHOSTUNREACH, ENETUNREACH,
 //   EMSGSIZE, EPERM from a firewall, EINVAL for port 0, ...) is skipped and
@@ -203,7 +205,7 @@ Napi::Value LocalPort(const Napi::CallbackInfo& info) {
 //   unusable (IsFdFatal), with `sent` = datagrams sent before and status[k]
 //   = that errno from the first datagram not sent.
 //   On a raw socket (rawUdpOpen) the span starts with the caller's UDP
-//   header and the kernel ignores ports[k] (it reads only the address).
+//   header and the kernel ignores the record's port (it reads only the address).
 Napi::Value UdpSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
@@ -211,11 +213,13 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info) {
   uint32_t count = ArgU32(info, 6, "count");
   Napi::Uint32Array starts = ArgU32Array(info, 2, "starts", count);
   Napi::Uint32Array lens = ArgU32Array(info, 3, "lens", count);
-  Napi::Uint32Array addrs = ArgU32Array(info, 4, "addrs", count);
-  Napi::Uint16Array ports = ArgU16Array(info, 5, "ports", count);
+  Napi::Buffer<uint8_t> table = ArgBuffer(info, 4, "endpoints");
+  const int32_t* eps = ArgI32Array(info, 5, "eps", count).Data();
   int32_t* errOut = ArgErrOut(info, 7);
   int32_t* status = ArgStatus(info, 8, count);
   CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
+  const EndpointView ep(table.Data(), table.Length());
+  CheckEndpoints(env, table.Data(), table.Length(), eps, count);
 
   SendScratch& s = scratch;
   s.Reserve(count);
@@ -223,12 +227,9 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info) {
   for (uint32_t k = 0; k < count; k++) {
     s.iov[k].iov_base = base + starts[k];
     s.iov[k].iov_len = lens[k];
-    s.names[k].sin_family = AF_INET;
-    s.names[k].sin_addr.s_addr = htonl(addrs[k]);
-    s.names[k].sin_port = htons(ports[k]);
     msghdr& h = s.msgs[k].msg_hdr;
-    h.msg_name = &s.names[k];
-    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_name = ep.Name(eps[k]);
+    h.msg_namelen = ep.NameLen(eps[k]);
     h.msg_iov = &s.iov[k];
     h.msg_iovlen = 1;
     h.msg_control = nullptr;

@@ -42,7 +42,7 @@ const REMOTE_MAC = '02:00:00:00:02:02';
 /** An L2 pipeline with `vteps` on its flood list, REMOTE_MAC behind the first, and a batch of 128 frames to `dst`. */
 function scene(vteps: number, dst: string): () => void {
   const fdb = new Fdb();
-  const floodList = new FloodList(VXLAN_PORT);
+  const floodList = new FloodList(VXLAN_PORT, 8, fdb.endpoints);
   for (let i = 0; i < vteps; i++) floodList.add(parseIpv4(`192.168.${90 + (i >> 8)}.${(i & 0xff) + 2}`), VXLAN_PORT);
   fdb.set(macKeyFromString(REMOTE_MAC), floodList.addrs[0]!, VXLAN_PORT, 0);
   const counters = new Counters();

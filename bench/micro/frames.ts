@@ -129,8 +129,7 @@ export function batchOf(frames: readonly Buffer[], slotSize: number, headroom: n
     if (f.length > b.capacity) throw new RangeError(`frame ${i} of ${f.length} bytes does not fit a ${b.capacity}-byte slot`);
     f.copy(b.slab, b.frameStart(i));
     b.sizes[i] = f.length;
-    b.addrs[i] = from[i]?.addr ?? 0;
-    b.ports[i] = from[i]?.port ?? 0;
+    b.setSender(i, from[i]?.addr ?? 0, from[i]?.port ?? 0);
   });
   b.count = frames.length;
   return b;

@@ -5,7 +5,7 @@
  *
  *   node dist/bench/micro/index.js [SUITE...] [--quick] [--report]
  *
- *   SUITE     wire, fdb, arp, encap, decap, hook, flood (default: all, in that order)
+ *   SUITE     wire, fdb, arp, encap, decap, hook, flood, udp (default: all, in that order; udp needs root)
  *   --quick   a fifth of the time per case: to try the harness, not for figures
  *             (its results go to bench/results/micro/quick/)
  *   --report  run nothing; redo the chart and summary from the saved results
@@ -26,7 +26,7 @@ import { QUICK, RESULTS_DIR } from './common';
 import { load, machine, type SavedSuite } from './results';
 import { allCasesMarkdown, compactMarkdown, summaryMarkdown } from './summary';
 
-export const SUITES = ['wire', 'fdb', 'arp', 'encap', 'decap', 'hook', 'flood'] as const;
+export const SUITES = ['wire', 'fdb', 'arp', 'encap', 'decap', 'hook', 'flood', 'udp'] as const;
 
 /**
  * What the summary says of the run: how busy the machine was, as far as it

@@ -20,6 +20,7 @@
  * inside() fails loudly if they are renamed, and checkSameAsPipeline() fails
  * the run if these loops ever decide otherwise than Pipeline's own.
  */
+import { wordsIpv4 } from '../../src/io/endpoints';
 import type { FrameBatch } from '../../src/io/port';
 import { SendList } from '../../src/io/port';
 import type { Counters } from '../../src/switch/counters';
@@ -85,7 +86,7 @@ function decapBatchNoHook(this: PipelineInside, b: FrameBatch, toTap: SendList):
   for (let i = 0; i < b.count; i++) {
     const off = b.frameStart(i);
     const len = b.sizes[i]!;
-    const from = b.addrs[i]!;
+    const from = wordsIpv4(b.names32, i);
     const v = this.decapFrame(buf, off, len, from, toTap);
     if (v === Verdict.DECAP) {
       c.decapFrames++;
@@ -119,8 +120,7 @@ export class NoHookLoops {
 function sameList(a: SendList, b: SendList): boolean {
   if (a.count !== b.count) return false;
   for (let k = 0; k < a.count; k++) {
-    if (a.starts[k] !== b.starts[k] || a.lens[k] !== b.lens[k] || a.addrs[k] !== b.addrs[k] ||
-      a.ports[k] !== b.ports[k] || a.srcPorts[k] !== b.srcPorts[k]) return false;
+    if (a.starts[k] !== b.starts[k] || a.lens[k] !== b.lens[k] || a.eps[k] !== b.eps[k] || a.srcPorts[k] !== b.srcPorts[k]) return false;
   }
   return true;
 }

@@ -27,9 +27,9 @@ export interface SentDatagram {
   data: Buffer;
   /** The bytes after the UDP header (writesUdpHeader), else the same as data. */
   payload: Buffer;
-  /** Destination IPv4, host-order u32 (list.addrs[k]). */
+  /** Destination IPv4, host-order u32 (list.addr(k)). */
   addr: number;
-  /** Destination port: from the UDP header when writesUdpHeader, else list.ports[k]. */
+  /** Destination port: from the UDP header when writesUdpHeader, else list.port(k). */
   port: number;
   /** Source port: from the UDP header when writesUdpHeader, else the port's localPort. */
   srcPort: number;
@@ -220,11 +220,10 @@ export class MemoryDatagramPort extends MemoryPort implements DatagramPort {
     this.localPort = opts.localPort ?? 4789;
   }
 
-  /** Delivers datagrams (payload at the headroom, sender in addrs/ports), one onBatch per batch.slots. Returns how many were delivered. */
+  /** Delivers datagrams (payload at the headroom, sender in names), one onBatch per batch.slots. Returns how many were delivered. */
   inject(datagrams: readonly InjectedDatagram[]): number {
     return this.injectItems(datagrams, (d) => d.data, (batch, d, i) => {
-      batch.addrs[i] = typeof d.addr === 'string' ? parseIpv4(d.addr) : d.addr >>> 0;
-      batch.ports[i] = d.port;
+      batch.setSender(i, typeof d.addr === 'string' ? parseIpv4(d.addr) : d.addr >>> 0, d.port);
     });
   }
 
@@ -241,9 +240,9 @@ export class MemoryDatagramPort extends MemoryPort implements DatagramPort {
     }
     return this.transmit(slab, list, (data, k) => {
       if (this.writesUdpHeader) {
-        this.sent.push({ data, payload: data.subarray(UDP_HEADER_LEN), addr: list.addrs[k]!, port: data.readUInt16BE(2), srcPort: data.readUInt16BE(0) });
+        this.sent.push({ data, payload: data.subarray(UDP_HEADER_LEN), addr: list.addr(k), port: data.readUInt16BE(2), srcPort: data.readUInt16BE(0) });
       } else {
-        this.sent.push({ data, payload: data, addr: list.addrs[k]!, port: list.ports[k]!, srcPort: this.localPort });
+        this.sent.push({ data, payload: data, addr: list.addr(k), port: list.port(k), srcPort: this.localPort });
       }
     });
   }

@@ -44,7 +44,7 @@ export interface SocketBufferOptions {
  * (native/reader.cc) over one read source per kind (native/read-source.h,
  * read-tap.cc, read-udp.cc). Reads up to `slots` frames into slot i at
  * i*slotSize + headroom (TAP: read() per frame; UDP: one recvmmsg, also
- * filling addrs/ports), then calls onBatch(n) once; drains up to 8 full
+ * filling names), then calls onBatch(n) once; drains up to 8 full
  * batches per wakeup. Frames longer than a slot are dropped and counted in
  * `truncated`. Transient errors reach onError with fatal=false; any other
  * errno stops the reader, then reaches onError with fatal=true.
@@ -81,7 +81,7 @@ export interface ReaderOffloadStats {
   csumCompleted: number;
   /** Frames dropped: another GSO type, or headers that do not parse. */
   dropped: number;
-  /** 'tap-vnet-whole': super-frames kept whole (cut at the send, udpSendPool), not in the reader. */
+  /** 'tap-vnet-whole': super-frames kept whole (cut at the send, PoolSend), not in the reader. */
   whole: number;
 }
 
@@ -118,9 +118,8 @@ export interface ReaderOptions {
   sizes: Uint32Array;
   onBatch: (n: number) => void;
   onError: (err: NativeError) => void;
-  /** 'udp' / 'udp-gro': each slot's sender (IPv4 as a host-order u32, port). */
-  addrs?: Uint32Array;
-  ports?: Uint16Array;
+  /** 'udp' / 'udp-gro': each slot's sender, an endpoint record of EP_RECORD bytes per slot (FrameBatch.names, io/endpoints.ts). */
+  names?: Buffer;
   /** 'udp' / 'udp-gro': the overlay MTU, the size a peer's VXLAN TCP super-datagram is cut to (0 or absent: the slot's). */
   mtu?: number;
   /** 'tap-vnet-whole' only: where super-frames are kept, and per slot {offset, length, MSS, segments} (FrameBatch.superFrames, io/super-frames.ts). */
@@ -205,16 +204,18 @@ export interface Addon {
   /** The bound UDP port of fd. */
   localPort(fd: number): number;
   /**
-   * sendmmsg(MSG_DONTWAIT) of datagrams k < count to addrs[k] (host-order
-   * u32) : ports[k]; on a raw socket the kernel ignores ports[k]. Returns how
-   * many were sent; stops at EAGAIN/ENOBUFS. A datagram refused for its own
-   * sake (EHOSTUNREACH, EMSGSIZE, EACCES, EPERM, ...) is skipped: errOut =
+   * sendmmsg(MSG_DONTWAIT) of datagrams k < count to the endpoint record
+   * eps[k] of the table `endpoints` (io/endpoints.ts; msg_name is the record
+   * itself, its length the family's); on a raw socket the kernel ignores
+   * the record's port. An index outside the table is a RangeError. Returns
+   * how many were sent; stops at EAGAIN/ENOBUFS. A datagram refused for its
+   * own sake (EHOSTUNREACH, EMSGSIZE, EACCES, EPERM, ...) is skipped: errOut =
    * [skipped, lastErrno]; status (as tapWrite's) says which. Throws only
    * when the fd is unusable.
    */
   udpSend(
     fd: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
-    addrs: Uint32Array, ports: Uint16Array, count: number, errOut?: Int32Array, status?: Int32Array,
+    endpoints: Buffer, eps: Int32Array, count: number, errOut?: Int32Array, status?: Int32Array,
   ): number;
   /**
    * 'gso': whether the kernel has UDP_SEGMENT; 'gro': turns UDP_GRO on for a
@@ -222,30 +223,38 @@ export interface Addon {
    */
   udpOffload(fd: number, what: 'gso' | 'gro'): string | null;
   /**
-   * Sends datagram k (its span starts with the caller's UDP header, skipped:
-   * the socket writes its own) from pool[srcPorts[k] - portMin] to
-   * addrs[k]:ports[k]. gso (true, or the longest datagram to segment; false
-   * or 0: off): runs of equal-sized datagrams to one destination, at most 64
-   * and 65507 bytes, go out as one UDP_SEGMENT message. errOut = [skipped,
-   * lastErrno]. A GSO message the kernel refuses (EIO/EINVAL/EMSGSIZE) is
-   * sent again one datagram per message, that message only; gsoOut (8
-   * entries, native/udp-pool.cc) says what GSO did: [streak in/out, messages
-   * accepted, their datagrams, fallbacks, well-formed refusals, last errno,
-   * smallest segment refused with EMSGSIZE, datagrams sent alone as longer
-   * than gso]. Throws only when a socket is unusable.
-   * wholeOf[k] = slot i >= 0: entry k is segment 0 of a super-frame kept whole
-   * in aux (slot i's record in whole, io/super-frames.ts, as the
-   * 'tap-vnet-whole' reader left it); its other segments are sent from there,
-   * payloads in place. Returns the entries whose datagrams were all sent;
-   * status (as tapWrite's) says which: 0 for an entry all of whose
-   * datagrams (a whole super-frame: segments) were sent, else the errno
-   * that kept the first of them out.
+   * The pool send (native/udp-pool.cc): `new PoolSend(refs)` binds one
+   * request, refs in the slots native/pool-send.h names (io/udp-pool.ts,
+   * PS_*), every array pinned; send() then reads the scalars [count, gso,
+   * portMin] and sends with no argument crossing. Datagram k (its span
+   * starts with the caller's UDP header, skipped: the socket writes its
+   * own) goes from fds[srcPorts[k] - portMin] to the endpoint record
+   * eps[k]. gso (the longest datagram to segment; 0: off): runs of
+   * equal-sized datagrams to one endpoint index from one source port, at
+   * most 64 and 65507 bytes, go out as one UDP_SEGMENT message. errOut =
+   * [skipped, lastErrno]. A GSO message the kernel refuses
+   * (EIO/EINVAL/EMSGSIZE) is sent again one datagram per message, that
+   * message only; gsoOut (8 entries, native/udp-pool.cc) says what GSO did:
+   * [streak in/out, messages accepted, their datagrams, fallbacks,
+   * well-formed refusals, last errno, smallest segment refused with
+   * EMSGSIZE, datagrams sent alone as longer than gso]. Throws only when a
+   * socket is unusable.
+   * wholeOf[k] = slot i >= 0 (with aux and whole in refs): entry k is
+   * segment 0 of a super-frame kept whole in aux (slot i's record in whole,
+   * io/super-frames.ts, as the 'tap-vnet-whole' reader left it); its other
+   * segments are sent from there, payloads in place. Returns the entries
+   * whose datagrams were all sent; status (as tapWrite's) says which: 0 for
+   * an entry all of whose datagrams (a whole super-frame: segments) were
+   * sent, else the errno that kept the first of them out.
    */
-  udpSendPool(
-    pool: Int32Array, portMin: number, slab: Buffer, starts: Uint32Array, lens: Uint32Array,
-    addrs: Uint32Array, ports: Uint16Array, srcPorts: Uint16Array, count: number, gso: boolean | number, errOut?: Int32Array,
-    aux?: Buffer, whole?: Uint32Array, wholeOf?: Int32Array, gsoOut?: Int32Array, status?: Int32Array,
-  ): number;
+  PoolSend: new (refs: unknown[]) => { send(): number };
+  /** The endpoint record's size, field offsets and families as the addon uses them (native/endpoints.h; io/endpoints.ts EP_*). */
+  readonly endpointFields: {
+    readonly record: number; readonly family: number; readonly port: number; readonly addr4: number; readonly flowinfo6: number;
+    readonly addr6: number; readonly scope6: number; readonly afInet: number; readonly afInet6: number;
+  };
+  /** The PoolSend request's slot indices as the addon reads them (native/pool-send.h; io/udp-pool.ts PS_*). */
+  readonly poolSendFields: Readonly<Record<string, number>>;
   /** The super-frame record's field indices as the addon uses them (native/super-frames.h; io/super-frames.ts SF_*). */
   readonly superFrameFields: { readonly offset: number; readonly length: number; readonly mss: number; readonly segments: number; readonly fields: number };
   /** Closes fd (EBADF if it is not open). Stop its Reader first. */

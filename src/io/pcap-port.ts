@@ -289,7 +289,7 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
     const rec = this.recorder;
     this.inner.start(batch, (b) => {
       for (let i = 0; i < b.count; i++) {
-        rec.udpPayload(b.slab, b.frameStart(i), b.sizes[i]!, b.addrs[i]!, b.ports[i]!, this.localIp, this.localPort);
+        rec.udpPayload(b.slab, b.frameStart(i), b.sizes[i]!, b.senderIpv4(i), b.senderPort(i), this.localIp, this.localPort);
       }
       rec.flush();
       onBatch(b);
@@ -305,9 +305,9 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
       const len = list.lens[k]!;
       if (this.inner.writesUdpHeader) {
         // The span starts with the UDP header the pipeline wrote (per-flow source port).
-        rec.udpDatagram(slab, start, len, this.localIp, list.addrs[k]!);
+        rec.udpDatagram(slab, start, len, this.localIp, list.addr(k));
       } else {
-        rec.udpPayload(slab, start, len, this.localIp, this.localPort, list.addrs[k]!, list.ports[k]!);
+        rec.udpPayload(slab, start, len, this.localIp, this.localPort, list.addr(k), list.port(k));
       }
     }
     rec.flush();

@@ -10,6 +10,7 @@
  * Nothing here allocates per frame.
  */
 import type { SystemError } from '../errors';
+import { EP_RECORD, EndpointTable, recordIpv4, recordPort, writeIpv4Record } from './endpoints';
 import { SuperFrames } from './super-frames';
 
 export class FrameBatch {
@@ -18,10 +19,15 @@ export class FrameBatch {
   readonly bufs: Buffer[];
   /** Frame length per slot, not counting headroom. */
   readonly sizes: Uint32Array;
-  /** For datagram ports: the sender's IPv4 address per slot, as a host-order u32. */
-  readonly addrs: Uint32Array;
-  /** For datagram ports: the sender's UDP port per slot. */
-  readonly ports: Uint16Array;
+  /**
+   * For datagram ports: the sender of slot i as an endpoint record (the
+   * socket address, io/endpoints.ts) at names[i * EP_RECORD, +EP_RECORD),
+   * as the reader got it from the kernel. senderIpv4(i) / senderPort(i)
+   * read it back.
+   */
+  readonly names: Buffer;
+  /** `names` as 32-bit words (io/endpoints.ts wordsIpv4: the decap's sender key in one load). */
+  readonly names32: Uint32Array;
   /** How many slots hold a frame now. */
   count = 0;
   /**
@@ -29,7 +35,7 @@ export class FrameBatch {
    * reader leaves a TSO super-frame in `aux` uncut, puts its segment 0 in
    * the slot, and says so in slot i's record of `superFrames` (offset in
    * aux, length, MSS, segments; io/super-frames.ts). The send cuts it
-   * (udpSendPool). A batch with superFrames is what asks a reader to keep
+   * (PoolSend). A batch with superFrames is what asks a reader to keep
    * super-frames whole: the one sign of that mode.
    */
   aux: Buffer | null = null;
@@ -56,8 +62,24 @@ export class FrameBatch {
     this.bufs = [];
     for (let i = 0; i < slots; i++) this.bufs.push(this.slab.subarray(i * slotSize, (i + 1) * slotSize));
     this.sizes = new Uint32Array(slots);
-    this.addrs = new Uint32Array(slots);
-    this.ports = new Uint16Array(slots);
+    // allocUnsafeSlow: byteOffset 0, as for the slab (the addon writes it). Zeroed: a slot no datagram filled reads as family 0.
+    this.names = Buffer.allocUnsafeSlow(slots * EP_RECORD).fill(0);
+    this.names32 = new Uint32Array(this.names.buffer, this.names.byteOffset, this.names.length / 4);
+  }
+
+  /** Slot i's sender's IPv4 address, host-order u32 (an AF_INET record). */
+  senderIpv4(i: number): number {
+    return recordIpv4(this.names, i * EP_RECORD);
+  }
+
+  /** Slot i's sender's UDP port. */
+  senderPort(i: number): number {
+    return recordPort(this.names, i * EP_RECORD);
+  }
+
+  /** Writes slot i's sender (the dgram port, memory ports, tests). */
+  setSender(i: number, ipv4: number, port: number): void {
+    writeIpv4Record(this.names, i * EP_RECORD, ipv4, port);
   }
 
   /** Makes room for `superFrames` super-frames of up to 64 KB per batch (see `aux`). */
@@ -83,10 +105,11 @@ export const SENT = 0;
 
 /**
  * A list of frames to send, as spans of one slab: frame k is
- * slab[starts[k], starts[k] + lens[k]). For datagram ports, addrs[k]/ports[k]
- * give the destination (IPv4 host-order u32, UDP port) and srcPorts[k] the
- * UDP source port to use where the port can choose it (the VXLAN flow hash).
- * Preallocated once; `count` is reset per batch.
+ * slab[starts[k], starts[k] + lens[k]). For datagram ports, eps[k] is the
+ * destination: an index into `endpoints` (the switch's endpoint table,
+ * io/endpoints.ts: a socket address record the addon sends to as it is),
+ * and srcPorts[k] the UDP source port to use where the port can choose it
+ * (the VXLAN flow hash). Preallocated once; `count` is reset per batch.
  *
  * The port's answer is `status`, one result per entry: a batch call can
  * refuse an entry in the middle and carry on with the next (a runt written
@@ -97,8 +120,14 @@ export const SENT = 0;
 export class SendList {
   readonly starts: Uint32Array;
   readonly lens: Uint32Array;
-  readonly addrs: Uint32Array;
-  readonly ports: Uint16Array;
+  /** Per entry, the destination's index in `endpoints` (-1: none, a TAP list). */
+  readonly eps: Int32Array;
+  /**
+   * The table eps index: whoever fills the list sets it (the pipeline, once
+   * per batch, to the switch's); a list starts with a small one of its own,
+   * which pushAddr() interns into.
+   */
+  endpoints: EndpointTable;
   readonly srcPorts: Uint16Array;
   /** The batch slot of a whole super-frame whose segment 0 entry k is, or -1 (see FrameBatch.superFrames). */
   readonly wholeOf: Int32Array;
@@ -126,23 +155,42 @@ export class SendList {
   constructor(readonly capacity: number) {
     this.starts = new Uint32Array(capacity);
     this.lens = new Uint32Array(capacity);
-    this.addrs = new Uint32Array(capacity);
-    this.ports = new Uint16Array(capacity);
+    this.eps = new Int32Array(capacity).fill(-1);
+    this.endpoints = new EndpointTable(4);
     this.srcPorts = new Uint16Array(capacity);
     this.wholeOf = new Int32Array(capacity).fill(-1);
     this.sameFrame = new Uint8Array(capacity);
     this.status = new Int32Array(capacity);
   }
 
-  push(start: number, len: number, addr = 0, port = 0, srcPort = 0): void {
+  /** Entry k: the span, its destination (an index into `endpoints`; -1 for a TAP), its source port. */
+  push(start: number, len: number, ep = -1, srcPort = 0): void {
     const k = this.count++;
     this.wholeOf[k] = -1;
     this.sameFrame[k] = 0;
     this.starts[k] = start;
     this.lens[k] = len;
-    this.addrs[k] = addr;
-    this.ports[k] = port;
+    this.eps[k] = ep;
     this.srcPorts[k] = srcPort;
+  }
+
+  /**
+   * push() to ipv4 (host-order u32) : port, interned in `endpoints`: for
+   * tests and tools, not the hot path (the reference is kept as long as the
+   * table, which is fine for a list's own small table).
+   */
+  pushAddr(start: number, len: number, ipv4: number, port: number, srcPort = 0): void {
+    this.push(start, len, this.endpoints.intern(ipv4, port), srcPort);
+  }
+
+  /** Entry k's destination IPv4 (host-order u32), for the accounts, the trace and the pcap. */
+  addr(k: number): number {
+    return this.endpoints.ipv4(this.eps[k]!);
+  }
+
+  /** Entry k's destination UDP port. */
+  port(k: number): number {
+    return this.endpoints.port(this.eps[k]!);
   }
 }
 
@@ -234,7 +282,7 @@ export interface FramePort {
 /**
  * VXLAN datagrams to and from the underlay. A received datagram's payload
  * (starting with the VXLAN header) is placed at the slot's headroom; the
- * sender is in batch.addrs/ports. To send, the caller writes the 8-byte VXLAN
+ * sender is in batch.names (an endpoint record per slot). To send, the caller writes the 8-byte VXLAN
  * header (and, for ports with `writesUdpHeader`, the 8-byte UDP header in
  * front of it) in the headroom and passes spans that start there.
  */
@@ -259,7 +307,7 @@ export interface DatagramPort {
   wholeSuperFrames(): WholeSuperFrames;
   start(batch: FrameBatch, onBatch: BatchHandler): void;
   /**
-   * Sends spans of `slab` to list.addrs/ports. Fills list.status (which ones
+   * Sends spans of `slab` to the endpoints list.eps names. Fills list.status (which ones
    * the kernel accepted, and why not) and returns how many it accepted.
    */
   send(slab: Buffer, list: SendList): number;

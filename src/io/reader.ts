@@ -74,8 +74,7 @@ export class ReaderControl {
       onBatch: deliver, onError: fail,
     };
     if (udp) {
-      opts.addrs = batch.addrs;
-      opts.ports = batch.ports;
+      opts.names = batch.names;
       opts.mtu = batch.mtu;
     }
     if (whole) {

@@ -6,7 +6,7 @@
  * says where and how to cut it.
  *
  * One record per slot, SF_FIELDS u32 each, in the table the addon fills
- * (the 'tap-vnet-whole' reader) and reads (udpSendPool). The field indices
+ * (the 'tap-vnet-whole' reader) and reads (the pool send, PoolSend). The field indices
  * are mirrored in native/super-frames.h (checked against the addon in
  * test/unit/io/super-frames.test.ts):
  *

@@ -31,7 +31,7 @@ import { SystemError } from '../errors';
 import { WHOLE, notWhole, type DatagramPort, type PortStats, type SendList, type SourcePortRange, type WholeSuperFrames } from './port';
 import { loadAddon, toSystemError, type Addon } from './native';
 import { NativePort } from './native-port';
-import { closeSendPool, GsoPolicy, openSendPool, type GsoCounters, type SendPool } from './udp-pool';
+import { closeSendPool, GsoPolicy, openSendPool, PoolSend, type GsoCounters, type SendPool } from './udp-pool';
 
 export interface BatchUdpOptions {
   /** Address to receive on ('0.0.0.0' = all). */
@@ -75,7 +75,11 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
     super(addon, fd, offload.gro.enabled ? 'udp-gro' : 'udp', 'the UDP port');
     this.sourcePorts = pool === null ? undefined : { min: pool.min, count: pool.fds.length };
     this.gso = new GsoPolicy(offload.gso.enabled);
+    this.poolSend = pool === null ? null : new PoolSend(addon, pool, this.errOut, this.gso.out);
   }
+
+  /** The pool send's request, bound once (io/udp-pool.ts); null with the raw socket. */
+  private readonly poolSend: PoolSend | null;
 
   /** When a refused GSO send falls back, and when GSO goes off; its counters are stats.gso. */
   private readonly gso: GsoPolicy;
@@ -133,9 +137,10 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
   }
 
   /**
-   * Sends each span (UDP header first) to list.addrs[k]. Raw: one sendmmsg,
-   * the destination port is the one in the caller's header. GSO: from the
-   * pool socket of list.srcPorts[k] to list.ports[k]. Returns how many were
+   * Sends each span (UDP header first) to the endpoint list.eps[k] (a
+   * record of list.endpoints, which the addon sends to as it is). Raw: one
+   * sendmmsg, the destination port is the one in the caller's header. GSO:
+   * from the pool socket of list.srcPorts[k] to the endpoint's port. Returns how many were
    * sent, and list.status says which; the rest are drops (after EAGAIN, or refused one by one:
    * stats.txSkipped). A GSO send the kernel refuses is sent again datagram
    * by datagram, that send only (stats.gso.fallbacks); when well-formed ones
@@ -147,11 +152,9 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
     if (list.count === 0) return 0;
     let n: number;
     try {
-      n = this.pool === null
-        ? this.addon.udpSend(this.rawFd, slab, list.starts, list.lens, list.addrs, list.ports, list.count, this.errOut, list.status)
-        : this.addon.udpSendPool(this.pool.fds, this.pool.min, slab, list.starts, list.lens, list.addrs, list.ports, list.srcPorts,
-          list.count, this.gso.gsoArg(), this.errOut, list.wholeFrom?.aux ?? undefined, list.wholeFrom?.whole ?? undefined, list.wholeOf,
-          this.gso.out, list.status);
+      n = this.poolSend === null
+        ? this.addon.udpSend(this.rawFd, slab, list.starts, list.lens, list.endpoints.buf, list.eps, list.count, this.errOut, list.status)
+        : this.poolSend.send(slab, list, this.gso.gsoArg());
     } catch (err) {
       throw toSystemError(err);
     }

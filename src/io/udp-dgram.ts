@@ -115,7 +115,8 @@ export class DgramUdpPort implements DatagramPort {
   }
 
   /**
-   * Copies each span and sends it to list.addrs/ports. Returns how many were
+   * Copies each span and sends it to its endpoint (list.eps into
+   * list.endpoints, formatted here: Node's API takes a string). Returns how many were
    * handed to dgram, and list.status says which (SENT, or the errno of a
    * send dgram refused at once: EINVAL for port 0, ERR_SOCKET_BAD_PORT).
    * Sends that fail later (asynchronously, after the batch is accounted:
@@ -129,7 +130,7 @@ export class DgramUdpPort implements DatagramPort {
       const start = list.starts[k]!;
       const copy = Buffer.from(slab.subarray(start, start + list.lens[k]!));
       try {
-        this.socket.send(copy, list.ports[k]!, formatIpv4(list.addrs[k]!), this.onSent);
+        this.socket.send(copy, list.port(k), formatIpv4(list.addr(k)), this.onSent);
         accepted++;
         this.calls.txCalls++;
         this.calls.txFrames++;
@@ -163,8 +164,7 @@ export class DgramUdpPort implements DatagramPort {
     const i = this.pending++;
     msg.copy(batch.slab, batch.frameStart(i));
     batch.sizes[i] = msg.length;
-    batch.addrs[i] = parseIpv4(rinfo.address);
-    batch.ports[i] = rinfo.port;
+    batch.setSender(i, parseIpv4(rinfo.address), rinfo.port);
     if (this.pending === batch.slots) this.flush();
     else if (this.immediate === null) this.immediate = setImmediate(this.flushNow);
   }
@@ -190,10 +190,7 @@ export class DgramUdpPort implements DatagramPort {
       return;
     }
     const addr = parseIpv4(rinfo.address);
-    for (let i = this.pending; i < this.pending + n; i++) {
-      batch.addrs[i] = addr;
-      batch.ports[i] = rinfo.port;
-    }
+    for (let i = this.pending; i < this.pending + n; i++) batch.setSender(i, addr, rinfo.port);
     this.pending += n;
     if (this.pending === batch.slots) this.flush();
     else if (this.immediate === null) this.immediate = setImmediate(this.flushNow);

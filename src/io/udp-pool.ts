@@ -6,6 +6,7 @@
  * source port but cannot use UDP GSO; a UDP socket can, from its one port).
  */
 import { toSystemError, type Addon } from './native';
+import type { SendList } from './port';
 
 /** RFC 7348 section 5: the outer source port is in the dynamic range 49152-65535. */
 const SOURCE_PORT_MIN = 49152;
@@ -52,6 +53,96 @@ export function closeSendPool(addon: Addon, pool: SendPool): void {
 }
 
 /**
+ * The slots of the pool send's request (native/pool-send.h names the same
+ * on the addon's side; a unit test checks they agree): refs[PS_*] hold the
+ * arrays, scalars[PS_COUNT ..] the numbers of one send.
+ */
+export const PS_FDS = 0;
+export const PS_SLAB = 1;
+export const PS_STARTS = 2;
+export const PS_LENS = 3;
+export const PS_ENDPOINTS = 4;
+export const PS_EPS = 5;
+export const PS_SRC_PORTS = 6;
+export const PS_AUX = 7;
+export const PS_WHOLE = 8;
+export const PS_WHOLE_OF = 9;
+export const PS_ERR_OUT = 10;
+export const PS_GSO_OUT = 11;
+export const PS_STATUS = 12;
+export const PS_SCALARS = 13;
+export const PS_REFS = 14;
+export const PS_COUNT = 0;
+export const PS_GSO = 1;
+export const PS_PORT_MIN = 2;
+export const PS_SCALAR_SLOTS = 3;
+
+/**
+ * One pool send request, built once and bound to the addon (its PoolSend
+ * pins every array): a send writes two scalars and crosses with no
+ * argument. Reading a JS object's named properties through N-API costs
+ * 2-3 µs per call, and sixteen positional arguments most of that; typed
+ * arrays whose slots are named constants on both sides cost nothing per
+ * call. The binding is made again only when an array changes: another
+ * slab or send list (a list grown for a larger flood list), the endpoint
+ * table grown, super-frames kept whole or not.
+ */
+export class PoolSend {
+  readonly scalars = new Int32Array(PS_SCALAR_SLOTS);
+  private bound: { send(): number } | null = null;
+  private slab: Buffer | null = null;
+  private list: SendList | null = null;
+  private table: Buffer | null = null;
+  private aux: Buffer | null = null;
+
+  constructor(
+    private readonly addon: Addon,
+    private readonly pool: SendPool,
+    /** [skipped, last errno], as udpSend's errOut. */
+    readonly errOut: Int32Array,
+    /** GsoPolicy.out. */
+    readonly gsoOut: Int32Array,
+  ) {
+    this.scalars[PS_PORT_MIN] = pool.min;
+  }
+
+  /** Sends list entries 0 .. count-1 (see Addon.PoolSend); gso: GsoPolicy.gsoArg(). Returns the entries sent. */
+  send(slab: Buffer, list: SendList, gso: number): number {
+    const aux = list.wholeFrom?.aux ?? null;
+    if (this.bound === null || slab !== this.slab || list !== this.list || list.endpoints.buf !== this.table || aux !== this.aux) {
+      this.bind(slab, list, aux);
+    }
+    const sc = this.scalars;
+    sc[PS_COUNT] = list.count;
+    sc[PS_GSO] = gso;
+    return this.bound!.send();
+  }
+
+  private bind(slab: Buffer, list: SendList, aux: Buffer | null): void {
+    const refs: unknown[] = new Array<unknown>(PS_REFS);
+    refs[PS_FDS] = this.pool.fds;
+    refs[PS_SLAB] = slab;
+    refs[PS_STARTS] = list.starts;
+    refs[PS_LENS] = list.lens;
+    refs[PS_ENDPOINTS] = list.endpoints.buf;
+    refs[PS_EPS] = list.eps;
+    refs[PS_SRC_PORTS] = list.srcPorts;
+    refs[PS_AUX] = aux ?? undefined;
+    refs[PS_WHOLE] = list.wholeFrom?.whole ?? undefined;
+    refs[PS_WHOLE_OF] = list.wholeOf;
+    refs[PS_ERR_OUT] = this.errOut;
+    refs[PS_GSO_OUT] = this.gsoOut;
+    refs[PS_STATUS] = list.status;
+    refs[PS_SCALARS] = this.scalars;
+    this.bound = new this.addon.PoolSend(refs);
+    this.slab = slab;
+    this.list = list;
+    this.table = list.endpoints.buf;
+    this.aux = aux;
+  }
+}
+
+/**
  * Well-formed GSO sends refused in a row, with no GSO send accepted between
  * them, that turn UDP GSO off. Well-formed: within the kernel's limits (at
  * most 64 segments, 65507 bytes, which the addon never exceeds) and refused
@@ -92,7 +183,7 @@ export interface GsoCounters {
 }
 
 /**
- * When UDP GSO falls back, and when it goes off. The addon (udpSendPool)
+ * When UDP GSO falls back, and when it goes off. The addon (PoolSend)
  * reports each send's GSO outcome in `out`; this keeps the counters and
  * decides:
  *  - a GSO send refused with EMSGSIZE (a segment plus IP and UDP headers
@@ -105,7 +196,7 @@ export interface GsoCounters {
  *    once, with the reason.
  */
 export class GsoPolicy {
-  /** udpSendPool's gsoOut: out[0] (refusals in a row) carries over from one send to the next. */
+  /** The pool send's gsoOut: out[0] (refusals in a row) carries over from one send to the next. */
   readonly out = new Int32Array(8);
   readonly counters: GsoCounters = {
     messages: 0, datagrams: 0, fallbacks: 0, refused: 0, lastRefusal: null, unsegmented: 0, segmentLimit: null, disabled: null,
@@ -125,7 +216,7 @@ export class GsoPolicy {
     return this.on;
   }
 
-  /** udpSendPool's `gso` for the next send: 0 when off, else the longest datagram to segment. */
+  /** The pool send's `gso` for the next send: 0 when off, else the longest datagram to segment. */
   gsoArg(): number {
     if (!this.on) return 0;
     const c = this.counters;

@@ -21,7 +21,13 @@
  * Map probe and no string. The last hit of lookup() and of knowsVtep() is
  * remembered, and forgotten on any change: a burst of one flow (dozens of
  * segments of one TSO super-frame in a batch) then costs one probe, not dozens.
+ *
+ * Each entry also holds what a send needs: `ep`, its VTEP's index in the
+ * switch's endpoint table (io/endpoints.ts), interned when the entry is
+ * made and released when it goes (deleted, aged, moved, replaced), so that
+ * encap pushes the index and nothing is looked up or formatted per frame.
  */
+import { EndpointTable } from '../io/endpoints';
 import { formatIpv4, macStringFromKey } from '../wire/addr';
 
 export type FdbKind = 'static' | 'learned';
@@ -34,6 +40,8 @@ export interface FdbEntry {
   readonly kind: FdbKind;
   /** When the entry was made or last refreshed (ms since epoch). */
   updatedAt: number;
+  /** vtep:port's index in the endpoint table (Fdb.endpoints), held while the entry is. */
+  ep: number;
 }
 
 /** What observe() did (hot path: small integers, no object). */
@@ -55,6 +63,8 @@ export const DEFAULT_FDB_MAX = 16384;
 export interface FdbOptions {
   /** Learned entries at most (statics are not counted); default 16384. */
   max?: number;
+  /** The table entries intern their VTEP into (the Switch's); default: one of the FDB's own. */
+  endpoints?: EndpointTable;
   /** A learned entry without traffic for this long goes at the next ageOut(); default 300 s. */
   ageingMs?: number;
 }
@@ -69,12 +79,15 @@ export class Fdb {
   private learnedCount = 0;
   readonly max: number;
   readonly ageingMs: number;
+  /** Where each entry's `ep` points. */
+  readonly endpoints: EndpointTable;
   /** The VTEP a MAC was behind before its last LEARN_MOVED (for the trace; -1: none). */
   movedFrom = -1;
 
   constructor(opts: FdbOptions = {}) {
     this.max = opts.max ?? DEFAULT_FDB_MAX;
     this.ageingMs = opts.ageingMs ?? DEFAULT_AGEING_MS;
+    this.endpoints = opts.endpoints ?? new EndpointTable();
     if (!Number.isInteger(this.max) || this.max < 0) throw new RangeError(`FDB max must be an integer >= 0, got ${this.max}`);
     if (!(this.ageingMs > 0)) throw new RangeError(`FDB ageing must be > 0 ms, got ${this.ageingMs}`);
   }
@@ -106,7 +119,7 @@ export class Fdb {
 
   /** Adds or replaces a static entry. */
   set(mac: number, vtep: number, port: number, now = Date.now()): void {
-    this.put({ mac, vtep, port, kind: 'static', updatedAt: now });
+    this.put({ mac, vtep, port, kind: 'static', updatedAt: now, ep: -1 });
   }
 
   /** Adds a learned entry unless a static one holds the MAC (or the table is full). Returns whether it was taken. */
@@ -129,11 +142,11 @@ export class Fdb {
         return LEARN_REFRESHED;
       }
       this.movedFrom = old.vtep;
-      this.put({ mac, vtep, port, kind: 'learned', updatedAt: now });
+      this.put({ mac, vtep, port, kind: 'learned', updatedAt: now, ep: -1 });
       return LEARN_MOVED;
     }
     if (this.learnedCount >= this.max) return LEARN_REFUSED;
-    this.put({ mac, vtep, port, kind: 'learned', updatedAt: now });
+    this.put({ mac, vtep, port, kind: 'learned', updatedAt: now, ep: -1 });
     return LEARN_NEW;
   }
 
@@ -206,6 +219,7 @@ export class Fdb {
 
   private put(e: FdbEntry): void {
     this.forget();
+    e.ep = this.endpoints.intern(e.vtep, e.port); // before the old entry's release: the same VTEP keeps its index
     const old = this.byMac.get(e.mac);
     if (old) this.unref(old);
     this.byMac.set(e.mac, e);
@@ -215,6 +229,7 @@ export class Fdb {
   }
 
   private unref(e: FdbEntry): void {
+    this.endpoints.release(e.ep);
     decRef(this.vtepRefs, e.vtep);
     if (e.kind === 'static') decRef(this.staticRefs, e.vtep);
     else this.learnedCount--;

@@ -5,13 +5,16 @@
  * counterpart of the kernel's all-zero FDB entries (`bridge fdb append
  * 00:00:00:00:00:00 dev vxlan0 dst 192.168.90.2`).
  *
- * Held as parallel typed arrays so that the hot path loops over `addrs` /
- * `ports` from 0 to `size` with no iterator and no allocation; a Map from
+ * Held as parallel typed arrays so that the hot path loops over `eps` (each
+ * VTEP's index in the switch's endpoint table, io/endpoints.ts: interned on
+ * add, released on remove) from 0 to `size` with no iterator and no
+ * allocation; `addrs` / `ports` say the same for the control plane. A Map from
  * address to index answers has() for decap's source check. The control plane
  * changes it (add / remove, between batches); a removal moves the last entry
  * into the hole, so the order is not kept (replication has no order).
  */
 import { ConfigError } from '../errors';
+import { EndpointTable } from '../io/endpoints';
 import { formatIpv4 } from '../wire/addr';
 
 export class FloodList {
@@ -19,6 +22,8 @@ export class FloodList {
   addrs: Uint32Array;
   /** Their UDP ports: [0, size). */
   ports: Uint16Array;
+  /** Their indices in `endpoints`: [0, size). What a flood copy's send-list entry carries. */
+  eps: Int32Array;
   private n = 0;
   private readonly index = new Map<number, number>();
 
@@ -28,9 +33,15 @@ export class FloodList {
    * written once in front of the frame for every copy, so one destination
    * port serves all (RFC 7348: the segment's port; the source port is a flow hash).
    */
-  constructor(readonly segmentPort: number | null = null, capacity = 8) {
+  constructor(
+    readonly segmentPort: number | null = null,
+    capacity = 8,
+    /** The table the VTEPs are interned into (the Switch's, shared with its FDB); default: one of the list's own. */
+    readonly endpoints: EndpointTable = new EndpointTable(),
+  ) {
     this.addrs = new Uint32Array(capacity);
     this.ports = new Uint16Array(capacity);
+    this.eps = new Int32Array(capacity);
   }
 
   get size(): number {
@@ -50,12 +61,18 @@ export class FloodList {
     }
     const at = this.index.get(ip);
     if (at !== undefined) {
-      this.ports[at] = port;
+      if (this.ports[at] !== port) {
+        const ep = this.endpoints.intern(ip, port);
+        this.endpoints.release(this.eps[at]!);
+        this.eps[at] = ep;
+        this.ports[at] = port;
+      }
       return false;
     }
     if (this.n === this.addrs.length) this.grow();
     this.addrs[this.n] = ip;
     this.ports[this.n] = port;
+    this.eps[this.n] = this.endpoints.intern(ip, port);
     this.index.set(ip, this.n);
     this.n++;
     return true;
@@ -65,10 +82,12 @@ export class FloodList {
   remove(ip: number): boolean {
     const at = this.index.get(ip);
     if (at === undefined) return false;
+    this.endpoints.release(this.eps[at]!);
     const last = this.n - 1;
     if (at !== last) {
       this.addrs[at] = this.addrs[last]!;
       this.ports[at] = this.ports[last]!;
+      this.eps[at] = this.eps[last]!;
       this.index.set(this.addrs[at]!, at);
     }
     this.index.delete(ip);
@@ -86,9 +105,12 @@ export class FloodList {
   private grow(): void {
     const addrs = new Uint32Array(this.addrs.length * 2);
     const ports = new Uint16Array(this.ports.length * 2);
+    const eps = new Int32Array(this.eps.length * 2);
     addrs.set(this.addrs);
     ports.set(this.ports);
+    eps.set(this.eps);
     this.addrs = addrs;
     this.ports = ports;
+    this.eps = eps;
   }
 }

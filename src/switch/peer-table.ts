@@ -67,7 +67,7 @@ export class PeerTable {
     return this.rows.delete(vtep | 0);
   }
 
-  /** The row of VTEP `vtep` (host-order u32, as FrameBatch.addrs holds it). */
+  /** The row of VTEP `vtep` (host-order u32, as FrameBatch.senderIpv4 reads it). */
   get(vtep: number): PeerRow | undefined {
     const key = vtep | 0;
     if (key === this.lastKey) return this.lastRow;

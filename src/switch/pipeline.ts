@@ -65,6 +65,7 @@
 import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
 import * as vxlan from '../wire/vxlan';
+import { wordsIpv4, type EndpointTable } from '../io/endpoints';
 import type { FrameBatch, SendList, SourcePortRange } from '../io/port';
 import type { ArpTable } from './arp-table';
 import { answerArpInPlace } from './arp-responder';
@@ -135,6 +136,8 @@ export class Pipeline {
   // them after the batch (trace-hook.ts PipelineTables); the pipeline only writes them.
   readonly fdb: Fdb;
   readonly arp: ArpTable;
+  /** The endpoint table the FDB and the flood list intern into: what toNet's indices mean. */
+  private readonly endpoints: EndpointTable;
   private readonly counters: Counters;
   private readonly writesUdpHeader: boolean;
   readonly acceptUnknownVteps: boolean;
@@ -173,6 +176,10 @@ export class Pipeline {
     this.l2 = opts.l2 ?? null;
     if (this.mode === 'l2' && this.l2 === null) throw new RangeError('L2 mode needs its tables (PipelineOptions.l2)');
     if (this.mode !== 'l2') this.l2 = null;
+    this.endpoints = this.fdb.endpoints;
+    if (this.l2 !== null && this.l2.floodList.endpoints !== this.endpoints) {
+      throw new RangeError('the flood list and the FDB must share one endpoint table (the Switch\'s)');
+    }
   }
 
   /** Frames from the TAP: fills `toNet` (encapsulated spans) and `toTap` (local ARP replies). */
@@ -183,6 +190,7 @@ export class Pipeline {
     c.tapBatches++;
     c.tapInFrames += b.count;
     if (b.headroom < this.encapOverhead) throw new RangeError(`batch headroom ${b.headroom} < ${this.encapOverhead}`);
+    toNet.endpoints = this.endpoints; // the indices pushed below are this table's
     const l2 = this.l2;
     if (l2 !== null) {
       // Every frame of the batch may be flooded to every VTEP: the caller sizes the list (Switch.sizeSendList).
@@ -251,10 +259,12 @@ export class Pipeline {
     const d = this.decisions;
     d.begin(b.count, 0, toTap.count);
     const verdicts = d.verdict;
+    const names32 = b.names32;
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
-      const from = b.addrs[i]!;
+      // The sender's IPv4 as the tables' key, read from its endpoint record (a JS-side key; nothing u32 crosses).
+      const from = wordsIpv4(names32, i);
       let v: number;
       if (l2 === null) {
         v = this.decapFrame(buf, off, len, from, toTap);
@@ -290,21 +300,21 @@ export class Pipeline {
     }
     const entry = this.fdb.lookup(ethernet.dstKey(buf, off));
     if (entry === undefined) return DropReason.FDB_MISS;
-    this.encapTo(buf, off, len, entry.vtep, entry.port, toNet);
+    this.encapTo(buf, off, len, entry.ep, entry.port, toNet);
     return Verdict.ENCAP;
   }
 
-  /** Stage 5: the headers in front of the frame, and one entry on toNet for vtep:port. */
-  private encapTo(buf: Buffer, off: number, len: number, vtep: number, port: number, toNet: SendList): void {
+  /** Stage 5: the headers in front of the frame, and one entry on toNet for endpoint `ep` (whose UDP port is `port`). */
+  private encapTo(buf: Buffer, off: number, len: number, ep: number, port: number, toNet: SendList): void {
     const hdr = off - vxlan.HEADER_LEN;
     vxlan.emit(buf, hdr, this.vni);
     if (this.writesUdpHeader) {
       const u = hdr - udp.HEADER_LEN;
       const srcPort = flowSourcePort(buf, off, len, this.srcPortMin, this.srcPortSpan);
       udp.emitHeader(buf, u, srcPort, port, len + this.encapOverhead, 0);
-      toNet.push(u, len + this.encapOverhead, vtep, port, srcPort);
+      toNet.push(u, len + this.encapOverhead, ep, srcPort);
     } else {
-      toNet.push(hdr, len + this.encapOverhead, vtep, port);
+      toNet.push(hdr, len + this.encapOverhead, ep);
     }
   }
 
@@ -320,7 +330,7 @@ export class Pipeline {
     }
     const entry = this.fdb.lookup(ethernet.dstKey(buf, off));
     if (entry === undefined) return this.flood(l2, buf, off, len, toNet); // unknown unicast
-    this.encapTo(buf, off, len, entry.vtep, entry.port, toNet);
+    this.encapTo(buf, off, len, entry.ep, entry.port, toNet);
     return Verdict.ENCAP;
   }
 
@@ -342,8 +352,8 @@ export class Pipeline {
    * Head-end replication: the VXLAN header (and, for raw-socket ports, the
    * UDP header with the segment's port and the flow's source port) written
    * once in front of the frame, then one entry per flood-list VTEP on that
-   * same span: the copies differ only in their destination address, which
-   * the send puts in each message's sockaddr.
+   * same span: the copies differ only in their destination endpoint, whose
+   * record the send uses as each message's sockaddr.
    */
   private flood(l2: PipelineL2, buf: Buffer, off: number, len: number, toNet: SendList): number {
     const fl = l2.floodList;
@@ -361,17 +371,15 @@ export class Pipeline {
     }
     // SendList.push's stores, unrolled over the copies: this loop is the
     // whole per-copy cost of a flood (the frame was decided once).
-    const addrs = fl.addrs;
-    const ports = fl.ports;
+    const eps = fl.eps;
     const first = toNet.count;
     const end = first + n;
     const starts = toNet.starts, lens = toNet.lens, srcPorts = toNet.srcPorts, wholeOf = toNet.wholeOf, same = toNet.sameFrame;
-    const dAddrs = toNet.addrs, dPorts = toNet.ports;
+    const dEps = toNet.eps;
     for (let k = first, j = 0; k < end; k++, j++) {
       starts[k] = start;
       lens[k] = wireLen;
-      dAddrs[k] = addrs[j]!;
-      dPorts[k] = ports[j]!;
+      dEps[k] = eps[j]!;
       srcPorts[k] = srcPort;
       wholeOf[k] = -1;
       same[k] = 1;

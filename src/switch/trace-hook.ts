@@ -169,7 +169,7 @@ export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off
   }
   if (ev.action === 'encap') {
     const k = q.at;
-    ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+    ev.encap = { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]! };
     ev.queued = 'net';
     ev.index = k;
   }
@@ -204,11 +204,11 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
     const why = !multi ? 'unknown unicast' : ethernet.isBroadcast(data, 0) ? 'broadcast' : 'multicast';
     const n = flooded ? q.copies : 0;
     const vteps: number[] = [];
-    for (let k = q.at; k < q.at + n; k++) vteps.push(toNet.addrs[k]!);
+    for (let k = q.at; k < q.at + n; k++) vteps.push(toNet.addr(k));
     ev.lookups.push({ table: 'flood', why, vteps });
     if (flooded) {
       const k = q.at;
-      ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+      ev.encap = { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]! };
       ev.flood = vteps;
       ev.queued = 'net';
       ev.index = k;
@@ -217,7 +217,7 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
   }
   if (ev.action === 'encap') {
     const k = q.at;
-    ev.encap = { vni: p.vni, vtep: toNet.addrs[k]!, port: toNet.ports[k]!, srcPort: toNet.srcPorts[k]! };
+    ev.encap = { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]! };
     ev.queued = 'net';
     ev.index = k;
   }

@@ -37,8 +37,7 @@ export function batchOf(frames: Buffer[], opts: { slotSize?: number; headroom?: 
   frames.forEach((f, i) => {
     f.copy(b.slab, b.frameStart(i));
     b.sizes[i] = f.length;
-    b.addrs[i] = opts.addr ?? 0;
-    b.ports[i] = opts.port ?? 0;
+    b.setSender(i, opts.addr ?? 0, opts.port ?? 0);
   });
   b.count = frames.length;
   return b;

@@ -49,7 +49,7 @@ function pushDatagram(port: DatagramPort, slab: Buffer, list: SendList, k: numbe
     slab.writeUInt16BE(size + 8, payload - 4);
     slab.writeUInt16BE(0, payload - 2);
   }
-  list.push(payload - hdr, size + hdr, dst, dstPort, srcPort);
+  list.pushAddr(payload - hdr, size + hdr, dst, dstPort, srcPort);
 }
 
 /** What a received slot holds: [size, addr, port, index k carried in the payload, pattern intact]. */
@@ -59,7 +59,7 @@ function readSlot(b: FrameBatch, i: number): [number, number, number, number, bo
   const k = b.slab.readUInt16BE(off);
   let intact = true;
   for (let j = 2; j < size; j++) if (b.slab[off + j] !== (k & 0xff)) intact = false;
-  return [size, b.addrs[i]!, b.ports[i]!, k, intact];
+  return [size, b.senderIpv4(i), b.senderPort(i), k, intact];
 }
 
 /** The receive queue (bytes) of every raw IPPROTO_UDP socket in this namespace: the addon's drop-all filter keeps them at 0. */
@@ -150,7 +150,7 @@ const LO_BROADCAST = 0x7fffffff;
 
 /**
  * Per-entry results through the real addon (issue #10), `mode` raw (udpSend
- * on the raw socket), gso (udpSendPool) or dgram (node:dgram).
+ * on the raw socket), gso (PoolSend) or dgram (node:dgram).
  *  1. The port alone: a batch whose refused entries sit between sent ones:
  *     a datagram to the loopback's broadcast address (EACCES: no
  *     SO_BROADCAST) and one over 65507 bytes (EMSGSIZE); for dgram, whose
@@ -398,7 +398,7 @@ async function wholeSend(refused = false): Promise<object> {
   fb.slab.writeUInt16BE(b.localPort, off - 14);
   fb.slab.writeUInt16BE(16 + cut.sizes[0]!, off - 12);
   fb.slab.writeUInt16BE(0, off - 10);
-  list.push(off - 16, 16 + cut.sizes[0]!, refused ? LO_BROADCAST : LOOPBACK, b.localPort, src);
+  list.pushAddr(off - 16, 16 + cut.sizes[0]!, refused ? LO_BROADCAST : LOOPBACK, b.localPort, src);
   list.wholeOf[0] = 0;
   // Slot 1: a plain datagram after it.
   pushDatagram(a, fb.slab, list, 1, 200, LOOPBACK, b.localPort, src);

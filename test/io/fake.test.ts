@@ -46,7 +46,7 @@ test('MemoryDatagramPort.inject sets payload, sender address and port', () => {
   const batch = new FrameBatch(4, 128, 32);
   const seen: [string, number, number][] = [];
   port.start(batch, (b) => {
-    for (let i = 0; i < b.count; i++) seen.push([frames(b)[i]!.toString(), b.addrs[i]!, b.ports[i]!]);
+    for (let i = 0; i < b.count; i++) seen.push([frames(b)[i]!.toString(), b.senderIpv4(i), b.senderPort(i)]);
   });
   port.inject([{ data: Buffer.from('vx1'), addr: '10.0.0.2', port: 4789 }, { data: Buffer.from('vx2'), addr: 0x0a000003, port: 5000 }]);
   assert.deepEqual(seen, [['vx1', 0x0a000002, 4789], ['vx2', 0x0a000003, 5000]]);
@@ -57,7 +57,7 @@ test('MemoryDatagramPort.send without a UDP header: destination from the list, s
   const port = new MemoryDatagramPort({ localPort: 4790 });
   const slab = Buffer.from('xxVXLANyy');
   const list = new SendList(1);
-  list.push(2, 5, 0x0a000002, 4789, 1234);
+  list.pushAddr(2, 5, 0x0a000002, 4789, 1234);
   assert.equal(port.send(slab, list), 1);
   assert.deepEqual(port.sent.map((s) => [s.payload.toString(), s.addr, s.port, s.srcPort]), [['VXLAN', 0x0a000002, 4789, 4790]]);
 });
@@ -71,8 +71,8 @@ test('MemoryDatagramPort.send with writesUdpHeader: ports come from the header t
   slab.writeUInt16BE(8 + 4, 8);
   slab.write('VXLN', 12);
   const list = new SendList(2);
-  list.push(4, 12, 0x0a000002, 4789);
-  list.push(0, 3, 0x0a000002, 4789);
+  list.pushAddr(4, 12, 0x0a000002, 4789);
+  list.pushAddr(0, 3, 0x0a000002, 4789);
   assert.throws(() => port.send(slab, list), /shorter than a UDP header/);
   list.count = 1;
   port.sent.length = 0;

@@ -75,8 +75,11 @@ test('bad arguments throw TypeError or RangeError before any I/O', () => {
   assert.throws(() => a.tapWrite(NOT_AN_FD, slab, Uint32Array.of(90), Uint32Array.of(20), 1), /outside the 100-byte slab/);
   assert.throws(() => a.tapWrite(NOT_AN_FD, slab, one, one, 2), RangeError);
   assert.throws(() => a.tapWrite(-1, slab, one, one, 1), RangeError);
-  assert.throws(() => a.udpSend(NOT_AN_FD, slab, one, one, one, new Uint16Array(1), 1, new Int32Array(1)), TypeError);
-  assert.throws(() => a.udpSend(NOT_AN_FD, slab, one, one, one, new Uint32Array(1) as unknown as Uint16Array, 1), TypeError);
+  const table = Buffer.alloc(28);
+  const ep = Int32Array.of(0);
+  assert.throws(() => a.udpSend(NOT_AN_FD, slab, one, one, table, ep, 1, new Int32Array(1)), TypeError);
+  assert.throws(() => a.udpSend(NOT_AN_FD, slab, one, one, table, new Uint32Array(1) as unknown as Int32Array, 1), TypeError);
+  assert.throws(() => a.udpSend(NOT_AN_FD, slab, one, one, table, Int32Array.of(1), 1), /names no record of the 1-entry endpoint table/);
 });
 
 test('a Reader checks its batch geometry, and an fd it cannot watch is an errno error', () => {

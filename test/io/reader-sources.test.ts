@@ -42,12 +42,13 @@ function nativeError(fn: () => unknown): NativeError {
 
 test('a Reader takes one options object, checked field by field before any poll is set up', () => {
   const b = new FrameBatch(4, 256, 16);
-  const udp = { addrs: b.addrs, ports: b.ports };
+  const udp = { names: b.names };
   assert.throws(() => new addon.Reader(options('tap', b, { headroom: 256 })), { name: 'RangeError', message: /headroom must be smaller/ });
   assert.throws(() => new addon.Reader(options('tap', b, { slots: 0 })), { name: 'RangeError', message: /slots must be in 1 \.\. 1024/ });
   assert.throws(() => new addon.Reader(options('tap', b, { slots: 5 })), { name: 'RangeError', message: /slab has 1024 bytes/ });
   assert.throws(() => new addon.Reader(options('tun' as 'tap', b)), { name: 'TypeError', message: /kind must be/ });
-  assert.throws(() => new addon.Reader(options('udp', b)), { name: 'TypeError', message: /addrs must be a Uint32Array/ });
+  assert.throws(() => new addon.Reader(options('udp', b)), { name: 'TypeError', message: /names must be a Buffer/ });
+  assert.throws(() => new addon.Reader(options('udp', b, { names: Buffer.alloc(4 * 28 - 1) })), { name: 'RangeError', message: /names must hold 4 endpoint records of 28 bytes/ });
   assert.throws(() => new addon.Reader(options('udp', b, { ...udp, mtu: -1 })), { name: 'RangeError', message: /mtu must be an integer/ });
   assert.throws(() => new addon.Reader(options('tap', b, { onBatch: undefined as unknown as () => void })), { name: 'TypeError', message: /onBatch must be a function/ });
   assert.throws(() => new addon.Reader(options('tap-vnet-whole', b, { aux: Buffer.alloc(1000), whole: new Uint32Array(16) })),
@@ -79,8 +80,8 @@ for (const kind of ['udp', 'udp-gro'] as const) {
       const from = sender.address().port;
       reader = new addon.Reader({
         fd, kind, slab: b.slab, slotSize: b.slotSize, headroom: b.headroom, slots: b.slots, sizes: b.sizes,
-        addrs: b.addrs, ports: b.ports, mtu: b.mtu,
-        onBatch: (n) => { for (let i = 0; i < n; i++) got.push({ size: b.sizes[i]!, port: b.ports[i]! }); },
+        names: b.names, mtu: b.mtu,
+        onBatch: (n) => { for (let i = 0; i < n; i++) got.push({ size: b.sizes[i]!, port: b.senderPort(i) }); },
         onError: (err) => { throw err; },
       });
       assert.deepEqual(Object.keys(reader.counters), COUNTERS[kind]);

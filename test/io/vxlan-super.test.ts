@@ -91,14 +91,13 @@ for (const kind of ['udp', 'udp-gro'] as const) {
     const slots = 8; // fewer than the segments: the rest fill the next batches
     const slab = Buffer.alloc(slots * SLOT);
     const sizes = new Uint32Array(slots);
-    const addrs = new Uint32Array(slots);
-    const ports = new Uint16Array(slots);
+    const names = Buffer.alloc(slots * 28);
     const got: Buffer[] = [];
     let reader: NativeReader | null = null;
     const sender = dgram.createSocket('udp4');
     try {
       reader = new addon.Reader({
-        fd, kind, slab, slotSize: SLOT, headroom: HEADROOM, sizes, addrs, ports, slots, mtu: MTU,
+        fd, kind, slab, slotSize: SLOT, headroom: HEADROOM, sizes, names, slots, mtu: MTU,
         onBatch: (n) => { for (let i = 0; i < n; i++) got.push(Buffer.from(slab.subarray(i * SLOT + HEADROOM, i * SLOT + HEADROOM + sizes[i]!))); },
         onError: (err) => { throw err; },
       });

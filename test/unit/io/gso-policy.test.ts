@@ -1,7 +1,7 @@
 /**
  * GsoPolicy (src/io/udp-pool.ts): when a refused UDP GSO send only falls
  * back, and when GSO goes off. Each step feeds the `out` array the addon's
- * udpSendPool fills after a send (native/udp-pool.cc):
+ * the pool send (PoolSend) fills after a send (native/udp-pool.cc):
  * [refusals in a row, GSO sends accepted, their datagrams, fallbacks,
  *  well-formed refusals, errno, smallest segment refused with EMSGSIZE,
  *  datagrams sent unsegmented].

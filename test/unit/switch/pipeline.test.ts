@@ -33,8 +33,8 @@ test('encap: a unicast frame to a known MAC gets UDP + VXLAN headers in place (g
   const start = toNet.starts[0]!;
   assert.equal(start, b.frameStart(0) - 16, 'the span starts 16 bytes before the frame: UDP + VXLAN');
   assert.equal(toNet.lens[0], frame.length + 16);
-  assert.equal(toNet.addrs[0], PEER_IP);
-  assert.equal(toNet.ports[0], 4789);
+  assert.equal(toNet.addr(0), PEER_IP);
+  assert.equal(toNet.port(0), 4789);
   const out = b.slab.subarray(start, start + toNet.lens[0]!);
   const srcPort = out.readUInt16BE(0);
   assert.ok(srcPort >= 49152, `source port ${srcPort} is not in the RFC 7348 range`);

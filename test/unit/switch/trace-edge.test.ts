@@ -125,7 +125,7 @@ test('the pipeline records every decision, traced or not, also for a batch large
   assert.deepEqual([...d.verdict.subarray(0, 300)], want);
   // L2 decap: what learning did, frame by frame.
   const l2fdb = new Fdb();
-  const fl = new FloodList(4789);
+  const fl = new FloodList(4789, 8, l2fdb.endpoints); // one endpoint table for both, as the Switch makes them
   fl.add(parseIpv4(V1), 4789);
   fl.add(parseIpv4(V2), 4789);
   const l2 = new Pipeline({ vni: VNI, fdb: l2fdb, arp, counters, writesUdpHeader: true, mode: 'l2', l2: { port: 4789, floodList: fl, arp: null } });
