@@ -25,7 +25,7 @@ import { FileSource, type FileSourceOptions } from './file-source';
 import { ConfigError } from '../errors';
 import { isIpv4, isMac, parseIpv4 } from '../wire/addr';
 import { diffVteps, type L2Backend, type L2JoinRequest, type L2Network, type Vtep, type VtepEvent, type VtepSource } from './l2-network';
-import { asObject, checkKeys, typeName, type Fail } from './static-peers';
+import { asObject, checkKeys, readTop, typeName, type Fail } from './static-peers';
 
 /** The VNI when the file names none: 1, as the routed peers file and flannel. */
 export const DEFAULT_L2_VNI = 1;
@@ -57,17 +57,7 @@ export function loadL2PeersFile(path: string): L2PeersConfig {
 
 /** Validates the text of an L2 peers file; `file` names it in errors. */
 export function parseL2PeersConfig(text: string, file: string): L2PeersConfig {
-  const fail: Fail = (field, msg) => {
-    throw new ConfigError(`${file}: ${field ? `${field}: ` : ''}${msg}`, field || undefined);
-  };
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return fail('', `not JSON: ${(err as Error).message}`);
-  }
-  const top = asObject(doc, '', 'the top level', fail);
-  checkKeys(top, TOP_KEYS, '', fail);
+  const { top, fail } = readTop(text, file, TOP_KEYS);
 
   const vni = vniField(top.vni, fail);
   const port = portField(top.port, 'port', DEFAULT_L2_PORT, fail);

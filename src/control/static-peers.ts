@@ -68,18 +68,7 @@ export function loadPeersFile(path: string): StaticConfig {
 
 /** Validates the text of a peers file; `file` names it in errors. */
 export function parsePeersConfig(text: string, file: string): StaticConfig {
-  const fail = (field: string, msg: string): never => {
-    throw new ConfigError(`${file}: ${field ? `${field}: ` : ''}${msg}`, field || undefined);
-  };
-
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return fail('', `not JSON: ${(err as Error).message}`);
-  }
-  const top = asObject(doc, '', 'the top level', fail);
-  checkKeys(top, TOP_KEYS, '', fail);
+  const { top, fail } = readTop(text, file, TOP_KEYS);
 
   const vni = intField(top, 'vni', 'vni', 1, MAX_VNI, DEFAULT_VNI, fail);
   const port = intField(top, 'port', 'port', 1, 65535, DEFAULT_PORT, fail);
@@ -160,6 +149,25 @@ export class StaticPeerSource extends FileSource<StaticConfig, Peer, PeerEvent> 
 }
 
 // ---- helpers ---------------------------------------------------------------
+
+/**
+ * A peers file's top level (routed or L2): JSON, an object, only `keys`; and
+ * the `fail` that names the file and the field in every later error.
+ */
+export function readTop(text: string, file: string, keys: readonly string[]): { top: Obj; fail: Fail } {
+  const fail: Fail = (field, msg) => {
+    throw new ConfigError(`${file}: ${field ? `${field}: ` : ''}${msg}`, field || undefined);
+  };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return fail('', `not JSON: ${(err as Error).message}`);
+  }
+  const top = asObject(doc, '', 'the top level', fail);
+  checkKeys(top, keys, '', fail);
+  return { top, fail };
+}
 
 export type Fail = (field: string, msg: string) => never;
 export type Obj = Record<string, unknown>;

@@ -32,7 +32,7 @@ import type { Say } from './say';
 import { listNamespaces, type Shell } from './shell';
 import { makeStateDir, readState, writeState, type HostState, type LabState } from './state';
 import { addContainer, addKernelL2Vtep, addKernelPeer, addKernelVtep, addL2Bridge, addL2Container, addUnderlayBridge, attachHost, noIpv6, type KernelVtep } from './topology';
-import { daemonArgs, daemonFiles, daemonJson, leasesIn, startDaemon, vxtapIn, waitDaemon, type FdbRowJson, type PeerRowJson } from './vxtap';
+import { daemonArgs, daemonFiles, daemonJson, leasesIn, startDaemon, vxtapIn, waitDaemon, type DaemonFiles, type FdbRowJson, type PeerRowJson } from './vxtap';
 import { encodeVtep } from '../control/etcd/vteps';
 import { vtepMtu } from '../control/kernel';
 import { renderStatus, collectStatus } from './status';
@@ -148,6 +148,30 @@ function buildUnderlay(plan: LabPlan, sh: Shell, say: Say, notes: { kernel: stri
   }
 }
 
+/**
+ * Starts `vxtap run` in each vxtap host (routed, or L2 with `l2`), shows the
+ * first one's command line, and records each daemon in the state. Returns
+ * each host's files.
+ */
+function startDaemons(plan: LabPlan, vxHosts: readonly HostPlan[], hs: (h: HostPlan) => HostState, endpoint: string,
+  l2: { bridge: string } | null, sh: Shell, say: Say): Map<string, DaemonFiles> {
+  const o = plan.opts;
+  const files = new Map(vxHosts.map((h) => [h.name, daemonFiles(plan.scope.stateDir, h.name, o.trace, o.pcap === true)]));
+  const f1 = files.get(vxHosts[0]!.name)!;
+  say.dim(`in ${vxHosts[0]!.ns}: vxtap ${daemonArgs(endpoint, f1, l2).join(' ')} ${f1.trace !== null ? `>${f1.trace} ` : ''}2>${f1.log}`);
+  for (const h of vxHosts) {
+    const f = files.get(h.name)!;
+    const s = hs(h);
+    s.log = f.log;
+    s.trace = f.trace;
+    if (l2 === null) s.subnetFile = f.subnetFile;
+    else s.socket = f.socket;
+    s.vtepMac = macFromIp(h.ip);
+    s.pid = startDaemon(sh, h.ns, endpoint, f, l2);
+  }
+  return files;
+}
+
 async function build(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promise<void> {
   const o = plan.opts;
   const vxHosts = plan.hosts.filter((h) => h.kind === 'vxtap');
@@ -169,18 +193,7 @@ async function build(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promise<
   say.line('Every host reads it: the overlay network, each host\'s subnet size, VNI and UDP port.');
 
   say.step(`4. vxtap: \`vxtap run\` in ${vxHosts.map((h) => h.name).join(', ')}; each leases a subnet in etcd`);
-  const files = new Map(vxHosts.map((h) => [h.name, daemonFiles(plan.scope.stateDir, h.name, o.trace, o.pcap === true)]));
-  const f1 = files.get(vxHosts[0]!.name)!;
-  say.dim(`in ${vxHosts[0]!.ns}: vxtap ${daemonArgs(etcd.endpoint, f1).join(' ')} ${f1.trace !== null ? `>${f1.trace} ` : ''}2>${f1.log}`);
-  for (const h of vxHosts) {
-    const f = files.get(h.name)!;
-    const s = hs(h);
-    s.log = f.log;
-    s.trace = f.trace;
-    s.subnetFile = f.subnetFile;
-    s.vtepMac = macFromIp(h.ip);
-    s.pid = startDaemon(sh, h.ns, etcd.endpoint, f);
-  }
+  const files = startDaemons(plan, vxHosts, hs, etcd.endpoint, null, sh, say);
   writeState(st);
   const up = (await Promise.all(vxHosts.map((h) => waitDaemon(h.name, hs(h).pid!, files.get(h.name)!)))).map((u) => u!);
   vxHosts.forEach((h, i) => { hs(h).subnet = up[i]!.subnet; });
@@ -269,19 +282,7 @@ async function buildL2(plan: LabPlan, st: LabState, sh: Shell, say: Say): Promis
   say.line('which remote host, from the frames it decapsulates.');
 
   say.step(`5. vxtap: \`vxtap run --mode l2 --bridge ${L2_BRIDGE}\` in ${vxHosts.map((h) => h.name).join(', ')}; each registers as a VTEP in etcd`);
-  const files = new Map(vxHosts.map((h) => [h.name, daemonFiles(plan.scope.stateDir, h.name, o.trace, o.pcap === true)]));
-  const f1 = files.get(vxHosts[0]!.name)!;
-  const l2 = { bridge: L2_BRIDGE };
-  say.dim(`in ${vxHosts[0]!.ns}: vxtap ${daemonArgs(etcd.endpoint, f1, l2).join(' ')} ${f1.trace !== null ? `>${f1.trace} ` : ''}2>${f1.log}`);
-  for (const h of vxHosts) {
-    const f = files.get(h.name)!;
-    const s = hs(h);
-    s.log = f.log;
-    s.trace = f.trace;
-    s.socket = f.socket;
-    s.vtepMac = macFromIp(h.ip);
-    s.pid = startDaemon(sh, h.ns, etcd.endpoint, f, l2);
-  }
+  const files = startDaemons(plan, vxHosts, hs, etcd.endpoint, { bridge: L2_BRIDGE }, sh, say);
   writeState(st);
   await Promise.all(vxHosts.map((h) => waitDaemon(h.name, hs(h).pid!, files.get(h.name)!, 30_000, true)));
   for (const h of vxHosts) {
