@@ -100,6 +100,11 @@ export class FrameBatch {
   }
 }
 
+/** SendList.sameFrame: the first copy of a flooded frame. */
+export const FLOOD_FIRST = 2;
+/** SendList.sameFrame: one more copy of the frame before it. */
+export const FLOOD_MORE = 1;
+
 /** SendList.status[k] of an entry that went out (written to the TAP, accepted by the kernel to send). */
 export const SENT = 0;
 
@@ -134,9 +139,10 @@ export class SendList {
   /** The batch whose super-frames wholeOf names (null: none). */
   wholeFrom: FrameBatch | null = null;
   /**
-   * 1 when entry k carries the same frame as entry k-1 (one more copy of a
-   * frame flooded by head-end replication: the same span, another
-   * destination), else 0. A port sends each entry as it would any other;
+   * Head-end replication's marks (FLOOD_FIRST, FLOOD_MORE): entry k is the
+   * first copy of a flooded frame (2), one more copy on the same span to
+   * another destination (1), or a frame of its own (0). A flood to one VTEP
+   * is one entry marked 2. A port sends each entry as it would any other;
    * only the accounts read it (one frame, several copies).
    */
   readonly sameFrame: Uint8Array;

@@ -66,7 +66,7 @@ import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
 import * as vxlan from '../wire/vxlan';
 import { wordsIpv4, type EndpointTable } from '../io/endpoints';
-import type { FrameBatch, SendList, SourcePortRange } from '../io/port';
+import { FLOOD_FIRST, FLOOD_MORE, type FrameBatch, type SendList, type SourcePortRange } from '../io/port';
 import type { ArpTable } from './arp-table';
 import { answerArpInPlace } from './arp-responder';
 import { DropReason, type Counters } from './counters';
@@ -339,12 +339,19 @@ export class Pipeline {
    * target is in the table and the FDB places the target's MAC behind a VTEP
    * (else the owner may have gone: the request is flooded and its reply
    * refreshes the table). Returns whether it answered.
+   *
+   * Never answered, always flooded: a gratuitous ARP (sender IP = target
+   * IP: a host announcing itself, e.g. after it moved behind this VTEP, which
+   * the other VTEPs must see to learn the move) and a request whose asker is
+   * the MAC the table would answer with (the owner itself).
    */
   private suppressArp(table: L2ArpTable, buf: Buffer, off: number, len: number): boolean {
     const l3 = off + ethernet.l3Offset(buf, off);
     if (!arp.isEthIpv4(buf, l3, off + len - l3) || arp.op(buf, l3) !== arp.OP_REQUEST) return false;
-    const mac = table.lookup(arp.targetIp(buf, l3));
-    if (mac === undefined || this.fdb.lookup(mac) === undefined) return false;
+    const target = arp.targetIp(buf, l3);
+    if (target === arp.senderIp(buf, l3)) return false;
+    const mac = table.lookup(target);
+    if (mac === undefined || mac === arp.senderMacKey(buf, l3) || this.fdb.lookup(mac) === undefined) return false;
     return answerArpInPlace(buf, off, len, l3, table) >= 0;
   }
 
@@ -382,9 +389,9 @@ export class Pipeline {
       dEps[k] = eps[j]!;
       srcPorts[k] = srcPort;
       wholeOf[k] = -1;
-      same[k] = 1;
+      same[k] = FLOOD_MORE;
     }
-    same[first] = 0;
+    same[first] = FLOOD_FIRST;
     toNet.count = end;
     this.copies = n;
     return Verdict.FLOOD;

@@ -44,7 +44,7 @@
  * times batch times VTEPs: about 190 KB for 128 frames and 64 VTEPs.
  */
 import { EndpointTable } from '../io/endpoints';
-import { FrameBatch, SENT, SendList, notWhole, type DatagramPort, type FramePort, type WholeSuperFrames } from '../io/port';
+import { FLOOD_FIRST, FLOOD_MORE, FrameBatch, SENT, SendList, notWhole, type DatagramPort, type FramePort, type WholeSuperFrames } from '../io/port';
 import { ArpTable } from './arp-table';
 import { Counters, DropReason } from './counters';
 import { Fdb } from './fdb';
@@ -281,6 +281,8 @@ export class Switch {
       if (written < toTap.count) {
         // Only ARP replies are on this list, all alike: counted as answered, the refused ones move to drops.
         this.counters.arpAnswered -= toTap.count - written;
+        // In L2 mode every answer on it came from the suppression table.
+        if (this.mode === 'l2') this.counters.l2.arpSuppressed -= toTap.count - written;
         this.counters.drop(DropReason.ARP_REPLY_WRITE, toTap.count - written);
       }
     }
@@ -316,12 +318,12 @@ export class Switch {
     let lost = 0;
     for (let k = 0; k < list.count; k++) {
       const first = k;
-      if (k + 1 < list.count && same[k + 1] === 1) {
-        // A flood: entries first .. k.
+      if (same[k] === FLOOD_FIRST) {
+        // A flood (to one VTEP or more): entries first .. k.
         let taken = 0;
         while (true) {
           if (list.status[k] === SENT) taken++;
-          if (k + 1 < list.count && same[k + 1] === 1) k++;
+          if (k + 1 < list.count && same[k + 1] === FLOOD_MORE) k++;
           else break;
         }
         const copies = k - first + 1;

@@ -275,6 +275,33 @@ test('ARP suppression learns from gratuitous ARP, not from ordinary requests or 
   assert.equal(off.sw.counters.snapshot().l2.arpSuppressed, 0);
 });
 
+test('ARP suppression never answers a gratuitous ARP (a host announcing a move must reach every VTEP) nor the owner asking for itself', () => {
+  const { sw, tap, net } = make();
+  net.inject([from(V3, arpReply(REMOTE_MAC, '10.0.0.2', LOCAL_MAC, '10.0.0.1'))]);
+  assert.equal(sw.l2Arp!.lookup(ip('10.0.0.2')), mac(REMOTE_MAC));
+  net.sent.length = 0;
+  tap.written.length = 0; // the decapsulated reply itself
+  // The station moved behind our TAP and announces itself: flooded, so the other VTEPs learn it here.
+  tap.inject([arpRequest(REMOTE_MAC, '10.0.0.2', '10.0.0.2')]);
+  assert.equal(net.sent.length, 3, 'the gratuitous ARP is flooded');
+  assert.equal(tap.written.length, 0, 'and not answered with its own MAC');
+  // The owner's MAC asking for its own address (not gratuitous: another sender IP): flooded too.
+  tap.inject([arpRequest(REMOTE_MAC, '10.0.0.9', '10.0.0.2')]);
+  assert.equal(net.sent.length, 6);
+  assert.equal(tap.written.length, 0);
+  assert.equal(sw.counters.snapshot().l2.arpSuppressed, 0);
+  balanced(sw);
+});
+
+test('a flood to a single VTEP whose copy is refused leaves the flood counters too (one entry marked as a flood)', () => {
+  const { sw, tap, net } = make({ vteps: [V2] });
+  net.acceptLimit = 0;
+  tap.inject([broadcast()]);
+  const s = sw.counters.snapshot();
+  assert.deepEqual([s.encapFrames, s.l2.floodedFrames, s.l2.floodCopies, s.drops['udp-send']], [0, 0, 0, 1]);
+  balanced(sw);
+});
+
 test('refused copies: the frame stays encapsulated while one copy went out; none out is one udp-send drop', () => {
   const { sw, tap, net } = make();
   net.refuse = (_d, k) => (k === 1 ? constants.errno.EACCES : 0);
@@ -400,7 +427,7 @@ test('a whole TCP super-frame to an unknown MAC floods as one decision: every co
   b.whole!.set([0, 54 + 4 * mss + 10, mss, 5], 4); // slot 1 stands for 5 segments
   tap.inject([broadcast(), seg0]);
   assert.deepEqual(net.wholeOf, [-1, -1, -1, 1, 1, 1]);
-  assert.deepEqual(net.same, [0, 1, 1, 0, 1, 1]);
+  assert.deepEqual(net.same, [2, 1, 1, 2, 1, 1]);
   let s = sw.counters.snapshot();
   assert.deepEqual([s.tapInFrames, s.encapFrames, s.l2.floodedFrames, s.l2.floodCopies], [6, 6, 2, 6]);
   // None of the super-frame's copies taken: its 5 segments are udp-send drops; the broadcast's copies went.
