@@ -135,14 +135,17 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
 
   let signalled: NodeJS.Signals | null = null;
   let wake: () => void = () => undefined;
+  /** L2 mode: join() is under way (a signal then aborts it; see onSignal). */
+  let l2Joining = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (signalled !== null) {
       log.warn(`second ${sig}: exiting at once`);
       process.exit(130);
     }
     signalled = sig;
-    // A start-up still retrying ends. Not once up: L2 mode's clean stop deletes its key through that client.
-    if (running === null && (backend.b instanceof EtcdNetwork || backend.b instanceof EtcdL2Network)) backend.b.abort();
+    // A start-up still retrying ends. L2 mode: only while join() runs; after it, the clean stop
+    // (l2.close()) deletes this host's key through that client, so the others drop it at once.
+    if (running === null && (backend.b instanceof EtcdNetwork || (backend.b instanceof EtcdL2Network && l2Joining))) backend.b.abort();
     wake();
   };
   process.on('SIGTERM', onSignal);
@@ -208,7 +211,8 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     let reloadNet: () => void;
     let upText: string;
     if (backend.l2) {
-      const l2 = await backend.b.join(join);
+      l2Joining = true;
+      const l2 = await backend.b.join(join).finally(() => { l2Joining = false; });
       if (signalled !== null) { await l2.close(); return; }
       health.control = () => l2.status();
       node = await startL2Node(l2, underlay, publicIp, kernel, {

@@ -25,6 +25,7 @@ export interface L2SwitchTables {
     remove(ip: number): boolean;
   };
   readonly fdb: {
+    lookup(mac: number): { readonly kind: string; readonly vtep: number } | undefined;
     set(mac: number, vtep: number, port: number): void;
     delete(mac: number): boolean;
     removeVtep(vtep: number): number;
@@ -93,7 +94,12 @@ export class VtepInstaller {
     this.byIp.delete(v.publicIp);
     const ip = parseIpv4(had.publicIp);
     this.sw.floodList.remove(ip);
-    for (const m of had.macs) this.sw.fdb.delete(macKeyFromString(m));
+    // A pinned MAC another VTEP has pinned (or learned) since is no longer ours to remove.
+    for (const m of had.macs) {
+      const key = macKeyFromString(m);
+      const e = this.sw.fdb.lookup(key);
+      if (e !== undefined && e.kind === 'static' && e.vtep === ip) this.sw.fdb.delete(key);
+    }
     const forgotten = this.sw.fdb.removeVtep(ip);
     if (!quiet) this.log.info({ vtep: had.publicIp, forgotten }, `VTEP ${had.publicIp} left the flood list; ${forgotten} MAC(s) learned behind it forgotten`);
     return true;

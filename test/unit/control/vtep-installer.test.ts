@@ -74,3 +74,16 @@ test('a VTEP added again with other pinned MACs replaces the old ones', () => {
   assert.equal(sw.fdb.lookup(macKeyFromString('aa:bb:cc:00:00:04'))?.kind, 'static');
   assert.equal(sw.floodList.size, 1);
 });
+
+test('a VTEP that leaves removes only the pinned MACs still its own: one another VTEP pinned since stays', () => {
+  const sw = tables();
+  const inst = new VtepInstaller(sw, log);
+  const M = 'aa:bb:cc:00:00:0a';
+  inst.apply([{ type: 'added', vtep: { ...A, macs: [M] } }]);
+  inst.apply([{ type: 'added', vtep: { ...B, macs: [M] } }]); // B pins M too: it is behind B now
+  assert.equal(sw.fdb.lookup(macKeyFromString(M))?.vtep, parseIpv4(B.publicIp));
+  inst.apply([{ type: 'removed', vtep: { ...A, macs: [M] } }]);
+  const e = sw.fdb.lookup(macKeyFromString(M));
+  assert.equal(e?.kind, 'static');
+  assert.equal(e?.vtep, parseIpv4(B.publicIp), 'B\'s pin survives A leaving');
+});
