@@ -21,7 +21,8 @@ import type { Etcd3 } from 'etcd3';
 import type { L2Backend, L2JoinRequest, L2Network } from './l2-network';
 import type { ControlStatus } from './network';
 import { retryTransient } from './etcd-network';
-import { createEtcdClient, type EtcdClientOptions } from './etcd/client';
+import type { EtcdClientOptions } from './etcd/client';
+import { EtcdBackend, Reachability } from './etcd/backend';
 import { NoNetworkConfigError } from './etcd/errors';
 import { DEFAULT_PREFIX, MAX_VNI, parseL2SegmentConfig } from './etcd/network-config';
 import { etcdCall } from './etcd/registry';
@@ -44,13 +45,12 @@ export interface EtcdL2Options {
   readonly backoff?: BackoffOptions;
 }
 
-export class EtcdL2Network implements L2Backend {
+export class EtcdL2Network extends EtcdBackend implements L2Backend {
   readonly describe: string;
   private readonly prefix: string;
-  private client: Etcd3 | null = null;
-  private closed = false;
 
   constructor(private readonly opts: EtcdL2Options) {
+    super(opts.client);
     this.prefix = (opts.prefix ?? DEFAULT_PREFIX).replace(/\/+$/, '');
     this.describe = `etcd ${opts.client.endpoints.join(',')} prefix ${this.prefix} (L2)`;
     if (opts.vni !== undefined && (!Number.isInteger(opts.vni) || opts.vni < 1 || opts.vni > MAX_VNI)) throw new TypeError(`EtcdL2Network: vni must be in 1..${MAX_VNI}, got ${opts.vni}`);
@@ -59,18 +59,14 @@ export class EtcdL2Network implements L2Backend {
 
   async join(req: L2JoinRequest): Promise<L2Network> {
     const { log } = req;
-    const client = createEtcdClient(this.opts.client);
-    this.client = client;
-    try {
+    return this.withClient(async (client) => {
       const { vni, port } = await this.segment(client, log);
       const prefix = vtepsPrefix(this.prefix, vni);
       const key = prefix + req.publicIp;
       const ttl = this.opts.ttlSeconds ?? DEFAULT_VTEP_TTL_SECONDS;
 
-      let etcdState: { reachable: boolean; since: number; error: string | null } = { reachable: true, since: Date.now(), error: null };
-      const setEtcd = (reachable: boolean, error: string | null): void => {
-        if (etcdState.reachable !== reachable) etcdState = { reachable, since: Date.now(), error };
-      };
+      const etcd = new Reachability();
+      const setEtcd = (reachable: boolean, error: string | null): void => etcd.set(reachable, error);
       const reg = new VtepRegistration(client, {
         key,
         value: encodeVtep({ publicIp: req.publicIp, port, vtepMac: req.vtepMac.toLowerCase() }),
@@ -99,27 +95,12 @@ export class EtcdL2Network implements L2Backend {
         source,
         status: (): ControlStatus => {
           const st = reg.state;
-          return { lease: { held: st.held, subnet: key, expiresAt: st.expiresAt }, etcd: etcdState };
+          return { lease: { held: st.held, subnet: key, expiresAt: st.expiresAt }, etcd: etcd.state };
         },
         reload: () => { /* the watch is live; nothing to re-read */ },
-        close: async () => {
-          this.closed = true;
-          await source.close();
-          await reg.close();
-          client.close();
-        },
+        close: this.closer(client, source, reg),
       };
-    } catch (err) {
-      this.closed = true;
-      client.close();
-      throw err;
-    }
-  }
-
-  /** Ends a join() still retrying (a signal during start-up). */
-  abort(): void {
-    this.closed = true;
-    this.client?.close();
+    });
   }
 
   private async segment(client: Etcd3, log: Logger): Promise<{ vni: number; port: number }> {

@@ -19,11 +19,11 @@
  *               known peers.
  */
 import type { Logger } from 'pino';
-import type { Etcd3 } from 'etcd3';
 import { VxtapError } from '../errors';
 import { formatCidr } from '../wire/addr';
 import type { HostNetwork, JoinRequest, NetworkBackend } from './network';
-import { createEtcdClient, type EtcdClientOptions } from './etcd/client';
+import type { EtcdClientOptions } from './etcd/client';
+import { EtcdBackend, Reachability } from './etcd/backend';
 import { EtcdUnavailableError, NoNetworkConfigError } from './etcd/errors';
 import type { LeaseKeeperEvent } from './etcd/lease-keeper';
 import { EtcdPeerSource } from './etcd/peer-source';
@@ -58,21 +58,18 @@ export async function retryTransient<T>(what: string, fn: () => Promise<T>, log:
   }
 }
 
-export class EtcdNetwork implements NetworkBackend {
+export class EtcdNetwork extends EtcdBackend implements NetworkBackend {
   readonly describe: string;
-  private client: Etcd3 | null = null;
-  private closed = false;
 
   constructor(private readonly opts: EtcdNetworkOptions) {
+    super(opts.client);
     this.describe = `etcd ${opts.client.endpoints.join(',')} prefix ${opts.prefix}`;
   }
 
   async join(req: JoinRequest): Promise<HostNetwork> {
     const { log } = req;
-    const client = createEtcdClient(this.opts.client);
-    this.client = client;
-    const registry = new SubnetRegistry(client, { prefix: this.opts.prefix });
-    try {
+    return this.withClient(async (client) => {
+      const registry = new SubnetRegistry(client, { prefix: this.opts.prefix });
       const config = await retryTransient(`reading the network config at ${registry.configKey}`, () => registry.getConfig(), log, () => this.closed);
       log.info({ network: formatCidr(config.network), backend: config.backend }, `Found network config - Backend type: vxlan, network ${formatCidr(config.network)}, VNI ${config.backend.vni}, port ${config.backend.port}`);
       for (const w of config.warnings) log.warn(w);
@@ -91,10 +88,8 @@ export class EtcdNetwork implements NetworkBackend {
       let takenBy: string | null = null;
       // For status(): the lease as held, and etcd as the peer watch last saw it.
       let held = { held: true, subnet: lease.subnet, expiresAt: lease.expiresAt };
-      let etcdState: { reachable: boolean; since: number; error: string | null } = { reachable: true, since: Date.now(), error: null };
-      const setEtcd = (reachable: boolean, error: string | null): void => {
-        if (etcdState.reachable !== reachable) etcdState = { reachable, since: Date.now(), error };
-      };
+      const etcd = new Reachability();
+      const setEtcd = (reachable: boolean, error: string | null): void => etcd.set(reachable, error);
       let source: EtcdPeerSource | null = null;
       const hostNet: { onSubnetMoved: HostNetwork['onSubnetMoved'] } = { onSubnetMoved: null };
       const moved = (e: Extract<LeaseKeeperEvent, { type: 'reacquired' }>): void => {
@@ -141,26 +136,11 @@ export class EtcdNetwork implements NetworkBackend {
         shape: { network: config.network, subnetLen: config.subnetLen, subnetMin: config.subnetMin, subnetMax: config.subnetMax },
         vtepMac: req.vtepMac,
         source: peers,
-        status: () => ({ lease: held, etcd: etcdState }),
+        status: () => ({ lease: held, etcd: etcd.state }),
         reload: () => { /* the watch is live; nothing to re-read */ },
-        close: async () => {
-          this.closed = true;
-          await peers.close();
-          await keeper.close();
-          client.close();
-        },
+        close: this.closer(client, peers, keeper),
       });
-    } catch (err) {
-      this.closed = true;
-      client.close();
-      throw err;
-    }
-  }
-
-  /** Ends a join() still retrying (a signal during start-up). */
-  abort(): void {
-    this.closed = true;
-    this.client?.close();
+    });
   }
 }
 
