@@ -170,7 +170,8 @@ export class FrameRecorder {
   /** The outer headers of an encapsulated frame, when the context says how the port sends. */
   private wire(ev: FrameTrace): WireRecord | null {
     const o = this.ctx.outer ?? null;
-    if (o === null || ev.encap === null) return null;
+    // Only for a frame that went out: a send the socket refused became a drop, and put nothing on the wire.
+    if (o === null || ev.encap === null || ev.action !== 'encap') return null;
     const e = ev.encap;
     const ask = o.underlay;
     const factsOf = (vtep: number): UnderlayFacts | null => {

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, needCommand, needNamespaces, run, waitFor } from '../helpers/netns';
 import { Daemon } from '../helpers/daemon';
-import type { TraceRecord } from '../../src/switch/trace';
+import { renderText, type TraceRecord } from '../../src/switch/trace';
 
 const VNI = 42;
 const H1 = '192.168.93.11';
@@ -128,7 +128,7 @@ test('the encap trace shows the outer headers the kernel puts on the wire', { ti
           assert.equal(vx.fields.vni, VNI);
         }
         // The text rendering of the same record names them too.
-        const text = (await import('../../src/switch/trace')).renderText(known.at(-1)!, { color: false });
+        const text = renderText(known.at(-1)!, { color: false });
         assert.match(text, new RegExp(`- header 1 \\(14 bytes\\) = Ethernet \\{${linkMac(lab, 'h1')} \\(eth0, mtu 1500\\) > ${mac} \\(next hop ${nextHop.replace(/\./g, '\\.')}`));
       });
     }

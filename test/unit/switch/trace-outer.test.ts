@@ -114,3 +114,20 @@ test('through a Switch: the record carries the VXLAN bytes and the source port t
   assert.ok(text.indexOf('=>      encap') < text.indexOf('ON THE WIRE'), 'the outer headers follow the decision');
   sw.close();
 });
+
+test('a send the socket refused put nothing on the wire: no outer headers in its record', () => {
+  const chunks: string[] = [];
+  const out = { write: (s: string) => { chunks.push(s); return true; }, isTTY: false };
+  const tracer = createTracer({ out, format: 'json', vni: 7, port: 4789, localIp: '192.168.93.11', outer: { sendPath: RAW, underlay: () => onLink } });
+  const tap = new MemoryFramePort('vxtap.7');
+  const net = new MemoryDatagramPort({ writesUdpHeader: true });
+  net.refuse = () => 101; // ENETUNREACH
+  const sw = new Switch({ vni: 7, tap, net, mtu: 1450, batchSize: 32, tracer, innerSourceCheck: false });
+  sw.fdb.set(macKeyFromString(PEER_MAC), parseIpv4(VTEP), 4789);
+  sw.start();
+  tap.inject([inner]);
+  const rec = JSON.parse(chunks.join('').trim()) as TraceRecord;
+  assert.deepEqual([rec.decision, rec.drop, rec.wire], ['drop', 'udp-send', null]);
+  assert.ok(!renderText(rec, { color: false }).includes('ON THE WIRE'));
+  sw.close();
+});
