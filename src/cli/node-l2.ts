@@ -53,7 +53,7 @@ export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: s
     const { rawNet, io, tap, net } = await openNodePorts(rawTap, { io: opts.io, port: l2.port, publicIp, sockBuf: opts.sockBuf, offload, pcap: opts.pcap }, log, cleanups, failed.fail);
 
     let installerRef: VtepInstaller | null = null;
-    const tracer = nodeTracer(opts.trace, { vni: l2.vni, port: l2.port, publicIp },
+    const tracer = nodeTracer(opts.trace, { vni: l2.vni, port: l2.port, publicIp, net: rawNet },
       (ip) => (installerRef?.vteps.some((v) => parseIpv4(v.publicIp) === ip) === true ? `VTEP ${formatIpv4(ip)} (flood list)` : null), log);
     const sw = new Switch({
       vni: l2.vni, tap, net, mtu, batchSize: opts.batchSize, tracer,

@@ -101,7 +101,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
 
     // The tracer names the peer behind an address; peers live in the installer, made after the switch.
     let installerRef: PeerInstaller | null = null;
-    const tracer = nodeTracer(opts.trace, { vni: hostNet.vni, port: hostNet.port, publicIp },
+    const tracer = nodeTracer(opts.trace, { vni: hostNet.vni, port: hostNet.port, publicIp, net: rawNet },
       (ip) => (installerRef === null ? null : describePeer(installerRef, ip)), log);
     const sw = new Switch({ vni: hostNet.vni, tap, net, mtu, batchSize: opts.batchSize, tracer, innerSourceCheck: opts.innerSourceCheck !== false });
     // The offload negotiation's "no", once: with offloads asked for, say why super-frames are cut in the TAP reader.

@@ -11,7 +11,10 @@ import { SystemError } from '../errors';
 import { BatchUdpPort } from '../io/udp-batch';
 import { DgramUdpPort } from '../io/udp-dgram';
 import type { CallCounts, DatagramPort, FramePort } from '../io/port';
-import { createTracer, type TraceFormat } from '../switch/trace';
+import { readFileSync } from 'node:fs';
+import { UnderlayRoutes } from '../control/underlay-route';
+import { SOURCE_PORT_MIN } from '../switch/flow-hash';
+import { createTracer, type OuterContext, type SendPath, type TraceFormat } from '../switch/trace';
 import type { Tracer } from '../switch/trace-hook';
 
 export type IoMode = 'batch' | 'dgram';
@@ -72,11 +75,42 @@ export async function openNodePorts(rawTap: TapPort, o: { io: IoMode; port: numb
   return { rawNet, io, tap, net };
 }
 
-/** --trace's tracer (on stdout), or null without --trace. */
-export function nodeTracer(trace: { format: TraceFormat; filter: string | null } | undefined, at: { vni: number; port: number; publicIp: string },
+/**
+ * How `net` sends, for the encap trace's outer headers (switch/trace-outer.ts):
+ * the batch port's raw socket or GSO pool (native/udp.cc sets
+ * IP_PMTUDISC_DONT on both, and binds them to the public IP), or Node's
+ * socket (bound to 0.0.0.0, the kernel's default IP_MTU_DISCOVER mode:
+ * IP_PMTUDISC_WANT, or DONT when net.ipv4.ip_no_pmtu_disc is set). No socket
+ * of vxtap sets IP_TTL.
+ */
+export function sendPathOf(net: DatagramPort, publicIp: string): SendPath {
+  if (net instanceof BatchUdpPort) {
+    const ports = net.sourcePorts;
+    return net.rawFd >= 0
+      ? { kind: 'raw', pmtudisc: 'dont', ttl: null, checksum: 'zero', srcPorts: { min: SOURCE_PORT_MIN, count: 65536 - SOURCE_PORT_MIN }, srcIp: publicIp === '0.0.0.0' ? null : publicIp }
+      : { kind: 'gso-pool', pmtudisc: 'dont', ttl: null, checksum: 'kernel', srcPorts: ports === undefined ? null : { min: ports.min, count: ports.count }, srcIp: publicIp };
+  }
+  let noPmtuDisc = 0;
+  try {
+    noPmtuDisc = Number(readFileSync('/proc/sys/net/ipv4/ip_no_pmtu_disc', 'utf8').trim()) || 0;
+  } catch {
+    // Not readable: the kernel's own default (0).
+  }
+  return { kind: 'dgram', pmtudisc: noPmtuDisc === 0 ? 'want' : 'dont', ttl: null, checksum: 'kernel', srcPorts: null, srcIp: null };
+}
+
+/** --trace's tracer (on stdout), or null without --trace. With `at.net`, the encap trace shows the outer headers the kernel will send. */
+export function nodeTracer(trace: { format: TraceFormat; filter: string | null } | undefined, at: { vni: number; port: number; publicIp: string; net?: DatagramPort },
   describePeer: (ip: number) => string | null, log: Logger): Tracer | null {
   if (trace === undefined) return null;
+  let outer: OuterContext | null = null;
+  if (at.net !== undefined) {
+    // Looked up off the per-frame path, only because tracing is on (control/underlay-route.ts).
+    const underlay = new UnderlayRoutes();
+    outer = { sendPath: sendPathOf(at.net, at.publicIp), underlay: (vtep) => underlay.facts(vtep) };
+  }
   return createTracer({
+    outer,
     out: process.stdout,
     format: trace.format,
     filter: trace.filter,

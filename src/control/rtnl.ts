@@ -137,6 +137,22 @@ export interface RtnlRoute {
   readonly prefsrc?: string;
   /** All rtm_flags bits (RTNH_F_ONLINK, RTNH_F_LINKDOWN 0x10, ...). */
   readonly flags: number;
+  /** routeGet only: the route's MTU metric (or a learned path MTU), when it has one. */
+  readonly mtu?: number;
+  /** routeGet only: the route's hoplimit metric (the TTL it gives), when it has one. */
+  readonly hoplimit?: number;
+}
+
+/** An IPv4 neighbour entry (`ip neigh get`). */
+export interface RtnlNeighbour {
+  readonly index: number;
+  readonly address: string;
+  /** Lower-case aa:bb:cc:dd:ee:ff, or null while the kernel has none (INCOMPLETE, FAILED). */
+  readonly mac: string | null;
+  /** NUD_* bits. */
+  readonly state: number;
+  /** The state as `ip neigh` prints it: 'REACHABLE', 'STALE', ... */
+  readonly stateName: string;
 }
 
 /** A route to add. */
@@ -353,7 +369,46 @@ export class Rtnl {
     const msgs = await this.request(what, (seq) => nl.getRouteRequest(seq, ipBytes(ip), rtmFlags));
     const m = msgs.find((x) => x.type === nl.RTM_NEWROUTE);
     if (m === undefined) throw new RtnlError(what, 'EPROTO', 0, undefined, 'the kernel acked the lookup without a route');
-    return toRoute(nl.parseRoute(m));
+    let metrics: nl.RouteMetrics | undefined;
+    try {
+      metrics = nl.parseRouteMetrics(m);
+    } catch (err) {
+      throw new RtnlError(what, 'EPROTO', 0, undefined, `malformed reply: ${(err as Error).message}`, { cause: err });
+    }
+    return { ...toRoute(nl.parseRoute(m)), ...metrics };
+  }
+
+  // ---- neighbours --------------------------------------------------------
+
+  /**
+   * The kernel's neighbour entry for one IPv4 address on link `index` (`ip
+   * neigh get ADDR dev DEV`), or null when it has none (ENOENT: nothing sent
+   * to it yet, or the entry was garbage-collected).
+   */
+  async neighbour(index: number, addr: string): Promise<RtnlNeighbour | null> {
+    const ip = address(addr, 'looking up a neighbour');
+    const what = `RTM_GETNEIGH ${addr} index ${index}`;
+    try {
+      const msgs = await this.request(what, (seq) => nl.getNeighRequest(seq, index, ipBytes(ip)));
+      const m = msgs.find((x) => x.type === nl.RTM_NEWNEIGH);
+      if (m === undefined) return null;
+      let n: nl.NeighMsg;
+      try {
+        n = nl.parseNeigh(m);
+      } catch (err) {
+        throw new RtnlError(what, 'EPROTO', 0, undefined, `malformed reply: ${(err as Error).message}`, { cause: err });
+      }
+      return {
+        index: n.index,
+        address: ip4(n.dst) ?? addr,
+        mac: n.lladdr !== undefined && n.lladdr.length === 6 ? formatMac(n.lladdr) : null,
+        state: n.state,
+        stateName: nl.nudName(n.state),
+      };
+    } catch (err) {
+      if (err instanceof RtnlError && err.errno === 'ENOENT') return null;
+      throw err;
+    }
   }
 
   /**

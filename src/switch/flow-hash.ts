@@ -12,6 +12,7 @@
  * header, or else the MAC pair. It is read straight from the frame: no
  * allocation per frame.
  */
+import { formatIpv4, formatMac } from '../wire/addr';
 import * as ethernet from '../wire/ethernet';
 import * as ipv4 from '../wire/ipv4';
 import * as ipv6 from '../wire/ipv6';
@@ -71,4 +72,32 @@ export function flowHash(buf: Uint8Array, off: number, len: number): number {
  */
 export function flowSourcePort(buf: Uint8Array, off: number, len: number, min = SOURCE_PORT_MIN, span = SOURCE_PORT_SPAN): number {
   return min + (flowHash(buf, off, len) % span);
+}
+
+/**
+ * What flowHash hashed for this frame, in words, for the trace (issue #12):
+ * the same branches as flowHash, so the two cannot disagree on which inner
+ * fields make the outer source port. Off the hot path: it allocates.
+ */
+export function flowFieldsText(buf: Uint8Array, off: number, len: number): string {
+  const end = off + len;
+  if (len < ethernet.HEADER_LEN) return 'a frame too short to hash';
+  const type = ethernet.etherType(buf, off);
+  const l3 = off + ethernet.l3Offset(buf, off);
+  if (type === ethernet.ETHERTYPE_IPV4 && l3 + ipv4.HEADER_LEN <= end) {
+    const proto = ipv4.protocol(buf, l3);
+    const addrs = `inner IPv4 src ${formatIpv4(ipv4.src(buf, l3))}, dst ${formatIpv4(ipv4.dst(buf, l3))}, proto ${proto}`;
+    const l4 = l3 + ipv4.headerLen(buf, l3);
+    const fragment = (((buf[l3 + ipv4.field.FLG_OFF]! << 8) | buf[l3 + ipv4.field.FLG_OFF + 1]!) & (ipv4.FLAG_MF | ipv4.FRAG_OFFSET_MASK)) !== 0;
+    if ((proto === ipv4.PROTO_TCP || proto === ipv4.PROTO_UDP) && !fragment && l4 + udp.field.LENGTH <= end) {
+      const sport = (buf[l4]! << 8) | buf[l4 + 1]!;
+      const dport = (buf[l4 + 2]! << 8) | buf[l4 + 3]!;
+      return `${addrs}, ${proto === ipv4.PROTO_TCP ? 'TCP' : 'UDP'} ports ${sport} > ${dport}`;
+    }
+    return fragment ? `${addrs} (a fragment: no ports)` : addrs;
+  }
+  if (type === ethernet.ETHERTYPE_IPV6 && l3 + ipv6.HEADER_LEN <= end) {
+    return `inner IPv6 src ${ipv6.formatAddress(buf, l3 + ipv6.field.SRC)}, dst ${ipv6.formatAddress(buf, l3 + ipv6.field.DST)}, next header ${buf[l3 + ipv6.field.NEXT_HEADER]!}`;
+  }
+  return `inner MAC dst ${formatMac(buf, off + ethernet.field.DST)}, src ${formatMac(buf, off + ethernet.field.SRC)}, EtherType 0x${type.toString(16).padStart(4, '0')}`;
 }

@@ -75,8 +75,12 @@ export interface FrameTrace {
   /** A DropReason index when action is 'drop', else -1. */
   drop: number;
   lookups: Lookup[];
-  /** For 'encap': the VNI, the destination VTEP and port, and the UDP source port (0: the socket's own port). */
-  encap: { vni: number; vtep: number; port: number; srcPort: number } | null;
+  /**
+   * For 'encap': the VNI, the destination VTEP and port, the UDP source port
+   * (0: the socket's own port), and a copy of the 8 VXLAN bytes as the
+   * pipeline wrote them (null when they could not be found in the span).
+   */
+  encap: { vni: number; vtep: number; port: number; srcPort: number; header: Buffer | null } | null;
   /**
    * For a flooded 'encap' (L2 mode): every copy's VTEP, in the order queued
    * (entries index .. index + flood.length - 1 of the 'net' list); null: not flooded.
@@ -169,11 +173,23 @@ export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off
   }
   if (ev.action === 'encap') {
     const k = q.at;
-    ev.encap = { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]! };
+    ev.encap = encapOf(p, toNet, k, buf, len);
     ev.queued = 'net';
     ev.index = k;
   }
   return ev;
+}
+
+/**
+ * The encap facts of entry k of toNet. The span ends with the inner frame
+ * (`innerLen` bytes), and the VXLAN header sits right before it, whether or
+ * not the port has the pipeline write the UDP header too.
+ */
+function encapOf(p: PipelineTables, toNet: SendList, k: number, buf: Buffer, innerLen: number): NonNullable<FrameTrace['encap']> {
+  const at = toNet.starts[k]! + toNet.lens[k]! - innerLen - vxlan.HEADER_LEN;
+  const header = k < toNet.count && at >= 0 && toNet.lens[k]! >= innerLen + vxlan.HEADER_LEN && at + vxlan.HEADER_LEN <= buf.length
+    ? Buffer.from(buf.subarray(at, at + vxlan.HEADER_LEN)) : null;
+  return { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]!, header };
 }
 
 /** explainEncap in L2 mode: ARP suppression, the FDB, the flood. */
@@ -208,7 +224,7 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
     ev.lookups.push({ table: 'flood', why, vteps });
     if (flooded) {
       const k = q.at;
-      ev.encap = { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]! };
+      ev.encap = encapOf(p, toNet, k, buf, len);
       ev.flood = vteps;
       ev.queued = 'net';
       ev.index = k;
@@ -217,7 +233,7 @@ function explainEncapL2(p: PipelineTables, l2: PipelineL2, ev: FrameTrace, buf: 
   }
   if (ev.action === 'encap') {
     const k = q.at;
-    ev.encap = { vni: p.vni, vtep: toNet.addr(k), port: toNet.port(k), srcPort: toNet.srcPorts[k]! };
+    ev.encap = encapOf(p, toNet, k, buf, len);
     ev.queued = 'net';
     ev.index = k;
   }

@@ -19,6 +19,7 @@ import * as ipv4 from '../wire/ipv4';
 import { WIRE_OVERHEAD, wrapPayload } from '../wire/underlay';
 import * as vxlan from '../wire/vxlan';
 import { DROP_NAMES, DropReason } from './drops';
+import { wireRecord, type OuterContext, type UnderlayFacts, type WireRecord } from './trace-outer';
 import * as peerTable from './peer-table';
 import { LEARN_MOVED, LEARN_NEW, LEARN_REFRESHED, LEARN_REFUSED, LEARN_STATIC, LEARN_STATIC_CONFLICT } from './fdb';
 import { learnText, type Action, type Direction, type FrameTrace, type Lookup } from './trace-hook';
@@ -70,6 +71,13 @@ export interface TraceRecord {
   flood: { vteps: string[]; refused: number } | null;
   /** For 'arp-reply': the reply's layers. */
   reply: DecodedLayer[] | null;
+  /**
+   * For 'encap': the outer headers as the kernel will put them on the wire
+   * (trace-outer.ts: next hop and MACs, TTL, DF, the source port and what
+   * it hashes, the VXLAN bytes); null when the tracer has no send path to
+   * go by, or for other decisions.
+   */
+  wire: WireRecord | null;
 }
 
 /** What a record needs to know of the switch it came from. */
@@ -82,7 +90,12 @@ export interface RecordContext {
   localIp: number;
   /** The peer behind an IP (an overlay address from the ARP table or a VTEP address), or null. */
   describePeer: ((ip: number) => string | null) | null;
+  /** How the UDP port sends and the underlay facts per VTEP, for the encap's outer headers; absent or null: not shown. */
+  outer?: OuterContext | null;
 }
+
+/** What the trace says of the outer IPv4 fields a UDP socket does not hand over. */
+export const NOT_SEEN = 'not seen (the socket gives only the payload and the addresses)';
 
 /** Makes records of decided frames (FrameTrace) for one switch. */
 export class FrameRecorder {
@@ -122,6 +135,7 @@ export class FrameRecorder {
       encap,
       flood: ev.flood === null ? null : { vteps: ev.flood.map(formatIpv4), refused: ev.floodRefused },
       reply: ev.reply === null ? null : decodeFrame(ev.reply),
+      wire: this.wire(ev),
     };
     rec.reason = this.reason(ev, rec);
     return { rec, buf };
@@ -140,8 +154,9 @@ export class FrameRecorder {
     const ip = layers[0];
     if (ip?.name === 'IPv4') {
       const { src, dst, length } = ip.fields;
-      ip.fields = { src: src!, dst: dst!, protocol: 'UDP', length: length!, rebuilt: 'from the socket: addresses only' };
-      ip.summary = `IPv4 ${src} > ${dst} proto UDP len ${length} (outer, rebuilt)`;
+      // TTL, DF, ID and TOS are in the rebuilt bytes only as placeholders (wire/underlay.ts): the socket never gives them.
+      ip.fields = { src: src!, dst: dst!, protocol: 'UDP', length: length!, rebuilt: 'from the socket: addresses only', ttl: NOT_SEEN, df: NOT_SEEN, id: NOT_SEEN, tos: NOT_SEEN };
+      ip.summary = `IPv4 ${src} > ${dst} proto UDP len ${length} (outer, rebuilt; ttl, DF, id, tos ${NOT_SEEN})`;
     }
     const u = layers[1];
     if (u?.name === 'UDP') {
@@ -150,6 +165,27 @@ export class FrameRecorder {
       u.summary = `UDP ${srcPort} > ${dstPort} len ${length} (outer, rebuilt)`;
     }
     return { layers, buf: wire.subarray(shift) };
+  }
+
+  /** The outer headers of an encapsulated frame, when the context says how the port sends. */
+  private wire(ev: FrameTrace): WireRecord | null {
+    const o = this.ctx.outer ?? null;
+    // Only for a frame that went out: a send the socket refused became a drop, and put nothing on the wire.
+    if (o === null || ev.encap === null || ev.action !== 'encap') return null;
+    const e = ev.encap;
+    const ask = o.underlay;
+    const factsOf = (vtep: number): UnderlayFacts | null => {
+      if (ask === null) return null;
+      try {
+        return ask(vtep);
+      } catch {
+        return null;
+      }
+    };
+    return wireRecord({
+      inner: ev.data, vni: e.vni, vteps: ev.flood ?? [e.vtep], dstPort: e.port,
+      srcPort: e.srcPort === 0 ? this.ctx.port : e.srcPort, vxlanHeader: e.header,
+    }, o.sendPath, factsOf);
   }
 
   private peer(ip: number): string | null {

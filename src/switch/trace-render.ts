@@ -11,6 +11,10 @@
  *     ...
  *     lookup  FDB hit 02:76:c0:a8:5a:02 → VTEP 192.168.90.2:4789 (static)
  *     =>      encap VNI 7, UDP 51234→4789, +50 bytes → 192.168.90.2:4789
+ *     ON THE WIRE: 148 bytes as the kernel will send them (50 bytes of outer headers, then the frame above)
+ *     - header 1 (14 bytes) = Ethernet {our MAC (eth0, mtu 1500) > the next hop's MAC (...)}
+ *     ...
+ *     - header 5.. = the frame above (98 bytes)
  *
  * Text has ANSI colours when asked (colorWanted: on a terminal, unless
  * NO_COLOR is set), times of day in UTC to the microsecond, and under a frame
@@ -19,6 +23,7 @@
  */
 import { ConfigError } from '../errors';
 import { formatLayers } from '../wire/decode';
+import { renderWire } from './trace-outer';
 import type { TraceRecord } from './trace-record';
 import type { TraceOutput } from './trace-sink';
 
@@ -77,6 +82,10 @@ export function renderText(rec: TraceRecord, o: TextOptions): string {
   for (const l of rec.lookups) lines.push('  ' + paint(c, 'cyan', 'lookup') + '  ' + l.text);
   const style: Style = rec.decision === 'drop' ? 'red' : 'green';
   lines.push('  ' + paint(c, style, '=>') + '      ' + paint(c, style, rec.reason));
+  // The outer headers after the decision that made them; an encap the socket refused went nowhere.
+  if (rec.wire !== null && rec.wire !== undefined && rec.decision === 'encap') {
+    for (const l of renderWire(rec.wire, rec.len)) lines.push('  ' + l);
+  }
   return lines.join('\n') + '\n\n';
 }
 

@@ -15,6 +15,8 @@
  *                     outer headers of a datagram rebuilt), lookups and the
  *                     decision explained; what the filter sees of it;
  *   trace-filter.ts   `--trace-filter`;
+ *   trace-outer.ts    an encap's outer headers as the kernel will send them
+ *                     (next hop MAC, TTL, DF, source port, VXLAN bytes);
  *   trace-render.ts   a record as text or JSON (shared with `vxtap lab trace`),
  *                     and `--trace-format`;
  *   trace-sink.ts     the output stream: skipping when it falls behind,
@@ -34,6 +36,7 @@ import { DropReason } from './drops';
 import type { FrameTrace, Tracer } from './trace-hook';
 import { parseTraceFilter, type TraceFilter } from './trace-filter';
 import { FrameRecorder, subjectOf } from './trace-record';
+import type { OuterContext } from './trace-outer';
 import { colorWanted, renderJson, renderNotice, renderText, type TraceFormat } from './trace-render';
 import { DEFAULT_MAX_BUFFERED, TraceSink, type TraceOutput } from './trace-sink';
 
@@ -42,6 +45,7 @@ export { FrameRecorder, subjectOf, type LookupRecord, type RecordContext, type T
 export { parseTraceFilter, type FilterSubject, type TraceFilter } from './trace-filter';
 export { TRACE_FORMATS, colorWanted, parseTraceFormat, renderJson, renderNotice, renderText, type TextOptions, type TraceFormat } from './trace-render';
 export type { TraceOutput } from './trace-sink';
+export type { OuterContext, SendPath, UnderlayFacts, WireHeader, WireRecord } from './trace-outer';
 
 export interface TracerOptions {
   out: TraceOutput;
@@ -64,6 +68,8 @@ export interface TracerOptions {
   clock?: () => number;
   /** Told once when the output fails (EPIPE, ...); tracing stops, forwarding goes on. */
   onError?: ((err: Error) => void) | null;
+  /** How the UDP port sends and the underlay facts per VTEP: the encap's outer headers (trace-outer.ts). Absent: not shown. */
+  outer?: OuterContext | null;
 }
 
 export interface TracerStats {
@@ -104,6 +110,7 @@ export class FrameTracer implements Tracer {
       port: opts.port,
       localIp: typeof opts.localIp === 'string' ? parseIpv4(opts.localIp) : (opts.localIp ?? 0) >>> 0,
       describePeer: opts.describePeer ?? null,
+      outer: opts.outer ?? null,
     });
     const onError = opts.onError ?? null;
     this.sink = new TraceSink(opts.out, opts.maxBuffered ?? DEFAULT_MAX_BUFFERED, (err) => {

@@ -661,3 +661,143 @@ export function requestSeq(req: Buffer): number {
   if (req.length < NLMSG_HDRLEN) throw new WireError(`a netlink request is at least ${NLMSG_HDRLEN} bytes, got ${req.length}`);
   return u32(req, nlmsghdr.SEQ);
 }
+
+// ---------------------------------------------------------------------------
+// Neighbours and route metrics (issue #12: the outer headers the kernel will
+// put on the wire). Kept together here so the older sections stay as they were.
+
+export const RTM_NEWNEIGH = 28;
+export const RTM_GETNEIGH = 30;
+
+export const NDA_DST = 1;
+export const NDA_LLADDR = 2;
+/** NDA_PROBES: how many ARP probes the kernel sent for the entry (a u32). */
+export const NDA_PROBES = 4;
+
+/** RTA_METRICS: nested RTAX_* attributes, each a u32. */
+export const RTA_METRICS = 8;
+/** RTAX_MTU: a route's MTU, or a learned path MTU (a PMTU exception), in the metrics. */
+export const RTAX_MTU = 2;
+/** RTAX_HOPLIMIT: the TTL a route gives packets (`ip route add ... hoplimit N`); absent: net.ipv4.ip_default_ttl. */
+export const RTAX_HOPLIMIT = 10;
+
+/** ndm_state bits (NUD_*, include/uapi/linux/neighbour.h); an entry has one at a time. */
+export const NUD_INCOMPLETE = 0x01;
+export const NUD_REACHABLE = 0x02;
+export const NUD_STALE = 0x04;
+export const NUD_DELAY = 0x08;
+export const NUD_PROBE = 0x10;
+export const NUD_FAILED = 0x20;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+
+const NUD_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [NUD_INCOMPLETE, 'INCOMPLETE'], [NUD_REACHABLE, 'REACHABLE'], [NUD_STALE, 'STALE'], [NUD_DELAY, 'DELAY'],
+  [NUD_PROBE, 'PROBE'], [NUD_FAILED, 'FAILED'], [NUD_NOARP, 'NOARP'], [NUD_PERMANENT, 'PERMANENT'],
+];
+
+/** ndm_state as `ip neigh` prints it: 'REACHABLE', 'STALE|...' for several bits, 'NONE' for 0, hex for unknown bits. */
+export function nudName(state: number): string {
+  if (state === 0) return 'NONE';
+  const names: string[] = [];
+  let rest = state;
+  for (const [bit, name] of NUD_NAMES) {
+    if ((state & bit) !== 0) {
+      names.push(name);
+      rest &= ~bit;
+    }
+  }
+  if (rest !== 0) names.push(`0x${rest.toString(16)}`);
+  return names.join('|');
+}
+
+/**
+ * struct ndmsg (RTM_*NEIGH).
+ *
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * | ndm_family (0)| pad1 (1)      |       pad2 (2-3)              |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                   ndm_ifindex (4-7), signed                   |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |       ndm_state (8-9): NUD_*  | ndm_flags (10)| ndm_type (11) |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * A single RTM_GETNEIGH (not a dump) is checked strictly by the kernel
+ * (neigh_valid_get_req): pads, state, flags (but NTF_PROXY) and type must be 0.
+ */
+export const ndmsg = { FAMILY: 0, IFINDEX: 4, STATE: 8, FLAGS: 10, TYPE: 11 } as const;
+export const NDMSG_LEN = 12;
+
+/** An RTM_NEWNEIGH as vxtap reads it. */
+export interface NeighMsg {
+  readonly family: number;
+  readonly index: number;
+  /** NUD_* bits. */
+  readonly state: number;
+  /** NTF_* bits. */
+  readonly flags: number;
+  /** RTN_* (1 unicast). */
+  readonly type: number;
+  /** NDA_DST: the neighbour's address (4 bytes for IPv4, network order). */
+  readonly dst?: Buffer;
+  /** NDA_LLADDR: its link-layer address; absent while INCOMPLETE or FAILED (nothing learned). */
+  readonly lladdr?: Buffer;
+  readonly probes?: number;
+}
+
+export function parseNeigh(msg: NlMsg): NeighMsg {
+  need(msg, NDMSG_LEN, 'ndmsg');
+  const p = msg.payload;
+  const attrs = parseAttrs(p, NDMSG_LEN);
+  const out: { -readonly [K in keyof NeighMsg]: NeighMsg[K] } = {
+    family: p[ndmsg.FAMILY]!,
+    index: i32(p, ndmsg.IFINDEX),
+    state: u16(p, ndmsg.STATE),
+    flags: p[ndmsg.FLAGS]!,
+    type: p[ndmsg.TYPE]!,
+  };
+  const dst = attr(attrs, NDA_DST);
+  if (dst !== undefined) out.dst = dst;
+  const lladdr = attr(attrs, NDA_LLADDR);
+  if (lladdr !== undefined) out.lladdr = lladdr;
+  const probes = attrU32(attrs, NDA_PROBES, 'ndmsg');
+  if (probes !== undefined) out.probes = probes;
+  return out;
+}
+
+/**
+ * RTM_GETNEIGH for one IPv4 neighbour (4 bytes, network order) on link
+ * `index` (`ip neigh get ADDR dev DEV`): answered by one RTM_NEWNEIGH and the
+ * ack, or ENOENT when the kernel has no entry for it.
+ */
+export function getNeighRequest(seq: number, index: number, dst: Buffer): Buffer {
+  if (dst.length !== 4) throw new WireError(`an IPv4 address is 4 bytes, got ${dst.length}`);
+  const b = Buffer.alloc(NDMSG_LEN);
+  b[ndmsg.FAMILY] = AF_INET;
+  put32(b, ndmsg.IFINDEX, index);
+  return emitRequest(RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_ACK, seq, b, [[NDA_DST, dst]]);
+}
+
+/** A route's metrics (RTA_METRICS), the two the outer IPv4 header depends on. */
+export interface RouteMetrics {
+  readonly mtu?: number;
+  readonly hoplimit?: number;
+}
+
+/**
+ * The RTA_METRICS of an RTM_NEWROUTE, or undefined when it has none. The
+ * kernel sends them on a lookup (RTM_GETROUTE of one address) when the route
+ * sets any: `hoplimit`, `mtu`, or a path MTU it learned.
+ */
+export function parseRouteMetrics(msg: NlMsg): RouteMetrics | undefined {
+  need(msg, RTMSG_LEN, 'rtmsg');
+  const nested = attr(parseAttrs(msg.payload, RTMSG_LEN), RTA_METRICS);
+  if (nested === undefined) return undefined;
+  const m = parseAttrs(nested, 0);
+  const out: { -readonly [K in keyof RouteMetrics]: RouteMetrics[K] } = {};
+  const mtu = attrU32(m, RTAX_MTU, 'RTA_METRICS');
+  if (mtu !== undefined) out.mtu = mtu;
+  const hoplimit = attrU32(m, RTAX_HOPLIMIT, 'RTA_METRICS');
+  if (hoplimit !== undefined) out.hoplimit = hoplimit;
+  return out;
+}
