@@ -53,6 +53,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../errors';
 import { formatIpv4, parseIpv4 } from '../wire/addr';
+import { HEADER_LEN as UDP_HEADER_LEN, srcPort as udpSrcPort } from '../wire/udp';
 import { OUTER_IP_LEN, OUTER_UDP_LEN, emitIp, emitUdp, type OuterFacts } from '../wire/underlay-rebuild';
 import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET } from './pcap';
 import { DIR_INBOUND, DIR_OUTBOUND, epbField, epbLen, interfaceDescription, sectionHeader, writeEpbHead, writeEpbTail } from './pcapng';
@@ -181,6 +182,8 @@ export class PcapRecorder {
     const total = OUTER_UDP_LEN + len;
     const kind = dir === DIR_OUTBOUND ? SENT_PAYLOAD : RECEIVED;
     const comment = this.comments[kind * 2 + (this.setMacs(dir === DIR_OUTBOUND ? dstIp : srcIp, dir) ? 1 : 0)]!;
+    // The sender's DF is not known on receive: shown clear, as the comment says.
+    this.facts.df = dir === DIR_OUTBOUND && this.underlay.df;
     // Room for the whole packet: the UDP checksum covers all of it, even what the snaplen cuts.
     const at = this.reserve(total, comment);
     if (at < 0) return;
@@ -193,6 +196,7 @@ export class PcapRecorder {
   udpDatagram(buf: Uint8Array, off: number, len: number, srcIp: number, dstIp: number): void {
     const total = OUTER_IP_LEN + len;
     const comment = this.comments[SENT_DATAGRAM * 2 + (this.setMacs(dstIp, DIR_OUTBOUND) ? 1 : 0)]!;
+    this.facts.df = this.underlay.df;
     const capLen = Math.min(total, this.snaplen);
     const at = this.reserve(capLen, comment);
     if (at < 0) return;
@@ -432,9 +436,13 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
       if (list.status[k] !== SENT) continue;
       const start = list.starts[k]!;
       const len = list.lens[k]!;
-      if (this.inner.writesUdpHeader) {
-        // The span starts with the UDP header the pipeline wrote (per-flow source port).
+      if (this.inner.writesUdpHeader && this.inner.sourcePorts === undefined) {
+        // A raw socket: the span is the UDP datagram as sent, the header the pipeline wrote (per-flow source port, checksum 0).
         rec.udpDatagram(slab, start, len, this.localIp, list.addr(k));
+      } else if (this.inner.writesUdpHeader) {
+        // A UDP GSO pool: the pipeline wrote a header for its source port, but the kernel writes the
+        // one on the wire, with a checksum; rebuild it as the kernel does around the payload.
+        rec.udpPayload(slab, start + UDP_HEADER_LEN, len - UDP_HEADER_LEN, this.localIp, udpSrcPort(slab, start), list.addr(k), list.port(k), DIR_OUTBOUND);
       } else {
         rec.udpPayload(slab, start, len, this.localIp, this.localPort, list.addr(k), list.port(k), DIR_OUTBOUND);
       }
