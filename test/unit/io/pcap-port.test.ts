@@ -294,3 +294,26 @@ test('the wrapping ports pass everything through; close() closes the port, not t
   assert.equal(m.rec.closed, false);
   m.rec.close();
 });
+
+test('a UDP GSO pool port (the kernel writes the UDP header): the datagram is rebuilt around the payload, with the pipeline\'s source port and the kernel\'s checksum', () => {
+  const path = tempPcap();
+  const rec = PcapRecorder.open(path, { clock: () => T_US, tapName: 'vxtap.42', underlay: UNDERLAY });
+  const tap = new MemoryFramePort('vxtap.42');
+  // A memory port that says what a BatchUdpPort over its GSO pool says: the caller writes a header, from these source ports.
+  const net = new (class extends MemoryDatagramPort {
+    get sourcePorts(): { min: number; count: number } { return { min: 50000, count: 64 }; }
+  })({ writesUdpHeader: true, localPort: 4789 });
+  const sw = new Switch({ vni: VNI, tap: new PcapFramePort(tap, rec), net: new PcapDatagramPort(net, rec, { localIp: LOCAL_IP, localPort: 4789 }), mtu: 1450, batchSize: 32 });
+  sw.fdb.set(macKeyFromString(PEER_MAC), parseIpv4(PEER_IP), 4789);
+  sw.start();
+  tap.inject([request]);
+  rec.close();
+  const [out] = readFile(path).packets.filter((p) => p.iface === 1);
+  const span = net.sent[0]!.data;
+  assert.equal(out!.data.length, 14 + 20 + span.length);
+  assert.equal(out!.data.readUInt16BE(34), span.readUInt16BE(0), 'the source port the pipeline chose');
+  assert.notEqual(out!.data.readUInt16BE(40), 0, 'a checksum, as the kernel writes for a GSO socket');
+  assert.ok(udp.verifyChecksumIpv4(out!.data, 34, span.length, parseIpv4(LOCAL_IP), parseIpv4(PEER_IP)), 'and the right one');
+  assert.deepEqual(out!.data.subarray(42), span.subarray(8), 'VXLAN and the inner frame as sent');
+  assert.match(out!.comment!, /UDP header \(length and checksum computed by vxtap as the kernel computes them\)/);
+});
