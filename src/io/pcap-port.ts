@@ -104,6 +104,8 @@ export interface PcapRecorderOptions {
 const SENT_PAYLOAD = 0;
 const SENT_DATAGRAM = 1;
 const RECEIVED = 2;
+/** Sent through the UDP GSO pool: one datagram of a send that may have left as one GSO message. */
+const SENT_GSO = 3;
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
@@ -150,7 +152,7 @@ export class PcapRecorder {
     this.onError = opts.onError ?? null;
     this.underlay = opts.underlay ?? { name: 'underlay', localMac: null, ttl: 64, df: false };
     this.facts = { srcMac: null, dstMac: null, ttl: this.underlay.ttl, df: this.underlay.df };
-    this.comments = [SENT_PAYLOAD, SENT_DATAGRAM, RECEIVED].flatMap((k) => [false, true].map((known) => Buffer.from(rebuiltComment(k, known, this.underlay), 'utf8')));
+    this.comments = [SENT_PAYLOAD, SENT_DATAGRAM, RECEIVED, SENT_GSO].flatMap((k) => [false, true].map((known) => Buffer.from(rebuiltComment(k, known, this.underlay), 'utf8')));
     const header = Buffer.concat([
       sectionHeader('vxtap'),
       interfaceDescription({ linktype: LINKTYPE_ETHERNET, snaplen: this.snaplen, name: opts.tapName ?? 'tap', description: 'the TAP device vxtap switches for', tsresol: 6 }),
@@ -177,10 +179,11 @@ export class PcapRecorder {
    * A UDP payload buf[off..off+len) with rebuilt outer Ethernet + IPv4 + UDP
    * headers (addresses host-order u32). `local` is our side: the source of a
    * send (dir DIR_OUTBOUND), the destination of a receive (DIR_INBOUND).
+   * gso: sent through the UDP GSO pool (the comment says so).
    */
-  udpPayload(buf: Uint8Array, off: number, len: number, srcIp: number, srcPort: number, dstIp: number, dstPort: number, dir: number): void {
+  udpPayload(buf: Uint8Array, off: number, len: number, srcIp: number, srcPort: number, dstIp: number, dstPort: number, dir: number, gso = false): void {
     const total = OUTER_UDP_LEN + len;
-    const kind = dir === DIR_OUTBOUND ? SENT_PAYLOAD : RECEIVED;
+    const kind = dir !== DIR_OUTBOUND ? RECEIVED : gso ? SENT_GSO : SENT_PAYLOAD;
     const comment = this.comments[kind * 2 + (this.setMacs(dir === DIR_OUTBOUND ? dstIp : srcIp, dir) ? 1 : 0)]!;
     // The sender's DF is not known on receive: shown clear, as the comment says.
     this.facts.df = dir === DIR_OUTBOUND && this.underlay.df;
@@ -326,8 +329,11 @@ export function rebuiltComment(kind: number, macsKnown: boolean, u: Pick<Underla
   if (kind === SENT_DATAGRAM) {
     return `reconstructed by vxtap from the socket's addresses: ${eth}; ${ip}. The UDP header, the VXLAN header and the inner frame are the bytes sent.`;
   }
+  const gso = kind === SENT_GSO
+    ? ' Sent through a UDP GSO socket: recorded as one datagram, as a wire that segments carries it; the kernel may have sent it in one GSO message with the datagrams around it (one super-packet on a veth).'
+    : '';
   return `reconstructed by vxtap from the socket's addresses: ${eth}; ${ip}; UDP header (length and checksum computed by vxtap as the kernel computes them). `
-    + 'The VXLAN header and the inner frame are the bytes sent.';
+    + `The VXLAN header and the inner frame are the bytes sent.${gso}`;
 }
 
 /** The underlay interface's default description for rebuilt packets. */
@@ -442,7 +448,7 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
       } else if (this.inner.writesUdpHeader) {
         // A UDP GSO pool: the pipeline wrote a header for its source port, but the kernel writes the
         // one on the wire, with a checksum; rebuild it as the kernel does around the payload.
-        rec.udpPayload(slab, start + UDP_HEADER_LEN, len - UDP_HEADER_LEN, this.localIp, udpSrcPort(slab, start), list.addr(k), list.port(k), DIR_OUTBOUND);
+        rec.udpPayload(slab, start + UDP_HEADER_LEN, len - UDP_HEADER_LEN, this.localIp, udpSrcPort(slab, start), list.addr(k), list.port(k), DIR_OUTBOUND, true);
       } else {
         rec.udpPayload(slab, start, len, this.localIp, this.localPort, list.addr(k), list.port(k), DIR_OUTBOUND);
       }

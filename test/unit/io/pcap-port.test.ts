@@ -316,4 +316,5 @@ test('a UDP GSO pool port (the kernel writes the UDP header): the datagram is re
   assert.ok(udp.verifyChecksumIpv4(out!.data, 34, span.length, parseIpv4(LOCAL_IP), parseIpv4(PEER_IP)), 'and the right one');
   assert.deepEqual(out!.data.subarray(42), span.subarray(8), 'VXLAN and the inner frame as sent');
   assert.match(out!.comment!, /UDP header \(length and checksum computed by vxtap as the kernel computes them\)/);
+  assert.match(out!.comment!, /Sent through a UDP GSO socket: recorded as one datagram/);
 });
