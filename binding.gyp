@@ -12,6 +12,7 @@
         "native/netlink.cc",
         "native/notify.cc",
         "native/offload.cc",
+        "native/packet-capture.cc",
         "native/read-tap.cc",
         "native/read-udp.cc",
         "native/reader.cc",

@@ -16,6 +16,7 @@
 #include <cerrno>
 
 #include "io.h"
+#include "packet-capture.h"
 #include "reader.h"
 #include "endpoints.h"
 #include "pool-send.h"
@@ -93,6 +94,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("vxlanSplitSuper", Napi::Function::New(env, VxlanSplitSuper, "vxlanSplitSuper"));
   exports.Set("udpOpen", Napi::Function::New(env, UdpOpen, "udpOpen"));
   exports.Set("rawUdpOpen", Napi::Function::New(env, RawUdpOpen, "rawUdpOpen"));
+  exports.Set("packetOpen", Napi::Function::New(env, PacketOpen, "packetOpen"));
   exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));
   exports.Set("udpSend", Napi::Function::New(env, UdpSend, "udpSend"));
   exports.Set("PoolSend", PoolSend::Define(env));

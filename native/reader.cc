@@ -1,6 +1,7 @@
 // new Reader({fd, kind, slab, slotSize, headroom, slots, sizes, onBatch, onError,
 //             names?, aux?, whole?, mtu?})
-//   kind: 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gro'
+//   kind: 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gro' | 'packet'
+//   ('packet': an AF_PACKET capture, packet-capture.h; headroom >= 16)
 //   names: Buffer of slots * kEpRecord bytes (udp kinds: each slot's sender
 //          as an endpoint record, endpoints.h; FrameBatch.names)
 //   aux: Buffer, whole: Uint32Array (tap-vnet-whole: where super-frames are kept)
@@ -44,6 +45,8 @@
 // The counters stay readable after stop().
 // A reader that is not stopped keeps itself, its slab and the loop alive.
 #include "reader.h"
+
+#include "packet-capture.h"
 
 #include <cerrno>
 #include <cstdint>
@@ -167,8 +170,8 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
   fd_ = opt.Fd();
   const std::string kind = opt.String("kind");
   const bool udp = kind == "udp" || kind == "udp-gro";
-  if (kind != "tap" && kind != "tap-vnet" && kind != "tap-vnet-whole" && !udp) {
-    throw Napi::TypeError::New(env, "kind must be 'tap', 'tap-vnet', 'tap-vnet-whole', 'udp' or 'udp-gro', got '" + kind + "'");
+  if (kind != "tap" && kind != "tap-vnet" && kind != "tap-vnet-whole" && kind != "packet" && !udp) {
+    throw Napi::TypeError::New(env, "kind must be 'tap', 'tap-vnet', 'tap-vnet-whole', 'udp', 'udp-gro' or 'packet', got '" + kind + "'");
   }
 
   // The batch.
@@ -214,6 +217,9 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
     source_ = NewTapVnetWholeSource(fd_, b, WholeArea{aux.Data(), aux.Length(), SuperFrameTable(table.Data(), table.ElementLength())});
   } else if (kind == "tap-vnet") {
     source_ = NewTapVnetSource(fd_, b);
+  } else if (kind == "packet") {
+    if (b.headroom < kPacketMetaLen) throw Napi::RangeError::New(env, "headroom must be at least 16 for kind 'packet' (each frame's facts)");
+    source_ = NewPacketSource(fd_, b);
   } else {
     source_ = NewTapSource(fd_, b);
   }

@@ -6,7 +6,7 @@
  */
 import { Command, Option } from 'commander';
 import { intIn, wrapParse } from './arg-parsers';
-import { VxtapError } from '../errors';
+import { ConfigError, VxtapError } from '../errors';
 import { makeLogger, parseLogFormat, parseLogLevel, type LogFormat } from './log';
 import { DEFAULT_FDB_AGEING_SECONDS, DEFAULT_FDB_MAX, parseHealthzIp, parseIoMode, parseMode, runCommand, type ForwardingMode, type IoMode } from './run';
 import { addEtcdFlags, etcdClientOptions, type EtcdFlags } from './etcd-flags';
@@ -53,6 +53,7 @@ interface RunFlags extends EtcdFlags {
   traceFormat: TraceFormat;
   traceFilter?: string;
   pcap?: string;
+  pcapUnderlay?: boolean;
   offload?: boolean;
   innerSourceCheck?: boolean;
   controlSocket?: string;
@@ -134,7 +135,8 @@ Examples:
     .option('--trace', 'explain every frame: layers, decision, table lookups (on stdout; logs then go to stderr)')
     .addOption(new Option('--trace-format <fmt>', 'text (colours on a terminal) or json (one object per frame)').default('text').argParser(wrapParse(parseTraceFormat)))
     .addOption(new Option('--trace-filter <filter>', 'e.g. "host 10.44.2.0,icmp", "drops", "arp|icmp", "!ipv6"').argParser(wrapParse((v) => { parseTraceFilter(v); return v; })))
-    .option('--pcap <file>', 'record both sides of the switch (TAP frames, and VXLAN in UDP in IPv4 in Ethernet) to a pcap file')
+    .option('--pcap <file>', 'record both sides of the switch to a pcapng file: interface 0 the TAP frames, interface 1 VXLAN in UDP in IPv4 in Ethernet (outer headers rebuilt, each packet\'s comment says what was)')
+    .option('--pcap-underlay', 'with --pcap: record the real underlay frames of our UDP port, both directions (an AF_PACKET capture on the underlay interface; needs CAP_NET_RAW) instead of rebuilt ones')
     .addOption(new Option('--healthz-ip <ip>', 'the address of the health and metrics listener (flannel\'s flag)').default('0.0.0.0').argParser(wrapParse(parseHealthzIp)))
     .addOption(new Option('--healthz-port <port>', 'serve /healthz, /readyz and /metrics (Prometheus) on this port; 0: off (flannel\'s flag)').default(0).argParser(intIn('--healthz-port', 0, 65535)))
     .option('--control-socket <path>', 'the control socket for vxtap fdb|arp|peers|stats (default: /run/vxtap/<tap>.sock; /run/vxtap/netns/<netns>/<tap>.sock in a named network namespace)')
@@ -146,6 +148,7 @@ Examples:
     // With --trace the trace owns stdout; logs go to stderr.
     const log = makeLogger(o.logFormat, o.verbose === true && o.logLevel === 'info' ? 'debug' : o.logLevel, o.trace ? 2 : 1);
     try {
+      if (o.pcapUnderlay === true && o.pcap === undefined) throw new ConfigError('--pcap-underlay needs --pcap FILE: it writes the real underlay frames into that file', 'pcap-underlay');
       await runCommand({
         mode: o.mode,
         l2: {
@@ -167,6 +170,7 @@ Examples:
         ...(o.publicIp !== undefined ? { publicIp: o.publicIp } : {}),
         ...(o.tap !== undefined ? { tap: o.tap } : {}),
         ...(o.pcap !== undefined ? { pcap: o.pcap } : {}),
+        ...(o.pcapUnderlay === true ? { pcapUnderlay: true } : {}),
         offload: o.offload !== false,
         innerSourceCheck: o.innerSourceCheck !== false,
         ...(o.controlSocket !== undefined ? { controlSocket: o.controlSocket } : {}),

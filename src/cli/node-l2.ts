@@ -50,7 +50,7 @@ export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: s
     log.info({ tap: rawTap.name, vtepMac: l2.vtepMac, vni: l2.vni, port: l2.port, io: opts.io, bridge: opts.bridge ?? null, mtu },
       `L2 port ${rawTap.name}: MAC ${l2.vtepMac}, MTU ${mtu}, no address${opts.bridge !== undefined ? `, a port of bridge ${opts.bridge}` : ''}; VNI ${l2.vni}, UDP port ${l2.port}, io ${opts.io}`);
 
-    const { rawNet, io, tap, net } = await openNodePorts(rawTap, { io: opts.io, port: l2.port, publicIp, sockBuf: opts.sockBuf, offload, pcap: opts.pcap }, log, cleanups, failed.fail);
+    const { rawNet, io, tap, net } = await openNodePorts(rawTap, { io: opts.io, port: l2.port, publicIp, sockBuf: opts.sockBuf, offload, pcap: opts.pcap, pcapUnderlay: opts.pcapUnderlay === true, underlayName: underlay.name }, log, cleanups, failed.fail);
 
     let installerRef: VtepInstaller | null = null;
     const tracer = nodeTracer(opts.trace, { vni: l2.vni, port: l2.port, publicIp, net: rawNet },

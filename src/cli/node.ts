@@ -41,6 +41,8 @@ export interface NodeOptions {
   ipMasq: boolean;
   trace?: { format: TraceFormat; filter: string | null };
   pcap?: string;
+  /** With pcap: record the real underlay frames (an AF_PACKET capture, io/packet-capture.ts) instead of rebuilt ones. */
+  pcapUnderlay?: boolean;
   /**
    * Offloads (default on): TAP TSO4 + checksum with write coalescing
    * (io/tap.ts), UDP GSO + GRO (io/udp-batch.ts). Each is probed; a refused
@@ -97,7 +99,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
     log.info({ tap: rawTap.name, vtepMac: hostNet.vtepMac, vni: hostNet.vni, port: hostNet.port, io: opts.io },
       `VTEP ${rawTap.name}: VtepMAC ${hostNet.vtepMac}, address ${hostNet.subnet.split('/')[0]}/32, VNI ${hostNet.vni}, UDP port ${hostNet.port}, io ${opts.io}`);
 
-    const { rawNet, io, tap, net } = await openNodePorts(rawTap, { io: opts.io, port: hostNet.port, publicIp, sockBuf: opts.sockBuf, offload, pcap: opts.pcap }, log, cleanups, failed.fail);
+    const { rawNet, io, tap, net } = await openNodePorts(rawTap, { io: opts.io, port: hostNet.port, publicIp, sockBuf: opts.sockBuf, offload, pcap: opts.pcap, pcapUnderlay: opts.pcapUnderlay === true, underlayName: underlay.name }, log, cleanups, failed.fail);
 
     // The tracer names the peer behind an address; peers live in the installer, made after the switch.
     let installerRef: PeerInstaller | null = null;

@@ -5,7 +5,10 @@
  * recorder around both when asked, and what a port's failure does.
  */
 import type { Logger } from 'pino';
-import { PcapDatagramPort, PcapFramePort, PcapRecorder } from '../io/pcap-port';
+import { UnderlayCapture } from '../io/packet-capture';
+import { PcapDatagramPort, PcapFramePort, PcapRecorder, socketDescription } from '../io/pcap-port';
+import { localUnderlayFacts } from '../io/underlay-facts';
+import { parseIpv4 } from '../wire/addr';
 import { TapPort } from '../io/tap';
 import { SystemError } from '../errors';
 import { BatchUdpPort } from '../io/udp-batch';
@@ -66,11 +69,12 @@ export class Cleanups {
  * The UDP port, the pcap recorder around both when asked, and what a port's
  * failure does: the part of bringing a node up that both modes share.
  */
-export async function openNodePorts(rawTap: TapPort, o: { io: IoMode; port: number; publicIp: string; sockBuf: number; offload: boolean; pcap: string | undefined },
+export async function openNodePorts(rawTap: TapPort, o: { io: IoMode; port: number; publicIp: string; sockBuf: number; offload: boolean; pcap: string | undefined; pcapUnderlay?: boolean; underlayName?: string },
   log: Logger, cleanups: Cleanups, fail: (e: Error) => void): Promise<{ rawNet: DatagramPort; io: IoMode; tap: FramePort; net: DatagramPort }> {
   const { port: rawNet, io } = await openNet(o, log);
   cleanups.push(() => rawNet.close());
-  const { tap, net } = recordPorts(o.pcap, rawTap, rawNet, { localIp: o.publicIp, localPort: o.port }, log, (f) => cleanups.push(f));
+  const { tap, net } = recordPorts(o.pcap, rawTap, rawNet, { localIp: o.publicIp, localPort: o.port }, log, (f) => cleanups.push(f),
+    { io, underlayName: o.underlayName, real: o.pcapUnderlay === true });
   watchPortErrors(tap, net, rawTap.name, o.port, log, fail);
   return { rawNet, io, tap, net };
 }
@@ -122,13 +126,43 @@ export function nodeTracer(trace: { format: TraceFormat; filter: string | null }
   });
 }
 
-/** With --pcap, both ports wrapped by one recorder (closed by a clean-up step); else the ports themselves. */
+/**
+ * With --pcap, both ports wrapped by one recorder (closed by a clean-up
+ * step); else the ports themselves. The file's interface 1 is the underlay
+ * interface (`underlay.underlayName`, or 'underlay' when not known); with
+ * `underlay.real` (--pcap-underlay) an AF_PACKET capture on it writes the
+ * real frames and the UDP port is not wrapped.
+ */
 export function recordPorts(pcap: string | undefined, tap: FramePort, net: DatagramPort, local: { localIp: string; localPort: number },
-  log: Logger, onClose: (step: () => void) => void): { tap: FramePort; net: DatagramPort } {
+  log: Logger, onClose: (step: () => void) => void,
+  underlay: { io?: IoMode; underlayName?: string | undefined; real?: boolean } = {}): { tap: FramePort; net: DatagramPort } {
   if (pcap === undefined) return { tap, net };
-  const rec = PcapRecorder.open(pcap, { onError: (err) => log.error({ err }, `--pcap ${pcap}: ${err.message}; recording stopped, forwarding goes on`) });
+  const ifname = underlay.underlayName ?? 'underlay';
+  const facts = localUnderlayFacts(ifname, underlay.io ?? 'batch');
+  const description = underlay.real === true
+    ? `AF_PACKET capture on ${ifname} of UDP port ${local.localPort}, both directions: the real frames`
+    : socketDescription(parseIpv4(local.localIp), local.localPort);
+  const rec = PcapRecorder.open(pcap, {
+    tapName: tap.name,
+    underlay: { ...facts, description },
+    onError: (err) => log.error({ err }, `--pcap ${pcap}: ${err.message}; recording stopped, forwarding goes on`),
+  });
   onClose(() => rec.close());
-  log.info({ pcap }, `recording both sides of the switch to ${pcap}`);
+  if (underlay.real === true) {
+    let cap: UnderlayCapture;
+    try {
+      cap = UnderlayCapture.open(ifname, local.localPort, rec, {
+        onError: (err, fatal) => log.warn({ err }, `--pcap-underlay on ${ifname}: ${err.message}${fatal ? '; the underlay capture stopped, forwarding goes on' : ''}`),
+      });
+    } catch (err) {
+      rec.close();
+      throw err;
+    }
+    onClose(() => cap.close());
+    log.info({ pcap, underlay: ifname }, `recording the TAP's frames and the real underlay frames on ${ifname} (UDP port ${local.localPort}) to ${pcap}`);
+    return { tap: new PcapFramePort(tap, rec), net };
+  }
+  log.info({ pcap }, `recording both sides of the switch to ${pcap} (underlay packets rebuilt from the socket's addresses)`);
   return { tap: new PcapFramePort(tap, rec), net: new PcapDatagramPort(net, rec, local) };
 }
 

@@ -61,7 +61,7 @@ export interface NativeReader {
   readonly counters: ReaderCounters;
 }
 
-export type ReaderKind = 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gro';
+export type ReaderKind = 'tap' | 'tap-vnet' | 'tap-vnet-whole' | 'udp' | 'udp-gro' | 'packet';
 
 /**
  * What an offload reader did, as the port counters name it (README
@@ -201,6 +201,13 @@ export interface Addon {
    * drops all).
    */
   rawUdpOpen(srcIp: string, opts?: { sndbuf?: number }): number;
+  /**
+   * An AF_PACKET capture socket on ifname of IPv4 UDP to or from `port`,
+   * both directions (native/packet-capture.h). Needs CAP_NET_RAW (EPERM
+   * otherwise). Read it with a Reader of kind 'packet' (headroom >= 16:
+   * each frame's facts sit in the 16 bytes before its slot).
+   */
+  packetOpen(ifname: string, port: number): number;
   /** The bound UDP port of fd. */
   localPort(fd: number): number;
   /**

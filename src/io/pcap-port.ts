@@ -1,47 +1,89 @@
 /**
- * Recording both sides of the switch to one pcap file (smoltcp's PcapWriter
- * device): middleware ports that wrap a FramePort and a DatagramPort, pass
- * every call through, and record what actually went in and out.
+ * Recording both sides of the switch to one pcapng file (smoltcp's
+ * PcapWriter device): middleware ports that wrap a FramePort and a
+ * DatagramPort, pass every call through, and record what actually went in
+ * and out. The file (io/pcapng.ts) names the two sides as interfaces:
  *
- *   TAP side      the Ethernet frames read from and written to the TAP, as they are;
- *   underlay side each VXLAN datagram received or sent, as the full wire packet
- *                 Ethernet / IPv4 / UDP / VXLAN / inner frame, with the outer
- *                 headers rebuilt (wire/underlay.ts) from the local and the
- *                 remote address and port (the socket gives the payload only).
+ *   interface 0, the TAP (if_name = the TAP's name): the Ethernet frames read
+ *       from and written to the TAP, the real bytes.
+ *   interface 1, the underlay (if_name = the underlay interface, e.g. eth0):
+ *       each VXLAN datagram received or sent, as the full wire packet
+ *       Ethernet / IPv4 / UDP / VXLAN / inner frame. Either
+ *       - rebuilt (the default): the socket gives the UDP payload and the
+ *         peer's address only, so the outer headers are rebuilt
+ *         (wire/underlay-rebuild.ts) from facts: the addresses and ports, the
+ *         local interface's MAC, the next hop's MAC when a resolver knows it,
+ *         the TTL and DF the socket really sends, a UDP checksum computed as
+ *         the kernel computes it. Each such packet carries an opt_comment
+ *         saying exactly what was reconstructed and what is unknown (the IPv4
+ *         ID the kernel picks, shown as 0; an unknown MAC, shown as zeros);
+ *       - or real (`--pcap-underlay`, io/packet-capture.ts): an AF_PACKET
+ *         capture of our UDP port on the underlay interface gives the frames
+ *         as they were on the wire, both directions, with the kernel's
+ *         timestamps; then no rebuilt packet is written. Real bytes carry no
+ *         comment.
  *
- * The file is classic pcap, LINKTYPE_ETHERNET, microseconds, one file for both
- * sides (`tshark -r`, Wireshark and io/pcap.ts readPcap all read it; pcapng
- * with an interface per side would name the sides, but readPcap refuses
- * pcapng). The sides are told apart by their shape: underlay packets are
- * IPv4/UDP to the VXLAN port (Wireshark: `-d udp.port==PORT,vxlan` for a port
- * other than 4789), TAP frames are the inner frames themselves.
+ * Direction (epb_flags) is always set, from the named interface's point of
+ * view, as `tcpdump -i IF` shows it (Wireshark: frame.packet_flags_direction,
+ * 1 inbound, 2 outbound):
+ *   TAP   a frame vxtap reads from the TAP is one the TAP device transmitted
+ *         (the host's stack sent it out of the TAP): outbound; a frame vxtap
+ *         writes to the TAP is one the device received: inbound.
+ *   underlay  a datagram vxtap receives: inbound; one it sends: outbound.
  *
- * Writing: the file header is written at open. Records are staged in one
- * buffer and written with one synchronous write per batch (per port call), so
- * the file is readable while the daemon runs and only ever holds whole
- * records; close() writes what is staged and closes the file synchronously
- * (call it from the SIGINT/SIGTERM path). Synchronous writes go to the page
- * cache: a batch costs one write(2), which is the price of a file that never
- * ends in half a record. A failed write (disk full) stops the recording, not
- * the switch.
+ * One packet per datagram: a UDP GSO send of many datagrams is recorded as
+ * its datagrams, as a wire that segments carries them (a veth underlay
+ * passes the GSO super-packet whole: --pcap-underlay and tcpdump show that
+ * one big packet instead).
+ *
+ * Writing: the section header and both interface blocks are written at
+ * open. Blocks are staged in one buffer and written with one synchronous
+ * write per batch (per port call), so the file is readable while the daemon
+ * runs and only ever holds whole blocks; close() writes what is staged and
+ * closes the file synchronously (call it from the SIGINT/SIGTERM path). A
+ * failed write (disk full) stops the recording, not the switch.
  *
  * Recording off costs nothing: the middleware is simply not inserted.
  * Reads are recorded before the switch sees the batch (it rewrites frames in
  * place); writes and sends after the port call, and only the entries the
  * port took (SendList.status: a refused one may sit between taken ones).
+ * Comments are encoded once per kind, not per packet.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../errors';
-import { parseIpv4 } from '../wire/addr';
-import * as ethernet from '../wire/ethernet';
-import * as ipv4 from '../wire/ipv4';
-import { OUTER_LEN, emitOuter, emitOuterIp } from '../wire/underlay';
-import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET, RECORD_HEADER_LEN, pcapFileHeader, writePcapRecordHeader } from './pcap';
+import { formatIpv4, parseIpv4 } from '../wire/addr';
+import { HEADER_LEN as UDP_HEADER_LEN, srcPort as udpSrcPort } from '../wire/udp';
+import { OUTER_IP_LEN, OUTER_UDP_LEN, emitIp, emitUdp, type OuterFacts } from '../wire/underlay-rebuild';
+import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET } from './pcap';
+import { DIR_INBOUND, DIR_OUTBOUND, epbField, epbLen, interfaceDescription, sectionHeader, writeEpbHead, writeEpbTail } from './pcapng';
 import { SENT, notWhole, type WholeSuperFrames, type BatchHandler, type CallCounts, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList, type SourcePortRange } from './port';
 
-/** Outer Ethernet + IPv4: what is rebuilt in front of a UDP datagram that has its own header. */
-const OUTER_IP_LEN = ethernet.HEADER_LEN + ipv4.HEADER_LEN;
+/** The interface numbers in the file (the order of the IDBs written at open). */
+export const IFACE_TAP = 0;
+export const IFACE_UNDERLAY = 1;
+
+/** The outer MACs toward a remote VTEP: ours (src) and the next hop's (dst). */
+export interface OuterMacs {
+  src: Uint8Array;
+  dst: Uint8Array;
+}
+
+/** What the recorder knows of the underlay, for the interface block and for rebuilt packets. */
+export interface UnderlayFacts {
+  /** The underlay interface's name (if_name of interface 1). */
+  name: string;
+  /** if_description of interface 1. Default: "vxtap's UDP socket on IP:PORT" when rebuilt. */
+  description?: string;
+  /** The underlay interface's own MAC, or null when not known (zeros in rebuilt packets). */
+  localMac: Uint8Array | null;
+  /** The TTL our socket sends (its IP_TTL, else net.ipv4.ip_default_ttl). */
+  ttl: number;
+  /** Whether our socket's datagrams carry DF (IP_MTU_DISCOVER: native sockets DONT = clear; Node's dgram WANT = set). */
+  df: boolean;
+  /** The MACs toward a remote VTEP (host-order IPv4) when a neighbour lookup knows them; called per rebuilt packet, so it must not allocate. */
+  outerMacs?: (remoteIpv4: number) => OuterMacs | null;
+}
 
 export interface PcapRecorderOptions {
   /** Bytes kept of each packet (the rest is counted in its original length). Default 65535. */
@@ -52,10 +94,23 @@ export interface PcapRecorderOptions {
   clock?: () => number;
   /** Told once when a write fails; the recording stops, the switch goes on. Default: a process warning. */
   onError?: ((err: Error) => void) | null;
+  /** Interface 0's name. Default 'tap'. */
+  tapName?: string;
+  /** Interface 1. Default: named 'underlay', no MAC, TTL 64, DF clear. */
+  underlay?: UnderlayFacts;
 }
 
+/** What a rebuilt packet was built from: its comment is chosen by these. */
+const SENT_PAYLOAD = 0;
+const SENT_DATAGRAM = 1;
+const RECEIVED = 2;
+/** Sent through the UDP GSO pool: one datagram of a send that may have left as one GSO message. */
+const SENT_GSO = 3;
+
+const ZERO_MAC = '00:00:00:00:00:00';
+
 export class PcapRecorder {
-  /** Records written or staged. */
+  /** Packets written or staged. */
   records = 0;
   /** Set when a write failed: nothing more is recorded. */
   error: Error | null = null;
@@ -64,14 +119,19 @@ export class PcapRecorder {
   private used = 0;
   /** The timestamp of the batch being staged, or -1 to read the clock at the next record. */
   private tsUs = -1;
-  private ident = 0;
   private readonly snaplen: number;
   private readonly clock: () => number;
   private readonly onError: ((err: Error) => void) | null;
+  private readonly underlay: UnderlayFacts;
+  /** Reused for every rebuilt packet (no allocation per packet). */
+  private readonly facts: OuterFacts;
+  /** The comments of rebuilt packets, encoded once: [kind * 2 + (MACs known ? 1 : 0)]. */
+  private readonly comments: Buffer[];
 
   /**
-   * Creates (or truncates) `path` and writes the file header. Throws
-   * ConfigError naming the path when it cannot be opened.
+   * Creates (or truncates) `path` and writes the section header and the two
+   * interface blocks. Throws ConfigError naming the path when it cannot be
+   * opened.
    */
   static open(path: string, opts: PcapRecorderOptions = {}): PcapRecorder {
     let fd: number;
@@ -90,7 +150,15 @@ export class PcapRecorder {
     this.stage = Buffer.allocUnsafe(opts.bufferSize ?? 1 << 20);
     this.clock = opts.clock ?? (() => Math.floor((performance.timeOrigin + performance.now()) * 1000));
     this.onError = opts.onError ?? null;
-    const header = pcapFileHeader(LINKTYPE_ETHERNET, this.snaplen);
+    this.underlay = opts.underlay ?? { name: 'underlay', localMac: null, ttl: 64, df: false };
+    this.facts = { srcMac: null, dstMac: null, ttl: this.underlay.ttl, df: this.underlay.df };
+    this.comments = [SENT_PAYLOAD, SENT_DATAGRAM, RECEIVED, SENT_GSO].flatMap((k) => [false, true].map((known) => Buffer.from(rebuiltComment(k, known, this.underlay), 'utf8')));
+    const header = Buffer.concat([
+      sectionHeader('vxtap'),
+      interfaceDescription({ linktype: LINKTYPE_ETHERNET, snaplen: this.snaplen, name: opts.tapName ?? 'tap', description: 'the TAP device vxtap switches for', tsresol: 6 }),
+      interfaceDescription({ linktype: LINKTYPE_ETHERNET, snaplen: this.snaplen, name: this.underlay.name, tsresol: 6,
+        ...(this.underlay.description !== undefined ? { description: this.underlay.description } : {}) }),
+    ]);
     this.writeOut(header, header.length);
   }
 
@@ -98,35 +166,61 @@ export class PcapRecorder {
     return this.fd < 0;
   }
 
-  /** An Ethernet frame buf[off..off+len), as it is. */
-  frame(buf: Uint8Array, off: number, len: number): void {
-    const at = this.reserve(len);
+  /** A TAP frame buf[off..off+len), as it is; dir DIR_OUTBOUND for a frame read from the TAP, DIR_INBOUND for one written to it. */
+  frame(buf: Uint8Array, off: number, len: number, dir: number): void {
+    const capLen = Math.min(len, this.snaplen);
+    const at = this.reserve(capLen, null);
     if (at < 0) return;
-    this.stage.set(buf.subarray(off, off + Math.min(len, this.snaplen)), at);
-    this.commit(len);
+    this.stage.set(buf.subarray(off, off + capLen), at);
+    this.commit(IFACE_TAP, capLen, len, dir, null, -1);
   }
 
-  /** A UDP payload buf[off..off+len) with rebuilt outer Ethernet + IPv4 + UDP headers (addresses host-order u32). */
-  udpPayload(buf: Uint8Array, off: number, len: number, srcIp: number, srcPort: number, dstIp: number, dstPort: number): void {
-    const total = OUTER_LEN + len;
-    const at = this.reserve(total);
+  /**
+   * A UDP payload buf[off..off+len) with rebuilt outer Ethernet + IPv4 + UDP
+   * headers (addresses host-order u32). `local` is our side: the source of a
+   * send (dir DIR_OUTBOUND), the destination of a receive (DIR_INBOUND).
+   * gso: sent through the UDP GSO pool (the comment says so).
+   */
+  udpPayload(buf: Uint8Array, off: number, len: number, srcIp: number, srcPort: number, dstIp: number, dstPort: number, dir: number, gso = false): void {
+    const total = OUTER_UDP_LEN + len;
+    const kind = dir !== DIR_OUTBOUND ? RECEIVED : gso ? SENT_GSO : SENT_PAYLOAD;
+    const comment = this.comments[kind * 2 + (this.setMacs(dir === DIR_OUTBOUND ? dstIp : srcIp, dir) ? 1 : 0)]!;
+    // The sender's DF is not known on receive: shown clear, as the comment says.
+    this.facts.df = dir === DIR_OUTBOUND && this.underlay.df;
+    // Room for the whole packet: the UDP checksum covers all of it, even what the snaplen cuts.
+    const at = this.reserve(total, comment);
     if (at < 0) return;
-    emitOuter(this.stage, at, srcIp, srcPort, dstIp, dstPort, len, this.nextIdent());
-    this.stage.set(buf.subarray(off, off + Math.max(0, Math.min(len, this.snaplen - OUTER_LEN))), at + OUTER_LEN);
-    this.commit(total);
+    this.stage.set(buf.subarray(off, off + len), at + OUTER_UDP_LEN);
+    emitUdp(this.stage, at, this.facts, srcIp, srcPort, dstIp, dstPort, len);
+    this.commit(IFACE_UNDERLAY, Math.min(total, this.snaplen), total, dir, comment, -1);
   }
 
-  /** A whole UDP datagram buf[off..off+len) (its header included) with rebuilt outer Ethernet + IPv4 headers. */
+  /** A whole UDP datagram buf[off..off+len) (its header included, as sent) with rebuilt outer Ethernet + IPv4 headers. */
   udpDatagram(buf: Uint8Array, off: number, len: number, srcIp: number, dstIp: number): void {
     const total = OUTER_IP_LEN + len;
-    const at = this.reserve(total);
+    const comment = this.comments[SENT_DATAGRAM * 2 + (this.setMacs(dstIp, DIR_OUTBOUND) ? 1 : 0)]!;
+    this.facts.df = this.underlay.df;
+    const capLen = Math.min(total, this.snaplen);
+    const at = this.reserve(capLen, comment);
     if (at < 0) return;
-    emitOuterIp(this.stage, at, srcIp, dstIp, len, this.nextIdent());
-    this.stage.set(buf.subarray(off, off + Math.max(0, Math.min(len, this.snaplen - OUTER_IP_LEN))), at + OUTER_IP_LEN);
-    this.commit(total);
+    emitIp(this.stage, at, this.facts, srcIp, dstIp, len);
+    this.stage.set(buf.subarray(off, off + Math.max(0, capLen - OUTER_IP_LEN)), at + OUTER_IP_LEN);
+    this.commit(IFACE_UNDERLAY, capLen, total, DIR_OUTBOUND, comment, -1);
   }
 
-  /** Writes the staged records (whole records only). The next record starts a new batch timestamp. */
+  /**
+   * A real underlay frame (an AF_PACKET capture): capLen bytes of a frame of
+   * origLen, at the capture's own timestamp (µs since the epoch). No comment.
+   */
+  wireFrame(buf: Uint8Array, off: number, capLen: number, origLen: number, dir: number, tsUs: number): void {
+    const cap = Math.min(capLen, this.snaplen);
+    const at = this.reserve(cap, null);
+    if (at < 0) return;
+    this.stage.set(buf.subarray(off, off + cap), at);
+    this.commit(IFACE_UNDERLAY, cap, origLen, dir, null, tsUs);
+  }
+
+  /** Writes the staged blocks (whole blocks only). The next packet starts a new batch timestamp. */
   flush(): void {
     this.tsUs = -1;
     if (this.used === 0 || this.fd < 0) return;
@@ -148,14 +242,26 @@ export class PcapRecorder {
     }
   }
 
+  /** Fills this.facts' MACs for a packet to or from `remote`; true when the next hop's MAC is known. */
+  private setMacs(remote: number, dir: number): boolean {
+    const u = this.underlay;
+    const m = u.outerMacs !== undefined ? u.outerMacs(remote) : null;
+    const local = m !== null ? m.src : u.localMac;
+    const peer = m !== null ? m.dst : null;
+    // Sent: from us to the next hop; received: from the next hop (the sender's side) to us.
+    this.facts.srcMac = dir === DIR_OUTBOUND ? local : peer;
+    this.facts.dstMac = dir === DIR_OUTBOUND ? peer : local;
+    return m !== null;
+  }
+
   /**
-   * Makes room for a record of `origLen` bytes and writes its header. Returns
-   * where the packet's bytes go in the stage, or -1 when not recording.
+   * Makes room for a block of `bytes` packet bytes (and the comment) and
+   * returns where the packet's bytes go in the stage, or -1 when not
+   * recording. commit() then writes the block's header and tail.
    */
-  private reserve(origLen: number): number {
+  private reserve(bytes: number, comment: Buffer | null): number {
     if (this.fd < 0) return -1;
-    // Room for the whole packet (headers are built in full), of which capLen is kept.
-    const need = RECORD_HEADER_LEN + origLen;
+    const need = epbLen(bytes, true, comment?.length ?? 0);
     if (this.used + need > this.stage.length) {
       const ts = this.tsUs;
       this.flush();
@@ -163,20 +269,20 @@ export class PcapRecorder {
       if (this.fd < 0) return -1;
       if (need > this.stage.length) this.stage = Buffer.allocUnsafe(need);
     }
-    if (this.tsUs < 0) this.tsUs = this.clock();
-    const capLen = Math.min(origLen, this.snaplen);
-    writePcapRecordHeader(this.stage, this.used, Math.floor(this.tsUs / 1e6), this.tsUs % 1e6, capLen, origLen);
-    return this.used + RECORD_HEADER_LEN;
+    return this.used + epbField.DATA;
   }
 
-  private commit(origLen: number): void {
-    this.used += RECORD_HEADER_LEN + Math.min(origLen, this.snaplen);
+  /** Writes the block around capLen packet bytes already in place; tsUs -1: the batch's clock. */
+  private commit(iface: number, capLen: number, origLen: number, dir: number, comment: Buffer | null, tsUs: number): void {
+    if (tsUs < 0) {
+      if (this.tsUs < 0) this.tsUs = this.clock();
+      tsUs = this.tsUs;
+    }
+    const total = epbLen(capLen, true, comment?.length ?? 0);
+    writeEpbHead(this.stage, this.used, total, iface, tsUs, capLen, origLen);
+    writeEpbTail(this.stage, this.used, capLen, dir, comment);
+    this.used += total;
     this.records++;
-  }
-
-  private nextIdent(): number {
-    this.ident = (this.ident + 1) & 0xffff;
-    return this.ident;
   }
 
   /** Writes buf[0..len) in full (a short write is continued, never left half done). */
@@ -200,6 +306,39 @@ export class PcapRecorder {
     if (this.onError !== null) this.onError(e);
     else process.emitWarning(`pcap recording to ${this.path} stopped: ${e.message}`, { code: 'VXTAP_PCAP_WRITE' });
   }
+}
+
+/**
+ * The opt_comment of a rebuilt underlay packet: exactly what was
+ * reconstructed, and what is shown in place of what is not known.
+ */
+export function rebuiltComment(kind: number, macsKnown: boolean, u: Pick<UnderlayFacts, 'name' | 'localMac' | 'ttl' | 'df'>): string {
+  const localMac = u.localMac !== null ? `${u.name}'s MAC` : `${u.name}'s MAC unknown, ${ZERO_MAC} here`;
+  const df = u.df ? 'set' : 'clear';
+  if (kind === RECEIVED) {
+    const eth = macsKnown
+      ? `Ethernet header (source = the neighbour table's MAC for the sender, destination = ${u.name}'s MAC)`
+      : `Ethernet header (source MAC unknown, ${ZERO_MAC} here; destination ${localMac})`;
+    return `reconstructed by vxtap from the socket's addresses: ${eth}; IPv4 header (ID, TTL and DF are the sender's, unknown: ID 0, TTL ${u.ttl} and DF clear here; header checksum computed); `
+      + 'UDP header (length and checksum computed by vxtap: the sender may have sent checksum 0). The VXLAN header and the inner frame are the bytes received.';
+  }
+  const eth = macsKnown
+    ? 'Ethernet header (source and destination MACs from the neighbour table)'
+    : `Ethernet header (source ${localMac}; destination = the next hop's MAC, unknown, ${ZERO_MAC} here)`;
+  const ip = `IPv4 header (ID chosen by the kernel at send time, unknown, 0 here; TTL ${u.ttl} and DF ${df} as the socket sends them; header checksum computed)`;
+  if (kind === SENT_DATAGRAM) {
+    return `reconstructed by vxtap from the socket's addresses: ${eth}; ${ip}. The UDP header, the VXLAN header and the inner frame are the bytes sent.`;
+  }
+  const gso = kind === SENT_GSO
+    ? ' Sent through a UDP GSO socket: recorded as one datagram, as a wire that segments carries it; the kernel may have sent it in one GSO message with the datagrams around it (one super-packet on a veth).'
+    : '';
+  return `reconstructed by vxtap from the socket's addresses: ${eth}; ${ip}; UDP header (length and checksum computed by vxtap as the kernel computes them). `
+    + `The VXLAN header and the inner frame are the bytes sent.${gso}`;
+}
+
+/** The underlay interface's default description for rebuilt packets. */
+export function socketDescription(localIp: number, localPort: number): string {
+  return `vxtap's UDP socket on ${formatIpv4(localIp)}:${localPort} (outer headers rebuilt; see each packet's comment)`;
 }
 
 /**
@@ -244,7 +383,7 @@ export class PcapFramePort extends Recording<FramePort> implements FramePort {
   start(batch: FrameBatch, onBatch: BatchHandler): void {
     const rec = this.recorder;
     this.inner.start(batch, (b) => {
-      for (let i = 0; i < b.count; i++) rec.frame(b.slab, b.frameStart(i), b.sizes[i]!);
+      for (let i = 0; i < b.count; i++) rec.frame(b.slab, b.frameStart(i), b.sizes[i]!, DIR_OUTBOUND);
       rec.flush();
       onBatch(b);
     });
@@ -253,7 +392,7 @@ export class PcapFramePort extends Recording<FramePort> implements FramePort {
   write(slab: Buffer, list: SendList): number {
     const n = this.inner.write(slab, list);
     for (let k = 0; k < list.count; k++) {
-      if (list.status[k] === SENT) this.recorder.frame(slab, list.starts[k]!, list.lens[k]!);
+      if (list.status[k] === SENT) this.recorder.frame(slab, list.starts[k]!, list.lens[k]!, DIR_INBOUND);
     }
     this.recorder.flush();
     return n;
@@ -289,7 +428,7 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
     const rec = this.recorder;
     this.inner.start(batch, (b) => {
       for (let i = 0; i < b.count; i++) {
-        rec.udpPayload(b.slab, b.frameStart(i), b.sizes[i]!, b.senderIpv4(i), b.senderPort(i), this.localIp, this.localPort);
+        rec.udpPayload(b.slab, b.frameStart(i), b.sizes[i]!, b.senderIpv4(i), b.senderPort(i), this.localIp, this.localPort, DIR_INBOUND);
       }
       rec.flush();
       onBatch(b);
@@ -303,11 +442,15 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
       if (list.status[k] !== SENT) continue;
       const start = list.starts[k]!;
       const len = list.lens[k]!;
-      if (this.inner.writesUdpHeader) {
-        // The span starts with the UDP header the pipeline wrote (per-flow source port).
+      if (this.inner.writesUdpHeader && this.inner.sourcePorts === undefined) {
+        // A raw socket: the span is the UDP datagram as sent, the header the pipeline wrote (per-flow source port, checksum 0).
         rec.udpDatagram(slab, start, len, this.localIp, list.addr(k));
+      } else if (this.inner.writesUdpHeader) {
+        // A UDP GSO pool: the pipeline wrote a header for its source port, but the kernel writes the
+        // one on the wire, with a checksum; rebuild it as the kernel does around the payload.
+        rec.udpPayload(slab, start + UDP_HEADER_LEN, len - UDP_HEADER_LEN, this.localIp, udpSrcPort(slab, start), list.addr(k), list.port(k), DIR_OUTBOUND, true);
       } else {
-        rec.udpPayload(slab, start, len, this.localIp, this.localPort, list.addr(k), list.port(k));
+        rec.udpPayload(slab, start, len, this.localIp, this.localPort, list.addr(k), list.port(k), DIR_OUTBOUND);
       }
     }
     rec.flush();

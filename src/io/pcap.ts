@@ -37,7 +37,8 @@
  * 0xa1b23c4d (nanoseconds) reads back as written in that order, or swapped.
  * We write little-endian with microseconds, as tcpdump does on x86.
  *
- * pcapng (magic 0x0a0d0d0a) is a different format and is refused with a hint.
+ * pcapng (magic 0x0a0d0d0a) is a different format (io/pcapng.ts, which vxtap
+ * writes) and is refused here with a hint.
  */
 import { WireError } from '../errors';
 
@@ -103,7 +104,7 @@ export function readPcap(buf: Buffer): PcapFile {
   const be = buf.readUInt32BE(field.MAGIC);
   const le = buf.readUInt32LE(field.MAGIC);
   if (be === MAGIC_PCAPNG) {
-    throw new WireError('this is a pcapng file, not classic pcap (convert it: editcap -F pcap in.pcapng out.pcap)');
+    throw new WireError('this is a pcapng file, not classic pcap (read it with io/pcapng.ts readPcapng or readCapture, or convert it: editcap -F pcap in.pcapng out.pcap)');
   }
   let little: boolean;
   let nanosecond: boolean;

@@ -11,7 +11,7 @@ import { SystemError } from '../../src/errors';
 import { constants } from 'node:os';
 import { MemoryFramePort } from '../../src/io/fake';
 import { FrameBatch, SendList, type DatagramPort } from '../../src/io/port';
-import { readPcap } from '../../src/io/pcap';
+import { readCapture } from '../../src/io/pcapng';
 import { PcapDatagramPort, PcapRecorder } from '../../src/io/pcap-port';
 import { Switch } from '../../src/switch/switch';
 import { FrameTracer, type TraceRecord } from '../../src/switch/trace';
@@ -221,7 +221,7 @@ async function sendStatus(mode: string): Promise<object> {
   rec.close();
   const trace = lines.join('').trim().split('\n').map((l) => JSON.parse(l) as TraceRecord).map((r) => [r.len, r.decision, r.drop]);
   // Each pcap record: outer Ethernet + IPv4 + UDP + VXLAN + the inner frame.
-  const pcapSent = readPcap(readFileSync(pcapPath)).records.map((r) => [
+  const pcapSent = readCapture(readFileSync(pcapPath)).packets.map((r) => [
     [r.data[30], r.data[31], r.data[32], r.data[33]].join('.'), r.data.length - 14 - 20 - 8 - 8,
   ]);
   rmSync(pcapPath, { force: true });
