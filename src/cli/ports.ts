@@ -15,7 +15,7 @@ import { BatchUdpPort } from '../io/udp-batch';
 import { DgramUdpPort } from '../io/udp-dgram';
 import type { CallCounts, DatagramPort, FramePort } from '../io/port';
 import { readFileSync } from 'node:fs';
-import { UnderlayRoutes } from '../control/underlay-route';
+import { outerMacLookup, UnderlayRoutes } from '../control/underlay-route';
 import { SOURCE_PORT_MIN } from '../switch/flow-hash';
 import { createTracer, type OuterContext, type SendPath, type TraceFormat } from '../switch/trace';
 import type { Tracer } from '../switch/trace-hook';
@@ -142,12 +142,16 @@ export function recordPorts(pcap: string | undefined, tap: FramePort, net: Datag
   const description = underlay.real === true
     ? `AF_PACKET capture on ${ifname} of UDP port ${local.localPort}, both directions: the real frames`
     : socketDescription(parseIpv4(local.localIp), local.localPort);
+  // Rebuilt packets get the real outer MACs once the route and neighbour
+  // lookups (off the frame path) know them; until then the comment says unknown.
+  const routes = underlay.real === true ? null : new UnderlayRoutes();
   const rec = PcapRecorder.open(pcap, {
     tapName: tap.name,
-    underlay: { ...facts, description },
+    underlay: { ...facts, description, ...(routes !== null ? { outerMacs: outerMacLookup(routes) } : {}) },
     onError: (err) => log.error({ err }, `--pcap ${pcap}: ${err.message}; recording stopped, forwarding goes on`),
   });
   onClose(() => rec.close());
+  if (routes !== null) onClose(() => { void routes.close(); });
   if (underlay.real === true) {
     let cap: UnderlayCapture;
     try {

@@ -111,8 +111,15 @@ export class UnderlayRoutes {
   macs(remoteIpv4: number): OuterMacs | null {
     const f = this.facts(remoteIpv4);
     if (f === null || f.devMac === null || f.devMac === '' || f.neighMac === null) return null;
-    return { src: parseMac(f.devMac), dst: parseMac(f.neighMac) };
+    // Parsed once per answer, not per packet: a capture asks for every rebuilt datagram.
+    const key = remoteIpv4 >>> 0;
+    const hit = this.parsedMacs.get(key);
+    if (hit !== undefined && hit.devMac === f.devMac && hit.neighMac === f.neighMac) return hit.macs;
+    const macs = { src: parseMac(f.devMac), dst: parseMac(f.neighMac) };
+    this.parsedMacs.set(key, { devMac: f.devMac, neighMac: f.neighMac, macs });
+    return macs;
   }
+  private readonly parsedMacs = new Map<number, { devMac: string; neighMac: string; macs: OuterMacs }>();
 
   /** Looks a VTEP up now (one lookup at a time per VTEP) and caches the answer. */
   refresh(vtep: number): Promise<UnderlayFacts> {
