@@ -48,7 +48,7 @@ export const PAGE_HTML = `<!doctype html>
   table { border-collapse: collapse; width: 100%; font-size: 12px; margin-bottom: 8px; }
   th, td { text-align: left; padding: 2px 6px; border-bottom: 1px solid #eceeef; vertical-align: top; }
   td.mono, .mono { font-family: ui-monospace, monospace; }
-  td { overflow-wrap: anywhere; }
+  table[data-table="etcd"] td { overflow-wrap: anywhere; }
   table[data-table="etcd"] td:nth-child(2) { font-size: 11px; }
   caption { text-align: left; font-weight: 600; padding: 4px 0; }
   #trace ol { margin: 0; padding: 0; list-style: none; max-height: 260px; overflow: auto; font-family: ui-monospace, monospace; font-size: 11px; }

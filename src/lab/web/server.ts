@@ -85,6 +85,15 @@ export class LabWebServer {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${WEB_HOST}`);
+    // Another site open in the same browser must not drive the page's API:
+    // a Host other than ours is a DNS-rebinding attempt, and a POST that is
+    // not JSON is a cross-site form (JSON needs a preflight we never answer).
+    if (!/^(127\.0\.0\.1|localhost)(:\d+)?$/.test(req.headers.host ?? '')) {
+      return this.json(res, { error: { code: 'VXTAP_ERR_WEB_HOST', message: `Host ${JSON.stringify(req.headers.host ?? '')} refused: open the page at ${WEB_HOST}` } }, 403);
+    }
+    if (req.method === 'POST' && !/^application\/json\b/.test(req.headers['content-type'] ?? '')) {
+      return this.json(res, { error: { code: 'VXTAP_ERR_WEB_BAD_REQUEST', message: 'POST takes application/json' } }, 415);
+    }
     const get = req.method === 'GET' || req.method === 'HEAD';
     if (get && url.pathname === '/') return this.send(res, 200, 'text/html; charset=utf-8', PAGE_HTML);
     if (get && url.pathname === '/app.js') return this.send(res, 200, 'text/javascript; charset=utf-8', this.pageScript());

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import http from 'node:http';
 import { join } from 'node:path';
 import { makeShell } from '../../../src/lab/shell';
 import type { LabState } from '../../../src/lab/state';
@@ -88,8 +89,15 @@ test('the routes: topology, trace tail, an unknown host, a daemon that is not th
     const nope = await fetch(`${url}api/trace?host=h9`);
     assert.equal(nope.status, 404);
     assert.equal((await nope.json() as { error: { code: string } }).error.code, 'VXTAP_ERR_LAB_HOST');
-    const bad = await fetch(`${url}api/ping`, { method: 'POST', body: 'not json' });
+    const bad = await fetch(`${url}api/ping`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'not json' });
     assert.equal(bad.status, 400);
+    // A cross-site form post (not JSON), and a page reached by another name (DNS rebinding), are refused.
+    assert.equal((await fetch(`${url}api/ping`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"from":"h1","to":"h2"}' })).status, 415);
+    const port = new URL(url).port;
+    const rebound = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/api/topology', headers: { host: `evil.example:${port}` } }, (r) => { r.resume(); resolve(r.statusCode ?? 0); }).on('error', reject);
+    });
+    assert.equal(rebound, 403);
     assert.equal((await fetch(`${url}nowhere`)).status, 404);
 
     // h1's daemon is not there: shown as down with the client's reason, the poll itself succeeds.
