@@ -163,6 +163,11 @@ test('lab web in chromium: every host drawn, counters move with traffic, a host\
   const h1 = st.hosts.find((x) => x.name === 'h1')!;
   assert.ok(etcd.includes(`/coreos.com/network/subnets/${h1.subnet!.replace('/', '-')}`), `h1's lease key is shown: ${etcd}`);
 
+  // The same record through the API, asked for one host.
+  const own = await (await fetch(`${url}api/etcd?host=h1`)).json() as { records: { key: string; host: string | null; leaseRemainingTtl: number | null }[] };
+  assert.deepEqual(own.records.map((r) => `${r.host} ${r.key}`), [`h1 /coreos.com/network/subnets/${h1.subnet!.replace('/', '-')}`]);
+  assert.ok((own.records[0]!.leaseRemainingTtl ?? 0) > 0, 'the lease has time left');
+
   // A tunnel clicked: both ends' FDB entries towards each other.
   await page.click('[data-tunnel="h1-k1"] circle.handle');
   await until('the tunnel\'s details', () => page.locator('#detail-title').textContent(), (v) => /tunnel h1/.test(v ?? ''));

@@ -8,7 +8,7 @@
  *   GET  /api/topology          hosts, containers, underlay, tunnels (lab.json)
  *   GET  /api/live              every host's counters, FDB, ARP, peers
  *   GET  /api/trace?host=h1&n=20  the last frames of a host's trace
- *   GET  /api/etcd              the etcd records (keys, values, revisions, leases)
+ *   GET  /api/etcd[?host=h1[&host=h2]]  the etcd records (keys, values, revisions, leases), all or a host's / a tunnel's
  *   POST /api/ping {"from":"h1","to":"h2"}  one ping, and the trace records of it on each host
  *
  * The page polls /api/live once a second rather than holding a stream
@@ -105,7 +105,13 @@ export class LabWebServer {
       const n = Math.min(MAX_TRACE_LINES, Math.max(1, Number(url.searchParams.get('n') ?? 20) || 20));
       return this.json(res, { host: h.name, kind: h.kind, traced: h.kind === 'vxtap' && h.trace !== null, frames: traceTail(h, n) });
     }
-    if (get && url.pathname === '/api/etcd') return this.json(res, await etcdRecords(this.sh, this.state()));
+    if (get && url.pathname === '/api/etcd') {
+      // ?host=h1 (a host) or ?host=h1&host=k1 (a tunnel's two ends): their records only.
+      const st = this.state();
+      const only = url.searchParams.getAll('host').map((n) => hostOf(st, n).name);
+      const r = await etcdRecords(this.sh, st);
+      return this.json(res, only.length === 0 ? r : { ...r, records: r.records.filter((x) => x.host !== null && only.includes(x.host)) });
+    }
     if (req.method === 'POST' && url.pathname === '/api/ping') {
       const body = await readBody(req);
       let from = '';
