@@ -27,6 +27,7 @@ declare -A need=(
   [make]=/usr/bin/make             # node-gyp
   [g++]=/usr/bin/g++
   [python3]=/usr/bin/python3
+  [chromium]=/usr/bin/chromium     # the headless browser of `lab web`'s test (driven by playwright-core; no browser download)
 )
 missing=()
 for pkg in "${!need[@]}"; do

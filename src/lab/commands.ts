@@ -8,6 +8,7 @@
  *   vxtap lab ping [--json]
  *   vxtap lab trace HOST [--filter F] [--json] [-n N] [--no-follow]
  *   vxtap lab down
+ *   vxtap lab web [--port N]
  *
  * Every subcommand takes --prefix and --state-dir (or VXTAP_LAB_PREFIX and
  * VXTAP_LAB_STATE_DIR), so two labs, or the tests' lab and a user's, live
@@ -28,6 +29,7 @@ import { checkStateDir, requireState } from './state';
 import { labStatus } from './status';
 import { followTrace, L2_TRACE_LEGEND, traceFileOf } from './trace-view';
 import { labUp } from './up';
+import { DEFAULT_WEB_PORT, LabWebServer, WEB_HOST, checkWebHost } from './web/server';
 
 interface ScopeFlags {
   prefix: string;
@@ -109,6 +111,23 @@ export function registerLabCommands(program: Command): Command {
       const r = await labDown(scope, shell(f), say);
       if (r.stateDir === 'foreign') throw new ConfigError(`--state-dir ${scope.stateDir} is not a lab's; it was left as it is`, 'state-dir');
       out.write(r.processes + r.namespaces.length === 0 && r.stateDir === 'absent' ? 'lab down: there was nothing to remove\n' : 'lab down: done\n');
+    });
+
+  withScope(lab.command('web').description(`a live picture of the lab in the browser, on ${WEB_HOST} only: hosts, tunnels, counters, tables, etcd records, a ping animated step by step`)
+    .addOption(new Option('--port <n>', 'TCP port (0: any free one; the URL is printed)').default(DEFAULT_WEB_PORT).argParser(intIn('--port', 0, 65535)))
+    .addOption(new Option('--host <addr>', `the address to serve on: ${WEB_HOST} only (any other is refused: the page is local)`).default(WEB_HOST).argParser(wrapParse(checkWebHost))))
+    .action(async (f: ScopeFlags & { port: number; host: string }) => {
+      const scope = scopeOf(f);
+      checkPrereqs({});
+      requireState(scope, scopeFlags(scope));
+      const web = new LabWebServer(scope, makeShell(null));
+      const url = await web.listen({ port: f.port, host: f.host });
+      out.write(`lab web: ${url} (local only; Ctrl-C stops it)\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); void web.close().then(resolve); };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
     });
 
   return lab;
