@@ -46,7 +46,7 @@ export interface SockperfStats { msgBytes: number; observations: number; avgUs: 
 export const SPACINGS = ['10', '1', '0.2'] as const;
 
 /** One row of the latency panel and table: a path at one spacing, or its sockperf run. */
-export interface LatencyItem { path: string; what: string; p50: number; p99: number; p999: number; ref?: { p50: number; p99: number; p999: number } }
+export interface LatencyItem { path: string; what: string; count?: number; p50: number; p99: number; p999: number; ref?: { p50: number; p99: number; p999: number } }
 
 /** Every (path, spacing) and (path, sockperf) with figures, with kernel vxlan's at the same spacing as the reference. */
 export function latencyItems(rows: Row[]): LatencyItem[] {
@@ -57,7 +57,7 @@ export function latencyItems(rows: Row[]): LatencyItem[] {
       const v = r.rtt?.[sp];
       if (v === undefined || v.count === 0) continue;
       const ref = k?.rtt?.[sp];
-      out.push({ path: r.path, what: `ping ${sp} ms`, p50: v.p50Us, p99: v.p99Us, p999: v.p999Us,
+      out.push({ path: r.path, what: `ping ${sp} ms`, count: v.count, p50: v.p50Us, p99: v.p99Us, p999: v.p999Us,
         ...(ref !== undefined && ref.count > 0 && r.path !== 'kernel' ? { ref: { p50: ref.p50Us, p99: ref.p99Us, p999: ref.p999Us } } : {}) });
     }
     const s = r.sockperf;
@@ -189,6 +189,9 @@ function rangePanel(svg: Svg, g: Geo, y0: number, rows: Row[], o: {
   return end;
 }
 
+/** How many pings the 10 ms figures come from: the run's own count, or 200 (the harness before issue #14). */
+const pingsAt10 = (rows: Row[]): string => group(rows.find((r) => r.rtt?.['10'] !== undefined)?.rtt?.['10']?.count ?? 200);
+
 /** Panel 4: ping p50 and p99 per path on a log axis, the time added over kernel vxlan beside them. */
 function rttPanel(svg: Svg, g: Geo, y0: number, rows: Row[]): number {
   const k = rows.find((r) => r.path === 'kernel');
@@ -198,7 +201,7 @@ function rttPanel(svg: Svg, g: Geo, y0: number, rows: Row[]): number {
   const px = (v: number): number => ((Math.log10(v) - Math.log10(axis.lo)) / (Math.log10(axis.hi) - Math.log10(axis.lo))) * g.plotW;
   const { top, titleBox: tb } = head(svg, g, y0, {
     title: 'Ping round-trip time, p50 and p99 per path',
-    notes: [`200 pings, 10 ms apart; beside each figure in brackets: the time added over kernel vxlan${k ? '' : ' (no kernel vxlan in this run)'}${k ? ' · dashed lines: kernel vxlan\'s p50 and p99' : ''}`],
+    notes: [`${pingsAt10(rows)} pings, 10 ms apart; beside each figure in brackets: the time added over kernel vxlan${k ? '' : ' (no kernel vxlan in this run)'}${k ? ' · dashed lines: kernel vxlan\'s p50 and p99' : ''}`],
   });
   // The legend: the two marks, drawn as in the plot, after the title.
   let lx = tb.x + tb.w + 24;
@@ -262,6 +265,14 @@ function cpuPanel(svg: Svg, g: Geo, y0: number, rows: Row[]): number {
   return end;
 }
 
+/** The ping counts at one spacing, as run ("1,000"; "900-1,000" when paths differ, e.g. lost pings). */
+function counts(items: LatencyItem[], sp: string): string {
+  const ns = items.filter((it) => it.what === `ping ${sp} ms` && it.count !== undefined).map((it) => it.count!);
+  if (ns.length === 0) return '–';
+  const lo = Math.min(...ns), hi = Math.max(...ns);
+  return lo === hi ? group(lo) : `${group(lo)}–${group(hi)}`;
+}
+
 /** Panel 6: p50, p99 and p99.9 per path and spacing, log axis; the time added over kernel vxlan at the same spacing beside. */
 function latencyPanel(svg: Svg, g: Geo, y0: number, items: LatencyItem[]): number {
   const values = items.flatMap((it) => [it.p50, it.p99, it.p999]).filter((v) => v > 0);
@@ -270,7 +281,7 @@ function latencyPanel(svg: Svg, g: Geo, y0: number, items: LatencyItem[]): numbe
   const px = (v: number): number => ((Math.log10(Math.max(v, axis.lo)) - Math.log10(axis.lo)) / (Math.log10(axis.hi) - Math.log10(axis.lo))) * g.plotW;
   const { top } = head(svg, g, y0, {
     title: 'Round trips at three ping spacings and sockperf ping-pong',
-    notes: ['ping 10 ms apart (1,000), 1 ms (2,000), 0.2 ms (5,000); sockperf: UDP 64-byte messages back to back',
+    notes: [`ping 10 ms apart (${counts(items, '10')}), 1 ms (${counts(items, '1')}), 0.2 ms (${counts(items, '0.2')}); sockperf: UDP 64-byte messages back to back`,
       'dot: p50 · diamond: p99 · bar end: p99.9 · in brackets: the time added over kernel vxlan at the same spacing'],
   });
   const bottom = top + items.length * ROW_H + 4;

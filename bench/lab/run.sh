@@ -167,7 +167,7 @@ measure() { # path name, destination, 1 when a user-space tunnel process runs (i
   done
   step $((SECS + 1)) "$name: UDP 64-byte packets per second"
   local pps; pps=$(iperf_udp_pps "$dst")
-  step 15 "$name: ping RTT at 10, 1 and 0.2 ms spacing"
+  step 25 "$name: ping RTT at 10, 1 and 0.2 ms spacing"
   ping_rtt "$dst" > $TMP/ping.txt
   step $((SOCKPERF_SECS + 1)) "$name: sockperf ping-pong"
   local sp; sp=$(sockperf_rtt "$dst")
@@ -206,7 +206,7 @@ CPU_S=0
 : > $TMP/results.jsonl
 # Per path: REPEAT × (TCP 1 stream, TCP 4 streams), UDP, ping, sockperf.
 NPATHS=$(wc -w <<<"$PATHS")
-progress_init $((NPATHS * (2 * REPEAT + 3))) $((NPATHS * ((2 * REPEAT + 1) * (SECS + 1) + 15 + SOCKPERF_SECS + 1)))
+progress_init $((NPATHS * (2 * REPEAT + 3))) $((NPATHS * ((2 * REPEAT + 1) * (SECS + 1) + 25 + SOCKPERF_SECS + 1)))
 for path in $PATHS; do
   say "== $path"
   underlay
