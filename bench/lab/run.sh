@@ -31,7 +31,7 @@ usage() {
 usage: vxtap bench [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch,vxtap-offload,vxtap-oversized] [--out DIR] [--compare openvpn,tinc] [--prefix P]
   (or bench/lab/run.sh with the same flags; as root)
 
-Two namespaces over a veth underlay; iperf3 (1 TCP stream) and ping over each path,
+Two namespaces over a veth underlay; iperf3, ping at 10/1/0.2 ms spacing and sockperf over each path,
 each run --seconds S long, --repeat N times; the report gives every path as % of
 kernel vxlan measured in the same run (bench/README.md says how to read it).
   --seconds S     length of each iperf3 run (default 10)

@@ -8,7 +8,8 @@
 #
 # One pair of namespaces (bench/lab/paths.sh, the lab bench's), one path after
 # the other, each pinged from a at 10 ms, 1 ms and 0.2 ms spacing (--counts
-# pings each):
+# pings each; fewer than the lab bench's, as the budget prints p50 and p99
+# and the recorded run writes every frame four times):
 #   kernel         kernel vxlan, the reference the "added" figures are taken against;
 #   tinc           tinc switch mode, no cipher (when installed; --no-tinc skips it);
 #   vxtap          `vxtap run` on both ends, nothing recorded: the plain figure;
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 COUNTS="500 2000 2000" OUTDIR="" P=vxlt- TINC=1 VXFLAGS=""
 SPACINGS="0.01 0.001 0.0002"
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --counts) COUNTS=${2//,/ }; shift 2 ;;
