@@ -5,7 +5,7 @@
 // cache) the moment they are taken and survive any way the process ends.
 //
 // When off, a stamp site costs one load of a global pointer and one branch
-// that is always taken the same way (bench/README.md "Latency budget" has the
+// that is always taken the same way (bench/README.md, "The latency budget", has the
 // micro benchmark before and after).
 //
 // Clock: CLOCK_REALTIME, the clock AF_PACKET (tcpdump) stamps frames with, so
