@@ -16,6 +16,7 @@
         "native/read-tap.cc",
         "native/read-udp.cc",
         "native/reader.cc",
+        "native/stamps.cc",
         "native/tap.cc",
         "native/udp.cc",
         "native/udp-pool.cc"

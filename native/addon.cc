@@ -20,6 +20,7 @@
 #include "reader.h"
 #include "endpoints.h"
 #include "pool-send.h"
+#include "stamps.h"
 #include "super-frames.h"
 #include "udp-pool.h"
 
@@ -81,10 +82,23 @@ static Napi::Object PoolSendFields(Napi::Env env) {
   return o;
 }
 
+// stamp(point, side, frames): one stamp from JavaScript (stamps.h; the JS
+// batch handler's entry and exit). Only called when `stamps` is true.
+static Napi::Value StampJs(const Napi::CallbackInfo& info) {
+  const uint32_t point = info[0].As<Napi::Number>().Uint32Value();
+  const uint32_t side = info[1].As<Napi::Number>().Uint32Value();
+  const uint32_t frames = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  Stamp(static_cast<StampPoint>(point), static_cast<StampSide>(side), frames);
+  return info.Env().Undefined();
+}
+
 }  // namespace vxtap
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace vxtap;
+  StampsInit();
+  exports.Set("stamps", Napi::Boolean::New(env, g_stampsRing != nullptr));
+  exports.Set("stamp", Napi::Function::New(env, StampJs, "stamp"));
   exports.Set("tapOpen", Napi::Function::New(env, TapOpen, "tapOpen"));
   exports.Set("tapWrite", Napi::Function::New(env, TapWrite, "tapWrite"));
   exports.Set("tapSetOffload", Napi::Function::New(env, TapSetOffload, "tapSetOffload"));

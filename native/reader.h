@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "read-source.h"
+#include "stamps.h"
 
 namespace vxtap {
 
@@ -53,6 +54,9 @@ class Reader : public Napi::ObjectWrap<Reader> {
   PollBox* box_ = nullptr;
   // Lives as long as the Reader, so that its counters outlive stop().
   std::unique_ptr<ReadSource> source_;
+  // For the stamps (stamps.h) only: which side this is, and where slot 0's frame lies.
+  StampSide side_ = StampSide::kTap;
+  ReadBatch batch_;
 
   // Pins on the caller's memory (slab, sizes, and what the source needs)
   // while active; the source holds raw pointers into it.

@@ -3,6 +3,7 @@
 #include "io.h"
 #include "coalesce.h"
 #include "offload.h"
+#include "stamps.h"
 
 #include <fcntl.h>
 #include <linux/if.h>
@@ -176,6 +177,7 @@ Napi::Value TapWrite(const Napi::CallbackInfo& info) {
   const size_t errLen = errOut == nullptr ? 0 : info[5].As<Napi::Int32Array>().ElementLength();
   const bool vnetHdr = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
   int32_t* status = ArgStatus(info, 7, count);
+  const SendStamps stamps(StampSide::kTap, count);
   uint8_t vhdr[kVnetHdrLen];
   iovec iov[kMaxGroupSegs + 1];
   CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);

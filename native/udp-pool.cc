@@ -10,6 +10,7 @@
 #include "io.h"
 #include "offload.h"
 #include "pool-send.h"
+#include "stamps.h"
 #include "super-frames.h"
 #include "udp-pool.h"
 
@@ -255,6 +256,7 @@ Napi::Value PoolSend::Send(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "PoolSend count " + std::to_string(countArg) + " is outside 0 .. " + std::to_string(q.capacity));
   }
   const uint32_t count = static_cast<uint32_t>(countArg);
+  const SendStamps stamps(StampSide::kUdp, count);
   const int32_t gsoArg = q.scalars[kPsGso];
   const uint32_t gsoMaxSeg = gsoArg <= 0 ? 0 : static_cast<uint32_t>(gsoArg) >= kMaxGsoPayload ? kMaxGsoPayload : static_cast<uint32_t>(gsoArg);
   const bool gso = gsoMaxSeg > 0;

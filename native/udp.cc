@@ -4,6 +4,7 @@
 // UDP GSO sends and offload probes are in udp-pool.cc.
 #include "endpoints.h"
 #include "io.h"
+#include "stamps.h"
 
 #include <arpa/inet.h>
 #include <linux/filter.h>
@@ -217,6 +218,7 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info) {
   const int32_t* eps = ArgI32Array(info, 5, "eps", count).Data();
   int32_t* errOut = ArgErrOut(info, 7);
   int32_t* status = ArgStatus(info, 8, count);
+  const SendStamps stamps(StampSide::kUdp, count);
   CheckSpans(env, slab.Length(), starts.Data(), lens.Data(), count);
   const EndpointView ep(table.Data(), table.Length());
   CheckEndpoints(env, table.Data(), table.Length(), eps, count);

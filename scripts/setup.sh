@@ -19,6 +19,7 @@ declare -A need=(
   [tcpdump]=/usr/bin/tcpdump
   [tshark]=/usr/bin/tshark         # dissects VXLAN in the tests' captures
   [iperf3]=/usr/bin/iperf3         # the lab benchmark
+  [sockperf]=/usr/bin/sockperf     # the lab benchmark: UDP ping-pong round trips
   [etcd-server]=/usr/bin/etcd      # the control plane's store (tests start their own)
   [etcd-client]=/usr/bin/etcdctl
   [util-linux]=/usr/bin/setpriv    # tests run a TAP as an unprivileged user

@@ -11,6 +11,9 @@
  *      (p99 can be 100× p50), the time added over kernel vxlan written beside.
  *   5. CPU per GB: bars for the paths whose tunnel processes were measured;
  *      "not measured" for the others, never a zero bar.
+ *   6. Round trips at three ping spacings and sockperf ping-pong (issue #14),
+ *      in runs that have them: p50, p99 and p99.9 per path and spacing on a
+ *      log axis, the time added over kernel vxlan at the same spacing beside.
  *
  * Labels sit in fixed places (a row each, a column each), so they cannot
  * collide by construction; `Svg.labels` keeps their boxes, and the unit test
@@ -32,6 +35,39 @@ export interface Row {
   rttP50Us?: number;
   rttP99Us: number;
   cpuSecondsPerGB: number | null;
+  /** Ping at each spacing, keyed by the spacing in ms ("10", "1", "0.2"); absent in runs before issue #14. */
+  rtt?: Record<string, RttStats>;
+  /** sockperf ping-pong (UDP, 64-byte messages), full round trips; null when sockperf was not installed. */
+  sockperf?: SockperfStats | null;
+}
+export interface RttStats { intervalMs: number; count: number; avgUs: number; p50Us: number; p99Us: number; p999Us: number; lost: number }
+export interface SockperfStats { msgBytes: number; observations: number; avgUs: number; p50Us: number; p99Us: number; p999Us: number }
+/** The spacings run.sh pings at, slowest first, as the keys of Row.rtt. */
+export const SPACINGS = ['10', '1', '0.2'] as const;
+
+/** One row of the latency panel and table: a path at one spacing, or its sockperf run. */
+export interface LatencyItem { path: string; what: string; count?: number; p50: number; p99: number; p999: number; ref?: { p50: number; p99: number; p999: number } }
+
+/** Every (path, spacing) and (path, sockperf) with figures, with kernel vxlan's at the same spacing as the reference. */
+export function latencyItems(rows: Row[]): LatencyItem[] {
+  const k = rows.find((r) => r.path === 'kernel');
+  const out: LatencyItem[] = [];
+  for (const r of rows) {
+    for (const sp of SPACINGS) {
+      const v = r.rtt?.[sp];
+      if (v === undefined || v.count === 0) continue;
+      const ref = k?.rtt?.[sp];
+      out.push({ path: r.path, what: `ping ${sp} ms`, count: v.count, p50: v.p50Us, p99: v.p99Us, p999: v.p999Us,
+        ...(ref !== undefined && ref.count > 0 && r.path !== 'kernel' ? { ref: { p50: ref.p50Us, p99: ref.p99Us, p999: ref.p999Us } } : {}) });
+    }
+    const s = r.sockperf;
+    if (s !== undefined && s !== null) {
+      const ref = k?.sockperf;
+      out.push({ path: r.path, what: 'sockperf pp', p50: s.p50Us, p99: s.p99Us, p999: s.p999Us,
+        ...(ref !== undefined && ref !== null && r.path !== 'kernel' ? { ref: { p50: ref.p50Us, p99: ref.p99Us, p999: ref.p999Us } } : {}) });
+    }
+  }
+  return out;
 }
 export interface Raw { meta: Record<string, string | number>; results: Row[] }
 
@@ -153,6 +189,9 @@ function rangePanel(svg: Svg, g: Geo, y0: number, rows: Row[], o: {
   return end;
 }
 
+/** How many pings the 10 ms figures come from: the run's own count, or 200 (the harness before issue #14). */
+const pingsAt10 = (rows: Row[]): string => group(rows.find((r) => r.rtt?.['10'] !== undefined)?.rtt?.['10']?.count ?? 200);
+
 /** Panel 4: ping p50 and p99 per path on a log axis, the time added over kernel vxlan beside them. */
 function rttPanel(svg: Svg, g: Geo, y0: number, rows: Row[]): number {
   const k = rows.find((r) => r.path === 'kernel');
@@ -162,7 +201,7 @@ function rttPanel(svg: Svg, g: Geo, y0: number, rows: Row[]): number {
   const px = (v: number): number => ((Math.log10(v) - Math.log10(axis.lo)) / (Math.log10(axis.hi) - Math.log10(axis.lo))) * g.plotW;
   const { top, titleBox: tb } = head(svg, g, y0, {
     title: 'Ping round-trip time, p50 and p99 per path',
-    notes: [`200 pings, 10 ms apart; beside each figure in brackets: the time added over kernel vxlan${k ? '' : ' (no kernel vxlan in this run)'}${k ? ' · dashed lines: kernel vxlan\'s p50 and p99' : ''}`],
+    notes: [`${pingsAt10(rows)} pings, 10 ms apart; beside each figure in brackets: the time added over kernel vxlan${k ? '' : ' (no kernel vxlan in this run)'}${k ? ' · dashed lines: kernel vxlan\'s p50 and p99' : ''}`],
   });
   // The legend: the two marks, drawn as in the plot, after the title.
   let lx = tb.x + tb.w + 24;
@@ -226,6 +265,46 @@ function cpuPanel(svg: Svg, g: Geo, y0: number, rows: Row[]): number {
   return end;
 }
 
+/** The ping counts at one spacing, as run ("1,000"; "900-1,000" when paths differ, e.g. lost pings). */
+function counts(items: LatencyItem[], sp: string): string {
+  const ns = items.filter((it) => it.what === `ping ${sp} ms` && it.count !== undefined).map((it) => it.count!);
+  if (ns.length === 0) return '–';
+  const lo = Math.min(...ns), hi = Math.max(...ns);
+  return lo === hi ? group(lo) : `${group(lo)}–${group(hi)}`;
+}
+
+/** Panel 6: p50, p99 and p99.9 per path and spacing, log axis; the time added over kernel vxlan at the same spacing beside. */
+function latencyPanel(svg: Svg, g: Geo, y0: number, items: LatencyItem[]): number {
+  const values = items.flatMap((it) => [it.p50, it.p99, it.p999]).filter((v) => v > 0);
+  const fmt = (v: number): string => tickNum(v);
+  const axis = logAxis(Math.min(...values), Math.max(...values), g.plotW, fmt, TICK);
+  const px = (v: number): number => ((Math.log10(Math.max(v, axis.lo)) - Math.log10(axis.lo)) / (Math.log10(axis.hi) - Math.log10(axis.lo))) * g.plotW;
+  const { top } = head(svg, g, y0, {
+    title: 'Round trips at three ping spacings and sockperf ping-pong',
+    notes: [`ping 10 ms apart (${counts(items, '10')}), 1 ms (${counts(items, '1')}), 0.2 ms (${counts(items, '0.2')}); sockperf: UDP 64-byte messages back to back`,
+      'dot: p50 · diamond: p99 · bar end: p99.9 · in brackets: the time added over kernel vxlan at the same spacing'],
+  });
+  const bottom = top + items.length * ROW_H + 4;
+  const end = bottomAxis(svg, g, top, bottom, axis.ticks, px, fmt,
+    `round-trip time, µs: log scale from ${group(axis.lo)} to ${group(axis.hi)} µs (the range of the data)`);
+  items.forEach((it, i) => {
+    const cy = top + i * ROW_H + ROW_H / 2;
+    svg.text(g.nameRight, cy + 4, `${it.path} · ${it.what}`, { anchor: 'end', ...(it.path === 'kernel' ? { weight: 'bold' as const } : {}) });
+    svg.open('latency', { path: it.path, what: it.what, p50: String(it.p50), p99: String(it.p99), p999: String(it.p999) });
+    const x50 = g.plotL + px(it.p50);
+    const x99 = g.plotL + px(it.p99);
+    const x999 = g.plotL + px(it.p999);
+    svg.line(x50, cy, x999, cy, '#bbb', 'stroke-width="2"');
+    svg.line(x999, cy - 5, x999, cy + 5, COLOR.p99, 'stroke-width="1.5"');
+    svg.raw(`<circle cx="${x50.toFixed(1)}" cy="${cy}" r="4.5" fill="${COLOR.p50}"/>`);
+    svg.raw(`<path d="M${x99.toFixed(1)} ${cy - 6}l6 6l-6 6l-6 -6z" fill="${COLOR.p99}"/>`);
+    svg.close();
+    const f = (v: number, ref: number | undefined): string => `${group(v)}${ref === undefined ? '' : ` (${signed(v - ref)})`}`;
+    svg.text(g.noteL, cy + 4, `p50 ${f(it.p50, it.ref?.p50)} · p99 ${f(it.p99, it.ref?.p99)} · p99.9 ${f(it.p999, it.ref?.p999)} µs`, { size: TICK });
+  });
+  return end;
+}
+
 const spreadOf = (runs: number[] | undefined, med: number): Spread => {
   const xs = runs && runs.length ? runs : [med];
   return { min: Math.min(...xs), med: runs && runs.length ? median(runs) : med, max: Math.max(...xs), n: xs.length };
@@ -235,7 +314,8 @@ export interface Chart { svg: string; labels: Label[]; width: number; height: nu
 
 export function chartLayout(raw: Raw): Chart {
   const rows = raw.results;
-  const nameW = Math.max(...rows.map((r) => textWidth(r.path, 12, r.path === 'kernel')));
+  const lat = latencyItems(rows);
+  const nameW = Math.max(...rows.map((r) => textWidth(r.path, 12, r.path === 'kernel')), ...lat.map((it) => textWidth(`${it.path} · ${it.what}`, 12, it.path === 'kernel')));
   const nameRight = Math.max(132, 16 + nameW);
   const g: Geo = { nameRight, plotL: nameRight + 12, plotR: nameRight + 12 + PLOT_W, plotW: PLOT_W, noteL: nameRight + 12 + PLOT_W + 16 };
   const svg = new Svg(0, 0);
@@ -261,6 +341,7 @@ export function chartLayout(raw: Raw): Chart {
   });
   y = rttPanel(svg, g, y + 8, rows);
   y = cpuPanel(svg, g, y + 8, rows);
+  if (lat.length > 0) y = latencyPanel(svg, g, y + 8, lat);
   svg.height = y + 8;
   svg.width = Math.max(MIN_W, Math.ceil(Math.max(...svg.labels.map((l) => l.box.x + l.box.w)) + 16));
   return { svg: svg.toString(), labels: svg.labels, width: svg.width, height: svg.height };

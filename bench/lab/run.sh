@@ -15,7 +15,10 @@
 # test/tools/inject-tso.py: the kernel refuses its GSO send, issue #9). Per path:
 #   - iperf3 TCP, 1 stream and 4 streams, S seconds, repeated N times: median;
 #   - iperf3 UDP, 64-byte payloads, unthrottled: packets per second received;
-#   - ping RTT (200 pings, 10 ms apart): average, p50 and p99;
+#   - ping RTT at three spacings: 1,000 pings 10 ms apart, 2,000 1 ms apart,
+#     5,000 0.2 ms apart (PING_PLAN below): average, p50, p99, p99.9;
+#   - sockperf ping-pong (UDP, 64-byte messages, SOCKPERF_SECS s), when installed:
+#     its p50, p99, p99.9 round trip;
 #   - for user-space tunnels: CPU seconds of both processes per GB moved (1-stream TCP).
 # Output: raw results as JSON in DIR (default bench/results/lab/), then the
 # report (bench/lab/report.ts): a table with % of kernel vxlan, and an SVG chart.
@@ -28,7 +31,7 @@ usage() {
 usage: vxtap bench [--seconds S] [--repeat N] [--paths veth,kernel,vxtap-dgram,vxtap-batch,vxtap-offload,vxtap-oversized] [--out DIR] [--compare openvpn,tinc] [--prefix P]
   (or bench/lab/run.sh with the same flags; as root)
 
-Two namespaces over a veth underlay; iperf3 (1 TCP stream) and ping over each path,
+Two namespaces over a veth underlay; iperf3, ping at 10/1/0.2 ms spacing and sockperf over each path,
 each run --seconds S long, --repeat N times; the report gives every path as % of
 kernel vxlan measured in the same run (bench/README.md says how to read it).
   --seconds S     length of each iperf3 run (default 10)
@@ -78,45 +81,7 @@ say() { printf '\033[1m[%s]\033[0m %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 . bench/lab/progress.sh
 step() { progress_next "$1"; say "$PROGRESS_TAG $2"; } # planned seconds, what
 
-underlay() {
-  ip netns add ${P}a; ip netns add ${P}b
-  for h in a b; do ip -n $P$h link set lo up; done
-  ip -n ${P}a link add eth0 type veth peer name eth0 netns ${P}b
-  ip -n ${P}a addr add 192.168.88.1/24 dev eth0; ip -n ${P}b addr add 192.168.88.2/24 dev eth0
-  for h in a b; do ip -n $P$h link set eth0 up; ip -n $P$h route add default dev eth0; done
-}
-teardown() {
-  for h in a b; do ip netns pids $P$h | xargs -r kill 2>/dev/null || true; done
-  sleep 0.5
-  for h in a b; do ip netns pids $P$h | xargs -r kill -9 2>/dev/null || true; ip netns delete $P$h; done
-}
-kernel_vxlan() { # host, own octet, peer octet
-  local h=$1 me=$2 peer=$3
-  ip -n $P$h link add flannel.$VNI address 02:76:c0:a8:58:0$me type vxlan id $VNI dstport $PORT local 192.168.88.$me dev eth0 nolearning
-  ip -n $P$h link set flannel.$VNI mtu 1450 up
-  ip -n $P$h addr add 10.44.$me.0/32 dev flannel.$VNI
-  ip -n $P$h neigh replace 10.44.$peer.0 lladdr 02:76:c0:a8:58:0$peer dev flannel.$VNI nud permanent
-  ip netns exec $P$h bridge fdb append 02:76:c0:a8:58:0$peer dev flannel.$VNI dst 192.168.88.$peer
-  ip -n $P$h route replace 10.44.$peer.0/24 via 10.44.$peer.0 dev flannel.$VNI onlink
-}
-HEALTHZ=8285
-ready() { # host: /readyz answers 200
-  ip netns exec $P$1 python3 -c "import sys, urllib.request
-try: sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$HEALTHZ/readyz', timeout=1).status == 200 else 1)
-except Exception: sys.exit(1)"
-}
-vxtap_pair() { # io mode, extra flags (e.g. --offload)
-  for me in 1 2; do
-    local h=$([ $me = 1 ] && echo a || echo b) peer=$((3 - me))
-    echo "{\"vni\":$VNI,\"port\":$PORT,\"self\":{\"subnet\":\"10.44.$me.0/24\"},\"peers\":[{\"subnet\":\"10.44.$peer.0/24\",\"publicIp\":\"192.168.88.$peer\"}]}" > $TMP/$h.json
-    ip netns exec $P$h node bin/vxtap.js run --peers $TMP/$h.json --io "$1" ${2:-} --log-format json --healthz-ip 127.0.0.1 --healthz-port $HEALTHZ > $TMP/$h.log 2>&1 &
-  done
-  # Ready when /readyz says so (TAP up, peers installed), as an operator's probe would ask.
-  for h in a b; do
-    for _ in $(seq 100); do ready $h && break; sleep 0.1; done
-    ready $h || { echo "vxtap did not become ready on $h:"; cat $TMP/$h.log; exit 1; } >&2
-  done
-}
+. bench/lab/paths.sh
 # One oversized TSO frame into a's TAP (MSS 1448: 1538-byte outer datagrams on a 1500 underlay).
 oversized_frame() {
   ip netns exec ${P}a python3 test/tools/inject-tso.py vxtap.$VNI 02:76:c0:a8:58:01 02:76:c0:a8:58:02 10.44.1.0 10.44.2.0 1448 4 9 >/dev/null
@@ -138,34 +103,6 @@ tunnel_cpu() {
   python3 -c "print($total / $hz)"
 }
 
-# OpenVPN, TAP, point to point, no cipher and no auth (the userspace tunnel people pick today).
-openvpn_pair() {
-  for me in 1 2; do
-    local h=$([ $me = 1 ] && echo a || echo b) peer=$((3 - me))
-    ip netns exec $P$h openvpn --dev tap0 --dev-type tap --proto udp --local 192.168.88.$me --lport 1194 \
-      --remote 192.168.88.$peer --rport 1194 --ifconfig 10.9.0.$me 255.255.255.0 --tun-mtu 1450 \
-      --cipher none --auth none --data-ciphers none --verb 1 --daemon --log $TMP/ovpn-$h.log
-  done
-  for _ in $(seq 50); do ip netns exec ${P}a ping -c 1 -W 1 10.9.0.2 >/dev/null 2>&1 && return; sleep 0.2; done
-  echo "bench: openvpn did not come up: $(tail -3 $TMP/ovpn-a.log)" >&2; exit 1
-}
-# tinc 1.0, switch mode, Cipher = none, Digest = none.
-tinc_pair() {
-  for me in 1 2; do
-    local h=$([ $me = 1 ] && echo a || echo b) peer=$([ $me = 1 ] && echo b || echo a) d=$TMP/tinc-$([ $me = 1 ] && echo a || echo b)
-    mkdir -p $d/hosts
-    printf 'Name = %s\nMode = switch\nInterface = tinc0\nConnectTo = %s\nAddressFamily = ipv4\nBindToAddress = 192.168.88.%s\n' $h $peer $me > $d/tinc.conf
-    printf 'Address = 192.168.88.%s\nCipher = none\nDigest = none\n' $me > $d/hosts/$h
-    printf '#!/bin/sh\nip link set $INTERFACE mtu 1450 up\nip addr add 10.9.1.%s/24 dev $INTERFACE\n' $me > $d/tinc-up
-    chmod +x $d/tinc-up
-    tincd -c $d -K 2048 </dev/null >/dev/null 2>&1
-  done
-  cp $TMP/tinc-a/hosts/a $TMP/tinc-b/hosts/; cp $TMP/tinc-b/hosts/b $TMP/tinc-a/hosts/
-  for h in a b; do ip netns exec $P$h tincd -c $TMP/tinc-$h --pidfile=$TMP/tinc-$h.pid; done
-  for _ in $(seq 50); do ip netns exec ${P}a ping -c 1 -W 1 10.9.1.2 >/dev/null 2>&1 && return; sleep 0.2; done
-  echo "bench: tinc did not come up" >&2; exit 1
-}
-
 # iperf3 from a to b's address; prints the receiver's JSON summary numbers.
 iperf_tcp() { # dst, streams
   ip netns exec ${P}b iperf3 -s -1 -B "$1" >/dev/null 2>&1 &
@@ -181,12 +118,41 @@ iperf_udp_pps() { # dst
   wait
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=d.get("end",{}).get("sum",{}); print((s.get("packets",0)-s.get("lost_packets",0))/max(s.get("seconds",1),1e-9))' $TMP/iperf.json
 }
-ping_rtt() { # dst -> "avg p50 p99" in microseconds
-  ip netns exec ${P}a ping -c 200 -i 0.01 -q "$1" >/dev/null 2>&1 || true   # warm up ARP/neigh
-  ip netns exec ${P}a ping -c 200 -i 0.01 "$1" 2>/dev/null | python3 -c '
-import re,sys
+# Ping at three spacings (issue #14): 10 ms (the daemons sleep between pings),
+# 1 ms and 0.2 ms (they stay busy). Counts: enough samples for a p99.9 that is
+# not simply the slowest ping (nearest rank: of 1,000 pings the 2nd slowest,
+# of 2,000 the 3rd, of 5,000 the 6th), and at 10 ms no more than 10 s a path.
+PING_PLAN="0.01:1000 0.001:2000 0.0002:5000"
+# One spacing: "count avg p50 p99 p99.9 lost" (µs), nearest-rank percentiles.
+ping_at() { # dst, interval s, count
+  ip netns exec ${P}a ping -c "$3" -i "$2" "$1" 2>/dev/null | python3 -c '
+import re,sys,math
+n=int(sys.argv[1])
 t=sorted(float(m.group(1))*1000 for m in (re.search(r"time=([0-9.]+) ms",l) for l in sys.stdin) if m)
-print("%.1f %.1f %.1f" % (sum(t)/len(t), t[len(t)//2], t[min(len(t)-1,int(len(t)*0.99))]) if t else "0 0 0")'
+q=lambda p: t[max(0,math.ceil(p*len(t))-1)]
+print("%d %.1f %.1f %.1f %.1f %d" % (len(t), sum(t)/len(t), q(0.5), q(0.99), q(0.999), n-len(t)) if t else "0 0 0 0 0 %d" % n)' "$3"
+}
+ping_rtt() { # dst -> one line per spacing: "interval count avg p50 p99 p99.9 lost"
+  ip netns exec ${P}a ping -c 50 -i 0.01 -q "$1" >/dev/null 2>&1 || true   # warm up ARP/neigh
+  local plan
+  for plan in $PING_PLAN; do echo "${plan%%:*} $(ping_at "$1" "${plan%%:*}" "${plan##*:}")"; done
+}
+# sockperf ping-pong (UDP request/response, 64-byte messages, the next request
+# when the answer is in: a busy path): server in b, client in a, SOCKPERF_SECS s.
+# Prints "observations avg p50 p99 p99.9" (µs, full round trips) or "none".
+SOCKPERF_SECS=5
+sockperf_rtt() { # dst
+  command -v sockperf >/dev/null || { echo none; return; }
+  ip netns exec ${P}b sockperf sr -i "$1" -p 11111 >/dev/null 2>&1 &
+  local srv=$!
+  sleep 0.3
+  ip netns exec ${P}a sockperf pp -i "$1" -p 11111 -m 64 -t "$SOCKPERF_SECS" --full-rtt 2>&1 | python3 -c '
+import re,sys
+s=sys.stdin.read(); g=lambda pat: re.search(pat,s)
+obs=g(r"Total (\d+) observations"); avg=g(r"avg-rtt=([0-9.]+)")
+pc={float(m.group(1)):float(m.group(2)) for m in re.finditer(r"percentile\s+([0-9.]+)\s*=\s*([0-9.]+)",s)}
+print("%s %s %s %s %s" % (obs.group(1),avg.group(1),pc[50.0],pc[99.0],pc[99.9]) if obs and avg and 50.0 in pc else "none")'
+  kill $srv 2>/dev/null || true; wait $srv 2>/dev/null || true
 }
 
 measure() { # path name, destination, 1 when a user-space tunnel process runs (its CPU is measured)
@@ -201,18 +167,30 @@ measure() { # path name, destination, 1 when a user-space tunnel process runs (i
   done
   step $((SECS + 1)) "$name: UDP 64-byte packets per second"
   local pps; pps=$(iperf_udp_pps "$dst")
-  step 6 "$name: ping RTT"
-  local rtt; rtt=$(ping_rtt "$dst")
+  step 25 "$name: ping RTT at 10, 1 and 0.2 ms spacing"
+  ping_rtt "$dst" > $TMP/ping.txt
+  step $((SOCKPERF_SECS + 1)) "$name: sockperf ping-pong"
+  local sp; sp=$(sockperf_rtt "$dst")
   local cpu_per_gb=null
   [ "$vx" = 1 ] && [ "$bytes" -gt 0 ] && cpu_per_gb=$(python3 -c "print(round(${CPU_S} / ($bytes / 1e9), 3))")
   CPU_S=0
-  python3 - "$name" "$pps" $rtt "$cpu_per_gb" "${one[*]}" "${four[*]}" >> $TMP/results.jsonl <<'PY'
+  python3 - "$name" "$pps" "$cpu_per_gb" "${one[*]}" "${four[*]}" "$TMP/ping.txt" "$sp" >> $TMP/results.jsonl <<'PY'
 import json,sys,statistics
-name,pps,avg,p50,p99,cpu=sys.argv[1:7]
-one=[float(x) for x in sys.argv[7].split()]; four=[float(x) for x in sys.argv[8].split()]
+name,pps,cpu=sys.argv[1:4]
+one=[float(x) for x in sys.argv[4].split()]; four=[float(x) for x in sys.argv[5].split()]
+# Per spacing (ms as the key: "10", "1", "0.2"): count, avg, p50, p99, p99.9 (µs), lost.
+rtt={}
+for l in open(sys.argv[6]):
+  i,n,avg,p50,p99,p999,lost=l.split()
+  rtt["%g" % (float(i)*1000)]={"intervalMs":float(i)*1000,"count":int(n),"avgUs":float(avg),"p50Us":float(p50),"p99Us":float(p99),"p999Us":float(p999),"lost":int(lost)}
+ten=rtt.get("10",{"avgUs":0,"p50Us":0,"p99Us":0})
+sp=sys.argv[7].split()
+sock=None if sp==["none"] else {"msgBytes":64,"observations":int(sp[0]),"avgUs":float(sp[1]),"p50Us":float(sp[2]),"p99Us":float(sp[3]),"p999Us":float(sp[4])}
+# rttAvgUs/rttP50Us/rttP99Us: the 10 ms spacing, as before (then from 200 pings).
 print(json.dumps({"path":name,"tcp1Gbps":statistics.median(one)/1e9,"tcp4Gbps":statistics.median(four)/1e9,
  "tcp1Runs":[x/1e9 for x in one],"tcp4Runs":[x/1e9 for x in four],"udp64Pps":float(pps),
- "rttAvgUs":float(avg),"rttP50Us":float(p50),"rttP99Us":float(p99),"cpuSecondsPerGB":None if cpu=="null" else float(cpu)}))
+ "rttAvgUs":ten["avgUs"],"rttP50Us":ten["p50Us"],"rttP99Us":ten["p99Us"],"cpuSecondsPerGB":None if cpu=="null" else float(cpu),
+ "rtt":rtt,"sockperf":sock}))
 PY
 }
 
@@ -226,9 +204,9 @@ done
 
 CPU_S=0
 : > $TMP/results.jsonl
-# Per path: REPEAT × (TCP 1 stream, TCP 4 streams), UDP, ping.
+# Per path: REPEAT × (TCP 1 stream, TCP 4 streams), UDP, ping, sockperf.
 NPATHS=$(wc -w <<<"$PATHS")
-progress_init $((NPATHS * (2 * REPEAT + 2))) $((NPATHS * ((2 * REPEAT + 1) * (SECS + 1) + 6)))
+progress_init $((NPATHS * (2 * REPEAT + 3))) $((NPATHS * ((2 * REPEAT + 1) * (SECS + 1) + 25 + SOCKPERF_SECS + 1)))
 for path in $PATHS; do
   say "== $path"
   underlay
@@ -251,7 +229,7 @@ import json,sys,os,platform,subprocess
 rows=[json.loads(l) for l in open(sys.argv[4]) if l.strip()]
 meta={"date":subprocess.check_output(["date","-u","+%FT%TZ"]).decode().strip(),"cores":os.cpu_count(),
  "kernel":platform.release(),"node":subprocess.check_output(["node","--version"]).decode().strip(),
- "secondsPerRun":int(sys.argv[2]),"repeat":int(sys.argv[3]),"underlay":"veth, MTU 1500, offloads on"}
+ "secondsPerRun":int(sys.argv[2]),"repeat":int(sys.argv[3]),"underlay":"veth, MTU 1500, offloads on","load1":round(os.getloadavg()[0],2)}
 json.dump({"meta":meta,"results":rows},open(sys.argv[1],"w"),indent=2)
 PY
 say "raw results: $RAW"

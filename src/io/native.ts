@@ -255,6 +255,15 @@ export interface Addon {
    * sent, else the errno that kept the first of them out.
    */
   PoolSend: new (refs: unknown[]) => { send(): number };
+  /**
+   * True when the process started with VXTAP_STAMPS=<file>: the addon then
+   * records when each step of the data path ran (native/stamps.h; read by
+   * the latency budget, bench/latency/). False otherwise, and then the data
+   * path makes no stamp() call.
+   */
+  readonly stamps: boolean;
+  /** One stamp (STAMP_JS_ENTER / STAMP_JS_EXIT, side 0 TAP, 1 UDP), on the addon's clock (CLOCK_REALTIME). Only when `stamps`. */
+  stamp(point: number, side: number, frames: number): void;
   /** The endpoint record's size, field offsets and families as the addon uses them (native/endpoints.h; io/endpoints.ts EP_*). */
   readonly endpointFields: {
     readonly record: number; readonly family: number; readonly port: number; readonly addr4: number; readonly flowinfo6: number;

@@ -7,6 +7,10 @@ import type { SystemError } from '../errors';
 import { CallCounts, type BatchHandler, type FrameBatch } from './port';
 import { toSystemError, type Addon, type NativeError, type NativeReader, type PortErrorHandler, type ReaderKind, type ReaderOffloadStats, type ReaderOptions } from './native';
 
+/** native/stamps.h StampPoint: the JavaScript batch handler's entry and exit. */
+export const STAMP_JS_ENTER = 4;
+export const STAMP_JS_EXIT = 5;
+
 export class ReaderControl {
   /** See PortErrorHandler. */
   onError: PortErrorHandler | null = null;
@@ -51,11 +55,19 @@ export class ReaderControl {
     if (this.running) throw new Error('this port is already reading: stop() it before start() again');
     this.stop();
     const calls = this.calls;
+    const udp = this.kind === 'udp' || this.kind === 'udp-gro';
+    // The latency budget's stamps (native/stamps.h) on the addon's own clock,
+    // so that they line up with its other stamps. Off: one branch per batch.
+    const addon = this.addon;
+    const stamps = addon.stamps === true;
+    const side = udp ? 1 : 0;
     const deliver = (n: number): void => {
+      if (stamps) addon.stamp(STAMP_JS_ENTER, side, n);
       calls.rxCalls++;
       calls.rxFrames += n;
       batch.count = n;
       onBatch(batch);
+      if (stamps) addon.stamp(STAMP_JS_EXIT, side, n);
     };
     const fail = (raw: NativeError): void => {
       const err = toSystemError(raw) as SystemError;
@@ -64,7 +76,6 @@ export class ReaderControl {
       if (this.onError !== null) this.onError(err, fatal);
       else if (fatal) throw err;
     };
-    const udp = this.kind === 'udp' || this.kind === 'udp-gro';
     // A vnet TAP keeps super-frames whole when the batch has room for them (FrameBatch.superFrames).
     const { aux, superFrames } = batch;
     const whole = this.kind === 'tap-vnet' && aux !== null && superFrames !== null;

@@ -53,7 +53,7 @@ test('durations read as people say them', () => {
 test('run.sh announces every measurement with the step tag, and plans as many steps as it announces', () => {
   const r = spawnSync('bash', ['-c', `grep -c '^ *step ' "${join(REPO, 'bench', 'lab', 'run.sh')}"; grep -c '^ *say "\\$name' "${join(REPO, 'bench', 'lab', 'run.sh')}" || true`], { encoding: 'utf8' });
   const [steps, plainSays] = r.stdout.trim().split('\n').map(Number);
-  // TCP 1 and TCP 4 inside the repeat loop, UDP and ping once: 2R + 2, what progress_init is given.
-  assert.equal(steps, 4);
+  // TCP 1 and TCP 4 inside the repeat loop, UDP, ping (three spacings) and sockperf once: 2R + 3, what progress_init is given.
+  assert.equal(steps, 5);
   assert.equal(plainSays, 0);
 });

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chartLayout, type Raw, type Row } from '../../../bench/lab/charts';
-import { chart, table } from '../../../bench/lab/report';
+import { chartLayout, latencyItems, type Raw, type Row, type RttStats } from '../../../bench/lab/charts';
+import { chart, latencyTable, table } from '../../../bench/lab/report';
 import { linearAxis, logAxis } from '../../../bench/lab/axis';
 import { intersects, textWidth, type Label } from '../../../bench/lab/svg';
 import { REPO } from '../../helpers/daemon';
@@ -170,4 +170,47 @@ test('axes: linear from 0 to a tick at or above the largest value; log between t
   assert.ok(log.ticks.includes(100) && log.ticks.includes(1000));
   const tight = logAxis(49, 8280, 120, String, 11);
   assert.ok(tight.ticks.length < log.ticks.length, 'fewer ticks when they would not fit');
+});
+
+/** Issue #14's figures on a made-up run: ping at each spacing and sockperf, kernel's the reference at the same spacing. */
+function withLatency(raw: Raw): Raw {
+  const st = (p50: number, ms: number): RttStats => ({ intervalMs: ms, count: 1000, avgUs: p50 * 1.1, p50Us: p50, p99Us: p50 * 2, p999Us: p50 * 5, lost: 0 });
+  raw.results.forEach((r, i) => {
+    const base = r.path === 'kernel' ? 10 : 50 + 10 * i;
+    r.rtt = { '10': st(base * 7, 10), '1': st(base * 1.2, 1), '0.2': st(base, 0.2) };
+    r.sockperf = i === 0 ? null : { msgBytes: 64, observations: 90000, avgUs: base, p50Us: base * 0.9, p99Us: base * 3, p999Us: base * 9 };
+  });
+  return raw;
+}
+
+test('issue #14: a row per path and spacing (and sockperf where it ran), each with the time added over kernel vxlan at that spacing', () => {
+  const raw = withLatency(madeUp(3, 4));
+  const items = latencyItems(raw.results);
+  assert.equal(items.length, 4 * 3 + 3, 'sockperf missing on the first path only');
+  const k = raw.results.find((r) => r.path === 'kernel')!;
+  const other = raw.results.find((r) => r.path !== 'kernel' && r.sockperf !== null)!;
+  const fast = items.find((it) => it.path === other.path && it.what === 'ping 0.2 ms')!;
+  assert.deepEqual(fast.ref, { p50: k.rtt!['0.2']!.p50Us, p99: k.rtt!['0.2']!.p99Us, p999: k.rtt!['0.2']!.p999Us });
+  assert.equal(items.find((it) => it.path === 'kernel' && it.what === 'ping 10 ms')!.ref, undefined, 'kernel is the reference, nothing added');
+  const md = latencyTable(raw);
+  assert.equal(md.trim().split('\n').length, 2 + items.length);
+  const added = other.rtt!['0.2']!.p50Us - k.rtt!['0.2']!.p50Us;
+  assert.match(md, new RegExp(`\\| ${other.path} \\| ping 0\\.2 ms \\| ${other.rtt!['0.2']!.p50Us.toFixed(0)} \\(\\+${added.toFixed(0)}\\) \\|`));
+  const sp = items.find((it) => it.path === other.path && it.what === 'sockperf pp')!;
+  assert.equal(sp.p999, other.sockperf!.p999Us);
+  assert.equal(sp.ref!.p50, k.sockperf!.p50Us);
+});
+
+test('issue #14: the latency panel draws every row with its p50, p99 and p99.9, labels apart; older runs have no panel and no table', () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const raw = withLatency(madeUp(seed, 2 + (seed % 7)));
+    const c = chartLayout(raw);
+    const lat = marks(c.svg, 'latency');
+    assert.equal(lat.length, latencyItems(raw.results).length, `seed ${seed}`);
+    assert.deepEqual(overlaps(c.labels), [], `seed ${seed}`);
+    assert.deepEqual(outside(c.labels, c.width, c.height), [], `seed ${seed}`);
+  }
+  const old = madeUp(5, 3);
+  assert.equal(marks(chartLayout(old).svg, 'latency').length, 0);
+  assert.equal(latencyTable(old), '');
 });
