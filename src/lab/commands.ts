@@ -8,6 +8,7 @@
  *   vxtap lab ping [--json]
  *   vxtap lab trace HOST [--filter F] [--json] [-n N] [--no-follow]
  *   vxtap lab down
+ *   vxtap lab exercise [list|NAME] [--auto] [--timeout S] [--json]   (exercises/command.ts)
  *
  * Every subcommand takes --prefix and --state-dir (or VXTAP_LAB_PREFIX and
  * VXTAP_LAB_STATE_DIR), so two labs, or the tests' lab and a user's, live
@@ -19,6 +20,7 @@ import { ConfigError } from '../errors';
 import { colorWanted } from '../switch/trace';
 import { parseTraceFilter } from '../switch/trace-filter';
 import { labDown } from './down';
+import { registerExerciseCommand } from './exercises/command';
 import { labPing } from './ping';
 import { checkPrefix, DEFAULT_HOSTS, DEFAULT_L2_NETWORK, DEFAULT_NETWORK, DEFAULT_PREFIX, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, LAB_MODES, MAX_HOSTS, modeOf, scopeFlags, type LabMode, type LabScope } from './plan';
 import { checkPrereqs } from './prereq';
@@ -110,6 +112,8 @@ export function registerLabCommands(program: Command): Command {
       if (r.stateDir === 'foreign') throw new ConfigError(`--state-dir ${scope.stateDir} is not a lab's; it was left as it is`, 'state-dir');
       out.write(r.processes + r.namespaces.length === 0 && r.stateDir === 'absent' ? 'lab down: there was nothing to remove\n' : 'lab down: done\n');
     });
+
+  registerExerciseCommand(lab, withScope);
 
   return lab;
 }
