@@ -92,9 +92,16 @@ export async function runExercise(st: LabState, name: string, o: ExerciseOptions
 
     say.step(`3. waiting for the evidence (up to ${o.timeoutS} s; Ctrl-C stops and puts the lab back)`);
     const end = Date.now() + o.timeoutS * 1000;
+    const stopped = (): boolean => o.signal?.aborted === true;
     for (;;) {
-      if (o.signal?.aborted === true) { outcome = 'stopped'; break; }
-      evidence = await session.check();
+      if (stopped()) { outcome = 'stopped'; break; }
+      try {
+        evidence = await session.check();
+      } catch (err) {
+        // Ctrl-C on a terminal reaches the `vxtap stats` a check runs too: that is a stop, not a failure.
+        if (stopped()) { outcome = 'stopped'; break; }
+        throw err;
+      }
       if (evidence !== null) { outcome = 'seen'; break; }
       if (Date.now() >= end) break;
       await sleep(o.pollMs ?? 300);
