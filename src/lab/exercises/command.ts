@@ -16,7 +16,7 @@ import { makeSay } from '../say';
 import { makeShell } from '../shell';
 import { checkStateDir, requireState } from '../state';
 import { exercisesFor, renderList } from './registry';
-import { finish, runExercise } from './run';
+import { checkApplies, finish, runExercise } from './run';
 
 export const DEFAULT_TIMEOUT_S = 300;
 
@@ -38,6 +38,7 @@ export function registerExerciseCommand(lab: Command, withScope: (c: Command) =>
           : renderList(mode, flags));
         return;
       }
+      const ex = checkApplies(st, name);
       checkPrereqs({ ping: true });
       const say = makeSay(f.json === true ? process.stderr : process.stdout);
       const sh = makeShell(f.verbose === true ? (l) => say.dim(l) : null);
@@ -46,7 +47,7 @@ export function registerExerciseCommand(lab: Command, withScope: (c: Command) =>
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const r = await runExercise(st, name, { timeoutS: f.timeout, auto: f.auto === true, signal: stop.signal }, sh, say);
+        const r = await runExercise(st, ex, { timeoutS: f.timeout, auto: f.auto === true, signal: stop.signal }, sh, say);
         if (f.json === true) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
         finish(r, flags);
       } finally {

@@ -56,8 +56,8 @@ export function checkApplies(st: LabState, name: string): Exercise {
   return ex;
 }
 
-export async function runExercise(st: LabState, name: string, o: ExerciseOptions, sh: Shell, say: Say): Promise<ExerciseResult> {
-  const ex = checkApplies(st, name);
+/** Steps 2 to 6, for an exercise checkApplies() returned. */
+export async function runExercise(st: LabState, ex: Exercise, o: ExerciseOptions, sh: Shell, say: Say): Promise<ExerciseResult> {
   const flags = scopeFlags({ prefix: st.prefix, stateDir: st.stateDir });
   const undos: { what: string; fn: () => void | Promise<void> }[] = [];
   const ctx: ExerciseContext = { st, sh, say, flags, undo: (what, fn) => { undos.push({ what, fn }); } };
