@@ -31,7 +31,7 @@ export const flood: Exercise = {
         watchStep(daemonCmd(a, 'stats'), `${a.name}'s counters: l2.floodedFrames and l2.floodCopies`),
       ],
       expect: [
-        'the ping gets no answer ("Destination Host Unreachable")',
+        'the ping gets no reply (100% packet loss): nobody has that address',
         `${a.name}'s trace: the ARP request, "flooded to ${vteps} VTEPs (head-end replication)"`,
         `vxtap stats on ${a.name}: l2.floodedFrames up by one per request, l2.floodCopies by ${vteps} per request`,
       ],

@@ -70,7 +70,7 @@ export async function runExercise(st: LabState, ex: Exercise, o: ExerciseOptions
     say.step('1. the situation');
     session = await ex.setUp(ctx);
 
-    say.step(o.auto ? '2. what you would run (--auto: run here)' : '2. now you: run these (each in a terminal of its own where it keeps running)');
+    say.step(o.auto ? '2. what you would run (--auto: run here)' : '2. now you: run these in another terminal (a trace in a terminal of its own: it keeps running)');
     session.steps.forEach((s, i) => {
       say.line(`${String.fromCharCode(97 + i)}) ${s.why}`);
       say.line(`     ${s.show}`);

@@ -35,7 +35,7 @@ export const wrongVni: Exercise = {
         watchStep(daemonCmd(a, 'stats'), `${a.name}'s counters: the drop by reason`),
       ],
       expect: [
-        `the ping gets no answer ("Destination Host Unreachable"): nobody on VNI ${vni} answers`,
+        `the ping gets no reply (100% packet loss): nobody on VNI ${vni} answers`,
         `${a.name}'s trace: a frame from ${b.ip}, dropped: ${DROP} (VNI ${vni}, not ${o.vni})`,
         `vxtap stats on ${a.name}: ${DROP} goes up by one per ARP request`,
       ],
