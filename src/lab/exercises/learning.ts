@@ -31,7 +31,7 @@ export const learning: Exercise = {
       (await daemonJson<FdbRowJson[]>(ctx.sh, h.ns, 'fdb', h.socket ?? null)).find((r) => r.mac === mac);
     return {
       steps: [
-        watchStep(`npx vxtap lab trace ${b.name} --filter arp${ctx.flags}`, `${b.name}'s trace, in another terminal: "learned ${sa.mac} behind ${a.ip}"`),
+        watchStep(`npx vxtap lab trace ${b.name} --filter arp${ctx.flags}`, `${b.name}'s trace: "learned ${sa.mac} behind ${a.ip}"`),
         { show: daemonCmd(a, 'fdb'), why: `${a.name}'s VXLAN FDB before: no ${sb.mac} in it`, argv: daemonArgv(a, 'fdb') },
         nsStep(sa.ns, ['ping', '-c', '2', '-W', '2', sb.ip], `ping from the station behind ${a.name} to the one behind ${b.name}`),
         { show: daemonCmd(a, 'fdb'), why: `${a.name}'s FDB after`, argv: daemonArgv(a, 'fdb') },

@@ -54,11 +54,12 @@ export const mtu: Exercise = {
         };
       },
       explain: () => [
-        `VXLAN wraps the whole inner Ethernet frame: 14 (inner Ethernet) + 8 (VXLAN) + 8 (UDP) + 20 (outer IPv4) = ${VXLAN_OVERHEAD} bytes`,
-        `must fit in the underlay's MTU of ${underMtu}, so the overlay gets ${underMtu} - ${VXLAN_OVERHEAD} = ${underMtu - VXLAN_OVERHEAD}. RFC 7348 §4.3 says VTEPs must not`,
-        `fragment VXLAN packets, so the MTU has to be set lower at the edge: flannel writes FLANNEL_MTU=${tapMtu} into subnet.env,`,
-        `vxtap sets it on its TAP, and the container's interface gets it too. With DF set (-M do) a bigger packet is refused`,
-        `by the sender's own stack ("message too long"), which is what path-MTU discovery relies on.`,
+        `VXLAN wraps the whole inner Ethernet frame: 14 (inner Ethernet) + 8 (VXLAN) + 8 (UDP) + 20 (outer IPv4) = ${VXLAN_OVERHEAD} bytes go`,
+        `around the inner IP packet, and all of it must fit in the underlay's MTU of ${underMtu}, so the overlay gets ${underMtu} - ${VXLAN_OVERHEAD} = ${underMtu - VXLAN_OVERHEAD}.`,
+        `RFC 7348 §4.3 says VTEPs must not fragment VXLAN packets, so the MTU has to be set lower at the edge: flannel`,
+        `writes FLANNEL_MTU=${tapMtu} into subnet.env, vxtap sets it on its TAP, and the container's interface gets it too.`,
+        `With DF set (-M do) a bigger packet is refused by the sender's own stack ("message too long"), which is what`,
+        `path-MTU discovery relies on.`,
       ],
     };
   },
