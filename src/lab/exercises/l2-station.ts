@@ -23,6 +23,7 @@ export function addStation(ctx: ExerciseContext, host: HostState, tag: string, i
   const port = `vex-${tag}`.slice(0, 15);
   const mac = randomMac();
   const mtu = String(mtuOf(sh, host.containerNs, 'eth0'));
+  sh.tryRun('ip', ['netns', 'del', ns]); // left by an exercise that was killed: start clean (its veth goes with it)
   addNamespace(sh, ns);
   ctx.undo(`removed station ${ns} (${ip}, ${mac}) from ${host.name}'s ${L2_BRIDGE}`, () => { sh.run('ip', ['netns', 'del', ns]); });
   noIpv6(sh, ns);

@@ -36,6 +36,7 @@ export function strayCommands(s: StrayVtep): string[][] {
 export function addStrayVtep(ctx: ExerciseContext, s: StrayVtep): void {
   const sh: Shell = ctx.sh;
   const cmds = strayCommands(s);
+  sh.tryRun('ip', ['-n', s.ns, 'link', 'del', STRAY_DEV]); // left by an exercise that was killed: start clean
   sh.run(cmds[0]![0]!, cmds[0]!.slice(1));
   ctx.undo(`removed ${STRAY_DEV} from ${s.ns}`, () => { sh.run('ip', ['-n', s.ns, 'link', 'del', STRAY_DEV]); });
   for (const c of cmds.slice(1)) sh.run(c[0]!, c.slice(1));

@@ -28,6 +28,7 @@ export const unknownVtep: Exercise = {
     const from = sizeOf(trace);
     ctx.say.line(`A spare node joins the underlay: namespace ${ns}, ${spare.ip}/${spare.len} on the underlay bridge. It runs VXLAN`);
     ctx.say.line(`on the lab's VNI ${o.vni} and port ${o.port}, but it never registered in etcd (no lease${ctx.st.options.mode === 'l2' ? ', no VTEP key' : ''}).`);
+    ctx.sh.tryRun('ip', ['netns', 'del', ns]); // left by an exercise that was killed: start clean
     attachHost(ctx.sh, ctx.st.underlayNs, 'ex', ns, spare.ip, spare.len);
     ctx.undo(`removed namespace ${ns} (and its veth on the underlay)`, () => { ctx.sh.run('ip', ['netns', 'del', ns]); });
     addStrayVtep(ctx, { ns, vni: o.vni, listenPort: o.port, local: spare.ip, to: a.ip, toPort: o.port });
