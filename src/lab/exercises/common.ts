@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { formatIpv4, parseCidr } from '../../wire/addr';
 import { LabError } from '../errors';
 import { VXTAP_BIN } from '../procs';
+import type { Shell } from '../shell';
 import type { HostState, LabState } from '../state';
 import type { LearnerStep } from './types';
 import { vxtapHosts } from './types';
@@ -67,7 +68,7 @@ export function randomMac(): string {
 }
 
 /** The MTU of a device in a namespace. */
-export function mtuOf(sh: { run(cmd: string, args: readonly string[], opts?: { quiet?: boolean }): string }, ns: string, dev: string): number {
+export function mtuOf(sh: Shell, ns: string, dev: string): number {
   const links = JSON.parse(sh.run('ip', ['-n', ns, '-j', 'link', 'show', dev], { quiet: true })) as { mtu?: number }[];
   const m = links[0]?.mtu;
   if (m === undefined) throw new LabError('VXTAP_ERR_LAB_CMD', `no MTU for ${dev} in ${ns}`);

@@ -22,7 +22,7 @@ export interface ExerciseOptions {
   timeoutS: number;
   /** Do the learner's steps here (demos, tests). */
   auto: boolean;
-  /** How often the evidence is looked for, ms. */
+  /** How often the evidence is looked for, ms (default 1000). */
   pollMs?: number;
   /** Aborts the wait (Ctrl-C); the lab is still put back. */
   signal?: AbortSignal;
@@ -104,7 +104,7 @@ export async function runExercise(st: LabState, ex: Exercise, o: ExerciseOptions
       }
       if (evidence !== null) { outcome = 'seen'; break; }
       if (Date.now() >= end) break;
-      await sleep(o.pollMs ?? 300);
+      await sleep(o.pollMs ?? 1000); // a check may start `vxtap stats` processes: once a second is enough for a human
     }
     if (evidence !== null) {
       say.line(say.green('seen:'));
