@@ -9,6 +9,7 @@
  *   vxtap lab trace HOST [--filter F] [--json] [-n N] [--no-follow]
  *   vxtap lab down
  *   vxtap lab web [--port N]
+ *   vxtap lab exercise [list|NAME] [--auto] [--timeout S] [--json]   (exercises/command.ts)
  *
  * Every subcommand takes --prefix and --state-dir (or VXTAP_LAB_PREFIX and
  * VXTAP_LAB_STATE_DIR), so two labs, or the tests' lab and a user's, live
@@ -20,6 +21,7 @@ import { ConfigError } from '../errors';
 import { colorWanted } from '../switch/trace';
 import { parseTraceFilter } from '../switch/trace-filter';
 import { labDown } from './down';
+import { registerExerciseCommand } from './exercises/command';
 import { labPing } from './ping';
 import { checkPrefix, DEFAULT_HOSTS, DEFAULT_L2_NETWORK, DEFAULT_NETWORK, DEFAULT_PREFIX, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, LAB_MODES, MAX_HOSTS, modeOf, scopeFlags, type LabMode, type LabScope } from './plan';
 import { checkPrereqs } from './prereq';
@@ -129,6 +131,7 @@ export function registerLabCommands(program: Command): Command {
         process.on('SIGTERM', stop);
       });
     });
+  registerExerciseCommand(lab, withScope);
 
   return lab;
 }
