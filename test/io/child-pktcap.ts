@@ -15,7 +15,15 @@ async function main(): Promise<object> {
   const path = `/tmp/vxt-pktcap-${process.pid}.pcapng`;
   const rec = PcapRecorder.open(path, { tapName: 'none', underlay: { name: 'lo', localMac: null, ttl: 64, df: false } });
   const before = Date.now() * 1000;
-  const cap = UnderlayCapture.open('lo', 4789, rec);
+  let cap: UnderlayCapture;
+  try {
+    cap = UnderlayCapture.open('lo', 4789, rec);
+  } catch (err) {
+    // Without CAP_NET_RAW: the file the recorder opened goes too.
+    rec.close();
+    rmSync(path, { force: true });
+    throw err;
+  }
   const sink = dgram.createSocket('udp4');
   sink.bind(4789, '127.0.0.1');
   const other = dgram.createSocket('udp4');

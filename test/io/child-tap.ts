@@ -10,7 +10,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { SystemError } from '../../src/errors';
 import { constants } from 'node:os';
 import { FrameBatch, SendList } from '../../src/io/port';
-import { readPcap } from '../../src/io/pcap';
+import { readCapture } from '../../src/io/pcapng';
 import { PcapFramePort, PcapRecorder } from '../../src/io/pcap-port';
 import { TapPort } from '../../src/io/tap';
 import { loadAddon } from '../../src/io/native';
@@ -340,7 +340,7 @@ async function writeStatus(mode: string): Promise<object> {
   fill([3, 4]);
   const viaPcap = new PcapFramePort(tap, rec).write(slab, list);
   rec.close();
-  const pcapWritten = readPcap(readFileSync(pcapPath)).records.map((r) =>
+  const pcapWritten = readCapture(readFileSync(pcapPath)).packets.map((r) =>
     (r.data.length < 14 ? `runt ${r.data.length}` : `echo ${parseFrame(r.data, 0, r.data.length).icmpSeq!}`));
   rmSync(pcapPath, { force: true });
   await until(() => replies.length >= 4, 3000);
