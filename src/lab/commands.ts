@@ -66,7 +66,7 @@ export function registerLabCommands(program: Command): Command {
     .addOption(new Option('--port <n>', 'VXLAN UDP port').default(4789).argParser(intIn('--port', 1, 65535)))
     .option('--underlay <cidr>', 'the underlay\'s addresses (a /24 or larger; private to the lab\'s namespaces)', DEFAULT_UNDERLAY)
     .option('--no-trace', 'run the daemons without --trace (faster; `lab trace` then has nothing)')
-    .option('--pcap', 'each daemon records both sides of its switch to <state-dir>/<host>.pcap (vxtap run --pcap), for Wireshark or tshark')
+    .option('--pcap', 'each daemon records both sides of its switch to <state-dir>/<host>.pcapng (vxtap run --pcap), for Wireshark or tshark')
     .option('-v, --verbose', 'print every command the lab runs'))
     .action(async (f: ScopeFlags & { mode: LabMode; hosts: number; kernelPeer?: boolean; network?: string; vni: number; port: number; underlay: string; trace: boolean; pcap?: boolean }) => {
       const scope = scopeOf(f);

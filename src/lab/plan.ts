@@ -61,7 +61,7 @@ export interface LabUpOptions {
   readonly port: number;
   readonly underlay: string;
   readonly trace: boolean;
-  /** Each daemon records both sides of its switch to <state-dir>/<host>.pcap (vxtap run --pcap). Absent: no. */
+  /** Each daemon records both sides of its switch to <state-dir>/<host>.pcapng (vxtap run --pcap). Absent: no. */
   readonly pcap?: boolean;
   /** Absent in the state of a lab made before L2 mode existed: routed. */
   readonly mode?: LabMode;

@@ -100,7 +100,7 @@ export async function labUp(scope: LabScope, opts: LabUpOptions, sh: Shell, say:
     [`ip netns exec ${st.etcd.ns} etcdctl get --prefix /coreos.com/network`, 'flannel\'s keys in etcd'],
     [`less ${h1.log}`, 'a daemon\'s log'],
   ];
-  if (st.options.pcap === true) next.push([`tshark -r ${join(st.stateDir, `${h1.name}.pcap`)} -V`, 'h1\'s capture, both sides of its switch (or open it in Wireshark)']);
+  if (st.options.pcap === true) next.push([`tshark -r ${join(st.stateDir, `${h1.name}.pcapng`)} -V`, 'h1\'s capture, both sides of its switch (or open it in Wireshark)']);
   const w = Math.max(...next.map(([c]) => c.length));
   for (const [cmd, what] of next) say.line(`  ${cmd.padEnd(w)}   ${what}`);
 }

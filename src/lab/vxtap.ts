@@ -24,7 +24,7 @@ export function daemonFiles(stateDir: string, host: string, trace: boolean, pcap
   return {
     log: join(stateDir, `${host}.log`),
     trace: trace ? join(stateDir, `${host}.trace.jsonl`) : null,
-    pcap: pcap ? join(stateDir, `${host}.pcap`) : null,
+    pcap: pcap ? join(stateDir, `${host}.pcapng`) : null,
     subnetFile: join(stateDir, `${host}.subnet.env`),
     socket: join(stateDir, `${host}.sock`),
   };

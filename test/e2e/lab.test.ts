@@ -83,7 +83,7 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
   const up = await labCmd(stateDir, 'up', ['--underlay', UNDERLAY, '--pcap']);
   assert.equal(up.status, 0, up.stdout + up.stderr);
   t.diagnostic(`lab up: ${Date.now() - t0} ms`);
-  for (const step of ['underlay', 'etcd', 'network config', 'vxtap', 'learning', 'containers', 'Try next', 'vxtap lab ping', `tshark -r ${join(stateDir, 'h1.pcap')}`]) {
+  for (const step of ['underlay', 'etcd', 'network config', 'vxtap', 'learning', 'containers', 'Try next', 'vxtap lab ping', `tshark -r ${join(stateDir, 'h1.pcapng')}`]) {
     assert.ok(up.stdout.includes(step), `up tells "${step}":\n${up.stdout}`);
   }
 
@@ -94,7 +94,7 @@ test('lab up, ping, status, trace, down: every pair answers and nothing is left'
 
   // --pcap: h1's capture holds the pings, on the TAP and as VXLAN on the underlay, as tshark reads them.
   if (needCommand(t, 'tshark', 'tshark')) {
-    const cap = spawnSync('tshark', ['-r', join(stateDir, 'h1.pcap'), '-n', '-Y', 'icmp.type == 8', '-T', 'fields', '-e', 'vxlan.vni', '-e', 'ip.dst'], { encoding: 'utf8' });
+    const cap = spawnSync('tshark', ['-r', join(stateDir, 'h1.pcapng'), '-n', '-Y', 'icmp.type == 8', '-T', 'fields', '-e', 'vxlan.vni', '-e', 'ip.dst'], { encoding: 'utf8' });
     assert.equal(cap.status, 0, cap.stderr);
     const rows = cap.stdout.trim().split('\n').filter(Boolean);
     assert.ok(rows.some((r) => r.startsWith('\t')), `an echo request on the TAP (no VXLAN): ${cap.stdout}`);
