@@ -15,6 +15,7 @@ import {
 } from '../../../src/control/etcd/network-config';
 import { decodeLease, encodeLease, leaseToPeer } from '../../../src/control/etcd/lease-codec';
 import { LeaseFormatError } from '../../../src/control/etcd/errors';
+import { firstAddress6, formatSubnetFile, parseSubnetFile } from '../../../src/control/etcd/subnet-file';
 import { GuardedPeerSource } from '../../../src/control/lease-guard';
 import { checkHalf6, selfOf, type NetworkShape } from '../../../src/control/lease-rules';
 import { macFromIp, type Peer, type PeerEvent, type PeerSource } from '../../../src/control/peers';
@@ -278,4 +279,23 @@ test('guard: a refused IPv6 half drops that half only; the IPv4 half is installe
   ]);
   assert.deepEqual(accepted, ['10.5.3.0/24 overlap6', '10.5.6.0/24 vtep-mac6']);
   await g.close();
+});
+
+// ---- the subnet file -----------------------------------------------------------------
+
+test('subnet file: FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET as flannel writes them, read back', () => {
+  const text = formatSubnetFile({ network: '10.42.0.0/16', subnet: '10.42.0.0/24', mtu: 1450, ipMasq: true, network6: '2001:cafe:42:0::/56', subnet6: '2001:cafe:42::/64' });
+  // flannel's Documentation/configuration.md, "Dual-stack", line for line.
+  assert.equal(text, 'FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.0.1/24\nFLANNEL_IPV6_NETWORK=2001:cafe:42::/56\nFLANNEL_IPV6_SUBNET=2001:cafe:42::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
+  const back = parseSubnetFile(text);
+  assert.deepEqual([back.network6, back.subnet6, back.address6], ['2001:cafe:42::/56', '2001:cafe:42::/64', '2001:cafe:42::1/64']);
+  assert.equal(back.subnet, '10.42.0.0/24');
+  assert.equal(firstAddress6('fc00:0:0:34::/64'), 'fc00:0:0:34::1/64');
+  // flannel reads a comma-separated list and takes the first; an unreadable line is left out.
+  assert.equal(parseSubnetFile('FLANNEL_IPV6_SUBNET=fd00::1/64,fd01::1/64\n').subnet6, 'fd00::/64');
+  assert.equal(parseSubnetFile('FLANNEL_IPV6_SUBNET=nope\n').subnet6, undefined);
+  // IPv4 only: exactly as before.
+  assert.doesNotMatch(formatSubnetFile({ network: '10.42.0.0/16', subnet: '10.42.0.0/24', mtu: 1450 }), /IPV6/);
+  assert.throws(() => formatSubnetFile({ network: '10.42.0.0/16', subnet: '10.42.0.0/24', mtu: 1450, network6: 'fc00::/48', subnet6: 'fd00::/64' }), /not inside/);
+  assert.throws(() => formatSubnetFile({ network: '10.42.0.0/16', subnet: '10.42.0.0/24', mtu: 1450, subnet6: 'fc00::/64' }), /together/);
 });
