@@ -350,7 +350,7 @@ export class GuardedPeerSource implements PeerSource {
     const s = formatCidr6(h.subnet6);
     const only = (r: Refusal): Refusal => ({ reason: r.reason, detail: `IPv6 half ${s} refused, the IPv4 half ${peer.subnet} is used: ${r.detail}` });
     if (c.epoch6 !== this.epoch) {
-      c.own6 = checkHalf6({ subnet6: s, publicIpv6: peer.publicIpv6, vtepMac6: peer.vtepMac6 }, this.self, this.opts.shape?.ipv6 ?? null);
+      c.own6 = checkHalf6({ subnet6: s, publicIpv6: peer.publicIpv6, vtepMac6: peer.vtepMac6 }, this.self, this.opts.shape === null ? undefined : this.opts.shape.ipv6 ?? null);
       c.epoch6 = this.epoch;
     }
     if (c.own6 !== null) return only(c.own6);

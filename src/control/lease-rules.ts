@@ -203,9 +203,14 @@ export function selfOf(subnet: string, publicIp: string, vtepMac: string, v6: { 
 
 // ---- the IPv6 half -------------------------------------------------------------------
 
-/** subnet6 against the network's IPv6 side (null: the network does not enable IPv6). */
-export function checkShape6(subnet6: Ipv6Cidr, shape6: Ipv6Shape | null): Refusal | null {
+/**
+ * subnet6 against the network's IPv6 side: null, the network does not
+ * enable IPv6; undefined, no network is known (a static file), and only a
+ * prefix wider than a /16 is refused (as a static IPv4 subnet wider than a /8).
+ */
+export function checkShape6(subnet6: Ipv6Cidr, shape6: Ipv6Shape | null | undefined): Refusal | null {
   const s = formatCidr6(subnet6);
+  if (shape6 === undefined) return subnet6.len < 16 ? { reason: 'network6', detail: `${s} is wider than a /16` } : null;
   if (shape6 === null) return { reason: 'network6', detail: `${s}: the network does not enable IPv6 (EnableIPv6 is not true)` };
   if (!(subnet6.len >= shape6.network.len && cidr6Contains(shape6.network, subnet6.addr))) {
     return { reason: 'network6', detail: `${s} is not inside IPv6Network ${formatCidr6(shape6.network)}` };
@@ -227,7 +232,7 @@ export function checkShape6(subnet6: Ipv6Cidr, shape6: Ipv6Shape | null): Refusa
  */
 export function checkHalf6(
   half: { readonly subnet6: string; readonly publicIpv6?: string | undefined; readonly vtepMac6?: string | undefined },
-  self: Self, shape6: Ipv6Shape | null,
+  self: Self, shape6: Ipv6Shape | null | undefined,
 ): Refusal | null {
   let subnet6: Ipv6Cidr;
   try {
@@ -242,17 +247,22 @@ export function checkHalf6(
     return { reason: 'own6', detail: `${s} overlaps this host's own IPv6 subnet ${formatCidr6(self.subnet6)}` };
   }
   const ip6 = half.publicIpv6;
+  // A flannel lease's IPv6 half needs its IPv6 VTEP; a static file (no network known) may leave it to the data plane.
+  if (ip6 === undefined && shape6 === undefined) return checkMac6(half.vtepMac6, s, self);
   if (ip6 === undefined) return { reason: 'public-ipv6', detail: `the key names the IPv6 subnet ${s} but the value no PublicIPv6` };
   if (!isIpv6(ip6)) return { reason: 'public-ipv6', detail: `PublicIPv6 ${JSON.stringify(ip6)} is not an IPv6 address` };
   const a = parseIpv6(ip6);
   const fault = publicIpv6Fault(a);
   if (fault !== null) return { reason: 'public-ipv6', detail: `PublicIPv6 ${ip6} is ${fault}` };
   if (self.publicIpv6 != null && a === self.publicIpv6) return { reason: 'public-ipv6', detail: `PublicIPv6 ${ip6} is this host's own address` };
-  if (shape6 !== null && cidr6Contains(shape6.network, a)) {
+  if (shape6 && cidr6Contains(shape6.network, a)) {
     return { reason: 'public-ipv6', detail: `PublicIPv6 ${ip6} is inside IPv6Network ${formatCidr6(shape6.network)}: VXLAN to it would loop through the TAP` };
   }
   if (self.subnet6 && cidr6Contains(self.subnet6, a)) return { reason: 'public-ipv6', detail: `PublicIPv6 ${ip6} is inside this host's IPv6 subnet ${formatCidr6(self.subnet6)}` };
-  const mac = half.vtepMac6;
+  return checkMac6(half.vtepMac6, s, self);
+}
+
+function checkMac6(mac: string | undefined, s: string, self: Self): Refusal | null {
   if (mac === undefined) return { reason: 'vtep-mac6', detail: `the key names the IPv6 subnet ${s} but the value no BackendV6Data` };
   const m = checkVtepMac(mac, self);
   if (m !== null) return { reason: 'vtep-mac6', detail: m.detail.replace(/^VtepMAC/, 'BackendV6Data.VtepMAC') };

@@ -17,6 +17,7 @@ import { decodeLease, encodeLease, leaseToPeer } from '../../../src/control/etcd
 import { LeaseFormatError } from '../../../src/control/etcd/errors';
 import { firstAddress6, formatSubnetFile, parseSubnetFile } from '../../../src/control/etcd/subnet-file';
 import { GuardedPeerSource } from '../../../src/control/lease-guard';
+import { parsePeersConfig } from '../../../src/control/static-peers';
 import { checkHalf6, selfOf, type NetworkShape } from '../../../src/control/lease-rules';
 import { macFromIp, type Peer, type PeerEvent, type PeerSource } from '../../../src/control/peers';
 import { parseCidr, parseIpv4 } from '../../../src/wire/addr';
@@ -298,4 +299,57 @@ test('subnet file: FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET as flannel write
   assert.doesNotMatch(formatSubnetFile({ network: '10.42.0.0/16', subnet: '10.42.0.0/24', mtu: 1450 }), /IPV6/);
   assert.throws(() => formatSubnetFile({ network: '10.42.0.0/16', subnet: '10.42.0.0/24', mtu: 1450, network6: 'fc00::/48', subnet6: 'fd00::/64' }), /not inside/);
   assert.throws(() => formatSubnetFile({ network: '10.42.0.0/16', subnet: '10.42.0.0/24', mtu: 1450, subnet6: 'fc00::/64' }), /together/);
+});
+
+// ---- the static peers file -----------------------------------------------------------
+
+test('static file: self.subnet6 and peers\' subnet6 (dual-stack or IPv6-only), each problem naming its field', async () => {
+  const cfg = parsePeersConfig(JSON.stringify({
+    self: { subnet: '10.44.1.0/24', subnet6: 'fd00:0:0:1::/64', publicIpv6: 'fd90::1' },
+    peers: [
+      { subnet: '10.44.2.0/24', subnet6: 'fd00:0:0:2::/64', publicIp: '192.168.90.2', publicIpv6: 'FD90:0::2' },
+      { subnet: '10.44.3.0/24', publicIp: '192.168.90.3' },
+      { subnet6: 'fd00:0:0:4::/64', publicIpv6: 'fd90::4' },
+    ],
+  }), 'peers.json');
+  assert.deepEqual(cfg.self, { subnet: '10.44.1.0/24', subnet6: 'fd00:0:0:1::/64', publicIpv6: 'fd90::1' });
+  assert.deepEqual(cfg.peers[0], {
+    subnet: '10.44.2.0/24', publicIp: '192.168.90.2', vtepMac: macFromIp('192.168.90.2'),
+    subnet6: 'fd00:0:0:2::/64', publicIpv6: 'fd90::2', vtepMac6: macFromIp('192.168.90.2'),
+  });
+  assert.deepEqual(cfg.peers[1], { subnet: '10.44.3.0/24', publicIp: '192.168.90.3', vtepMac: macFromIp('192.168.90.3') });
+  assert.deepEqual(cfg.ipv6OnlyPeers, [{ subnet6: 'fd00:0:0:4::/64', publicIpv6: 'fd90::4' }]);
+  // An IPv6-only self parses (the node refuses to run it yet: static-network.ts).
+  assert.deepEqual(parsePeersConfig('{"self":{"subnet6":"fd00:0:0:1::/64"},"peers":[]}', 'p.json').self, { subnet6: 'fd00:0:0:1::/64' });
+
+  const bad: [unknown, string][] = [
+    [{ self: { subnet6: 'fd00::1/64' }, peers: [] }, 'self.subnet6'],
+    [{ self: { subnet6: 'fd00::/8' }, peers: [] }, 'self.subnet6'],
+    [{ self: { subnet6: 7 }, peers: [] }, 'self.subnet6'],
+    [{ self: {}, peers: [] }, 'self.subnet'],
+    [{ self: { subnet: '10.44.1.0/24', publicIpv6: 'fe80::1' }, peers: [] }, 'self.publicIpv6'],
+    [{ self: { subnet: '10.44.1.0/24', subnet6: 'fd00:0:0:1::/64' }, peers: [{ subnet: '10.44.2.0/24', publicIp: '192.168.90.2', subnet6: 'fd00:0:0:1::/64' }] }, 'peers[0].subnet6'],
+    [{ self: { subnet: '10.44.1.0/24' }, peers: [{ subnet: '10.44.2.0/24', publicIp: '192.168.90.2', publicIpv6: 'fd90::2' }] }, 'peers[0].publicIpv6'],
+    [{ self: { subnet: '10.44.1.0/24' }, peers: [{ subnet6: 'fd00:0:0:2::/64', publicIpv6: 'nope' }] }, 'peers[0].publicIpv6'],
+    [{ self: { subnet: '10.44.1.0/24', publicIpv6: 'fd90::1' }, peers: [{ subnet6: 'fd00:0:0:2::/64', publicIpv6: 'fd90::1' }] }, 'peers[0].publicIpv6'],
+    [{ self: { subnet: '10.44.1.0/24' }, peers: [{ subnet6: 'fd00:0:0:2::/64', publicIp: '192.168.90.2' }] }, 'peers[0].publicIp'],
+    [{ self: { subnet: '10.44.1.0/24' }, peers: [{ publicIp: '192.168.90.2' }] }, 'peers[0].subnet'],
+    [{ self: { subnet: '10.44.1.0/24' }, peers: [{ subnet: '10.44.2.0/24', publicIp: '192.168.90.2', subnet_6: 'fd00::/64' }] }, 'peers[0].subnet_6'],
+  ];
+  for (const [doc, field] of bad) {
+    assert.throws(() => parsePeersConfig(JSON.stringify(doc), 'peers.json'), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.field, field, err.message);
+      assert.ok(err.message.startsWith(`peers.json: ${field}: `), err.message);
+      return true;
+    }, JSON.stringify(doc));
+  }
+
+  // Through the guard with no network known (a static file): the IPv6 half of a dual-stack peer is carried.
+  const src = new FakeSource(cfg.peers);
+  const g = new GuardedPeerSource(src, { self: selfOf('10.44.1.0/24', '192.168.90.1', macFromIp('192.168.90.1'), { subnet6: 'fd00:0:0:1::/64' }), shape: null });
+  const snap = await g.snapshot();
+  assert.equal(snap.find((p) => p.subnet === '10.44.2.0/24')!.subnet6, 'fd00:0:0:2::/64');
+  assert.deepEqual(g.refused, []);
+  await g.close();
 });
