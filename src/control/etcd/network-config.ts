@@ -330,7 +330,7 @@ function checkConfig(doc: Obj): NetworkConfig {
   const enable4 = boolField(doc, 'EnableIPv4', true, fail);
   const enable6 = boolField(doc, 'EnableIPv6', false, fail);
   if (!enable4 && !enable6) fail('EnableIPv4', 'both EnableIPv4 and EnableIPv6 are false: the network carries nothing');
-  const ipv6 = enable6 ? checkIpv6(doc, fail) : null;
+  const ipv6 = enable6 ? checkIpv6(doc, warnings, fail) : null;
   if (!enable6) {
     const net6 = get(doc, 'IPv6Network');
     if (net6 !== undefined && net6 !== null && net6 !== '') warnings.push('IPv6Network is set but EnableIPv6 is not true: it is ignored (as flannel ignores it)');
@@ -384,14 +384,15 @@ function checkConfig(doc: Obj): NetworkConfig {
  * CheckNetworkConfig reads them (see the file header). Throws ConfigError
  * naming the field.
  */
-export function checkIpv6(doc: Obj, fail: (f: string, m: string) => never): Ipv6NetworkConfig {
+export function checkIpv6(doc: Obj, warnings: string[], fail: (f: string, m: string) => never): Ipv6NetworkConfig {
   const text = get(doc, 'IPv6Network');
   if (text === undefined || text === null || text === '') fail('IPv6Network', 'missing: EnableIPv6 is true, so the IPv6 overlay network is needed, e.g. "fc00::/48"');
   if (typeof text !== 'string') fail('IPv6Network', `must be a string such as "fc00::/48", got ${typeName(text)}`);
   const c = parseLooseCidr6(text as string);
   if (c === null) fail('IPv6Network', `not an IPv6 CIDR (addr/len): ${JSON.stringify(text)}`);
   const network: Ipv6Cidr = { addr: c!.addr, len: c!.len };
-  if (c!.given !== c!.addr) throw new ConfigError(`network config: IPv6Network: ${text as string} has host bits set (the network is ${formatCidr6(network)})`, 'IPv6Network');
+  // flannel (net.ParseCIDR) drops host bits silently; so does vxtap, with a word, as for Network.
+  if (c!.given !== c!.addr) warnings.push(`IPv6Network ${text as string} has host bits set: using ${formatCidr6(network)}`);
   if (network.len === 0) fail('IPv6Network', `${text as string} would cover every address`);
 
   let subnetLen: number;

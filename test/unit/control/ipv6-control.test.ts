@@ -86,6 +86,10 @@ test('config: EnableIPv6 with flannel\'s defaults (IPv6SubnetLen 64, the second 
   assert.deepEqual(again.ipv6, set.ipv6);
   assert.match(formatConfig(set), /"EnableIPv6":true,"IPv6Network":"2001:cafe:42::\/56","IPv6SubnetLen":64,"IPv6SubnetMin":"2001:cafe:42:10::","IPv6SubnetMax":"2001:cafe:42:20::"/);
   assert.deepEqual(buildConfig({ network: '10.5.0.0/16', ipv6Network: 'fc00::/48' }).ipv6, cfg.ipv6);
+  // Host bits in IPv6Network are dropped with a word, as flannel's net.ParseCIDR drops them.
+  const masked = parseNetworkConfig(`{${V4},"EnableIPv6":true,"IPv6Network":"fc00::1/48"}`);
+  assert.deepEqual(masked.ipv6, cfg.ipv6);
+  assert.ok(masked.warnings.some((w) => /IPv6Network fc00::1\/48 has host bits set: using fc00::\/48/.test(w)), masked.warnings.join('; '));
 });
 
 test('config: every bad IPv6 field is a ConfigError naming it', () => {
@@ -94,7 +98,6 @@ test('config: every bad IPv6 field is a ConfigError naming it', () => {
     [`{${V4},"EnableIPv6":true}`, 'IPv6Network', /missing/],
     [`{${V4},"EnableIPv6":"yes","IPv6Network":"fc00::/48"}`, 'EnableIPv6', /true or false/],
     [`{${V4},"EnableIPv6":true,"IPv6Network":"10.0.0.0/8"}`, 'IPv6Network', /not an IPv6 CIDR/],
-    [`{${V4},"EnableIPv6":true,"IPv6Network":"fc00::1/48"}`, 'IPv6Network', /host bits/],
     [`{${V4},"EnableIPv6":true,"IPv6Network":"fc00::/126"}`, 'IPv6Network', /too small/],
     [`{${V4},"EnableIPv6":true,"IPv6Network":"fc00::/48","IPv6SubnetLen":127}`, 'IPv6SubnetLen', /1\.\.126/],
     [`{${V4},"EnableIPv6":true,"IPv6Network":"fc00::/48","IPv6SubnetLen":49}`, 'IPv6SubnetLen', /four subnets/],
