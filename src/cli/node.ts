@@ -116,7 +116,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
 
     let subnet = hostNet.subnet;
     const source = new GuardedPeerSource(hostNet.source, {
-      self: selfOf(subnet, publicIp, hostNet.vtepMac),
+      self: selfOf(subnet, publicIp, hostNet.vtepMac, { subnet6: hostNet.subnet6 ?? null }),
       shape: hostNet.shape,
       hostView: () => readHostView(kernel, rawTap.name),
       onRefused: (p, r) => log.warn({ subnet: p.subnet, publicIp: p.publicIp, vtepMac: p.vtepMac, reason: r.reason },
@@ -129,7 +129,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
 
     const writeFiles = (): void => {
       if (hostNet.network === null || opts.subnetFile === undefined) return;
-      writeSubnetFile(opts.subnetFile, { network: hostNet.network, subnet, mtu, ipMasq: opts.ipMasq });
+      writeSubnetFile(opts.subnetFile, { network: hostNet.network, subnet, mtu, ipMasq: opts.ipMasq, ...(hostNet.subnet6 !== undefined && hostNet.network6 !== undefined ? { network6: hostNet.network6, subnet6: hostNet.subnet6 } : {}) });
       log.info({ subnetFile: opts.subnetFile }, `wrote ${opts.subnetFile}; a Docker host runs: dockerd ${dockerOpts(subnet, mtu)}`);
     };
     writeFiles();

@@ -21,6 +21,7 @@
 import type { Logger } from 'pino';
 import { VxtapError } from '../errors';
 import { formatCidr } from '../wire/addr';
+import { formatCidr6 } from './ip6';
 import type { HostNetwork, JoinRequest, NetworkBackend } from './network';
 import type { EtcdClientOptions } from './etcd/client';
 import { EtcdBackend, Reachability } from './etcd/backend';
@@ -74,7 +75,12 @@ export class EtcdNetwork extends EtcdBackend implements NetworkBackend {
       log.info({ network: formatCidr(config.network), backend: config.backend }, `Found network config - Backend type: vxlan, network ${formatCidr(config.network)}, VNI ${config.backend.vni}, port ${config.backend.port}`);
       for (const w of config.warnings) log.warn(w);
 
-      const previous = readSubnetFile(this.opts.subnetFile)?.subnet;
+      const file = readSubnetFile(this.opts.subnetFile);
+      const previous = file?.subnet;
+      const previous6 = file?.subnet6;
+      if (config.ipv6 !== null && req.publicIpv6 === undefined) {
+        log.warn('the network enables IPv6 but this host has no IPv6 public address: its lease is IPv4 only');
+      }
       const lease = await retryTransient('acquiring a subnet lease', () => registry.acquireLease({
         publicIp: req.publicIp,
         vtepMac: req.vtepMac,
@@ -82,6 +88,8 @@ export class EtcdNetwork extends EtcdBackend implements NetworkBackend {
         ttlSeconds: this.opts.leaseTtlSeconds,
         config,
         ...(previous !== undefined ? { previousSubnet: previous } : {}),
+        ...(req.publicIpv6 !== undefined ? { publicIpv6: req.publicIpv6 } : {}),
+        ...(previous6 !== undefined ? { previousSubnet6: previous6 } : {}),
       }), log, () => this.closed);
       logAcquired(log, lease, req.publicIp);
 
@@ -133,8 +141,9 @@ export class EtcdNetwork extends EtcdBackend implements NetworkBackend {
         port: config.backend.port,
         subnet: lease.subnet,
         network: formatCidr(config.network),
-        shape: { network: config.network, subnetLen: config.subnetLen, subnetMin: config.subnetMin, subnetMax: config.subnetMax },
+        shape: { network: config.network, subnetLen: config.subnetLen, subnetMin: config.subnetMin, subnetMax: config.subnetMax, ipv6: config.ipv6 },
         vtepMac: req.vtepMac,
+        ...(lease.subnet6 !== undefined && config.ipv6 !== null ? { subnet6: lease.subnet6, network6: formatCidr6(config.ipv6.network) } : {}),
         source: peers,
         status: () => ({ lease: held, etcd: etcd.state }),
         reload: () => { /* the watch is live; nothing to re-read */ },
@@ -150,6 +159,10 @@ function logAcquired(log: Logger, lease: OwnLease, publicIp: string): void {
   else if (lease.how === 'previous') log.info({ subnet: lease.subnet }, `Found previously leased subnet (${lease.subnet}), reusing`);
   else log.info({ subnet: lease.subnet }, `Allocated lease (ip: ${lease.subnet}) to current node (${publicIp})`);
   log.info({ subnet: lease.subnet, leaseId: lease.leaseId, ttl: lease.ttlSeconds }, `create subnet: ${net}, net mask: ${len}`);
+  if (lease.subnet6 !== undefined) {
+    const [net6, len6] = lease.subnet6.split('/');
+    log.info({ subnet6: lease.subnet6 }, `create ipv6 subnet: ${net6}, net mask: ${len6} (the IPv6 data plane is not there yet: carried in etcd and the subnet file only)`);
+  }
 }
 
 /** Logs the lease keeper's events (a move to another subnet is handled by join()). */

@@ -19,12 +19,19 @@
  * most once a second) and every 10 s while a lease is refused for them.
  *
  * Each refusal is logged once (per lease and reason) and counted by reason.
+ *
+ * A dual-stack lease's IPv6 half is decided after its IPv4 half, against
+ * the older accepted IPv6 halves (lease-rules.ts, checkHalf6): refused, it
+ * is taken off the peer that the consumer gets (subnet6, publicIpv6,
+ * vtepMac6 removed) and the IPv4 half stands. While no lease has an IPv6
+ * half, the incremental path below works as before.
  */
 import { diffPeers, samePeer, type Peer, type PeerEvent, type PeerSource } from './peers';
 import {
-  checkPublicIp, checkShape, checkSubnetAgainstHost, checkVtepMac, EMPTY_HOST_VIEW, REFUSAL_REASONS,
+  checkHalf6, checkPublicIp, checkShape, checkSubnetAgainstHost, checkVtepMac, EMPTY_HOST_VIEW, REFUSAL_REASONS,
   type HostView, type NetworkShape, type Refusal, type RefusalReason, type Self,
 } from './lease-rules';
+import { cidr6Contains, cidr6Overlaps, formatCidr6, isIpv6, parseCidr6, parseIpv6, type Ipv6Cidr } from './ip6';
 import { cidrContains, formatCidr, parseCidr, parseIpv4, prefixMask, type Ipv4Cidr } from '../wire/addr';
 
 export interface LeaseGuardOptions {
@@ -59,6 +66,10 @@ export class GuardedPeerSource implements PeerSource {
   private epoch = 0;
   private accepted = new Map<string, Peer>();
   private readonly refusedNow = new Map<string, RefusedLease>();
+  /** Leases accepted without their IPv6 half, by subnet, with why the half was refused. */
+  private readonly refused6Now = new Map<string, RefusedLease>();
+  /** How many candidates have an IPv6 half (then every decision is a full one). */
+  private v6Candidates = 0;
   private view: HostView = EMPTY_HOST_VIEW;
   private viewSig = '';
   private viewAt = -Infinity;
@@ -83,7 +94,7 @@ export class GuardedPeerSource implements PeerSource {
 
   /** The leases refused now, with why. */
   get refused(): RefusedLease[] {
-    return [...this.refusedNow.values()];
+    return [...this.refusedNow.values(), ...this.refused6Now.values()];
   }
 
   async snapshot(): Promise<Peer[]> {
@@ -167,7 +178,7 @@ export class GuardedPeerSource implements PeerSource {
    */
   private decideFast(changes: readonly Change[]): boolean {
     const st = this.state;
-    if (st === null || st.epoch !== this.epoch || this.refusedNow.size > 0) return false;
+    if (st === null || st.epoch !== this.epoch || this.refusedNow.size > 0 || this.v6Candidates > 0) return false;
     const removed: Peer[] = [];
     const added: Peer[] = [];
     // Each subnet once in the run: then removals first, additions after, give the final state.
@@ -180,6 +191,7 @@ export class GuardedPeerSource implements PeerSource {
         seen.add(ev.peer.subnet);
         if (ev.type === 'removed') { removed.push(ev.peer); continue; }
         if (this.candidates.has(ev.peer.subnet)) return false; // rewritten in place: its age and checks change
+        if (ev.peer.subnet6 !== undefined) return false; // IPv6 halves are decided by the full path
         const o = ev.peer.order;
         if (o !== undefined && o <= order) return false;
         if (o !== undefined) order = o;
@@ -190,7 +202,7 @@ export class GuardedPeerSource implements PeerSource {
     for (const peer of removed) {
       const c = this.candidates.get(peer.subnet);
       if (c === undefined) continue;
-      this.candidates.delete(peer.subnet);
+      this.deleteCandidate(peer.subnet);
       const was = this.accepted.get(peer.subnet);
       if (was === undefined) continue;
       this.accepted.delete(peer.subnet);
@@ -202,7 +214,7 @@ export class GuardedPeerSource implements PeerSource {
     for (const peer of added) {
       const c = candidateOf(peer, peer.order ?? this.seq++);
       st.maxOrder = Math.max(st.maxOrder, c.order);
-      this.candidates.set(peer.subnet, c);
+      this.setCandidate(peer.subnet, c);
       const r = this.check(c, st.taken, st.macs, st.ips);
       if (r === null) {
         this.accepted.set(peer.subnet, peer);
@@ -226,11 +238,24 @@ export class GuardedPeerSource implements PeerSource {
       if (ev.type === 'added') {
         const old = this.candidates.get(ev.peer.subnet);
         // A lease rewritten in place keeps its age; a new one is the youngest.
-        this.candidates.set(ev.peer.subnet, candidateOf(ev.peer, ev.peer.order ?? old?.order ?? this.seq++));
+        this.setCandidate(ev.peer.subnet, candidateOf(ev.peer, ev.peer.order ?? old?.order ?? this.seq++));
       } else {
-        this.candidates.delete(ev.peer.subnet);
+        this.deleteCandidate(ev.peer.subnet);
       }
     }
+  }
+
+  private setCandidate(subnet: string, c: Candidate): void {
+    this.deleteCandidate(subnet);
+    this.candidates.set(subnet, c);
+    if (c.peer.subnet6 !== undefined) this.v6Candidates++;
+  }
+
+  private deleteCandidate(subnet: string): void {
+    const old = this.candidates.get(subnet);
+    if (old === undefined) return;
+    this.candidates.delete(subnet);
+    if (old.peer.subnet6 !== undefined) this.v6Candidates--;
   }
 
   /** The accepted set, oldest lease first; refusals recorded, logged and counted when new. */
@@ -241,19 +266,41 @@ export class GuardedPeerSource implements PeerSource {
     const macs = new Map<string, string>();
     const ips = new Map<string, string>();
     const refusedBefore = new Map(this.refusedNow);
+    const refused6Before = new Map(this.refused6Now);
     this.refusedNow.clear();
+    this.refused6Now.clear();
+    const v6: Taken6 = { subnets: [], ips: new Map(), macs: new Map() };
     let maxOrder = -Infinity;
     for (const c of ordered) {
       maxOrder = Math.max(maxOrder, c.order);
       const { peer } = c;
       const r = this.check(c, taken, macs, ips);
       if (r === null) {
-        accepted.set(peer.subnet, peer);
+        const was = refusedBefore.get(peer.subnet);
+        if (was && samePeer(was.peer, peer)) this.opts.onAccepted?.(peer, was);
+        let out = peer;
+        if (c.half6 !== null) {
+          const r6 = this.check6(c, v6, macs);
+          if (r6 === null) {
+            v6.subnets.push({ cidr: c.half6.subnet6, subnet: peer.subnet });
+            if (c.half6.ip6 !== null) v6.ips.set(c.half6.ip6, peer.subnet);
+            if (c.half6.mac6 !== null) v6.macs.set(c.half6.mac6, peer.subnet);
+            const was6 = refused6Before.get(peer.subnet);
+            if (was6 && samePeer(was6.peer, peer)) this.opts.onAccepted?.(peer, was6);
+          } else {
+            out = { subnet: peer.subnet, publicIp: peer.publicIp, vtepMac: peer.vtepMac, ...(peer.order !== undefined ? { order: peer.order } : {}) };
+            const was6 = refused6Before.get(peer.subnet);
+            this.refused6Now.set(peer.subnet, { ...r6, peer });
+            if (!was6 || !samePeer(was6.peer, peer) || was6.reason !== r6.reason) {
+              this.refusals[r6.reason]++;
+              this.opts.onRefused?.(peer, r6);
+            }
+          }
+        }
+        accepted.set(peer.subnet, out);
         taken.add(c.subnet);
         macs.set(c.mac, peer.subnet);
         ips.set(peer.publicIp, peer.subnet);
-        const was = refusedBefore.get(peer.subnet);
-        if (was && samePeer(was.peer, peer)) this.opts.onAccepted?.(peer, was);
         continue;
       }
       const was = refusedBefore.get(peer.subnet);
@@ -291,6 +338,37 @@ export class GuardedPeerSource implements PeerSource {
     return null;
   }
 
+  /**
+   * The IPv6 half of a lease whose IPv4 half is accepted: the lease-only
+   * checks (cached like the IPv4 ones), then against the older accepted
+   * IPv6 halves and every accepted VTEP MAC. A refusal's detail says that
+   * only the IPv6 half goes.
+   */
+  private check6(c: Candidate, v6: Taken6, macs4: Map<string, string>): Refusal | null {
+    const h = c.half6!;
+    const { peer } = c;
+    const s = formatCidr6(h.subnet6);
+    const only = (r: Refusal): Refusal => ({ reason: r.reason, detail: `IPv6 half ${s} refused, the IPv4 half ${peer.subnet} is used: ${r.detail}` });
+    if (c.epoch6 !== this.epoch) {
+      c.own6 = checkHalf6({ subnet6: s, publicIpv6: peer.publicIpv6, vtepMac6: peer.vtepMac6 }, this.self, this.opts.shape === null ? undefined : this.opts.shape.ipv6 ?? null);
+      c.epoch6 = this.epoch;
+    }
+    if (c.own6 !== null) return only(c.own6);
+    const other = v6.subnets.find((t) => cidr6Overlaps(t.cidr, h.subnet6));
+    if (other !== undefined) return only({ reason: 'overlap6', detail: `${s} overlaps the IPv6 subnet ${formatCidr6(other.cidr)} of the older lease ${other.subnet}` });
+    if (h.ip6 !== null) {
+      const inside = v6.subnets.find((t) => cidr6Contains(t.cidr, h.ip6!));
+      if (inside !== undefined) return only({ reason: 'public-ipv6', detail: `PublicIPv6 ${peer.publicIpv6!} is inside the IPv6 subnet ${formatCidr6(inside.cidr)} of the lease ${inside.subnet}: VXLAN to it would loop through the TAP` });
+      const sameIp = v6.ips.get(h.ip6);
+      if (sameIp !== undefined) return only({ reason: 'public-ipv6', detail: `PublicIPv6 ${peer.publicIpv6!} already holds the older lease ${sameIp}` });
+    }
+    if (h.mac6 !== null) {
+      const owner = v6.macs.get(h.mac6) ?? macs4.get(h.mac6);
+      if (owner !== undefined && owner !== peer.subnet) return only({ reason: 'vtep-mac6', detail: `BackendV6Data.VtepMAC ${h.mac6} is already bound to the older lease ${owner}` });
+    }
+    return null;
+  }
+
   // ---- the host's side -------------------------------------------------------------
 
   private async readView(force: boolean): Promise<void> {
@@ -315,7 +393,7 @@ export class GuardedPeerSource implements PeerSource {
   /** While a lease is refused, decide again now and then: a route or another lease may have gone. */
   private armRecheck(): void {
     if (this.closed) return;
-    if (this.refusedNow.size === 0) {
+    if (this.refusedNow.size === 0 && this.refused6Now.size === 0) {
       if (this.timer) { clearInterval(this.timer); this.timer = null; }
       return;
     }
@@ -403,10 +481,31 @@ interface Candidate {
   readonly mac: string;
   own: Refusal | null;
   epoch: number;
+  /** The IPv6 half, parsed; null when the lease has none (or its subnet6 does not parse: checkHalf6 refuses it). */
+  readonly half6: { readonly subnet6: Ipv6Cidr; readonly ip6: bigint | null; readonly mac6: string | null } | null;
+  own6: Refusal | null;
+  epoch6: number;
+}
+
+/** The accepted IPv6 halves of one decision. */
+interface Taken6 {
+  readonly subnets: { readonly cidr: Ipv6Cidr; readonly subnet: string }[];
+  readonly ips: Map<bigint, string>;
+  readonly macs: Map<string, string>;
 }
 
 function candidateOf(peer: Peer, order: number): Candidate {
   let ip: number | null = null;
   try { ip = parseIpv4(peer.publicIp); } catch { /* refused by checkPublicIp */ }
-  return { peer, order, subnet: parseCidr(peer.subnet), ip, mac: peer.vtepMac.toLowerCase(), own: null, epoch: -1 };
+  let half6: Candidate['half6'] = null;
+  if (peer.subnet6 !== undefined) {
+    let subnet6: Ipv6Cidr;
+    try { subnet6 = parseCidr6(peer.subnet6); } catch { subnet6 = { addr: 0n, len: 0 }; /* ::/0: refused by checkShape6 */ }
+    half6 = {
+      subnet6,
+      ip6: peer.publicIpv6 !== undefined && isIpv6(peer.publicIpv6) ? parseIpv6(peer.publicIpv6) : null,
+      mac6: peer.vtepMac6 !== undefined ? peer.vtepMac6.toLowerCase() : null,
+    };
+  }
+  return { peer, order, subnet: parseCidr(peer.subnet), ip, mac: peer.vtepMac.toLowerCase(), own: null, epoch: -1, half6, own6: null, epoch6: -1 };
 }

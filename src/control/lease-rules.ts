@@ -25,11 +25,40 @@
  *               through the TAP; or already another accepted lease's;
  *   vtep-mac    VtepMAC is multicast, all-zero, this host's VTEP MAC, or
  *               already bound to another accepted lease.
+ *
+ * A dual-stack lease's IPv6 half (subnet6, PublicIPv6, BackendV6Data) is
+ * judged on its own, by the same rules in IPv6 terms, under reasons of its
+ * own (docs/ipv6-control.md says why):
+ *
+ *   network6    the network does not enable IPv6; or subnet6 not inside
+ *               IPv6Network, not IPv6SubnetLen, not aligned, outside
+ *               IPv6SubnetMin..IPv6SubnetMax;
+ *   own6        subnet6 overlaps this host's own IPv6 subnet;
+ *   overlap6    subnet6 overlaps an older accepted lease's;
+ *   public-ipv6 PublicIPv6 missing, not a VTEP address (publicIpv6Fault:
+ *               unspecified, loopback, multicast, link-local, IPv4-mapped or
+ *               -compatible, discard), this host's, inside IPv6Network or an
+ *               accepted IPv6 subnet, or already an older lease's;
+ *   vtep-mac6   BackendV6Data missing, or its VtepMAC multicast, all-zero,
+ *               this host's, or another accepted lease's (either family's;
+ *               the lease's own IPv4 VtepMAC is fine: one TAP for both).
+ *
+ * A refused IPv6 half drops that half only: the IPv4 half is accepted or
+ * refused by its own rules. A refused IPv4 half refuses the whole lease (the
+ * IPv4 half is what the data plane installs today). The host's IPv6
+ * addresses and routes are not read yet (no `underlay` rule for IPv6): that
+ * comes with the IPv6 data plane, which installs IPv6 routes.
  */
 import { cidrContains, formatCidr, formatIpv4, isMac, parseCidr, parseIpv4, prefixMask, type Ipv4Cidr } from '../wire/addr';
+import {
+  cidr6Contains, cidr6Overlaps, formatCidr6, formatIpv6, isIpv6, parseCidr6, parseIpv6, prefixMask6, publicIpv6Fault, type Ipv6Cidr,
+} from './ip6';
 
 /** The stable names of the reasons a lease is refused (counted in `vxtap stats`). */
-export const REFUSAL_REASONS = ['network', 'own', 'overlap', 'underlay', 'public-ip', 'vtep-mac'] as const;
+export const REFUSAL_REASONS = [
+  'network', 'own', 'overlap', 'underlay', 'public-ip', 'vtep-mac',
+  'network6', 'own6', 'overlap6', 'public-ipv6', 'vtep-mac6',
+] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export interface Refusal {
@@ -45,6 +74,16 @@ export interface NetworkShape {
   /** Network address (u32) of the lowest and highest subnet to lease. */
   readonly subnetMin: number;
   readonly subnetMax: number;
+  /** The IPv6 side when the network enables IPv6 (EnableIPv6); absent or null: a lease's IPv6 half is refused. */
+  readonly ipv6?: Ipv6Shape | null;
+}
+
+/** IPv6Network and its subnets (the config's EnableIPv6 fields). */
+export interface Ipv6Shape {
+  readonly network: Ipv6Cidr;
+  readonly subnetLen: number;
+  readonly subnetMin: bigint;
+  readonly subnetMax: bigint;
 }
 
 /** This host, as the rules need it. */
@@ -53,6 +92,9 @@ export interface Self {
   readonly publicIp: number;
   /** Lower-case aa:bb:cc:dd:ee:ff. */
   readonly vtepMac: string;
+  /** This host's IPv6 subnet and IPv6 underlay address, when it has a dual-stack lease. */
+  readonly subnet6?: Ipv6Cidr | null;
+  readonly publicIpv6?: bigint | null;
 }
 
 /** What the host's kernel has that a lease must not take over (read by host-view.ts). */
@@ -150,7 +192,79 @@ export function checkVtepMac(mac: string, self: Self): Refusal | null {
   return null;
 }
 
-/** This host as the rules see it, from the HostNetwork's strings. */
-export function selfOf(subnet: string, publicIp: string, vtepMac: string): Self {
-  return { subnet: parseCidr(subnet), publicIp: parseIpv4(publicIp), vtepMac: vtepMac.toLowerCase() };
+/** This host as the rules see it, from the HostNetwork's strings (and its IPv6 half, when it has one). */
+export function selfOf(subnet: string, publicIp: string, vtepMac: string, v6: { subnet6?: string | null; publicIpv6?: string | null } = {}): Self {
+  return {
+    subnet: parseCidr(subnet), publicIp: parseIpv4(publicIp), vtepMac: vtepMac.toLowerCase(),
+    subnet6: v6.subnet6 ? parseCidr6(v6.subnet6) : null,
+    publicIpv6: v6.publicIpv6 ? parseIpv6(v6.publicIpv6) : null,
+  };
+}
+
+// ---- the IPv6 half -------------------------------------------------------------------
+
+/**
+ * subnet6 against the network's IPv6 side: null, the network does not
+ * enable IPv6; undefined, no network is known (a static file), and only a
+ * prefix wider than a /16 is refused (as a static IPv4 subnet wider than a /8).
+ */
+export function checkShape6(subnet6: Ipv6Cidr, shape6: Ipv6Shape | null | undefined): Refusal | null {
+  const s = formatCidr6(subnet6);
+  if (shape6 === undefined) return subnet6.len < 16 ? { reason: 'network6', detail: `${s} is wider than a /16` } : null;
+  if (shape6 === null) return { reason: 'network6', detail: `${s}: the network does not enable IPv6 (EnableIPv6 is not true)` };
+  if (!(subnet6.len >= shape6.network.len && cidr6Contains(shape6.network, subnet6.addr))) {
+    return { reason: 'network6', detail: `${s} is not inside IPv6Network ${formatCidr6(shape6.network)}` };
+  }
+  if (subnet6.len !== shape6.subnetLen) return { reason: 'network6', detail: `${s} is a /${subnet6.len}; the network's IPv6 subnets are /${shape6.subnetLen}` };
+  if ((subnet6.addr & ~prefixMask6(subnet6.len)) !== 0n) {
+    return { reason: 'network6', detail: `${s} is not aligned` };
+  }
+  if (subnet6.addr < shape6.subnetMin || subnet6.addr > shape6.subnetMax) {
+    return { reason: 'network6', detail: `${s} is outside IPv6SubnetMin..IPv6SubnetMax (${formatIpv6(shape6.subnetMin)}..${formatIpv6(shape6.subnetMax)})` };
+  }
+  return null;
+}
+
+/**
+ * The IPv6 half's checks that need only the lease, this host and the network
+ * (the ones against other leases are the guard's). `peer` is the lease as
+ * decoded: subnet6 set, PublicIPv6 and the IPv6 VtepMAC present or not.
+ */
+export function checkHalf6(
+  half: { readonly subnet6: string; readonly publicIpv6?: string | undefined; readonly vtepMac6?: string | undefined },
+  self: Self, shape6: Ipv6Shape | null | undefined,
+): Refusal | null {
+  let subnet6: Ipv6Cidr;
+  try {
+    subnet6 = parseCidr6(half.subnet6);
+  } catch {
+    return { reason: 'network6', detail: `${JSON.stringify(half.subnet6)} is not an IPv6 subnet` };
+  }
+  const s = formatCidr6(subnet6);
+  const shape = checkShape6(subnet6, shape6);
+  if (shape !== null) return shape;
+  if (self.subnet6 && cidr6Overlaps(subnet6, self.subnet6)) {
+    return { reason: 'own6', detail: `${s} overlaps this host's own IPv6 subnet ${formatCidr6(self.subnet6)}` };
+  }
+  const ip6 = half.publicIpv6;
+  // A flannel lease's IPv6 half needs its IPv6 VTEP; a static file (no network known) may leave it to the data plane.
+  if (ip6 === undefined && shape6 === undefined) return checkMac6(half.vtepMac6, s, self);
+  if (ip6 === undefined) return { reason: 'public-ipv6', detail: `the key names the IPv6 subnet ${s} but the value no PublicIPv6` };
+  if (!isIpv6(ip6)) return { reason: 'public-ipv6', detail: `PublicIPv6 ${JSON.stringify(ip6)} is not an IPv6 address` };
+  const a = parseIpv6(ip6);
+  const fault = publicIpv6Fault(a);
+  if (fault !== null) return { reason: 'public-ipv6', detail: `PublicIPv6 ${ip6} is ${fault}` };
+  if (self.publicIpv6 != null && a === self.publicIpv6) return { reason: 'public-ipv6', detail: `PublicIPv6 ${ip6} is this host's own address` };
+  if (shape6 && cidr6Contains(shape6.network, a)) {
+    return { reason: 'public-ipv6', detail: `PublicIPv6 ${ip6} is inside IPv6Network ${formatCidr6(shape6.network)}: VXLAN to it would loop through the TAP` };
+  }
+  if (self.subnet6 && cidr6Contains(self.subnet6, a)) return { reason: 'public-ipv6', detail: `PublicIPv6 ${ip6} is inside this host's IPv6 subnet ${formatCidr6(self.subnet6)}` };
+  return checkMac6(half.vtepMac6, s, self);
+}
+
+function checkMac6(mac: string | undefined, s: string, self: Self): Refusal | null {
+  if (mac === undefined) return { reason: 'vtep-mac6', detail: `the key names the IPv6 subnet ${s} but the value no BackendV6Data` };
+  const m = checkVtepMac(mac, self);
+  if (m !== null) return { reason: 'vtep-mac6', detail: m.detail.replace(/^VtepMAC/, 'BackendV6Data.VtepMAC') };
+  return null;
 }

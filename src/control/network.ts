@@ -21,6 +21,13 @@ export interface HostNetwork {
   readonly shape: NetworkShape | null;
   /** This host's VTEP MAC (the TAP's MAC). */
   readonly vtepMac: string;
+  /**
+   * A dual-stack lease's IPv6 half (docs/ipv6-control.md): this host's IPv6
+   * subnet and the IPv6 overlay network, for the subnet file and the lease
+   * rules. Absent for an IPv4-only lease. Not used by the data plane yet.
+   */
+  readonly subnet6?: string;
+  readonly network6?: string;
   /** The other hosts. */
   readonly source: PeerSource;
   /**
@@ -57,6 +64,8 @@ export interface JoinRequest {
   readonly publicIp: string;
   /** The MAC this host would like as VTEP MAC (the static file may name its own). */
   readonly vtepMac: string;
+  /** This host's IPv6 underlay address: in a network with EnableIPv6 the lease is then dual-stack (etcd). */
+  readonly publicIpv6?: string;
   readonly log: Logger;
   /** Called when the control plane can no longer stand behind this host's lease (the node should stop). */
   readonly onFatal: (err: Error) => void;

@@ -21,6 +21,16 @@ export interface Peer {
    * Not part of the peer's identity (samePeer).
    */
   readonly order?: number;
+  /**
+   * A dual-stack lease's IPv6 half (docs/ipv6-control.md): the IPv6 subnet
+   * behind the peer ('fc00:0:0:34::/64'), its IPv6 underlay address and the
+   * MAC of its IPv6 VTEP. Each absent when the lease has none; the lease
+   * guard removes all three when it refuses the half. Carried for the IPv6
+   * data plane, which is not there yet: the installer does not use them.
+   */
+  readonly subnet6?: string;
+  readonly publicIpv6?: string;
+  readonly vtepMac6?: string;
 }
 
 export type PeerEvent = { readonly type: 'added' | 'removed'; readonly peer: Peer };
@@ -47,7 +57,8 @@ export function macFromIp(ip: string): string {
 }
 
 export function samePeer(a: Peer, b: Peer): boolean {
-  return a.subnet === b.subnet && a.publicIp === b.publicIp && a.vtepMac.toLowerCase() === b.vtepMac.toLowerCase();
+  return a.subnet === b.subnet && a.publicIp === b.publicIp && a.vtepMac.toLowerCase() === b.vtepMac.toLowerCase() &&
+    a.subnet6 === b.subnet6 && a.publicIpv6 === b.publicIpv6 && a.vtepMac6?.toLowerCase() === b.vtepMac6?.toLowerCase();
 }
 
 /**

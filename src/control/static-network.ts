@@ -23,13 +23,21 @@ export class StaticNetwork implements NetworkBackend {
     const cfg = this.source.config;
     const vtepMac = cfg.self.vtepMac ?? req.vtepMac;
     if (!isMac(vtepMac)) throw new ConfigError(`${this.path}: self.vtepMac: not a MAC address: ${JSON.stringify(vtepMac)}`, 'self.vtepMac');
-    const subnetLen = cfg.self.subnet.split('/')[1];
-    req.log.info({ subnet: cfg.self.subnet }, `using subnet: ${cfg.self.subnet.split('/')[0]}, net mask: ${subnetLen} (from ${this.path})`);
+    const subnet = cfg.self.subnet;
+    if (subnet === undefined) {
+      throw new ConfigError(`${this.path}: self.subnet: missing: self.subnet6 alone is an IPv6-only host, which vxtap cannot run yet (its data plane carries IPv4 only)`, 'self.subnet');
+    }
+    const subnetLen = subnet.split('/')[1];
+    req.log.info({ subnet }, `using subnet: ${subnet.split('/')[0]}, net mask: ${subnetLen} (from ${this.path})`);
+    if (cfg.ipv6OnlyPeers !== undefined) {
+      req.log.warn(`${this.path}: ${cfg.ipv6OnlyPeers.length} IPv6-only peer(s) (subnet6 without subnet) are not used: vxtap's data plane carries IPv4 only for now`);
+    }
     const source = this.source;
     return {
       vni: cfg.vni,
       port: cfg.port,
-      subnet: cfg.self.subnet,
+      subnet,
+      ...(cfg.self.subnet6 !== undefined ? { subnet6: cfg.self.subnet6 } : {}),
       network: null,
       shape: null,
       vtepMac,

@@ -6,6 +6,15 @@
  *    "self": {"subnet": "10.44.1.0/24"},
  *    "peers": [{"subnet": "10.44.2.0/24", "publicIp": "192.168.90.2", "vtepMac": "02:76:c0:a8:5a:02"}]}
  *
+ * IPv6 (docs/ipv6-control.md): `self.subnet6` and a peer's `subnet6` name
+ * the IPv6 subnet behind a host ("fd00:0:0:2::/64"), a peer's optional
+ * `publicIpv6` its IPv6 underlay address. `subnet` may then be left out: a
+ * host with `subnet6` alone is IPv6-only. IPv6-only peers are read and
+ * checked but not handed to the data plane, which carries IPv4 only for now
+ * (`ipv6OnlyPeers`); an IPv6-only `self` cannot run yet (static-network.ts
+ * says so). A dual-stack peer's IPv6 half rides on its Peer (subnet6,
+ * publicIpv6).
+ *
  * Validation is strict, because a typo in a network config should stop the
  * daemon, not quietly drop a peer: every problem is a ConfigError naming the
  * file and the field path (`peers.json: peers[1].publicIp: not an IPv4
@@ -23,6 +32,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
 import { FileSource, type FileSourceOptions, type FileSpec } from './file-source';
 import { cidrContains, formatCidr, isIpv4, isMac, parseCidr, parseIpv4, type Ipv4Cidr } from '../wire/addr';
+import { cidr6Overlaps, formatCidr6, formatIpv6, isIpv6, parseCidr6, parseIpv6, publicIpv6Fault, type Ipv6Cidr } from './ip6';
 import { diffPeers, macFromIp, type Peer, type PeerEvent, type PeerSource } from './peers';
 
 /** The VNI when the file names none: 1, flannel's default VNI for its vxlan backend. */
@@ -36,7 +46,12 @@ export const DEFAULT_PORT = 4789;
 export const MAX_VNI = 0xff_ffff;
 
 export interface SelfConfig {
-  readonly subnet: string;
+  /** This host's IPv4 subnet; absent for an IPv6-only host (self.subnet6 alone). */
+  readonly subnet?: string;
+  /** This host's IPv6 subnet, 'fd00:0:0:1::/64'. */
+  readonly subnet6?: string;
+  /** This host's IPv6 underlay address. */
+  readonly publicIpv6?: string;
   /** This host's underlay address; when absent the caller takes the underlay interface's. */
   readonly publicIp?: string;
   /** This host's VTEP MAC; when absent the caller derives it: macFromIp(publicIp). */
@@ -48,11 +63,20 @@ export interface StaticConfig {
   readonly port: number;
   readonly self: SelfConfig;
   readonly peers: Peer[];
+  /** Peers with `subnet6` and no `subnet`: checked, not handed to the (IPv4) data plane yet. Absent when there are none. */
+  readonly ipv6OnlyPeers?: Ipv6OnlyPeer[];
+}
+
+/** A peer of the file with an IPv6 subnet only. */
+export interface Ipv6OnlyPeer {
+  readonly subnet6: string;
+  readonly publicIpv6?: string;
+  readonly vtepMac?: string;
 }
 
 const TOP_KEYS = ['vni', 'port', 'self', 'peers'] as const;
-const SELF_KEYS = ['subnet', 'publicIp', 'vtepMac'] as const;
-const PEER_KEYS = ['subnet', 'publicIp', 'vtepMac'] as const;
+const SELF_KEYS = ['subnet', 'subnet6', 'publicIp', 'publicIpv6', 'vtepMac'] as const;
+const PEER_KEYS = ['subnet', 'subnet6', 'publicIp', 'publicIpv6', 'vtepMac'] as const;
 
 /** Reads and validates a peers file. Throws ConfigError naming the file and the field. */
 export function loadPeersFile(path: string): StaticConfig {
@@ -76,12 +100,17 @@ export function parsePeersConfig(text: string, file: string): StaticConfig {
   if (top.self === undefined) fail('self', 'missing: this host\'s {"subnet": "a.b.c.d/len"}');
   const selfObj = asObject(top.self, 'self', 'self', fail);
   checkKeys(selfObj, SELF_KEYS, 'self', fail);
-  const selfSubnet = subnetField(selfObj, 'self.subnet', fail);
+  const selfSubnet6 = selfObj.subnet6 === undefined ? undefined : subnet6Field(selfObj.subnet6, 'self.subnet6', fail);
+  // An IPv6-only host names subnet6 alone; otherwise subnet is required, as before.
+  const selfSubnet = selfObj.subnet === undefined && selfSubnet6 !== undefined ? undefined : subnetField(selfObj, 'self.subnet', fail);
   const selfIp = selfObj.publicIp === undefined ? undefined : ipField(selfObj.publicIp, 'self.publicIp', fail);
+  const selfIp6 = selfObj.publicIpv6 === undefined ? undefined : ip6Field(selfObj.publicIpv6, 'self.publicIpv6', fail);
   const selfMac = selfObj.vtepMac === undefined ? undefined : macField(selfObj.vtepMac, 'self.vtepMac', fail);
   const self: SelfConfig = {
-    subnet: formatCidr(selfSubnet),
+    ...(selfSubnet !== undefined ? { subnet: formatCidr(selfSubnet) } : {}),
+    ...(selfSubnet6 !== undefined ? { subnet6: formatCidr6(selfSubnet6) } : {}),
     ...(selfIp !== undefined ? { publicIp: selfIp } : {}),
+    ...(selfIp6 !== undefined ? { publicIpv6: selfIp6 } : {}),
     ...(selfMac !== undefined ? { vtepMac: selfMac } : {}),
   };
 
@@ -90,15 +119,40 @@ export function parsePeersConfig(text: string, file: string): StaticConfig {
   const list = top.peers as unknown[];
 
   // Every subnet with its field path, self first, to report overlaps by name.
-  const taken: { cidr: Ipv4Cidr; field: string }[] = [{ cidr: selfSubnet, field: 'self.subnet' }];
+  const taken: { cidr: Ipv4Cidr; field: string }[] = selfSubnet !== undefined ? [{ cidr: selfSubnet, field: 'self.subnet' }] : [];
+  const taken6: { cidr: Ipv6Cidr; field: string }[] = selfSubnet6 !== undefined ? [{ cidr: selfSubnet6, field: 'self.subnet6' }] : [];
+  const ip6Owner = new Map<string, string>();
+  if (selfIp6 !== undefined) ip6Owner.set(selfIp6, 'self.publicIpv6');
   const macOwner = new Map<string, { ip: string; field: string }>();
   if (selfMac !== undefined && selfIp !== undefined) macOwner.set(selfMac, { ip: selfIp, field: 'self.vtepMac' });
   const peers: Peer[] = [];
+  const ipv6OnlyPeers: Ipv6OnlyPeer[] = [];
 
   list.forEach((raw, i) => {
     const at = `peers[${i}]`;
     const o = asObject(raw, at, at, fail);
     checkKeys(o, PEER_KEYS, at, fail);
+    const cidr6 = o.subnet6 === undefined ? undefined : subnet6Field(o.subnet6, `${at}.subnet6`, fail);
+    if (cidr6 !== undefined) {
+      for (const t of taken6) {
+        if (cidr6Overlaps(t.cidr, cidr6)) fail(`${at}.subnet6`, `${formatCidr6(cidr6)} overlaps ${t.field} ${formatCidr6(t.cidr)}`);
+      }
+      taken6.push({ cidr: cidr6, field: `${at}.subnet6` });
+    }
+    const ip6 = o.publicIpv6 === undefined ? undefined : ip6Field(o.publicIpv6, `${at}.publicIpv6`, fail);
+    if (ip6 !== undefined) {
+      if (cidr6 === undefined) fail(`${at}.publicIpv6`, 'given without subnet6: an IPv6 underlay address serves an IPv6 subnet');
+      const owner = ip6Owner.get(ip6);
+      if (owner !== undefined) fail(`${at}.publicIpv6`, `${ip6} is also ${owner}`);
+      ip6Owner.set(ip6, `${at}.publicIpv6`);
+    }
+    if (o.subnet === undefined && cidr6 !== undefined) {
+      // IPv6-only: no IPv4 half for the data plane.
+      if (o.publicIp !== undefined) fail(`${at}.publicIp`, 'an IPv6-only peer (subnet6 without subnet) has no IPv4 underlay address to name');
+      const mac = o.vtepMac === undefined ? undefined : macField(o.vtepMac, `${at}.vtepMac`, fail);
+      ipv6OnlyPeers.push({ subnet6: formatCidr6(cidr6), ...(ip6 !== undefined ? { publicIpv6: ip6 } : {}), ...(mac !== undefined ? { vtepMac: mac } : {}) });
+      return;
+    }
     const cidr = subnetField(o, `${at}.subnet`, fail);
     for (const t of taken) {
       if (t.cidr.addr === cidr.addr && t.cidr.len === cidr.len) {
@@ -120,10 +174,12 @@ export function parsePeersConfig(text: string, file: string): StaticConfig {
       fail(`${at}.vtepMac`, `${vtepMac}${o.vtepMac === undefined ? ' (derived from publicIp)' : ''} is also the MAC of ${owner.field.replace(/\.vtepMac$/, '')} at ${owner.ip}`);
     }
     macOwner.set(vtepMac, { ip: publicIp, field: `${at}.vtepMac` });
-    peers.push({ subnet: formatCidr(cidr), publicIp, vtepMac });
+    // A dual-stack peer: one TAP, one MAC for both families (vtepMac6 = vtepMac).
+    const v6 = cidr6 === undefined ? {} : { subnet6: formatCidr6(cidr6), ...(ip6 !== undefined ? { publicIpv6: ip6 } : {}), vtepMac6: vtepMac };
+    peers.push({ subnet: formatCidr(cidr), publicIp, vtepMac, ...v6 });
   });
 
-  return { vni, port, self, peers };
+  return { vni, port, self, peers, ...(ipv6OnlyPeers.length > 0 ? { ipv6OnlyPeers } : {}) };
 }
 
 export type StaticPeerSourceOptions = FileSourceOptions;
@@ -212,6 +268,26 @@ function subnetField(o: Obj, field: string, fail: Fail): Ipv4Cidr {
   }
   if (c.len === 0) fail(field, `${JSON.stringify(v)} would cover every address`);
   return c;
+}
+
+function subnet6Field(v: unknown, field: string, fail: Fail): Ipv6Cidr {
+  if (typeof v !== 'string') fail(field, `must be a string such as "fd00:0:0:1::/64", got ${typeName(v)}`);
+  let c: Ipv6Cidr;
+  try {
+    c = parseCidr6(v as string);
+  } catch (err) {
+    return fail(field, (err as Error).message);
+  }
+  // As for IPv4 (no subnet wider than a /8): a route for a sixteenth of the IPv6 Internet is never a host's subnet.
+  if (c.len < 16) fail(field, `${JSON.stringify(v)} is wider than a /16`);
+  return c;
+}
+
+function ip6Field(v: unknown, field: string, fail: Fail): string {
+  if (typeof v !== 'string' || !isIpv6(v)) fail(field, `not an IPv6 address: ${JSON.stringify(v)}`);
+  const fault = publicIpv6Fault(parseIpv6(v as string));
+  if (fault !== null) fail(field, `${v as string} is ${fault}`);
+  return formatIpv6(parseIpv6(v as string));
 }
 
 function ipField(v: unknown, field: string, fail: Fail): string {

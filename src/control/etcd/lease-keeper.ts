@@ -185,6 +185,10 @@ export class LeaseKeeper {
           vni: previous.vni,
           ttlSeconds: previous.ttlSeconds > 0 ? previous.ttlSeconds : undefined,
           previousSubnet: previous.subnet,
+          // A dual-stack lease is taken again as one, its IPv6 subnet first.
+          ...(previous.publicIpv6 !== undefined ? { publicIpv6: previous.publicIpv6 } : {}),
+          ...(previous.vtepMac6 !== undefined ? { vtepMac6: previous.vtepMac6 } : {}),
+          ...(previous.subnet6 !== undefined ? { previousSubnet6: previous.subnet6 } : {}),
           ...(this.opts.config ? { config: this.opts.config } : {}),
         });
         if (this.closed) return;

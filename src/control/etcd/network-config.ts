@@ -19,6 +19,18 @@
  * - Backend.Port absent (or 0): flannel's hosts leave the port to the Linux
  *   kernel, whose default is 8472 (the pre-IANA port), so vxtap uses 8472 as
  *   well, and says so (`portDefaulted` + a warning) for the caller to log.
+ * - IPv6 (flannel's dual-stack fields; docs/ipv6-control.md): EnableIPv4
+ *   (default true), EnableIPv6 (default false), IPv6Network, IPv6SubnetLen
+ *   (64 when IPv6Network is a /62 or larger, else its prefix + 2; at most
+ *   126, at least prefix + 2; an IPv6Network smaller than a /124 is refused),
+ *   IPv6SubnetMin / IPv6SubnetMax (the second and the last subnet by default;
+ *   inside IPv6Network, on an IPv6SubnetLen boundary, Min <= Max). The IPv6
+ *   fields are checked only when EnableIPv6 is true, as flannel does: an
+ *   IPv6Network with EnableIPv6 false is ignored, with a warning (refusing it
+ *   would keep vxtap out of a network that flannel's hosts run in). Both
+ *   families disabled is an error naming EnableIPv4. An IPv6-only network
+ *   (EnableIPv4 false) is checked, then refused naming EnableIPv4: vxtap's
+ *   data plane carries IPv4 only for now.
  * Field names are matched without regard to case, as Go's encoding/json does;
  * unknown fields are ignored, as flannel ignores them.
  *
@@ -27,6 +39,9 @@
  */
 import { ConfigError } from '../../errors';
 import { cidrContains, formatCidr, formatIpv4, isIpv4, parseCidr, parseIpv4, prefixMask, type Ipv4Cidr } from '../../wire/addr';
+import {
+  cidr6Contains, formatCidr6, formatIpv6, isIpv6, parseIpv6, parseLooseCidr6, prefixMask6, prefixSize6, type Ipv6Cidr,
+} from '../ip6';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
 /** flannel's vxlan default VNI. */
@@ -49,6 +64,17 @@ export interface NetworkConfig {
   readonly portDefaulted: boolean;
   /** Things worth a log line that do not stop vxtap (a defaulted port, a field vxtap ignores). */
   readonly warnings: readonly string[];
+  /** The IPv6 side of a dual-stack network (EnableIPv6 true); null when IPv6 is not enabled. */
+  readonly ipv6: Ipv6NetworkConfig | null;
+}
+
+/** flannel's IPv6 fields, checked and completed. */
+export interface Ipv6NetworkConfig {
+  readonly network: Ipv6Cidr;
+  readonly subnetLen: number;
+  /** Network address of the lowest and the highest IPv6 subnet to lease. */
+  readonly subnetMin: bigint;
+  readonly subnetMax: bigint;
 }
 
 /** What `vxtap network init` takes; everything but `network` has a default. */
@@ -60,6 +86,11 @@ export interface NetworkConfigInput {
   vni?: number;
   /** Default: 4789 (written out, so that flannel hosts use it too). */
   port?: number;
+  /** Dual-stack: the IPv6 overlay network (sets EnableIPv6), and optionally its subnets' length and range. */
+  ipv6Network?: string;
+  ipv6SubnetLen?: number;
+  ipv6SubnetMin?: string;
+  ipv6SubnetMax?: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -119,6 +150,13 @@ export function buildConfig(input: NetworkConfigInput): NetworkConfig {
   if (input.subnetLen !== undefined) doc.SubnetLen = input.subnetLen;
   if (input.subnetMin !== undefined) doc.SubnetMin = input.subnetMin;
   if (input.subnetMax !== undefined) doc.SubnetMax = input.subnetMax;
+  if (input.ipv6Network !== undefined) {
+    doc.EnableIPv6 = true;
+    doc.IPv6Network = input.ipv6Network;
+    if (input.ipv6SubnetLen !== undefined) doc.IPv6SubnetLen = input.ipv6SubnetLen;
+    if (input.ipv6SubnetMin !== undefined) doc.IPv6SubnetMin = input.ipv6SubnetMin;
+    if (input.ipv6SubnetMax !== undefined) doc.IPv6SubnetMax = input.ipv6SubnetMax;
+  }
   doc.Backend = { Type: 'vxlan', VNI: input.vni ?? DEFAULT_VNI, Port: input.port ?? IANA_VXLAN_PORT };
   return checkConfig(doc);
 }
@@ -131,11 +169,19 @@ export function buildConfig(input: NetworkConfigInput): NetworkConfig {
 export function formatConfig(cfg: NetworkConfig): string {
   const backend: Obj = { Type: 'vxlan', VNI: cfg.backend.vni };
   if (!cfg.portDefaulted) backend.Port = cfg.backend.port;
+  const v6 = cfg.ipv6 === null ? {} : {
+    EnableIPv6: true,
+    IPv6Network: formatCidr6(cfg.ipv6.network),
+    IPv6SubnetLen: cfg.ipv6.subnetLen,
+    IPv6SubnetMin: formatIpv6(cfg.ipv6.subnetMin),
+    IPv6SubnetMax: formatIpv6(cfg.ipv6.subnetMax),
+  };
   return JSON.stringify({
     Network: formatCidr(cfg.network),
     SubnetLen: cfg.subnetLen,
     SubnetMin: formatIpv4(cfg.subnetMin),
     SubnetMax: formatIpv4(cfg.subnetMax),
+    ...v6,
     Backend: backend,
   });
 }
@@ -148,15 +194,43 @@ export function subnetKey(subnet: Ipv4Cidr | string): string {
   return `${formatIpv4(c.addr)}-${c.len}`;
 }
 
-const SUBNET_KEY_RE = /^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,2})(?:&[0-9a-f:]+-\d{1,3})?$/i;
+/** flannel's IPv6 half of a key: 'fc00:0:0:34::/64' -> 'fc00:0:0:34::-64' (RFC 5952 text, as Go writes it). */
+export function subnetKey6(subnet: Ipv6Cidr): string {
+  return `${formatIpv6(subnet.addr)}-${subnet.len}`;
+}
 
 /**
- * '10.44.3.0-24' (or a whole key '<prefix>/subnets/10.44.3.0-24') to the
- * subnet, or null when it is not a subnet key. A dual-stack key
- * ('10.44.3.0-24&fc00::-64') gives its IPv4 part. Host bits set are not a
- * subnet.
+ * A whole lease key from its halves, as flannel's MakeSubnetKey writes it:
+ *   IPv4 only     10.5.52.0-24
+ *   dual-stack    10.5.52.0-24&fc00:0:0:34::-64
+ *   IPv6 only     0.0.0.0-0&fc00:0:0:34::-64   (flannel's empty IPv4 net stands in)
  */
-export function parseSubnetKey(key: string): Ipv4Cidr | null {
+export function leaseKey(subnet: Ipv4Cidr | string | null, subnet6: Ipv6Cidr | null): string {
+  const v4 = subnet === null ? '0.0.0.0-0' : subnetKey(subnet);
+  if (subnet6 === null) {
+    if (subnet === null) throw new RangeError('leaseKey: a lease needs an IPv4 or an IPv6 subnet');
+    return v4;
+  }
+  return `${v4}&${subnetKey6(subnet6)}`;
+}
+
+// flannel's subnetRegex, anchored at the last path segment: the IPv6 half is lower-case only there too.
+const SUBNET_KEY_RE = /^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,2})(?:&([0-9a-f:]+)-(\d{1,3}))?$/;
+
+/** A lease key's halves: `subnet` null for an IPv6-only key, `subnet6` null for an IPv4-only one. */
+export interface LeaseKeyParts {
+  readonly subnet: Ipv4Cidr | null;
+  readonly subnet6: Ipv6Cidr | null;
+}
+
+/**
+ * A lease key (or a whole etcd key '<prefix>/subnets/...') to its halves,
+ * or null when it is not one of flannel's three forms (see leaseKey). Host
+ * bits set in either half, a prefix too long, an IPv6 half in upper case or
+ * that is not an address (flannel's regex or net.ParseIP refuses those too),
+ * or '0.0.0.0-0' without an IPv6 half: not a key.
+ */
+export function parseLeaseKey(key: string): LeaseKeyParts | null {
   const last = key.slice(key.lastIndexOf('/') + 1);
   const m = SUBNET_KEY_RE.exec(last);
   if (!m || !isIpv4(m[1]!)) return null;
@@ -164,7 +238,23 @@ export function parseSubnetKey(key: string): Ipv4Cidr | null {
   if (len > 32) return null;
   const addr = parseIpv4(m[1]!);
   if ((addr & ~prefixMask(len)) >>> 0 !== 0) return null;
-  return { addr, len };
+  // flannel's empty IP4Net (0.0.0.0/0) stands for "no IPv4 subnet".
+  const subnet = addr === 0 && len === 0 ? null : { addr, len };
+  if (m[3] === undefined) return subnet === null ? null : { subnet, subnet6: null };
+  const c = parseLooseCidr6(`${m[3]}/${m[4]!}`);
+  if (c === null || c.given !== c.addr || c.len === 0) return null;
+  return { subnet, subnet6: { addr: c.addr, len: c.len } };
+}
+
+/**
+ * '10.44.3.0-24' (or a whole key '<prefix>/subnets/10.44.3.0-24') to the
+ * subnet, or null when it is not a subnet key. A dual-stack key
+ * ('10.44.3.0-24&fc00::-64') gives its IPv4 part; an IPv6-only key
+ * ('0.0.0.0-0&fc00::-64') or a malformed IPv6 half gives null. Host bits
+ * set are not a subnet.
+ */
+export function parseSubnetKey(key: string): Ipv4Cidr | null {
+  return parseLeaseKey(key)?.subnet ?? null;
 }
 
 // ---- subnets of a config -----------------------------------------------------
@@ -203,9 +293,30 @@ export function describeConfig(cfg: NetworkConfig): Record<string, string | numb
     SubnetMin: formatIpv4(cfg.subnetMin),
     SubnetMax: formatIpv4(cfg.subnetMax),
     Subnets: subnetCount(cfg),
+    ...(cfg.ipv6 === null ? {} : {
+      IPv6Network: formatCidr6(cfg.ipv6.network),
+      IPv6SubnetLen: cfg.ipv6.subnetLen,
+      IPv6SubnetMin: formatIpv6(cfg.ipv6.subnetMin),
+      IPv6SubnetMax: formatIpv6(cfg.ipv6.subnetMax),
+    }),
     VNI: cfg.backend.vni,
     Port: cfg.backend.port,
   };
+}
+
+/** flannel's isIPv6SubnetConfigCompat, for this host's own lease: with IPv6 on, the right length between Min and Max; with it off, no IPv6 subnet. */
+export function fitsConfig6(cfg: NetworkConfig, subnet6: Ipv6Cidr | null): boolean {
+  if (cfg.ipv6 === null) return subnet6 === null;
+  if (subnet6 === null) return false;
+  const v6 = cfg.ipv6;
+  return subnet6.len === v6.subnetLen && subnet6.addr >= v6.subnetMin && subnet6.addr <= v6.subnetMax &&
+    (subnet6.addr & ~prefixMask6(subnet6.len) & ((1n << 128n) - 1n)) === 0n;
+}
+
+/** The candidate IPv6 subnets, IPv6SubnetMin first (lazy: a /48 of /64s is 65536 subnets). */
+export function* candidateSubnets6(cfg: Ipv6NetworkConfig): Generator<Ipv6Cidr> {
+  const step = prefixSize6(cfg.subnetLen);
+  for (let a = cfg.subnetMin; a <= cfg.subnetMax; a += step) yield { addr: a, len: cfg.subnetLen };
 }
 
 // ---- checks --------------------------------------------------------------------
@@ -216,9 +327,15 @@ function checkConfig(doc: Obj): NetworkConfig {
     throw new ConfigError(`network config: ${field}: ${msg}`, field);
   };
 
-  const enable4 = get(doc, 'EnableIPv4');
-  if (enable4 === false) fail('EnableIPv4', 'vxtap needs IPv4 (EnableIPv4 is false)');
-  if (get(doc, 'EnableIPv6') === true) warnings.push('EnableIPv6 is true: vxtap carries IPv4 only and ignores the IPv6 fields');
+  const enable4 = boolField(doc, 'EnableIPv4', true, fail);
+  const enable6 = boolField(doc, 'EnableIPv6', false, fail);
+  if (!enable4 && !enable6) fail('EnableIPv4', 'both EnableIPv4 and EnableIPv6 are false: the network carries nothing');
+  const ipv6 = enable6 ? checkIpv6(doc, warnings, fail) : null;
+  if (!enable6) {
+    const net6 = get(doc, 'IPv6Network');
+    if (net6 !== undefined && net6 !== null && net6 !== '') warnings.push('IPv6Network is set but EnableIPv6 is not true: it is ignored (as flannel ignores it)');
+  }
+  if (!enable4) fail('EnableIPv4', 'false: an IPv6-only network, which vxtap cannot join yet (its data plane carries IPv4 only)');
 
   // Network
   const netText = get(doc, 'Network');
@@ -259,7 +376,60 @@ function checkConfig(doc: Obj): NetworkConfig {
 
   const { vni, port, portDefaulted } = checkBackend(doc, warnings, fail);
 
-  return { network, subnetLen, subnetMin, subnetMax, backend: { type: 'vxlan', vni, port }, portDefaulted, warnings };
+  return { network, subnetLen, subnetMin, subnetMax, backend: { type: 'vxlan', vni, port }, portDefaulted, warnings, ipv6 };
+}
+
+/**
+ * The IPv6 fields of a config with EnableIPv6 true, as flannel's
+ * CheckNetworkConfig reads them (see the file header). Throws ConfigError
+ * naming the field.
+ */
+export function checkIpv6(doc: Obj, warnings: string[], fail: (f: string, m: string) => never): Ipv6NetworkConfig {
+  const text = get(doc, 'IPv6Network');
+  if (text === undefined || text === null || text === '') fail('IPv6Network', 'missing: EnableIPv6 is true, so the IPv6 overlay network is needed, e.g. "fc00::/48"');
+  if (typeof text !== 'string') fail('IPv6Network', `must be a string such as "fc00::/48", got ${typeName(text)}`);
+  const c = parseLooseCidr6(text as string);
+  if (c === null) fail('IPv6Network', `not an IPv6 CIDR (addr/len): ${JSON.stringify(text)}`);
+  const network: Ipv6Cidr = { addr: c!.addr, len: c!.len };
+  // flannel (net.ParseCIDR) drops host bits silently; so does vxtap, with a word, as for Network.
+  if (c!.given !== c!.addr) warnings.push(`IPv6Network ${text as string} has host bits set: using ${formatCidr6(network)}`);
+  if (network.len === 0) fail('IPv6Network', `${text as string} would cover every address`);
+
+  let subnetLen: number;
+  const lenVal = get(doc, 'IPv6SubnetLen');
+  if (lenVal === undefined || lenVal === null || lenVal === 0) {
+    if (network.len > 124) fail('IPv6Network', `${formatCidr6(network)} is too small: the smallest useful IPv6 network is a /124`);
+    subnetLen = network.len <= 62 ? 64 : network.len + 2;
+  } else {
+    if (typeof lenVal !== 'number' || !Number.isInteger(lenVal)) fail('IPv6SubnetLen', `must be an integer, got ${typeName(lenVal)}`);
+    subnetLen = lenVal as number;
+    if (subnetLen < 1 || subnetLen > 126) fail('IPv6SubnetLen', `must be in 1..126, got ${subnetLen}`);
+    if (subnetLen < network.len + 2) {
+      fail('IPv6SubnetLen', `/${subnetLen} leaves fewer than four subnets in ${formatCidr6(network)} (use at least /${network.len + 2})`);
+    }
+  }
+  const size = prefixSize6(subnetLen);
+  const mask = prefixMask6(subnetLen);
+  const bound = (field: 'IPv6SubnetMin' | 'IPv6SubnetMax', dflt: bigint): bigint => {
+    const v = get(doc, field);
+    if (v === undefined || v === null || v === '' || v === '::') return dflt;
+    if (typeof v !== 'string' || !isIpv6(v)) fail(field, `not an IPv6 address: ${JSON.stringify(v)}`);
+    const a = parseIpv6(v as string);
+    if (!cidr6Contains(network, a)) fail(field, `${v as string} is outside IPv6Network ${formatCidr6(network)}`);
+    if ((a & mask) !== a) fail(field, `${v as string} is not on a /${subnetLen} boundary (IPv6SubnetLen)`);
+    return a;
+  };
+  const subnetMin = bound('IPv6SubnetMin', network.addr + size);
+  const subnetMax = bound('IPv6SubnetMax', network.addr + prefixSize6(network.len) - size);
+  if (subnetMin > subnetMax) fail('IPv6SubnetMin', `${formatIpv6(subnetMin)} is above IPv6SubnetMax ${formatIpv6(subnetMax)}`);
+  return { network, subnetLen, subnetMin, subnetMax };
+}
+
+function boolField(doc: Obj, name: string, dflt: boolean, fail: (f: string, m: string) => never): boolean {
+  const v = get(doc, name);
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'boolean') fail(name, `must be true or false, got ${typeName(v)}`);
+  return v as boolean;
 }
 
 /**

@@ -16,8 +16,12 @@
  *
  * Not peers, never emitted: this host's own lease (by subnet, and by public
  * IP when given), leases of another backend, leases of another VNI (when
- * `vni` is given), and malformed values. The last three are reported once per
- * version of the key through `onIgnored`; none is fatal.
+ * `vni` is given), IPv6-only leases (the data plane carries IPv4 only for
+ * now), and malformed values. The last four are reported once per version
+ * of the key through `onIgnored`; none is fatal. A dual-stack lease whose
+ * BackendV6Data names another VNI keeps its IPv4 half (reported once, reason
+ * `vni`); what else can be wrong with an IPv6 half is the guard's
+ * (lease-rules.ts).
  */
 import type { Etcd3 } from 'etcd3';
 import { parseCidr, formatCidr } from '../../wire/addr';
@@ -29,7 +33,7 @@ import type { BackoffOptions, Kv } from './watch';
 
 export interface IgnoredLease {
   readonly key: string;
-  readonly reason: 'backend' | 'vni' | 'malformed';
+  readonly reason: 'backend' | 'vni' | 'malformed' | 'ipv6-only';
   readonly detail: string;
 }
 
@@ -92,8 +96,12 @@ export class EtcdPeerSource extends EtcdPrefixSource<Peer, PeerEvent> implements
       this.report(kv, 'malformed', (err as Error).message);
       return null;
     }
-    if (lease.subnet === this.own.subnet || lease.publicIp === this.own.publicIp) return null;
-    const peer = leaseToPeer(lease);
+    if ((lease.subnet !== null && lease.subnet === this.own.subnet) || (lease.publicIp !== null && lease.publicIp === this.own.publicIp)) return null;
+    if (lease.subnet === null) {
+      this.report(kv, 'ipv6-only', `${kv.key}: an IPv6-only lease (${lease.subnet6 ?? '?'}); vxtap's data plane carries IPv4 only for now`);
+      return null;
+    }
+    let peer = leaseToPeer(lease);
     if (!peer) {
       this.report(kv, 'backend', `${kv.key}: BackendType ${JSON.stringify(lease.backendType)} is not vxlan`);
       return null;
@@ -101,6 +109,11 @@ export class EtcdPeerSource extends EtcdPrefixSource<Peer, PeerEvent> implements
     if (this.opts.vni !== undefined && lease.vni !== null && lease.vni !== this.opts.vni) {
       this.report(kv, 'vni', `${kv.key}: VNI ${lease.vni} is not this network's ${this.opts.vni}`);
       return null;
+    }
+    const vni6 = lease.backendV6?.vni ?? null;
+    if (this.opts.vni !== undefined && peer.subnet6 !== undefined && vni6 !== null && vni6 !== this.opts.vni) {
+      this.report(kv, 'vni', `${kv.key}: BackendV6Data.VNI ${vni6} is not this network's ${this.opts.vni}: its IPv6 half is ignored, its IPv4 half is used`);
+      peer = { subnet: peer.subnet, publicIp: peer.publicIp, vtepMac: peer.vtepMac };
     }
     return { ...peer, order: kv.createRevision };
   }

@@ -18,6 +18,17 @@
  *   (another host won the race) re-lists and picks again: it never fails the
  *   acquisition. A full network is a NetworkFullError.
  *
+ * Dual-stack (docs/ipv6-control.md): when the config enables IPv6 and the
+ * request names `publicIpv6`, the lease is flannel's dual-stack key
+ * '10.5.52.0-24&fc00:0:0:34::-64', its IPv6 half picked the same way
+ * (this host's lease if its IPv6 half still fits, else `previousSubnet6`,
+ * else at random among the first 100 free IPv6 subnets from IPv6SubnetMin).
+ * Without `publicIpv6` the lease is IPv4 only, as before, even in a
+ * dual-stack network (flannel's dual-stack hosts read such a lease as IPv4
+ * only). A lease of this host's whose IPv6 half no longer fits (or that has
+ * one it should not) is deleted, as flannel does, and its IPv4 subnet tried
+ * first again.
+ *
  * Keeping the lease (renewal, taking it back when it disappears) is
  * lease-keeper.ts; `keepLease()` starts one.
  */
@@ -28,9 +39,10 @@ import { EtcdUnavailableError, LeaseGoneError, NetworkConfigExistsError, Network
 import { decodeLease, encodeLease, type SubnetLease } from './lease-codec';
 import { LeaseKeeper, type KeepLeaseOptions } from './lease-keeper';
 import {
-  candidateSubnets, cidrOverlaps, DEFAULT_PREFIX, fitsConfig, formatConfig, MAX_VNI, parseNetworkConfig,
-  parseSubnetKey, subnetCount, subnetKey, type NetworkConfig,
+  candidateSubnets, candidateSubnets6, cidrOverlaps, DEFAULT_PREFIX, fitsConfig, fitsConfig6, formatConfig, leaseKey, MAX_VNI,
+  parseLeaseKey, parseNetworkConfig, parseSubnetKey, subnetCount, subnetKey, type NetworkConfig,
 } from './network-config';
+import { cidr6Overlaps, formatCidr6, isIpv6, parseCidr6, type Ipv6Cidr } from '../ip6';
 import { listRange, type Kv } from './watch';
 
 /** flannel's subnet lease TTL: 24 h. */
@@ -48,11 +60,21 @@ export interface AcquireRequest {
   readonly previousSubnet?: string;
   /** The config to allocate in; default: getConfig(). */
   readonly config?: NetworkConfig;
+  /** This host's IPv6 underlay address: with a config that enables IPv6, the lease is dual-stack. */
+  readonly publicIpv6?: string;
+  /** The MAC BackendV6Data names; default vtepMac (one TAP for both families). */
+  readonly vtepMac6?: string;
+  /** The IPv6 subnet this host had before (the subnet file's FLANNEL_IPV6_SUBNET). */
+  readonly previousSubnet6?: string;
 }
 
 /** This host's lease, as acquired. */
 export interface OwnLease {
   readonly subnet: string;
+  /** The IPv6 half of a dual-stack lease, 'fc00:0:0:34::/64'; absent for an IPv4-only lease. */
+  readonly subnet6?: string;
+  readonly publicIpv6?: string;
+  readonly vtepMac6?: string;
   readonly key: string;
   readonly publicIp: string;
   readonly vtepMac: string;
@@ -138,25 +160,29 @@ export class SubnetRegistry {
     checkRequest(req);
     const cfg = req.config ?? await this.getConfig();
     const ttl = req.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
-    const value = encodeLease(req);
-    const previous = req.previousSubnet !== undefined ? parseCidr(req.previousSubnet) : null;
+    // Dual-stack only when both the network and this host have IPv6.
+    const want6 = cfg.ipv6 !== null && req.publicIpv6 !== undefined;
+    const value = encodeLease(want6 ? req : { publicIp: req.publicIp, vtepMac: req.vtepMac, vni: req.vni });
+    let previous = req.previousSubnet !== undefined ? parseCidr(req.previousSubnet) : null;
+    const previous6 = want6 && req.previousSubnet6 !== undefined ? parseCidr6(req.previousSubnet6) : null;
     let grant: { id: string; ttl: number } | null = null;
     try {
       for (;;) {
         const { kvs } = await etcd(`list ${this.subnetsPrefix}`, () => listRange(this.client, { prefix: this.subnetsPrefix }));
-        const taken: { kv: Kv; subnet: Ipv4Cidr; lease: SubnetLease | null }[] = [];
+        const taken: { kv: Kv; subnet: Ipv4Cidr | null; subnet6: Ipv6Cidr | null; lease: SubnetLease | null }[] = [];
         for (const kv of kvs) {
-          const subnet = parseSubnetKey(kv.key);
-          if (!subnet) continue;
+          const parts = parseLeaseKey(kv.key);
+          if (!parts) continue;
           let lease: SubnetLease | null = null;
-          try { lease = decodeLease(kv.key, kv.value); } catch { /* malformed: still occupies its subnet */ }
-          taken.push({ kv, subnet, lease });
+          try { lease = decodeLease(kv.key, kv.value); } catch { /* malformed: still occupies its subnets */ }
+          taken.push({ kv, subnet: parts.subnet, subnet6: parts.subnet6, lease });
         }
 
         // 1. This host's own lease, by PublicIP.
-        const mine = taken.find((t) => t.lease?.publicIp === req.publicIp);
-        if (mine) {
-          if (fitsConfig(cfg, mine.subnet) && mine.kv.key === this.keyOf(mine.subnet)) {
+        const mine = taken.find((t) => t.subnet !== null && t.lease?.publicIp === req.publicIp);
+        if (mine && mine.subnet !== null) {
+          const fits6 = want6 ? cfg.ipv6 !== null && fitsConfig6(cfg, mine.subnet6) : mine.subnet6 === null;
+          if (fitsConfig(cfg, mine.subnet) && fits6 && mine.kv.key === this.subnetsPrefix + leaseKey(mine.subnet, mine.subnet6)) {
             grant ??= await this.grant(ttl);
             const res = await etcd(`update ${mine.kv.key}`, () => this.client
               .if(mine.kv.key, 'Mod', '==', mine.kv.modRevision)
@@ -166,30 +192,43 @@ export class SubnetRegistry {
             const used = grant;
             grant = null;
             if (mine.kv.lease !== '0' && mine.kv.lease !== used.id) void this.revokeIfUnused(mine.kv.lease);
-            return this.own(req, mine.subnet, used, Number(res.header.revision), 'reused');
+            return this.own(req, mine.subnet, want6 ? mine.subnet6 : null, used, Number(res.header.revision), 'reused');
           }
-          // No longer fits the config (flannel deletes it too).
+          // No longer fits the config (flannel deletes it too). Its IPv4 subnet is tried first again
+          // when only its IPv6 half is at fault (say IPv6 was switched on): the containers keep their IPv4 addresses.
           await etcd(`delete ${mine.kv.key}`, () => this.client
             .if(mine.kv.key, 'Mod', '==', mine.kv.modRevision)
             .then(this.client.delete().key(mine.kv.key))
             .commit());
+          if (fitsConfig(cfg, mine.subnet) && previous === null) previous = mine.subnet;
           continue;
         }
 
         // 2. The previous subnet, 3. a random free one.
-        const subnets = taken.map((t) => t.subnet);
+        const subnets = taken.flatMap((t) => (t.subnet === null ? [] : [t.subnet]));
+        const subnets6 = taken.flatMap((t) => (t.subnet6 === null ? [] : [t.subnet6]));
         let pick: Ipv4Cidr | null = null;
+        let pick6: Ipv6Cidr | null = null;
         let how: OwnLease['how'] = 'new';
-        if (previous && fitsConfig(cfg, previous) && !subnets.some((s) => cidrOverlaps(s, previous))) {
-          pick = previous;
+        const prev = previous;
+        if (prev && fitsConfig(cfg, prev) && !subnets.some((s) => cidrOverlaps(s, prev)) &&
+          (!want6 || (previous6 !== null && fitsConfig6(cfg, previous6) && !subnets6.some((s) => cidr6Overlaps(s, previous6))))) {
+          pick = prev;
+          pick6 = previous6;
           how = 'previous';
         } else {
           pick = pickFree(cfg, subnets);
+          if (want6) {
+            // The IPv4 subnet of before, with a fresh IPv6 one, when only the IPv6 side cannot be had again.
+            if (prev && fitsConfig(cfg, prev) && !subnets.some((s) => cidrOverlaps(s, prev))) { pick = prev; how = 'previous'; }
+            pick6 = pickFree6(cfg, subnets6);
+            if (!pick6) throw new NetworkFullError(formatCidr6(cfg.ipv6!.network), subnets6.length);
+          }
         }
         if (!pick) throw new NetworkFullError(formatCidr(cfg.network), subnetCount(cfg));
 
         grant ??= await this.grant(ttl);
-        const key = this.keyOf(pick);
+        const key = this.subnetsPrefix + leaseKey(pick, pick6);
         const res = await etcd(`create ${key}`, () => this.client
           .if(key, 'Create', '==', 0)
           .then(this.client.put(key).value(value).lease(grant!.id))
@@ -197,7 +236,7 @@ export class SubnetRegistry {
         if (!res.succeeded) continue; // another host won this subnet: the next list shows it taken
         const used = grant;
         grant = null;
-        return this.own(req, pick, used, Number(res.header.revision), how);
+        return this.own(req, pick, pick6, used, Number(res.header.revision), how);
       }
     } finally {
       if (grant) void this.revoke(grant.id);
@@ -286,10 +325,14 @@ export class SubnetRegistry {
     try { await this.client.leaseClient.leaseRevoke({ ID: leaseId }); } catch { /* gone already, or it will expire */ }
   }
 
-  private own(req: AcquireRequest, subnet: Ipv4Cidr, grant: { id: string; ttl: number }, revision: number, how: OwnLease['how']): OwnLease {
+  private own(req: AcquireRequest, subnet: Ipv4Cidr, subnet6: Ipv6Cidr | null, grant: { id: string; ttl: number }, revision: number, how: OwnLease['how']): OwnLease {
+    const v6 = subnet6 === null || req.publicIpv6 === undefined ? {} : {
+      subnet6: formatCidr6(subnet6), publicIpv6: req.publicIpv6, vtepMac6: (req.vtepMac6 ?? req.vtepMac).toLowerCase(),
+    };
     return {
       subnet: formatCidr(subnet),
-      key: this.keyOf(subnet),
+      ...v6,
+      key: this.subnetsPrefix + leaseKey(subnet, subnet6),
       publicIp: req.publicIp,
       vtepMac: req.vtepMac.toLowerCase(),
       vni: req.vni,
@@ -319,8 +362,27 @@ function pickFree(cfg: NetworkConfig, taken: readonly Ipv4Cidr[]): Ipv4Cidr | nu
   return free.length === 0 ? null : free[Math.floor(Math.random() * free.length)]!;
 }
 
+/** pickFree for the IPv6 half: at random among the first PICK_AMONG free IPv6 subnets from IPv6SubnetMin, as flannel does. */
+function pickFree6(cfg: NetworkConfig, taken: readonly Ipv6Cidr[]): Ipv6Cidr | null {
+  if (cfg.ipv6 === null) return null;
+  const same = new Set<bigint>();
+  const other: Ipv6Cidr[] = [];
+  for (const t of taken) {
+    if (t.len === cfg.ipv6.subnetLen) same.add(t.addr);
+    else other.push(t);
+  }
+  const free: Ipv6Cidr[] = [];
+  for (const c of candidateSubnets6(cfg.ipv6)) {
+    if (same.has(c.addr) || other.some((o) => cidr6Overlaps(o, c))) continue;
+    free.push(c);
+    if (free.length >= PICK_AMONG) break;
+  }
+  return free.length === 0 ? null : free[Math.floor(Math.random() * free.length)]!;
+}
+
 function checkRequest(req: AcquireRequest): void {
   if (!isIpv4(req.publicIp)) throw new TypeError(`acquireLease: publicIp is not an IPv4 address: ${JSON.stringify(req.publicIp)}`);
+  if (req.publicIpv6 !== undefined && !isIpv6(req.publicIpv6)) throw new TypeError(`acquireLease: publicIpv6 is not an IPv6 address: ${JSON.stringify(req.publicIpv6)}`);
   if (!isMac(req.vtepMac)) throw new TypeError(`acquireLease: vtepMac is not a MAC address: ${JSON.stringify(req.vtepMac)}`);
   if (!Number.isInteger(req.vni) || req.vni < 0 || req.vni > MAX_VNI) throw new TypeError(`acquireLease: bad VNI ${req.vni}`);
   if (req.ttlSeconds !== undefined && (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds < 1)) {
