@@ -54,7 +54,11 @@ export class NdTable implements NdAnswers {
   lookup(buf: Uint8Array, off: number): number | undefined {
     const bucket = this.buckets.get(this.hash(buf, off));
     if (bucket === undefined) return undefined;
-    for (const e of bucket) if (ipv6.addrEquals(e.addr, 0, buf, off)) return e.mac;
+    // An index loop, not for-of: no iterator object per lookup.
+    for (let i = 0; i < bucket.length; i++) {
+      const e = bucket[i]!;
+      if (ipv6.addrEquals(e.addr, 0, buf, off)) return e.mac;
+    }
     return undefined;
   }
 
