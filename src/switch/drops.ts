@@ -55,6 +55,10 @@ export const DROPS = [
   { key: 'L2_BAD_SOURCE', name: 'l2-bad-source', side: 'net', explanation: 'L2 mode: the inner source MAC is multicast or zero' },
   // As the kernel vxlan does (vxlan_snoop): a static entry is never moved by traffic.
   { key: 'L2_STATIC_MAC', name: 'l2-static-mac', side: 'net', explanation: 'L2 mode: the inner source MAC is pinned (static) behind another VTEP' },
+  // IPv6 (issue #13): the ND responder (switch/nd-responder.ts), the counterparts of arp-miss.
+  { key: 'ND_MISS', name: 'nd-miss', side: 'tap', explanation: 'an IPv6 neighbour solicitation for an address not in the table' },
+  // RFC 4861 section 7.1: a node silently discards these; the trace names the check (wire/icmpv6.ts checkNd).
+  { key: 'ND_MALFORMED', name: 'nd-malformed', side: 'tap', explanation: 'an IPv6 neighbour solicitation or advertisement that fails the RFC 4861 validity checks' },
 ] as const satisfies readonly DropInfo[];
 
 export type DropReasonName = (typeof DROPS)[number]['key'];

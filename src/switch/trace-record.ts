@@ -15,7 +15,9 @@ import { formatIpv4, macStringFromKey } from '../wire/addr';
 import { decodeFrame, type DecodedLayer } from '../wire/decode';
 import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
+import * as icmpv6 from '../wire/icmpv6';
 import * as ipv4 from '../wire/ipv4';
+import * as ipv6 from '../wire/ipv6';
 import { WIRE_OVERHEAD, wrapPayload } from '../wire/underlay';
 import * as vxlan from '../wire/vxlan';
 import { DROP_NAMES, DropReason } from './drops';
@@ -379,6 +381,17 @@ export class FrameRecorder {
         return l && l.table === 'learn'
           ? `${macStringFromKey(l.mac)} is pinned (static) behind ${formatIpv4(l.vtep)}, but came from ${formatIpv4(ev.addr)}: a static entry is never moved by traffic`
           : 'the inner source MAC is pinned (static) behind another VTEP';
+      }
+      case DropReason.ND_MISS: {
+        const l3 = ethernet.l3Offset(d, 0);
+        return len >= l3 + ipv6.HEADER_LEN + icmpv6.ND_MIN_LEN
+          ? `who-has ${ipv6.formatAddress(d, icmpv6.targetOffset(l3))}: not in the neighbour table, and ND is not flooded`
+          : 'a neighbour solicitation for an address not in the table';
+      }
+      case DropReason.ND_MALFORMED: {
+        const l3 = ethernet.l3Offset(d, 0);
+        const c = icmpv6.checkNd(d, l3, len - l3);
+        return `${icmpv6.ndCheckName(c)}: ${icmpv6.ndCheckText(c)}; RFC 4861 section 7.1 discards it`;
       }
       default:
         return `reason ${ev.drop}`;

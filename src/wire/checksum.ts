@@ -68,3 +68,33 @@ export function verify(buf: Uint8Array, off: number, len: number, initial = 0): 
 export function pseudoHeaderSumIpv4(src: number, dst: number, protocol: number, length: number): number {
   return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + (length & 0xffff);
 }
+
+/**
+ * The unfolded sum of the IPv6 pseudo-header (RFC 8200 section 8.1) that
+ * UDP, TCP and ICMPv6 (RFC 4443 section 2.3) put in front of their checksum:
+ *
+ *   +--------+--------+--------+--------+
+ *   |                                   |
+ *   +          source address           +   16 bytes
+ *   |                                   |
+ *   +--------+--------+--------+--------+
+ *   |                                   |
+ *   +        destination address        +   16 bytes
+ *   |                                   |
+ *   +--------+--------+--------+--------+
+ *   |       upper-layer packet length   |   32 bits
+ *   +--------+--------+--------+--------+
+ *   |      zero                |  next  |
+ *   +--------+--------+--------+--------+
+ *
+ * The addresses are read where they lie (normally the IPv6 header in front
+ * of the data), so nothing is copied: `src` and `dst` are offsets in `buf`.
+ * `length` is the upper-layer header plus data; `nextHeader` the protocol's
+ * number (17 UDP, 58 ICMPv6), not the value in the IPv6 header, which may
+ * name an extension header.
+ */
+export function pseudoHeaderSumIpv6(buf: Uint8Array, src: number, dst: number, nextHeader: number, length: number): number {
+  let acc = sum(buf, src, 16);
+  acc = sum(buf, dst, 16, acc);
+  return acc + Math.floor(length / 0x10000) + (length & 0xffff) + (nextHeader & 0xff);
+}

@@ -3,7 +3,8 @@
  * (after gopacket's packet.go). Not for the hot path: it allocates freely.
  *
  *   Ethernet -> [802.1Q] -> ARP | IPv4 | IPv6
- *   IPv4/IPv6 -> ICMPv4 | UDP | TCP      (IPv6 extension headers and ICMPv6 stay Payload)
+ *   IPv4 -> ICMPv4 | UDP | TCP
+ *   IPv6 -> ICMPv6 | UDP | TCP           (behind extension headers: Payload)
  *   UDP to a VXLAN port -> VXLAN -> Ethernet -> ... (recursively)
  *
  * A layer that cannot be decoded becomes a DecodeFailure layer holding the
@@ -14,6 +15,7 @@ import { formatIpv4 } from './addr';
 import * as arp from './arp';
 import * as ethernet from './ethernet';
 import * as icmp from './icmp';
+import * as icmpv6 from './icmpv6';
 import * as ipv4 from './ipv4';
 import * as ipv6 from './ipv6';
 import * as tcp from './tcp';
@@ -21,7 +23,7 @@ import * as udp from './udp';
 import * as vxlan from './vxlan';
 
 export type LayerName =
-  | 'Ethernet' | '802.1Q' | 'ARP' | 'IPv4' | 'IPv6' | 'ICMPv4' | 'UDP' | 'TCP' | 'VXLAN'
+  | 'Ethernet' | '802.1Q' | 'ARP' | 'IPv4' | 'IPv6' | 'ICMPv4' | 'ICMPv6' | 'UDP' | 'TCP' | 'VXLAN'
   | 'Payload' | 'DecodeFailure';
 
 export interface DecodedLayer {
@@ -206,12 +208,76 @@ class Decoder {
         nextHeader: nh, hopLimit: p.hopLimit, src: p.src, dst: p.dst,
       },
       `IPv6 ${p.src} > ${p.dst} hlim ${p.hopLimit} next ${nh} len ${p.payloadLen}`);
-    // ICMP over IPv6 is ICMPv6, a different codec: only TCP and UDP are followed.
     if (p.nextHeader === ipv6.NH_TCP || p.nextHeader === ipv6.NH_UDP) {
       this.l4(p.nextHeader, p.payloadOffset, p.payloadLen);
+    } else if (p.nextHeader === ipv6.NH_ICMPV6) {
+      this.icmpv6(off, len, p.payloadOffset, p.payloadLen);
     } else {
       this.payload(p.payloadOffset, p.payloadLen);
     }
+  }
+
+  /**
+   * ICMPv6 right after the IPv6 header at `ip` (its addresses are in the
+   * checksum). Echo shows id and seq, an NS or NA its target, flags and
+   * link-layer address, and whether it passes RFC 4861's validity checks.
+   */
+  icmpv6(ip: number, ipLen: number, off: number, len: number): void {
+    let p: icmpv6.Icmpv6Packet;
+    try {
+      p = icmpv6.Icmpv6Packet.checked(this.buf, off, len);
+    } catch (e) {
+      this.fail('ICMPv6', off, len, e);
+      return;
+    }
+    const ok = p.checksumOk(ip + ipv6.field.SRC, ip + ipv6.field.DST);
+    const typeName = icmpv6.typeName(p.type);
+    const fields: Record<string, string | number> = {
+      type: p.type, code: p.code, typeName, checksum: hex(p.checksum, 4), checksumStatus: ok ? 'ok' : 'bad',
+    };
+    let summary = `ICMPv6 ${typeName}`;
+    let headerLen: number = icmpv6.HEADER_LEN;
+    if (icmpv6.isNd(p.type)) {
+      const check = icmpv6.checkNd(this.buf, ip, ipLen);
+      fields.ndCheck = icmpv6.ndCheckName(check);
+      if (len >= icmpv6.ND_MIN_LEN) {
+        const nd = new icmpv6.NdPacket(this.buf, ip, ipLen);
+        fields.target = nd.target;
+        // Options are walked only in a valid message: a bad length could run anywhere.
+        const optType = nd.isSolicitation ? icmpv6.OPT_SOURCE_LLA : icmpv6.OPT_TARGET_LLA;
+        const lla = check === icmpv6.ND_OK ? nd.linkLayer(optType) : undefined;
+        if (nd.isSolicitation) {
+          summary += ` who-has ${nd.target}`;
+          if (lla !== undefined) { fields.sourceLinkLayer = lla; summary += ` from ${lla}`; }
+        } else {
+          const flags = [nd.router ? 'R' : '', nd.solicited ? 'S' : '', nd.override ? 'O' : ''].filter(Boolean).join(',');
+          fields.flags = flags;
+          summary += ` ${nd.target}`;
+          if (lla !== undefined) { fields.targetLinkLayer = lla; summary += ` is-at ${lla}`; }
+          summary += ` [${flags || 'none'}]`;
+        }
+        headerLen = len;
+      }
+      if (check !== icmpv6.ND_OK && check !== icmpv6.ND_BAD_CHECKSUM) summary += ` invalid (${fields.ndCheck})`;
+    } else if (icmpv6.isEcho(p.type) && len >= 8) {
+      fields.ident = p.ident;
+      fields.seq = p.seq;
+      summary += ` id ${p.ident} seq ${p.seq}`;
+      headerLen = 8;
+    } else if (p.type === icmpv6.TYPE_PACKET_TOO_BIG && len >= 8) {
+      fields.mtu = p.mtu;
+      summary += ` mtu ${p.mtu}`;
+      headerLen = 8;
+    } else if (p.type < 128 && len >= 8) {
+      // The other error messages: 4 bytes unused (or a pointer), then the invoking packet.
+      summary += ` code ${p.code}`;
+      headerLen = 8;
+    } else {
+      summary += ` code ${p.code}`;
+    }
+    if (!ok) summary += ' bad-cksum';
+    this.push('ICMPv6', off, headerLen, fields, summary);
+    this.payload(off + headerLen, len - headerLen);
   }
 
   l4(proto: number, off: number, len: number): void {

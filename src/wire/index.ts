@@ -8,6 +8,7 @@ export * as checksum from './checksum';
 export * as decode from './decode';
 export * as ethernet from './ethernet';
 export * as icmp from './icmp';
+export * as icmpv6 from './icmpv6';
 export * as ipv4 from './ipv4';
 export * as ipv6 from './ipv6';
 export * as netlink from './netlink';

@@ -133,6 +133,130 @@ export function parseAddress(text: string): Buffer {
 }
 
 // ---------------------------------------------------------------------------
+// Address kinds and multicast mapping: no allocation, for the data plane.
+
+/** ff02::1, all nodes on the link (RFC 4291 section 2.7.1). */
+export const ALL_NODES: Readonly<Buffer> = parseAddress('ff02::1');
+
+/** The first 13 bytes of a solicited-node group, ff02::1:ff00:0/104 (RFC 4291 section 2.7.1). */
+const SOLICITED_NODE_PREFIX: readonly number[] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff];
+
+/** True for a multicast address (ff00::/8). */
+export function isMulticastAddr(buf: Uint8Array, off: number): boolean {
+  return buf[off] === 0xff;
+}
+
+/** True for the unspecified address "::". */
+export function isUnspecifiedAddr(buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < ADDR_LEN; i++) if (buf[off + i] !== 0) return false;
+  return true;
+}
+
+/** True when the 16 bytes at a[aOff] and b[bOff] are the same address. */
+export function addrEquals(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): boolean {
+  for (let i = 0; i < ADDR_LEN; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+  return true;
+}
+
+/** True when the address at buf[off] is a solicited-node group, any of ff02::1:ff00:0/104. */
+export function isSolicitedNode(buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < SOLICITED_NODE_PREFIX.length; i++) if (buf[off + i] !== SOLICITED_NODE_PREFIX[i]) return false;
+  return true;
+}
+
+/**
+ * Writes the solicited-node group of the address at buf[off] (ff02::1:ff
+ * followed by its low 24 bits, RFC 4291 section 2.7.1) at out[outOff]. A node
+ * joins it for each of its addresses; a Neighbor Solicitation for the address
+ * goes to it (RFC 4861 section 7.2.2).
+ */
+export function writeSolicitedNode(buf: Uint8Array, off: number, out: Uint8Array, outOff: number): void {
+  // The low bytes first: buf and out may be the same bytes.
+  out[outOff + 13] = buf[off + 13]!; out[outOff + 14] = buf[off + 14]!; out[outOff + 15] = buf[off + 15]!;
+  for (let i = 0; i < SOLICITED_NODE_PREFIX.length; i++) out[outOff + i] = SOLICITED_NODE_PREFIX[i]!;
+}
+
+/** The solicited-node group of an address, as a new 16-byte buffer (edges and tests). */
+export function solicitedNode(addr: Uint8Array): Buffer {
+  const out = Buffer.alloc(ADDR_LEN);
+  writeSolicitedNode(addr, 0, out, 0);
+  return out;
+}
+
+/**
+ * The Ethernet MAC of the IPv6 multicast address at buf[off], as a 48-bit
+ * key: 33:33 and the address's low 32 bits (RFC 2464 section 7). For a
+ * solicited-node group that is 33:33:ff:XX:XX:XX.
+ */
+export function multicastMacKey(buf: Uint8Array, off: number): number {
+  return 0x3333 * 0x1_0000_0000 +
+    (((buf[off + 12]! << 24) | (buf[off + 13]! << 16) | (buf[off + 14]! << 8) | buf[off + 15]!) >>> 0);
+}
+
+// ---------------------------------------------------------------------------
+// Prefixes (RFC 4291 section 2.3): for subnets and their gateways.
+
+/** An IPv6 prefix: `addr` is the network address (host bits zero), 16 bytes. */
+export interface Ipv6Cidr {
+  readonly addr: Buffer;
+  readonly len: number;
+}
+
+/** The address at buf[off] with every bit past the first `len` cleared, as a new buffer. */
+export function networkOf(buf: Uint8Array, off: number, len: number): Buffer {
+  if (!Number.isInteger(len) || len < 0 || len > 128) throw new WireError(`IPv6 prefix length ${len} is outside 0..128`);
+  const out = Buffer.alloc(ADDR_LEN);
+  for (let i = 0; i < ADDR_LEN; i++) out[i] = buf[off + i]! & byteMask(len, i);
+  return out;
+}
+
+/** The mask of byte i of a /len prefix. */
+function byteMask(len: number, i: number): number {
+  const bits = len - 8 * i;
+  return bits >= 8 ? 0xff : bits <= 0 ? 0 : (0xff << (8 - bits)) & 0xff;
+}
+
+/**
+ * "fd00:1::/64" to {addr, len}. As for IPv4 subnets (addr.ts parseCidr),
+ * host bits set are an error: a subnet names a network, not a host.
+ */
+export function parseCidr(text: string): Ipv6Cidr {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
+  if (!m) throw new WireError(`not an IPv6 CIDR (addr/len): ${JSON.stringify(text)}`);
+  const addr = parseAddress(m[1]!);
+  const len = Number(m[2]);
+  if (len > 128) throw new WireError(`prefix length ${len} is over 128 in ${JSON.stringify(text)}`);
+  const net = networkOf(addr, 0, len);
+  if (!net.equals(addr)) {
+    throw new WireError(`host bits are set in ${JSON.stringify(text)} (did you mean ${formatAddress(net)}/${len}?)`);
+  }
+  return { addr, len };
+}
+
+export function formatCidr(c: Ipv6Cidr): string {
+  return `${formatAddress(c.addr)}/${c.len}`;
+}
+
+/** True when the address at buf[off] is inside the prefix. No allocation. */
+export function cidrContains(c: Ipv6Cidr, buf: Uint8Array, off = 0): boolean {
+  for (let i = 0; i < ADDR_LEN; i++) {
+    const m = byteMask(c.len, i);
+    if (m === 0) return true;
+    if ((buf[off + i]! & m) !== c.addr[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * The subnet's own address, `<subnet>::` (host bits all zero): what flannel
+ * gives the VTEP device of an IPv6 subnet and routes the peers' subnets via,
+ * the counterpart of `<subnet>.0` over IPv4. As text.
+ */
+export function subnetRouterAddress(c: Ipv6Cidr): string {
+  return formatAddress(c.addr);
+}
+
+// ---------------------------------------------------------------------------
 // Hot path
 
 export function version(buf: Uint8Array, off: number): number { return buf[off + field.VER_TC_FLOW]! >>> 4; }

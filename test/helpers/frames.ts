@@ -1,6 +1,8 @@
 /** Small frame builders for tests: bytes made with the wire emitters, nothing clever. */
 import * as arp from '../../src/wire/arp';
 import * as ethernet from '../../src/wire/ethernet';
+import * as icmpv6 from '../../src/wire/icmpv6';
+import * as ipv6 from '../../src/wire/ipv6';
 import * as ipv4 from '../../src/wire/ipv4';
 import { macKeyFromString, parseIpv4, writeIpv4 } from '../../src/wire/addr';
 import { FrameBatch } from '../../src/io/port';
@@ -28,6 +30,23 @@ export function ipv4Frame(dstMac: string, srcMac: string, srcIp: string, dstIp: 
   b.writeUInt16BE(sport, ip + ipv4.HEADER_LEN);
   b.writeUInt16BE(dport, ip + ipv4.HEADER_LEN + 2);
   for (let i = 0; i < payloadLen; i++) b[ip + ipv4.HEADER_LEN + 8 + i] = i & 0xff;
+  return b;
+}
+
+/**
+ * An Ethernet frame with an IPv6 Neighbor Solicitation for `target`: from
+ * `srcIp` to the target's solicited-node group (33:33:ff:..) by default, or
+ * to `dstIp` (unicast). A Source Link-Layer Address option with `srcMac`
+ * unless srcIp is "::" (DAD) or `sourceLla` is false.
+ */
+export function nsFrame(srcMac: string, srcIp: string, target: string, opts: { dstIp?: string; dstMac?: string; sourceLla?: boolean } = {}): Buffer {
+  const dstIp = opts.dstIp ?? ipv6.formatAddress(ipv6.solicitedNode(ipv6.parseAddress(target)));
+  const dstMac = opts.dstMac ?? (opts.dstIp === undefined ? ipv6.multicastMacKey(ipv6.parseAddress(dstIp), 0) : macKeyFromString('02:00:00:00:00:ee'));
+  const lla = srcIp !== '::' && opts.sourceLla !== false ? srcMac : undefined;
+  const repr: icmpv6.NsRepr = { kind: 'ns', src: srcIp, dst: dstIp, target, sourceLinkLayer: lla };
+  const b = Buffer.alloc(ethernet.HEADER_LEN + icmpv6.bufferLen(repr));
+  ethernet.emitHeader(b, 0, typeof dstMac === 'number' ? dstMac : macKeyFromString(dstMac), macKeyFromString(srcMac), ethernet.ETHERTYPE_IPV6);
+  icmpv6.emit(repr, b, ethernet.HEADER_LEN);
   return b;
 }
 

@@ -20,7 +20,8 @@ import { Switch, type L2SwitchOptions } from '../../../src/switch/switch';
 import * as arp from '../../../src/wire/arp';
 import * as ethernet from '../../../src/wire/ethernet';
 import { macKeyFromString, parseIpv4 } from '../../../src/wire/addr';
-import { arpRequest, ipv4Frame } from '../../helpers/frames';
+import { arpRequest, ipv4Frame, nsFrame } from '../../helpers/frames';
+import * as icmpv6 from '../../../src/wire/icmpv6';
 
 const VNI = 42;
 const PORT = 4789;
@@ -104,6 +105,25 @@ test('multicast and unknown unicast flood too; a unicast with an FDB entry goes 
   assert.equal(s.encapFrames, 3);
   assert.equal(s.l2.floodedFrames, 2);
   assert.equal(s.l2.floodCopies, 6);
+  balanced(sw);
+});
+
+test('IPv6 is switched like any other frame (issue #13): an NS floods unchanged, its NA is learned from, then unicast goes to one VTEP', () => {
+  const { sw, tap, net } = make();
+  const ns = nsFrame(LOCAL_MAC, 'fd60::1', 'fd60::2');
+  tap.inject([ns]);
+  assert.deepEqual(net.sent.map((d) => d.addr), [ip(V2), ip(V3), ip(V4)]);
+  for (const d of net.sent) assert.deepEqual(d.payload.subarray(8), ns, 'the NS crosses as it is: no ND suppression yet');
+  net.sent.length = 0;
+  // The NA from behind V3: the kernel's frame-8 NA, decapsulated to the TAP, its source learned.
+  const na = Buffer.alloc(14 + 72);
+  ethernet.emitHeader(na, 0, mac(LOCAL_MAC), mac(REMOTE_MAC), ethernet.ETHERTYPE_IPV6);
+  icmpv6.emit({ kind: 'na', src: 'fd60::2', dst: 'fd60::1', target: 'fd60::2', router: false, solicited: true, override: true, targetLinkLayer: REMOTE_MAC }, na, 14);
+  net.inject([from(V3, na)]);
+  assert.deepEqual(tap.written, [na]);
+  tap.inject([Buffer.concat([Buffer.from(na.subarray(6, 12)), Buffer.from(na.subarray(0, 6)), na.subarray(12)])]);
+  assert.deepEqual(net.sent.map((d) => d.addr), [ip(V3)]);
+  assert.equal(sw.counters.snapshot().l2.learned, 1);
   balanced(sw);
 });
 

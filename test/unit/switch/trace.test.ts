@@ -18,7 +18,7 @@ import {
 import { macKeyFromString, parseIpv4 } from '../../../src/wire/addr';
 import * as ethernet from '../../../src/wire/ethernet';
 import * as ipv6 from '../../../src/wire/ipv6';
-import { arpRequest, ipv4Frame } from '../../helpers/frames';
+import { arpRequest, ipv4Frame, nsFrame } from '../../helpers/frames';
 
 const SELF_MAC = '02:76:c0:a8:5a:01';
 const PEER_MAC = '02:76:c0:a8:5a:02';
@@ -195,6 +195,13 @@ test('every drop reason in counters.ts is traced, with its counter name and a pr
     lookups: [], encap: null, flood: null, floodRefused: 0, reply: null, queued: null, index: -1, refusedErrno: 0,
   };
   c.tracer!.frame(big);
+  // The ND responder's drops: not wired into the pipeline yet (issue #13), fed the same way.
+  const nsMiss = nsFrame(SELF_MAC, 'fe80::1', 'fd00:44:9::');
+  const nsBad = nsFrame(SELF_MAC, 'fe80::1', 'fd00:44:2::');
+  nsBad[ethernet.HEADER_LEN + ipv6.field.HOP_LIMIT] = 64;
+  for (const [data, drop] of [[nsMiss, DropReason.ND_MISS], [nsBad, DropReason.ND_MALFORMED]] as const) {
+    c.tracer!.frame({ ...big, data, drop });
+  }
   c.tracer!.flush();
   collect(c.out);
   // L2 mode: a broadcast with an empty flood list; a frame from a group
@@ -217,6 +224,8 @@ test('every drop reason in counters.ts is traced, with its counter name and a pr
   assert.equal(reason('fdb-miss'), 'drop: fdb-miss (no FDB entry for 02:00:00:00:00:99, so no VTEP to send to)');
   assert.equal(reason('arp-miss'), 'drop: arp-miss (who-has 10.44.9.0: not in the ARP table, and ARP is not flooded)');
   assert.equal(reason('too-big'), 'drop: too-big (74 bytes do not fit the slot with the VXLAN headroom)');
+  assert.equal(reason('nd-miss'), 'drop: nd-miss (who-has fd00:44:9::: not in the neighbour table, and ND is not flooded)');
+  assert.equal(reason('nd-malformed'), 'drop: nd-malformed (nd-hop-limit: hop limit is not 255: it may have come through a router; RFC 4861 section 7.1 discards it)');
   assert.equal(reason('vxlan-too-short'), 'drop: vxlan-too-short (20 bytes; the VXLAN header and an inner Ethernet header need 22)');
   assert.equal(reason('vxlan-no-i-flag'), 'drop: vxlan-no-i-flag (flags 0x00 lack the I bit 0x08, so the VNI is not valid, RFC 7348 section 5)');
   assert.equal(reason('vxlan-unknown-vni'), 'drop: vxlan-unknown-vni (unknown VNI 9; ours is 7)');

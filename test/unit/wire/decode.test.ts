@@ -271,4 +271,43 @@ describe('decodeFrame', () => {
       assert.equal(layers.length, 8);
     });
   });
+  it('decodes ICMPv6 inside IPv6: NS/NA with target, flags and link-layer address, echo, and names a failed ND check', () => {
+    // kernel-vxlan6-vni42.pcap frame 7's inner frame: the NS for fd60::2.
+    const ns = hex(`
+      3333ff000002 026000000001 86dd
+      6000 0000 0020 3aff fd60 0000 0000 0000 0000 0000 0000 0001 ff02 0000 0000 0000 0000 0001 ff00 0002
+      8700 7c77 0000 0000 fd60 0000 0000 0000 0000 0000 0000 0002 0101 0260 0000 0001
+    `);
+    const layers = decodeFrame(ns);
+    assert.deepEqual(names(layers), ['Ethernet', 'IPv6', 'ICMPv6']);
+    assert.deepEqual(layers.map((l) => [l.offset, l.length]), [[0, 14], [14, 40], [54, 32]]);
+    assert.deepEqual(layers[2]!.fields, {
+      type: 135, code: 0, typeName: 'neighbor-solicitation', checksum: '0x7c77', checksumStatus: 'ok',
+      ndCheck: 'ok', target: 'fd60::2', sourceLinkLayer: '02:60:00:00:00:01',
+    });
+    assert.equal(formatLayers(layers).split('\n')[3],
+      '- header 3 (32 bytes) = ICMPv6 {neighbor-solicitation who-has fd60::2 from 02:60:00:00:00:01}');
+    // Routed (hop limit 64): the checksum still holds, the ND check fails.
+    const routed = Buffer.from(ns); routed[14 + 7] = 64;
+    const bad = decodeFrame(routed)[2]!;
+    assert.equal(bad.fields.ndCheck, 'nd-hop-limit');
+    assert.equal(bad.summary, 'ICMPv6 neighbor-solicitation who-has fd60::2 invalid (nd-hop-limit)');
+    const flipped = Buffer.from(ns); flipped[ns.length - 1] ^= 1;
+    assert.equal(decodeFrame(flipped)[2]!.summary, 'ICMPv6 neighbor-solicitation who-has fd60::2 bad-cksum');
+    // An echo request: id, seq, then the data as Payload.
+    const echo = Buffer.alloc(14 + 40 + 16);
+    echo.writeUInt16BE(0x86dd, 12);
+    echo.writeUInt32BE(0x60000000, 14); echo.writeUInt16BE(16, 18); echo[20] = 58; echo[21] = 64;
+    echo[22] = 0xfd; echo[37] = 1; echo[38] = 0xfd; echo[53] = 2;
+    echo[54] = 128; echo.writeUInt16BE(7, 58); echo.writeUInt16BE(3, 60);
+    const c = csum.checksum(echo, 54, 16, csum.pseudoHeaderSumIpv6(echo, 22, 38, 58, 16));
+    echo.writeUInt16BE(c, 56);
+    const e = decodeFrame(echo);
+    assert.deepEqual(names(e), ['Ethernet', 'IPv6', 'ICMPv6', 'Payload']);
+    assert.equal(e[2]!.summary, 'ICMPv6 echo-request id 7 seq 3');
+    assert.equal(e[2]!.fields.checksumStatus, 'ok');
+    // Too short for an ICMPv6 header: a DecodeFailure, not a throw.
+    const short = Buffer.from(echo.subarray(0, 14 + 40 + 2)); short.writeUInt16BE(2, 18);
+    assert.deepEqual(names(decodeFrame(short)), ['Ethernet', 'IPv6', 'DecodeFailure']);
+  });
 });

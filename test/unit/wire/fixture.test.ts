@@ -53,7 +53,10 @@ describe('fixture kernel-vxlan-vni42.pcap', () => {
       13: ['ff02::16', 'HOPOPT'], 14: ['ff02::2', 'ICMPv6'], 15: ['ff02::16', 'HOPOPT'], 16: ['ff02::2', 'ICMPv6'], 25: ['ff02::16', 'HOPOPT'],
     };
     for (const [n, [dst, nh]] of Object.entries(expect).map(([k, v]) => [Number(k), v] as const)) {
-      assert.deepEqual(inner(n).map((l) => l.name), ['Ethernet', 'IPv6', 'Payload'], `frame ${n}`);
+      // MLD sits behind a hop-by-hop header, which is not followed; ICMPv6 is decoded.
+      const names = nh === 'HOPOPT' ? ['Ethernet', 'IPv6', 'Payload']
+        : n === 2 || n === 3 ? ['Ethernet', 'IPv6', 'ICMPv6'] : ['Ethernet', 'IPv6', 'ICMPv6', 'Payload'];
+      assert.deepEqual(inner(n).map((l) => l.name), names, `frame ${n}`);
       assert.equal(inner(n)[0]!.fields.etherType, 'IPv6');
       assert.match(String(inner(n)[0]!.fields.dst), /^33:33:/, 'IPv6 multicast MAC');
       const ip6 = layer(n, 'IPv6');
@@ -64,6 +67,11 @@ describe('fixture kernel-vxlan-vni42.pcap', () => {
     assert.equal(layer(1, 'IPv6').fields.src, '::');
     assert.equal(layer(13, 'IPv6').fields.src, 'fe80::98be:c4ff:feb0:6cd2');
     assert.equal(layer(1, 'IPv6').summary, 'IPv6 :: > ff02::16 hlim 1 next HOPOPT len 36');
+    // Duplicate address detection: an NS from :: to the solicited-node group, no link-layer option.
+    assert.equal(layer(2, 'ICMPv6').summary, 'ICMPv6 neighbor-solicitation who-has fe80::4059:1cff:fe15:af60');
+    assert.equal(layer(2, 'ICMPv6').fields.ndCheck, 'ok');
+    assert.equal(layer(2, 'ICMPv6').fields.checksumStatus, 'ok');
+    assert.equal(layer(14, 'ICMPv6').summary, 'ICMPv6 router-solicitation code 0');
   });
 
   it('frames 5-6 are the ARP who-has 10.50.2.0 and its reply', () => {

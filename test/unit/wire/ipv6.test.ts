@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { SocketAddress } from 'node:net';
 import { describe, it } from 'node:test';
 import { WireError } from '../../../src/errors';
 import * as ipv6 from '../../../src/wire/ipv6';
@@ -110,5 +111,56 @@ describe('ipv6', () => {
     assert.equal(ipv6.nextHeaderName(58), 'ICMPv6');
     assert.equal(ipv6.nextHeaderName(17), 'UDP');
     assert.equal(ipv6.nextHeaderName(253), '253');
+  });
+  it('formats as node:net does (inet_ntop): RFC 5952 text for every case here', () => {
+    for (const text of ['::', '::1', 'FD00:0:0:0:0:0:0:1', '2001:db8:0:0:1:0:0:1', '2001:0db8:0000:0001:0000:0000:0000:0000', 'fe80::60:ff:fe00:2',
+      '2001:db8:1:0:1:1:1:1', 'ff02::1:ff00:2', '1:0:0:2:0:0:0:3', '0:0:0:0:0:0:0:2']) {
+      assert.equal(ipv6.formatAddress(ipv6.parseAddress(text)), new SocketAddress({ address: text, family: 'ipv6' }).address, text);
+    }
+  });
+
+  it('solicited-node groups and their MACs (RFC 4291 section 2.7.1, RFC 2464 section 7)', () => {
+    const a = ipv6.parseAddress('fd60::2');
+    assert.equal(ipv6.formatAddress(ipv6.solicitedNode(a)), 'ff02::1:ff00:2');
+    assert.equal(ipv6.formatAddress(ipv6.solicitedNode(ipv6.parseAddress('fe80::4059:1cff:fe15:af60'))), 'ff02::1:ff15:af60');
+    assert.equal(ipv6.isSolicitedNode(ipv6.solicitedNode(a), 0), true);
+    assert.equal(ipv6.isSolicitedNode(ipv6.ALL_NODES, 0), false);
+    assert.equal(ipv6.multicastMacKey(ipv6.solicitedNode(a), 0), 0x3333ff000002);
+    assert.equal(ipv6.multicastMacKey(ipv6.ALL_NODES, 0), 0x333300000001);
+    // In place, over the address itself (the low bytes are read first).
+    const b = Buffer.from(ipv6.parseAddress('2001:db8::abcd:ef12'));
+    ipv6.writeSolicitedNode(b, 0, b, 0);
+    assert.equal(ipv6.formatAddress(b), 'ff02::1:ffcd:ef12');
+    assert.equal(ipv6.isMulticastAddr(b, 0), true);
+    assert.equal(ipv6.isUnspecifiedAddr(ipv6.parseAddress('::'), 0), true);
+    assert.equal(ipv6.isUnspecifiedAddr(ipv6.parseAddress('::1'), 0), false);
+    assert.equal(ipv6.addrEquals(a, 0, ipv6.parseAddress('fd60:0::2'), 0), true);
+  });
+
+  it('prefixes: parse, format, contain, network, and the subnet\'s :: address', () => {
+    const c = ipv6.parseCidr('fd00:44:2::/64');
+    assert.equal(c.len, 64);
+    assert.equal(ipv6.formatCidr(c), 'fd00:44:2::/64');
+    assert.equal(ipv6.subnetRouterAddress(c), 'fd00:44:2::');
+    assert.equal(ipv6.cidrContains(c, ipv6.parseAddress('fd00:44:2::1')), true);
+    assert.equal(ipv6.cidrContains(c, ipv6.parseAddress('fd00:44:2:0:ffff:ffff:ffff:ffff')), true);
+    assert.equal(ipv6.cidrContains(c, ipv6.parseAddress('fd00:44:3::')), false);
+    // Lengths that are not multiples of 8.
+    const odd = ipv6.parseCidr('fd00:40::/26');
+    assert.equal(ipv6.cidrContains(odd, ipv6.parseAddress('fd00:7f::1')), true);
+    assert.equal(ipv6.cidrContains(odd, ipv6.parseAddress('fd00:80::1')), false);
+    assert.equal(ipv6.formatAddress(ipv6.networkOf(ipv6.parseAddress('fd00:44:2:3:4:5:6:7'), 0, 56)), 'fd00:44:2::');
+    assert.equal(ipv6.formatAddress(ipv6.networkOf(ipv6.parseAddress('fd00:44:2:3:4:5:6:7'), 0, 63)), 'fd00:44:2:2::');
+    assert.equal(ipv6.cidrContains(ipv6.parseCidr('::/0'), ipv6.parseAddress('2001:db8::1')), true);
+    assert.equal(ipv6.cidrContains(ipv6.parseCidr('fd00::1/128'), ipv6.parseAddress('fd00::1')), true);
+    assert.equal(ipv6.cidrContains(ipv6.parseCidr('fd00::1/128'), ipv6.parseAddress('fd00::2')), false);
+    // At an offset in a frame, as the data plane reads it.
+    const slab = Buffer.alloc(40, 0xee);
+    ipv6.parseAddress('fd00:44:2::9').copy(slab, 11);
+    assert.equal(ipv6.cidrContains(c, slab, 11), true);
+    assert.throws(() => ipv6.parseCidr('fd00:44:2::1/64'), /host bits are set in "fd00:44:2::1\/64" \(did you mean fd00:44:2::\/64\?\)/);
+    assert.throws(() => ipv6.parseCidr('fd00::/129'), WireError);
+    assert.throws(() => ipv6.parseCidr('fd00::'), /not an IPv6 CIDR/);
+    assert.throws(() => ipv6.networkOf(slab, 0, 130), /outside 0..128/);
   });
 });
