@@ -23,6 +23,7 @@ import { VxtapError } from '../errors';
 import { formatCidr } from '../wire/addr';
 import type { HostNetwork, JoinRequest, NetworkBackend } from './network';
 import type { EtcdClientOptions } from './etcd/client';
+import { etcdProbe } from './etcd/probe';
 import { EtcdBackend, Reachability } from './etcd/backend';
 import { EtcdUnavailableError, NoNetworkConfigError } from './etcd/errors';
 import type { LeaseKeeperEvent } from './etcd/lease-keeper';
@@ -136,6 +137,7 @@ export class EtcdNetwork extends EtcdBackend implements NetworkBackend {
         shape: { network: config.network, subnetLen: config.subnetLen, subnetMin: config.subnetMin, subnetMax: config.subnetMax },
         vtepMac: req.vtepMac,
         source: peers,
+        etcd: etcdProbe(client),
         status: () => ({ lease: held, etcd: etcd.state }),
         reload: () => { /* the watch is live; nothing to re-read */ },
         close: this.closer(client, peers, keeper),

@@ -128,6 +128,14 @@ export interface PipelineOptions {
   /** Default 'routed'; 'l2' needs `l2`. */
   mode?: SwitchMode;
   l2?: PipelineL2 | null;
+  /**
+   * A dry run (`vxtap explain`): the same stages, but learning only asks
+   * what it would do (Fdb.wouldObserve) and ARP snooping is skipped, so the
+   * tables shared with the live pipeline do not change. The caller gives a
+   * dry pipeline its own Counters and send lists, so nothing else moves.
+   * Checked only at those two side-effect points of an L2 decap.
+   */
+  dryRun?: boolean;
 }
 
 export class Pipeline {
@@ -153,6 +161,8 @@ export class Pipeline {
   readonly l2: PipelineL2 | null;
   /** The clock learning stamps entries with: read once per batch (decapBatch), never per frame. */
   now = 0;
+  /** A dry run (PipelineOptions.dryRun): learning and ARP snooping change nothing. */
+  readonly dryRun: boolean;
   /** The copies the last Verdict.FLOOD queued (the last `copies` entries of toNet). */
   copies = 0;
   /** What the last L2 decap's learning did (LEARN_*; -1: no learning), for `decisions`. */
@@ -173,6 +183,7 @@ export class Pipeline {
     this.srcPortSpan = opts.sourcePorts?.count ?? 65536 - SOURCE_PORT_MIN;
     this.encapOverhead = vxlan.HEADER_LEN + (this.writesUdpHeader ? udp.HEADER_LEN : 0);
     this.mode = opts.mode ?? 'routed';
+    this.dryRun = opts.dryRun ?? false;
     this.l2 = opts.l2 ?? null;
     if (this.mode === 'l2' && this.l2 === null) throw new RangeError('L2 mode needs its tables (PipelineOptions.l2)');
     if (this.mode !== 'l2') this.l2 = null;
@@ -427,7 +438,7 @@ export class Pipeline {
     if ((buf[inner + ethernet.field.SRC]! & 1) !== 0) return DropReason.L2_BAD_SOURCE;
     const src = ethernet.srcKey(buf, inner);
     if (src === 0) return DropReason.L2_BAD_SOURCE;
-    const r = this.fdb.observe(src, from, l2.port, this.now);
+    const r = this.dryRun ? this.fdb.wouldObserve(src, from, l2.port) : this.fdb.observe(src, from, l2.port, this.now);
     this.learnResult = r;
     if (r !== LEARN_REFRESHED) {
       const c = this.counters.l2;
@@ -436,7 +447,7 @@ export class Pipeline {
       else if (r === LEARN_REFUSED) c.fdbRefused++; // still delivered: only the table is full
       else if (r === LEARN_STATIC_CONFLICT) return DropReason.L2_STATIC_MAC;
     }
-    if (l2.arp !== null && ethernet.etherType(buf, inner) === ethernet.ETHERTYPE_ARP) this.snoopArp(l2.arp, buf, inner, innerLen);
+    if (l2.arp !== null && !this.dryRun && ethernet.etherType(buf, inner) === ethernet.ETHERTYPE_ARP) this.snoopArp(l2.arp, buf, inner, innerLen);
     // Split horizon: to the TAP only. There is no queue to the network here.
     toTap.push(inner, innerLen);
     return Verdict.DECAP;

@@ -25,7 +25,7 @@ import { diffPeers, type Peer, type PeerEvent, type PeerSource } from '../peers'
 import { decodeLease, leaseToPeer } from './lease-codec';
 import { DEFAULT_PREFIX } from './network-config';
 import { EtcdPrefixSource, type PrefixSourceStatus } from './prefix-source';
-import type { BackoffOptions, Kv } from './watch';
+import { originOf, type BackoffOptions, type Kv } from './watch';
 
 export interface IgnoredLease {
   readonly key: string;
@@ -102,7 +102,7 @@ export class EtcdPeerSource extends EtcdPrefixSource<Peer, PeerEvent> implements
       this.report(kv, 'vni', `${kv.key}: VNI ${lease.vni} is not this network's ${this.opts.vni}`);
       return null;
     }
-    return { ...peer, order: kv.createRevision };
+    return { ...peer, order: kv.createRevision, source: originOf(kv) };
   }
 
   private report(kv: Kv, reason: IgnoredLease['reason'], detail: string): void {
