@@ -54,7 +54,7 @@ export function describeOrigin(o: Origin, now?: EtcdKeyNow | null): string {
   const mod = k?.modRevision ?? o.modRevision;
   const create = k?.createRevision ?? o.createRevision;
   const lease = k?.lease ?? o.lease;
-  let leaseText = lease === '0' ? 'no lease' : `lease ${BigInt(lease).toString(16)}`;
+  let leaseText = lease === '0' ? 'no lease' : `lease ${lease} (${BigInt(lease).toString(16)} in etcdctl lease list)`;
   if (k !== null && k.ttl !== null) leaseText += k.ttl < 0 ? ' (expired)' : `, TTL ${k.ttl} s of ${k.grantedTtl ?? '?'} s`;
   return `etcd key ${o.key} (mod revision ${mod}, create revision ${create}, ${leaseText})`;
 }
