@@ -109,7 +109,8 @@ export function registerLabCommands(program: Command): Command {
     .action((host: string, f: ScopeFlags & ExplainFlags) => {
       const scope = scopeOf(f);
       const code = labExplain(requireState(scope, scopeFlags(scope)), host, f);
-      if (code !== 0) process.exitCode = code;
+      // The inner vxtap's status (2: a bad spec) is ours; it has printed why.
+      if (code !== 0) process.exit(code);
     });
 
   withScope(lab.command('down').description('remove everything the lab made (processes, namespaces, state dir); safe to run twice, or after a crash')
