@@ -131,13 +131,23 @@ async function fromTap(spec: TapSpec, stats: StatsData, ask: (side: 'tap' | 'net
     const frame = buildFrame(spec, { src: stats.vtepMac, dst: 'ff:ff:ff:ff:ff:ff' });
     return { kernel: null, nextHop: null, explain: await ask('tap', frame), stop: null };
   }
-  const kernel = await kernelStep(addressesOf(p).dst, stats.tap);
-  if (!kernel.reachesVxtap) return { kernel, nextHop: null, explain: null, stop: kernel.text };
+  const l2 = stats.mode === 'l2';
+  // L2 mode: the frame comes from a station on the bridge behind the TAP, not
+  // from this namespace's routing; the bridge hands it to the TAP by its FDB.
+  const kernel = l2 ? null : await kernelStep(addressesOf(p).dst, stats.tap);
+  if (kernel !== null && !kernel.reachesVxtap) return { kernel, nextHop: null, explain: null, stop: kernel.text };
   if (spec.ether !== null) return { kernel, nextHop: null, explain: await ask('tap', buildFrame(spec, spec.ether)), stop: null };
-  // The kernel's ARP request for the next hop, as it would send it on the TAP.
-  const hop = kernel.nextHop ?? addressesOf(p).dst;
-  const who = buildFrame({ ether: null, packet: { kind: 'arp', target: hop, sender: stats.subnet.split('/')[0]! } }, { src: stats.vtepMac, dst: 'ff:ff:ff:ff:ff:ff' });
+  // The ARP request for the next hop (routed: the kernel's, on the TAP; L2: the station's, for the destination).
+  const hop = kernel?.nextHop ?? addressesOf(p).dst;
+  const sender = l2 ? addressesOf(p).src : stats.subnet.split('/')[0]!;
+  const who = buildFrame({ ether: null, packet: { kind: 'arp', target: hop, sender } }, { src: stats.vtepMac, dst: 'ff:ff:ff:ff:ff:ff' });
   const nextHop = await ask('tap', who);
+  if (nextHop.replyHex === null && l2) {
+    return {
+      kernel, nextHop, explain: null,
+      stop: `vxtap does not answer the ARP request for ${hop} itself (${nextHop.verdict}${nextHop.drop !== null ? `: ${nextHop.drop.name}` : ''}): the answer would come from the network, so the destination MAC is not known here. Name the MACs with "ether SRC > DST :" to explain the frame`,
+    };
+  }
   if (nextHop.replyHex === null) {
     const why = nextHop.drop !== null ? `${nextHop.drop.name}: ${nextHop.drop.explanation}` : nextHop.verdict;
     return {
@@ -235,7 +245,7 @@ export function renderExplain(o: ExplainOutput): string {
     if (o.stop !== o.kernel.text) lines.push(`          ${o.kernel.text}`);
   }
   if (o.nextHop !== null) {
-    lines.push('', `next hop  the kernel's ARP request for ${o.kernel?.nextHop ?? '?'}, as vxtap would take it:`);
+    lines.push('', `next hop  the ARP request for ${o.nextHop.trace.lookups.find((l) => l.table === 'arp' || l.table === 'l2arp')?.key ?? o.kernel?.nextHop ?? '?'}, as vxtap would take it:`);
     lines.push(...explainLines(o.nextHop).map((l) => '  ' + l));
   }
   if (o.explain !== null) {
