@@ -1,9 +1,11 @@
 /**
  * One made-up frame through the data plane's own pipeline code, with no
- * side effects (`vxtap explain`, issue #12): a second Pipeline over the
- * live tables (FDB, ARP, flood list, peer rows: shared, only read), in dry
- * run (pipeline.ts PipelineOptions.dryRun: learning asks, ARP snooping is
- * skipped), with its own Counters, batch and send lists. Nothing is sent
+ * side effects (`vxtap explain`, issue #12): a DryPipeline, the Pipeline
+ * with its two writes to shared tables overridden (L2 learning asks
+ * Fdb.wouldObserve instead of observe; ARP snooping does nothing), over the
+ * live tables (FDB, ARP, flood list, peer rows: shared, only read), with
+ * its own Counters, batch and send lists. The live pipeline's code has no
+ * check for it. Nothing is sent
  * (no port is involved), no counter of the switch moves, no trace is written.
  *
  * The explanation is the trace's: the pipeline's verdict (decisions.ts),
@@ -16,6 +18,7 @@ import { FrameBatch, SendList } from '../io/port';
 import * as vxlan from '../wire/vxlan';
 import { Counters } from './counters';
 import { Pipeline, Verdict } from './pipeline';
+import type { L2ArpTable } from './l2-arp';
 import { actionOf } from './trace-edge';
 import { explainDecap, explainEncap, frameTrace, type FrameTrace } from './trace-hook';
 import { FrameRecorder, type RecordContext, type TraceRecord } from './trace-record';
@@ -23,6 +26,17 @@ import { SLOT_HEADROOM } from './switch';
 
 /** The largest frame a dry run takes (a jumbo frame and its VXLAN header). */
 const MAX_FRAME = 9216 + vxlan.HEADER_LEN;
+
+/** The Pipeline, but learning asks and ARP snooping is skipped: every stage, and no table changes. */
+export class DryPipeline extends Pipeline {
+  protected override learn(src: number, from: number, port: number): number {
+    return this.fdb.wouldObserve(src, from, port);
+  }
+
+  protected override snoopArp(_table: L2ArpTable, _buf: Buffer, _inner: number, _innerLen: number): void {
+    // The suppression table is the live one: a dry run leaves it as it is.
+  }
+}
 
 export interface DryRunResult {
   /** The pipeline's verdict: a DropReason index (>= 0) or a Verdict. */
@@ -51,10 +65,10 @@ export class DryRun {
     const live = this.live;
     // A pipeline per question: cheap (no tables of its own), and its state
     // (last flood's copies, learn result, clock) is never shared with the live one.
-    const p = new Pipeline({
+    const p = new DryPipeline({
       vni: live.vni, fdb: live.fdb, arp: live.arp, counters: this.counters,
       writesUdpHeader: live.encapOverhead > vxlan.HEADER_LEN,
-      acceptUnknownVteps: live.acceptUnknownVteps, peers: live.peers, mode: live.mode, l2: live.l2, dryRun: true,
+      acceptUnknownVteps: live.acceptUnknownVteps, peers: live.peers, mode: live.mode, l2: live.l2,
     });
     const b = new FrameBatch(1, SLOT_HEADROOM + MAX_FRAME + 64, SLOT_HEADROOM);
     frame.copy(b.bufs[0]!, SLOT_HEADROOM);

@@ -128,14 +128,6 @@ export interface PipelineOptions {
   /** Default 'routed'; 'l2' needs `l2`. */
   mode?: SwitchMode;
   l2?: PipelineL2 | null;
-  /**
-   * A dry run (`vxtap explain`): the same stages, but learning only asks
-   * what it would do (Fdb.wouldObserve) and ARP snooping is skipped, so the
-   * tables shared with the live pipeline do not change. The caller gives a
-   * dry pipeline its own Counters and send lists, so nothing else moves.
-   * Checked only at those two side-effect points of an L2 decap.
-   */
-  dryRun?: boolean;
 }
 
 export class Pipeline {
@@ -161,8 +153,6 @@ export class Pipeline {
   readonly l2: PipelineL2 | null;
   /** The clock learning stamps entries with: read once per batch (decapBatch), never per frame. */
   now = 0;
-  /** A dry run (PipelineOptions.dryRun): learning and ARP snooping change nothing. */
-  readonly dryRun: boolean;
   /** The copies the last Verdict.FLOOD queued (the last `copies` entries of toNet). */
   copies = 0;
   /** What the last L2 decap's learning did (LEARN_*; -1: no learning), for `decisions`. */
@@ -183,7 +173,6 @@ export class Pipeline {
     this.srcPortSpan = opts.sourcePorts?.count ?? 65536 - SOURCE_PORT_MIN;
     this.encapOverhead = vxlan.HEADER_LEN + (this.writesUdpHeader ? udp.HEADER_LEN : 0);
     this.mode = opts.mode ?? 'routed';
-    this.dryRun = opts.dryRun ?? false;
     this.l2 = opts.l2 ?? null;
     if (this.mode === 'l2' && this.l2 === null) throw new RangeError('L2 mode needs its tables (PipelineOptions.l2)');
     if (this.mode !== 'l2') this.l2 = null;
@@ -438,7 +427,7 @@ export class Pipeline {
     if ((buf[inner + ethernet.field.SRC]! & 1) !== 0) return DropReason.L2_BAD_SOURCE;
     const src = ethernet.srcKey(buf, inner);
     if (src === 0) return DropReason.L2_BAD_SOURCE;
-    const r = this.dryRun ? this.fdb.wouldObserve(src, from, l2.port) : this.fdb.observe(src, from, l2.port, this.now);
+    const r = this.learn(src, from, l2.port);
     this.learnResult = r;
     if (r !== LEARN_REFRESHED) {
       const c = this.counters.l2;
@@ -447,10 +436,19 @@ export class Pipeline {
       else if (r === LEARN_REFUSED) c.fdbRefused++; // still delivered: only the table is full
       else if (r === LEARN_STATIC_CONFLICT) return DropReason.L2_STATIC_MAC;
     }
-    if (l2.arp !== null && !this.dryRun && ethernet.etherType(buf, inner) === ethernet.ETHERTYPE_ARP) this.snoopArp(l2.arp, buf, inner, innerLen);
+    if (l2.arp !== null && ethernet.etherType(buf, inner) === ethernet.ETHERTYPE_ARP) this.snoopArp(l2.arp, buf, inner, innerLen);
     // Split horizon: to the TAP only. There is no queue to the network here.
     toTap.push(inner, innerLen);
     return Verdict.DECAP;
+  }
+
+  /**
+   * L2 learning's one write to the FDB (LEARN_*). A method, so that the dry
+   * run of `vxtap explain` (switch/dry-run.ts DryPipeline) can ask instead of
+   * write without a check here: the live pipeline's code is the same.
+   */
+  protected learn(src: number, from: number, port: number): number {
+    return this.fdb.observe(src, from, port, this.now);
   }
 
   /**
@@ -461,7 +459,7 @@ export class Pipeline {
    * with another MAC (a replaced container) is answered with the new MAC as
    * soon as its owner speaks, not with the old one until ageing.
    */
-  private snoopArp(table: L2ArpTable, buf: Buffer, inner: number, innerLen: number): void {
+  protected snoopArp(table: L2ArpTable, buf: Buffer, inner: number, innerLen: number): void {
     const l3 = inner + ethernet.l3Offset(buf, inner);
     if (!arp.isEthIpv4(buf, l3, inner + innerLen - l3)) return;
     const ip = arp.senderIp(buf, l3);
