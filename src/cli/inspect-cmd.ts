@@ -22,7 +22,10 @@ interface InspectFlags {
   controlSocket?: string;
 }
 
-const ABOUT: Record<ControlCommand, string> = {
+/** The table commands (explain has its own: explain-cmd.ts). */
+type InspectCommand = Exclude<ControlCommand, 'explain'>;
+
+const ABOUT: Record<InspectCommand, string> = {
   fdb: 'the daemon\'s forwarding database: MAC -> VTEP (the user-space `bridge fdb show`)',
   arp: 'the daemon\'s ARP table: overlay IP -> MAC, with the peer it belongs to (the user-space `ip neigh show`)',
   peers: 'the remote hosts the daemon has installed: subnet, public IP, VTEP MAC, route',
@@ -31,6 +34,7 @@ const ABOUT: Record<ControlCommand, string> = {
 
 export function registerInspectCommands(program: Command): void {
   for (const cmd of COMMANDS) {
+    if (cmd === 'explain') continue;
     program.command(cmd)
       .description(ABOUT[cmd])
       .option('--json', 'as JSON (stable field names), for tools')
@@ -40,7 +44,7 @@ export function registerInspectCommands(program: Command): void {
   }
 }
 
-export async function inspect(cmd: ControlCommand, o: InspectFlags, out: NodeJS.WritableStream): Promise<void> {
+export async function inspect(cmd: InspectCommand, o: InspectFlags, out: NodeJS.WritableStream): Promise<void> {
   const path = resolveSocket({
     ...(o.controlSocket !== undefined ? { controlSocket: o.controlSocket } : {}),
     ...(o.tap !== undefined ? { tap: o.tap } : {}),
@@ -49,7 +53,7 @@ export async function inspect(cmd: ControlCommand, o: InspectFlags, out: NodeJS.
   out.write(o.json ? JSON.stringify(data, null, 2) + '\n' : format(cmd, data));
 }
 
-function format<C extends ControlCommand>(cmd: C, data: DataOf[C]): string {
+function format<C extends InspectCommand>(cmd: C, data: DataOf[C]): string {
   switch (cmd) {
     case 'fdb': return formatFdb(data as FdbRow[]);
     case 'arp': return formatArp(data as ArpRow[]);

@@ -12,6 +12,7 @@ import { DEFAULT_FDB_AGEING_SECONDS, DEFAULT_FDB_MAX, parseHealthzIp, parseIoMod
 import { addEtcdFlags, etcdClientOptions, type EtcdFlags } from './etcd-flags';
 import { leases, networkInit, networkShow, type InitFlags } from './network-cmd';
 import { registerInspectCommands } from './inspect-cmd';
+import { registerExplainCommand } from './explain-cmd';
 import { DEFAULT_BATCH } from '../switch/switch';
 import { parseTraceFormat, type TraceFormat } from '../switch/trace';
 import { parseTraceFilter } from '../switch/trace-filter';
@@ -216,6 +217,7 @@ Examples:
     .action(async (o: EtcdFlags & { json?: boolean }) => leases(o, process.stdout));
 
   registerInspectCommands(program);
+  registerExplainCommand(program);
   registerLabCommands(program);
   registerBenchCommand(program);
   // VXTAP_<FLAG> and flannel's FLANNELD_<FLAG> for run, network and leases (env-flags.ts), bound just before

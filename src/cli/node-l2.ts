@@ -14,6 +14,7 @@
  * There are no routes, no subnet and no lease: the TAP's addresses, if any,
  * are the user's (or the bridge's).
  */
+import { nodeExplainer } from '../control/api/explain';
 import type { Logger } from 'pino';
 import type { KernelNet, Underlay } from '../control/kernel';
 import { vtepMtu } from '../control/kernel';
@@ -79,6 +80,11 @@ export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: s
       installer: { peers: [], failed: installer.failed, routeConflicts: 0 },
       vteps: () => installer.vteps,
       ...(sw.l2Arp !== null ? { l2Arp: () => sw.l2Arp!.list() } : {}),
+      explain: nodeExplainer(sw.pipeline, {
+        mode: 'l2', vni: l2.vni, port: l2.port, publicIp, vtepMac: l2.vtepMac,
+        subnet: () => null, peers: () => [], vteps: () => installer.vteps, etcd: l2.etcd,
+        ...(sw.l2Arp !== null ? { l2Arp: () => sw.l2Arp!.list() } : {}),
+      }, (ip) => (installer.vteps.some((v) => parseIpv4(v.publicIp) === ip) ? `VTEP ${formatIpv4(ip)} (flood list)` : null)),
       tapName: rawTap.name,
       io,
       failed: failed.promise,

@@ -27,6 +27,7 @@ import { dockerOpts, writeSubnetFile } from '../control/etcd/subnet-file';
 import { Cleanups, nodeTracer, openNodePorts, openTap, portStats, type IoMode } from './ports';
 import type { TraceFormat } from '../switch/trace';
 import { Switch } from '../switch/switch';
+import { nodeExplainer, type ExplainData, type ExplainRequest } from '../control/api/explain';
 import { cidrContains, parseCidr, parseIpv4 } from '../wire/addr';
 
 export type { IoMode } from './ports';
@@ -77,6 +78,8 @@ export interface RunningNode {
   readonly io: IoMode;
   /** Settles with the error when the node can no longer forward (a port failed for good, the lease moved). */
   readonly failed: Promise<Error>;
+  /** `vxtap explain`: a made-up frame through the pipeline in a dry run. */
+  readonly explain?: (req: ExplainRequest) => Promise<ExplainData>;
   /** Counters of the switch and of both ports, and the tables, for logs and `stats`. */
   stats(): Record<string, unknown>;
   /** Removes the routes, closes the ports and the TAP, and the control plane's watch (the lease stays). */
@@ -152,6 +155,10 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
       mode: 'routed',
       sw,
       installer,
+      explain: nodeExplainer(sw.pipeline, {
+        mode: 'routed', vni: hostNet.vni, port: hostNet.port, publicIp, vtepMac: hostNet.vtepMac,
+        subnet: () => subnet, peers: () => installer.peers, etcd: hostNet.etcd,
+      }, (ip) => describePeer(installer, ip)),
       tapName: rawTap.name,
       io,
       failed: failed.promise,

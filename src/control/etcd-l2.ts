@@ -22,6 +22,7 @@ import type { L2Backend, L2JoinRequest, L2Network } from './l2-network';
 import type { ControlStatus } from './network';
 import { retryTransient } from './etcd-network';
 import type { EtcdClientOptions } from './etcd/client';
+import { etcdProbe } from './etcd/probe';
 import { EtcdBackend, Reachability } from './etcd/backend';
 import { NoNetworkConfigError } from './etcd/errors';
 import { DEFAULT_PREFIX, MAX_VNI, parseL2SegmentConfig } from './etcd/network-config';
@@ -93,6 +94,7 @@ export class EtcdL2Network extends EtcdBackend implements L2Backend {
         port,
         vtepMac: req.vtepMac,
         source,
+        etcd: etcdProbe(client),
         status: (): ControlStatus => {
           const st = reg.state;
           return { lease: { held: st.held, subnet: key, expiresAt: st.expiresAt }, etcd: etcd.state };

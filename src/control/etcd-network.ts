@@ -24,6 +24,7 @@ import { formatCidr } from '../wire/addr';
 import { formatCidr6 } from './ip6';
 import type { HostNetwork, JoinRequest, NetworkBackend } from './network';
 import type { EtcdClientOptions } from './etcd/client';
+import { etcdProbe } from './etcd/probe';
 import { EtcdBackend, Reachability } from './etcd/backend';
 import { EtcdUnavailableError, NoNetworkConfigError } from './etcd/errors';
 import type { LeaseKeeperEvent } from './etcd/lease-keeper';
@@ -145,6 +146,7 @@ export class EtcdNetwork extends EtcdBackend implements NetworkBackend {
         vtepMac: req.vtepMac,
         ...(lease.subnet6 !== undefined && config.ipv6 !== null ? { subnet6: lease.subnet6, network6: formatCidr6(config.ipv6.network) } : {}),
         source: peers,
+        etcd: etcdProbe(client),
         status: () => ({ lease: held, etcd: etcd.state }),
         reload: () => { /* the watch is live; nothing to re-read */ },
         close: this.closer(client, peers, keeper),

@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { ControlStatus } from './network';
+import type { EtcdProbe, Origin } from './origin';
 
 /** A remote VTEP of the segment. */
 export interface Vtep {
@@ -23,6 +24,8 @@ export interface Vtep {
   readonly vtepMac: string | null;
   /** MACs pinned behind it (static FDB entries), lower-case; [] for none. */
   readonly macs: readonly string[];
+  /** Where the VTEP came from (the etcd key, the file's line), for `vxtap explain`; not part of its identity. */
+  readonly source?: Origin;
 }
 
 export type VtepEvent = { readonly type: 'added' | 'removed'; readonly vtep: Vtep };
@@ -43,6 +46,8 @@ export interface L2Network {
   /** This host's VTEP MAC (the TAP's). */
   readonly vtepMac: string;
   readonly source: VtepSource;
+  /** etcd, when the segment lives there: `vxtap explain` asks it about keys and lease TTLs. */
+  readonly etcd?: EtcdProbe;
   /**
    * The control plane's health. In etcd mode `lease` is this host's
    * registration: `subnet` holds its key (there is no subnet in L2 mode), so

@@ -288,7 +288,7 @@ export class GuardedPeerSource implements PeerSource {
             const was6 = refused6Before.get(peer.subnet);
             if (was6 && samePeer(was6.peer, peer)) this.opts.onAccepted?.(peer, was6);
           } else {
-            out = { subnet: peer.subnet, publicIp: peer.publicIp, vtepMac: peer.vtepMac, ...(peer.order !== undefined ? { order: peer.order } : {}) };
+            out = { subnet: peer.subnet, publicIp: peer.publicIp, vtepMac: peer.vtepMac, ...(peer.order !== undefined ? { order: peer.order } : {}), ...(peer.source !== undefined ? { source: peer.source } : {}) };
             const was6 = refused6Before.get(peer.subnet);
             this.refused6Now.set(peer.subnet, { ...r6, peer });
             if (!was6 || !samePeer(was6.peer, peer) || was6.reason !== r6.reason) {

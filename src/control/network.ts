@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { NetworkShape } from './lease-rules';
 import type { PeerSource } from './peers';
+import type { EtcdProbe } from './origin';
 
 export interface HostNetwork {
   readonly vni: number;
@@ -30,6 +31,8 @@ export interface HostNetwork {
   readonly network6?: string;
   /** The other hosts. */
   readonly source: PeerSource;
+  /** etcd, when the network lives there: `vxtap explain` asks it about keys and lease TTLs. */
+  readonly etcd?: EtcdProbe;
   /**
    * Who to tell when this host's lease moves to another subnet (its key was
    * taken over by another host's value). Without one, a move is fatal.

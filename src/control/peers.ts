@@ -6,6 +6,7 @@
  * asks where peers come from (a static file, etcd, a test double).
  */
 import { formatMac, parseIpv4 } from '../wire/addr';
+import type { Origin } from './origin';
 
 /** A remote host: its subnet behind its VTEP, where to send VXLAN to, and its VTEP's MAC. */
 export interface Peer {
@@ -31,6 +32,8 @@ export interface Peer {
   readonly subnet6?: string;
   readonly publicIpv6?: string;
   readonly vtepMac6?: string;
+  /** Where the peer came from (the etcd key, the file's line), for `vxtap explain`; not part of its identity. */
+  readonly source?: Origin;
 }
 
 export type PeerEvent = { readonly type: 'added' | 'removed'; readonly peer: Peer };

@@ -25,7 +25,7 @@ import { FileSource, type FileSourceOptions } from './file-source';
 import { ConfigError } from '../errors';
 import { isIpv4, isMac, parseIpv4 } from '../wire/addr';
 import { diffVteps, type L2Backend, type L2JoinRequest, type L2Network, type Vtep, type VtepEvent, type VtepSource } from './l2-network';
-import { asObject, checkKeys, readTop, typeName, type Fail } from './static-peers';
+import { asObject, checkKeys, readTop, typeName, withLines, type Fail } from './static-peers';
 
 /** The VNI when the file names none: 1, as the routed peers file and flannel. */
 export const DEFAULT_L2_VNI = 1;
@@ -52,7 +52,8 @@ export function loadL2PeersFile(path: string): L2PeersConfig {
     const e = err as NodeJS.ErrnoException;
     throw new ConfigError(`${path}: cannot read the L2 peers file: ${e.code ?? e.message}`);
   }
-  return parseL2PeersConfig(text, path);
+  const c = parseL2PeersConfig(text, path);
+  return { ...c, peers: withLines(c.peers, text, path) };
 }
 
 /** Validates the text of an L2 peers file; `file` names it in errors. */

@@ -30,6 +30,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
+import { arrayElementLines } from './file-lines';
+import type { FileOrigin } from './origin';
 import { FileSource, type FileSourceOptions, type FileSpec } from './file-source';
 import { cidrContains, formatCidr, isIpv4, isMac, parseCidr, parseIpv4, type Ipv4Cidr } from '../wire/addr';
 import { cidr6Overlaps, formatCidr6, formatIpv6, isIpv6, parseCidr6, parseIpv6, publicIpv6Fault, type Ipv6Cidr } from './ip6';
@@ -87,7 +89,8 @@ export function loadPeersFile(path: string): StaticConfig {
     const e = err as NodeJS.ErrnoException;
     throw new ConfigError(`${path}: cannot read the peers file: ${e.code ?? e.message}`);
   }
-  return parsePeersConfig(text, path);
+  const c = parsePeersConfig(text, path);
+  return { ...c, peers: withLines(c.peers, text, path) };
 }
 
 /** Validates the text of a peers file; `file` names it in errors. */
@@ -205,6 +208,12 @@ export class StaticPeerSource extends FileSource<StaticConfig, Peer, PeerEvent> 
 }
 
 // ---- helpers ---------------------------------------------------------------
+
+/** Each record of the file's `peers` array with its origin: the file and the line its object starts on (`vxtap explain`). */
+export function withLines<T extends object>(items: readonly T[], text: string, path: string): (T & { source?: FileOrigin })[] {
+  const lines = arrayElementLines(text, 'peers');
+  return items.map((p, i) => (lines[i] === undefined ? p : { ...p, source: { kind: 'file' as const, path, line: lines[i] } }));
+}
 
 /**
  * A peers file's top level (routed or L2): JSON, an object, only `keys`; and

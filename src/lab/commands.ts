@@ -7,6 +7,7 @@
  *   vxtap lab status [--json]
  *   vxtap lab ping [--json]
  *   vxtap lab trace HOST [--filter F] [--json] [-n N] [--no-follow]
+ *   vxtap lab explain HOST (--from-tap SPEC | --from-net SPEC | --hex HEX --side S | --pcap F --side S) [--json]
  *   vxtap lab down
  *   vxtap lab web [--port N]
  *   vxtap lab exercise [list|NAME] [--auto] [--timeout S] [--json]   (exercises/command.ts)
@@ -22,6 +23,8 @@ import { colorWanted } from '../switch/trace';
 import { parseTraceFilter } from '../switch/trace-filter';
 import { labDown } from './down';
 import { registerExerciseCommand } from './exercises/command';
+import { addExplainOptions, type ExplainFlags } from '../cli/explain-cmd';
+import { labExplain } from './explain';
 import { labPing } from './ping';
 import { checkPrefix, DEFAULT_HOSTS, DEFAULT_L2_NETWORK, DEFAULT_NETWORK, DEFAULT_PREFIX, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, LAB_MODES, MAX_HOSTS, modeOf, scopeFlags, type LabMode, type LabScope } from './plan';
 import { checkPrereqs } from './prereq';
@@ -103,6 +106,15 @@ export function registerLabCommands(program: Command): Command {
       if (f.follow) process.stderr.write(`following ${name}'s trace (${path}); Ctrl-C stops. In another terminal: npx vxtap lab ping${scopeFlags(scope)}\n`);
       if (f.json !== true && modeOf(st.options) === 'l2') process.stderr.write(L2_TRACE_LEGEND);
       await followTrace(path, name, { filter: f.filter ?? null, json: f.json === true, lines: f.lines, follow: f.follow, color: colorWanted(out) }, out);
+    });
+
+  withScope(addExplainOptions(lab.command('explain').argument('<host>', 'a vxtap host: h1, h2, ...')
+    .description('vxtap explain on one host: in its namespace (its kernel\'s routes), against its daemon')))
+    .action((host: string, f: ScopeFlags & ExplainFlags) => {
+      const scope = scopeOf(f);
+      const code = labExplain(requireState(scope, scopeFlags(scope)), host, f);
+      // The inner vxtap's status (2: a bad spec) is ours; it has printed why.
+      if (code !== 0) process.exit(code);
     });
 
   withScope(lab.command('down').description('remove everything the lab made (processes, namespaces, state dir); safe to run twice, or after a crash')

@@ -151,6 +151,22 @@ export class Fdb {
   }
 
   /**
+   * What observe() would return, changing nothing (`vxtap explain`'s dry
+   * run: no entry made, refreshed or moved; movedFrom set for a move, as
+   * observe() sets it, so the explanation can name the VTEP before).
+   */
+  wouldObserve(mac: number, vtep: number, port: number): number {
+    const old = this.byMac.get(mac);
+    if (old !== undefined) {
+      if (old.kind === 'static') return old.vtep === vtep ? LEARN_STATIC : LEARN_STATIC_CONFLICT;
+      if (old.vtep === vtep && old.port === port) return LEARN_REFRESHED;
+      this.movedFrom = old.vtep;
+      return LEARN_MOVED;
+    }
+    return this.learnedCount >= this.max ? LEARN_REFUSED : LEARN_NEW;
+  }
+
+  /**
    * Removes the learned entries not refreshed for `ageingMs` (updatedAt +
    * ageingMs <= now). Returns how many. A walk over the table: the node calls
    * it from a timer (about once a second), never per frame.

@@ -427,7 +427,7 @@ export class Pipeline {
     if ((buf[inner + ethernet.field.SRC]! & 1) !== 0) return DropReason.L2_BAD_SOURCE;
     const src = ethernet.srcKey(buf, inner);
     if (src === 0) return DropReason.L2_BAD_SOURCE;
-    const r = this.fdb.observe(src, from, l2.port, this.now);
+    const r = this.learn(src, from, l2.port);
     this.learnResult = r;
     if (r !== LEARN_REFRESHED) {
       const c = this.counters.l2;
@@ -443,6 +443,15 @@ export class Pipeline {
   }
 
   /**
+   * L2 learning's one write to the FDB (LEARN_*). A method, so that the dry
+   * run of `vxtap explain` (switch/dry-run.ts DryPipeline) can ask instead of
+   * write without a check here: the live pipeline's code is the same.
+   */
+  protected learn(src: number, from: number, port: number): number {
+    return this.fdb.observe(src, from, port, this.now);
+  }
+
+  /**
    * ARP suppression's learning: a reply, or a gratuitous ARP (sender IP =
    * target IP), gives sender IP -> sender MAC. Any other request only updates
    * an entry the table holds already (RFC 826's merge: the sender's pair
@@ -450,7 +459,7 @@ export class Pipeline {
    * with another MAC (a replaced container) is answered with the new MAC as
    * soon as its owner speaks, not with the old one until ageing.
    */
-  private snoopArp(table: L2ArpTable, buf: Buffer, inner: number, innerLen: number): void {
+  protected snoopArp(table: L2ArpTable, buf: Buffer, inner: number, innerLen: number): void {
     const l3 = inner + ethernet.l3Offset(buf, inner);
     if (!arp.isEthIpv4(buf, l3, inner + innerLen - l3)) return;
     const ip = arp.senderIp(buf, l3);

@@ -97,7 +97,7 @@ export class TraceEdge {
 }
 
 /** A verdict as the trace's action. */
-function actionOf(v: number): Action {
+export function actionOf(v: number): Action {
   return v === Verdict.ENCAP || v === Verdict.FLOOD ? 'encap'
     : v === Verdict.ARP_REPLY || v === Verdict.ARP_SUPPRESSED ? 'arp-reply'
     : v === Verdict.DECAP ? 'decap' : 'drop';

@@ -10,7 +10,7 @@ import {
 export const DEFAULT_TIMEOUT_MS = 5000;
 
 /** Sends one raw request line's command and returns the daemon's response as is (ok or error). */
-export function exchange(path: string, cmd: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Response> {
+export function exchange(path: string, cmd: string, timeoutMs = DEFAULT_TIMEOUT_MS, fields: Record<string, unknown> = {}): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     const sock = createConnection(path);
     const lines = new LineDecoder(64 * 1024 * 1024); // answers can be long (a big FDB)
@@ -24,7 +24,7 @@ export function exchange(path: string, cmd: string, timeoutMs = DEFAULT_TIMEOUT_
       else resolve(res!);
     };
     const timer = setTimeout(() => finish(new ControlError(CONTROL_ERR.IO, `no answer from ${path} within ${timeoutMs} ms`)), timeoutMs);
-    sock.once('connect', () => sock.write(encodeRequest(cmd)));
+    sock.once('connect', () => sock.write(encodeRequest(cmd, fields)));
     sock.on('data', (chunk: Buffer) => {
       try {
         const got = lines.push(chunk);
@@ -39,8 +39,8 @@ export function exchange(path: string, cmd: string, timeoutMs = DEFAULT_TIMEOUT_
 }
 
 /** Asks the daemon at `path` for `cmd`'s data. A response with ok:false throws ControlError with the daemon's code. */
-export async function request<C extends ControlCommand>(path: string, cmd: C, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<DataOf[C]> {
-  const res = await exchange(path, cmd, timeoutMs);
+export async function request<C extends ControlCommand>(path: string, cmd: C, timeoutMs = DEFAULT_TIMEOUT_MS, fields: Record<string, unknown> = {}): Promise<DataOf[C]> {
+  const res = await exchange(path, cmd, timeoutMs, fields);
   if (!res.ok) throw new ControlError(res.error.code, `the daemon at ${path}: ${res.error.message}`);
   return res.data as DataOf[C];
 }

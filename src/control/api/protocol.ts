@@ -11,15 +11,18 @@
  * By hand:  printf '{"cmd":"stats"}\n' | socat - UNIX-CONNECT:/run/vxtap/vxtap.42.sock
  *
  * Commands: fdb -> FdbRow[], arp -> ArpRow[], peers -> PeerRow[], stats ->
- * StatsData. Field names are an interface (`vxtap <cmd> --json` prints
+ * StatsData, explain -> ExplainData (api/explain.ts: a made-up frame through
+ * the pipeline in a dry run; request fields "side": "tap"|"net", "frame":
+ * hex, and for the network side "from": "<ip>:<port>"). Field names are an interface (`vxtap <cmd> --json` prints
  * `data` as is): fields may be added, none renamed. Unknown request fields
  * are ignored, so a request may carry more later. Error codes are stable
  * (CONTROL_ERR below); messages are for people.
  */
 import { VxtapError } from '../../errors';
 import type { CountersSnapshot } from '../../switch/counters';
+import type { ExplainData } from './explain';
 
-export const COMMANDS = ['fdb', 'arp', 'peers', 'stats'] as const;
+export const COMMANDS = ['fdb', 'arp', 'peers', 'stats', 'explain'] as const;
 export type ControlCommand = (typeof COMMANDS)[number];
 
 /** A request line longer than this is refused (and the connection closed): requests are tiny. */
@@ -145,6 +148,7 @@ export interface DataOf {
   arp: ArpRow[];
   peers: PeerRow[];
   stats: StatsData;
+  explain: ExplainData;
 }
 
 export interface Request {
@@ -159,12 +163,17 @@ export function isCommand(cmd: string): cmd is ControlCommand {
   return (COMMANDS as readonly string[]).includes(cmd);
 }
 
-export function encodeRequest(cmd: string): string {
-  return JSON.stringify({ cmd }) + '\n';
+export function encodeRequest(cmd: string, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify({ ...fields, cmd }) + '\n';
 }
 
 /** One line (without its newline) to a request; throws ControlError(BAD_REQUEST). Extra fields are ignored. */
 export function decodeRequest(line: string): Request {
+  return { cmd: decodeRequestFields(line).cmd };
+}
+
+/** decodeRequest, with the whole object: commands with arguments (explain) read theirs from it. */
+export function decodeRequestFields(line: string): Request & { fields: Record<string, unknown> } {
   let v: unknown;
   try {
     v = JSON.parse(line);
@@ -174,7 +183,7 @@ export function decodeRequest(line: string): Request {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ControlError(CONTROL_ERR.BAD_REQUEST, 'a request is a JSON object, e.g. {"cmd":"fdb"}');
   const cmd = (v as Record<string, unknown>)['cmd'];
   if (typeof cmd !== 'string') throw new ControlError(CONTROL_ERR.BAD_REQUEST, 'a request needs "cmd" (a string), e.g. {"cmd":"fdb"}');
-  return { cmd };
+  return { cmd, fields: v as Record<string, unknown> };
 }
 
 export function encodeOk(data: unknown): string {

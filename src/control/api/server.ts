@@ -17,10 +17,11 @@ import { chmodSync, lstatSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import {
-  CONTROL_ERR, COMMANDS, ControlError, LineDecoder, decodeRequest, encodeError, encodeOk, isCommand, type ControlCommand,
+  CONTROL_ERR, COMMANDS, ControlError, LineDecoder, decodeRequestFields, encodeError, encodeOk, isCommand, type ControlCommand,
 } from './protocol';
 import { CONTROL_DIR, checkSocketPathLength, prepareSocketDir, socketPathFor } from './paths';
 import { arpRows, fdbRows, peerRows, statsData, type DaemonInfo, type Inspectable } from './views';
+import { explainRequest, type ExplainData } from './explain';
 
 const IDLE_MS = 60_000;
 const PROBE_MS = 1000;
@@ -81,19 +82,30 @@ export class ControlServer {
     return self;
   }
 
-  /** The answer to one request line (with its newline). Never throws. */
-  answer(line: string): string {
+  /** The answer to one request line (with its newline). Never throws. explain's is a promise (it may ask etcd). */
+  answer(line: string): string | Promise<string> {
     try {
-      const req = decodeRequest(line);
+      const req = decodeRequestFields(line);
       if (!isCommand(req.cmd)) {
         return encodeError(CONTROL_ERR.UNKNOWN_COMMAND, `unknown command ${JSON.stringify(req.cmd)} (commands: ${COMMANDS.join(', ')})`);
       }
+      if (req.cmd === 'explain') return this.explain(req.fields).then(encodeOk, (err: unknown) => this.failure(err, line));
       return encodeOk(this.data(req.cmd));
     } catch (err) {
-      if (err instanceof ControlError) return encodeError(err.code, err.message);
-      this.opts.log.error({ err }, `control socket: answering ${line.slice(0, 80)} failed`);
-      return encodeError(CONTROL_ERR.INTERNAL, `the daemon failed to answer: ${(err as Error).message}`);
+      return this.failure(err, line);
     }
+  }
+
+  private failure(err: unknown, line: string): string {
+    if (err instanceof ControlError) return encodeError(err.code, err.message);
+    this.opts.log.error({ err }, `control socket: answering ${line.slice(0, 80)} failed`);
+    return encodeError(CONTROL_ERR.INTERNAL, `the daemon failed to answer: ${(err as Error).message}`);
+  }
+
+  private explain(fields: Record<string, unknown>): Promise<ExplainData> {
+    const run = this.opts.node.explain;
+    if (run === undefined) return Promise.reject(new ControlError(CONTROL_ERR.UNKNOWN_COMMAND, 'this daemon cannot explain frames'));
+    return run(explainRequest(fields));
   }
 
   /** Stops listening, ends open connections, removes the socket file (if it is still the one we made). Idempotent. */
@@ -122,6 +134,7 @@ export class ControlServer {
       case 'arp': return arpRows(node, this.now());
       case 'peers': return peerRows(node);
       case 'stats': return statsData(node, info, this.startedAt, this.now());
+      case 'explain': throw new Error('explain is answered by explain()');
     }
   }
 
@@ -133,6 +146,8 @@ export class ControlServer {
     sock.setTimeout(IDLE_MS, () => sock.destroy());
     const lines = new LineDecoder();
     let done = false;
+    // Answers go out in request order: an explain (async) holds the ones after it.
+    let queue: Promise<void> = Promise.resolve();
     sock.on('data', (chunk: Buffer) => {
       if (done) return;
       let got: string[];
@@ -146,7 +161,8 @@ export class ControlServer {
       }
       for (const line of got) {
         if (line.trim() === '') continue; // a bare Enter in `nc -U`
-        sock.write(this.answer(line));
+        const a = this.answer(line);
+        queue = queue.then(async () => { const text = await a; if (!sock.destroyed) sock.write(text); });
       }
     });
   }

@@ -10,6 +10,7 @@ import { cidrContains, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../.
 import { RTPROT_VXTAP } from '../kernel';
 import type { Peer } from '../peers';
 import type { ArpRow, FdbRow, OffloadState, PeerRow, StatsData } from './protocol';
+import type { ExplainData, ExplainRequest } from './explain';
 
 /**
  * The part of a running node the API reads (cli/node.ts RunningNode has it);
@@ -32,6 +33,8 @@ export interface Inspectable {
   readonly l2Arp?: () => readonly { ip: string; mac: string; kind: 'static' | 'learned'; updatedAt: number }[];
   /** L2 mode: the flood list (absent in routed mode). */
   readonly vteps?: () => readonly { readonly publicIp: string; readonly port: number; readonly vtepMac: string | null }[];
+  /** `explain`: a made-up frame through the pipeline in a dry run (api/explain.ts); absent: not offered. */
+  readonly explain?: (req: ExplainRequest) => Promise<ExplainData>;
   /** The node's stats for logs; the API takes the ports' counters from it (`tapPort`, `udpPort`). */
   stats(): Record<string, unknown>;
 }

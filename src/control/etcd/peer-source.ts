@@ -29,7 +29,7 @@ import { diffPeers, type Peer, type PeerEvent, type PeerSource } from '../peers'
 import { decodeLease, leaseToPeer } from './lease-codec';
 import { DEFAULT_PREFIX } from './network-config';
 import { EtcdPrefixSource, type PrefixSourceStatus } from './prefix-source';
-import type { BackoffOptions, Kv } from './watch';
+import { originOf, type BackoffOptions, type Kv } from './watch';
 
 export interface IgnoredLease {
   readonly key: string;
@@ -115,7 +115,7 @@ export class EtcdPeerSource extends EtcdPrefixSource<Peer, PeerEvent> implements
       this.report(kv, 'vni', `${kv.key}: BackendV6Data.VNI ${vni6} is not this network's ${this.opts.vni}: its IPv6 half is ignored, its IPv4 half is used`);
       peer = { subnet: peer.subnet, publicIp: peer.publicIp, vtepMac: peer.vtepMac };
     }
-    return { ...peer, order: kv.createRevision };
+    return { ...peer, order: kv.createRevision, source: originOf(kv) };
   }
 
   private report(kv: Kv, reason: IgnoredLease['reason'], detail: string): void {

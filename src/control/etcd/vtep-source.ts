@@ -10,7 +10,7 @@ import type { Etcd3 } from 'etcd3';
 import { diffVteps, type Vtep, type VtepEvent, type VtepSource } from '../l2-network';
 import { EtcdPrefixSource, type PrefixSourceStatus } from './prefix-source';
 import { decodeVtep } from './vteps';
-import type { BackoffOptions, Kv } from './watch';
+import { originOf, type BackoffOptions, type Kv } from './watch';
 
 export interface IgnoredVtep {
   readonly key: string;
@@ -51,7 +51,7 @@ export class EtcdVtepSource extends EtcdPrefixSource<Vtep, VtepEvent> implements
   protected derive(kv: Kv): Vtep | null {
     if (kv.key === this.opts.prefix + this.opts.selfIp) return null;
     try {
-      return decodeVtep(kv.key, kv.value);
+      return { ...decodeVtep(kv.key, kv.value), source: originOf(kv) };
     } catch (err) {
       if (this.reportOnce(kv)) {
         this.ignored++;

@@ -32,6 +32,7 @@
  * watcher: close watches before the client.
  */
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import type { EtcdOrigin } from '../origin';
 
 export interface Kv {
   readonly key: string;
@@ -40,6 +41,11 @@ export interface Kv {
   readonly lease: string;
   readonly modRevision: number;
   readonly createRevision: number;
+}
+
+/** The provenance of a record derived from this key (control/origin.ts). */
+export function originOf(kv: Kv): EtcdOrigin {
+  return { kind: 'etcd', key: kv.key, modRevision: kv.modRevision, createRevision: kv.createRevision, lease: kv.lease };
 }
 
 export type KvChange =

@@ -69,7 +69,10 @@ test('l2 etcd: two hosts join and each sees the other within 5 s; the own key is
   assert.deepEqual(b.flood.ips(), ['192.168.90.1'], 'b finds a in its snapshot');
   await until('a sees b', () => a.flood.table.has('192.168.90.2'), 5000);
   assert.ok(Date.now() - t0 < 5000);
-  assert.deepEqual(a.flood.table.get('192.168.90.2'), { publicIp: '192.168.90.2', port: 4789, vtepMac: '02:00:c0:a8:5a:02', macs: [] });
+  const { source, ...seen } = a.flood.table.get('192.168.90.2')!;
+  assert.deepEqual(seen, { publicIp: '192.168.90.2', port: 4789, vtepMac: '02:00:c0:a8:5a:02', macs: [] });
+  // Where it came from (`vxtap explain`): its key, as etcd gave it.
+  assert.equal(source?.kind === 'etcd' ? source.key : null, keyOf(c, '192.168.90.2'));
   assert.deepEqual(a.flood.events(), ['added 192.168.90.2']);
   assert.equal(a.net.vni, VNI);
   assert.equal(a.net.port, 4789);
@@ -166,7 +169,8 @@ test('l2 etcd: malformed values are logged once and ignored, never a crash; a la
   assert.ok(ignored().some((m) => /127\.0\.0\.1" is a loopback address/.test(m)));
   assert.ok(ignored().some((m) => /not a JSON object/.test(m)));
   assert.deepEqual(a.flood.ips(), ['192.168.90.26']);
-  assert.deepEqual(a.flood.table.get('192.168.90.26'), { publicIp: '192.168.90.26', port: 4790, vtepMac: null, macs: ['aa:bb:cc:00:00:01'] });
+  const { source: _origin, ...vtep26 } = a.flood.table.get('192.168.90.26')!;
+  assert.deepEqual(vtep26, { publicIp: '192.168.90.26', port: 4790, vtepMac: null, macs: ['aa:bb:cc:00:00:01'] });
   // Logged once per version: a rewrite of another key does not repeat them; a fixed value is taken.
   await c.client.put(`${p}192.168.90.26`).value('{"PublicIP":"192.168.90.26","Port":4789}');
   await c.client.put(`${p}192.168.90.23`).value('{"PublicIP":"192.168.90.23","Port":4789}');

@@ -176,7 +176,7 @@ test('server: the answers are live (a change shows in the next request)', async 
 test('server: unknown command, bad lines, several requests on one connection, blank lines', async () => {
   await withServer(async (path) => {
     const res = await exchange(path, 'fbd');
-    assert.deepEqual(res, { ok: false, error: { code: CONTROL_ERR.UNKNOWN_COMMAND, message: 'unknown command "fbd" (commands: fdb, arp, peers, stats)' } });
+    assert.deepEqual(res, { ok: false, error: { code: CONTROL_ERR.UNKNOWN_COMMAND, message: 'unknown command "fbd" (commands: fdb, arp, peers, stats, explain)' } });
     await assert.rejects(request(path, 'fbd' as 'fdb'), (e: ControlError) => e.code === CONTROL_ERR.UNKNOWN_COMMAND && e instanceof VxtapError);
     const lines = await raw(path, 'not json\n\n{"cmd":"peers"}\n{"nocmd":1}\n', 3);
     assert.equal(lines.length, 3);

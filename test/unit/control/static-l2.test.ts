@@ -197,7 +197,8 @@ describe('StaticL2Source and StaticL2Network', () => {
     writeFileSync(p, JSON.stringify({ ...ALL, peers: [...ALL.peers, { publicIp: '192.168.90.5', port: 4790 }] }));
     const end = Date.now() + 5000;
     while (batches.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(batches, [[{ type: 'added', vtep: V('192.168.90.5', { port: 4790 }) }]]);
+    // source: the file and line of the entry (one line: JSON.stringify writes no newlines).
+    assert.deepEqual(batches, [[{ type: 'added', vtep: V('192.168.90.5', { port: 4790, source: { kind: 'file', path: p, line: 1 } }) }]]);
     await src.close();
   });
 

@@ -232,16 +232,17 @@ describe('StaticPeerSource', () => {
   test('snapshot, then add/remove/change batches as the file changes', async () => {
     const { path, src, errors, batches, start } = watched('watch.json', [peer(2)]);
     try {
-      assert.deepEqual(await src.snapshot(), [{ subnet: '10.44.2.0/24', publicIp: '192.168.90.2', vtepMac: '02:76:c0:a8:5a:02' }]);
+      // source: the file and the line the peer's object starts on (fileWith indents by 2: line 7).
+      assert.deepEqual(await src.snapshot(), [{ subnet: '10.44.2.0/24', publicIp: '192.168.90.2', vtepMac: '02:76:c0:a8:5a:02', source: { kind: 'file', path, line: 7 } }]);
       await start();
 
       fileWith(path, [peer(2), peer(3)]);
       await waitFor('the added batch', () => batches.length === 1, 5000, 10);
-      assert.deepEqual(batches[0], [{ type: 'added', peer: { subnet: '10.44.3.0/24', publicIp: '192.168.90.3', vtepMac: '02:76:c0:a8:5a:03' } }]);
+      assert.deepEqual(batches[0], [{ type: 'added', peer: { subnet: '10.44.3.0/24', publicIp: '192.168.90.3', vtepMac: '02:76:c0:a8:5a:03', source: { kind: 'file', path, line: 11 } } }]);
 
       replaceWith(path, [peer(3)]);
       await waitFor('the removed batch', () => batches.length === 2, 5000, 10);
-      assert.deepEqual(batches[1], [{ type: 'removed', peer: { subnet: '10.44.2.0/24', publicIp: '192.168.90.2', vtepMac: '02:76:c0:a8:5a:02' } }]);
+      assert.deepEqual(batches[1], [{ type: 'removed', peer: { subnet: '10.44.2.0/24', publicIp: '192.168.90.2', vtepMac: '02:76:c0:a8:5a:02', source: { kind: 'file', path, line: 7 } } }]);
 
       fileWith(path, [peer(3, '02:00:00:00:00:33'), peer(4)]);
       await waitFor('the change batch', () => batches.length === 3, 5000, 10);
