@@ -30,6 +30,8 @@ import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
 import { formatMac } from '../wire/addr';
 import { addressesOf, buildDatagram, buildFrame, parseNetSpec, parseTapSpec, type TapSpec } from './explain-spec';
+import { readCapture, type PcapngFile } from '../io/pcapng';
+import { LINKTYPE_ETHERNET } from '../io/pcap';
 
 export interface ExplainFlags {
   controlSocket?: string;
@@ -208,33 +210,24 @@ function hexFrame(hex: string): Buffer {
 }
 
 /**
- * Packet `index` of a classic pcap file with Ethernet frames. Side tap: the
- * frame as it is; side net: the UDP payload of an Ethernet/IPv4/UDP packet
- * (the VXLAN header on), as a socket would receive it.
+ * Packet `index` of a capture (classic pcap or pcapng: vxtap's own --pcap
+ * files are pcapng) with Ethernet frames. Side tap: the frame as it is; side
+ * net: the UDP payload of an Ethernet/IPv4/UDP packet (the VXLAN header on),
+ * as a socket would receive it.
  */
-function pcapFrame(file: string, index: number, side: 'tap' | 'net'): Buffer {
-  let buf: Buffer;
-  try { buf = readFileSync(file); } catch (err) { throw new ConfigError(`--pcap ${file}: ${(err as Error).message}`, 'pcap'); }
-  if (buf.length < 24) throw new ConfigError(`--pcap ${file}: not a pcap file (too short)`, 'pcap');
-  const magic = buf.readUInt32LE(0);
-  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  if (!le && buf.readUInt32BE(0) !== 0xa1b2c3d4 && buf.readUInt32BE(0) !== 0xa1b23c4d) throw new ConfigError(`--pcap ${file}: not a classic pcap file (pcapng is not read here)`, 'pcap');
-  const u32 = (o: number): number => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  if (u32(20) !== 1) throw new ConfigError(`--pcap ${file}: link type ${u32(20)}, expected 1 (Ethernet)`, 'pcap');
-  let off = 24;
-  for (let i = 0; off + 16 <= buf.length; i++) {
-    const caplen = u32(off + 8);
-    const data = buf.subarray(off + 16, off + 16 + caplen);
-    if (i === index) {
-      if (side === 'tap') return Buffer.from(data);
-      const l3 = ethernet.l3Offset(data, 0);
-      const ihl = (data[l3]! & 0x0f) * 4;
-      if (ethernet.etherType(data, 0) !== ethernet.ETHERTYPE_IPV4 || data[l3 + 9] !== 17) throw new ConfigError(`--pcap ${file}: packet ${index} is not IPv4/UDP (needed for --side net)`, 'pcap');
-      return Buffer.from(data.subarray(l3 + ihl + 8));
-    }
-    off += 16 + caplen;
-  }
-  throw new ConfigError(`--pcap ${file}: no packet ${index}`, 'index');
+export function pcapFrame(file: string, index: number, side: 'tap' | 'net'): Buffer {
+  let cap: PcapngFile;
+  try { cap = readCapture(readFileSync(file)); } catch (err) { throw new ConfigError(`--pcap ${file}: ${(err as Error).message}`, 'pcap'); }
+  const pkt = cap.packets[index];
+  if (pkt === undefined) throw new ConfigError(`--pcap ${file}: no packet ${index} (the file has ${cap.packets.length})`, 'index');
+  const linktype = cap.interfaces[pkt.iface]?.linktype;
+  if (linktype !== LINKTYPE_ETHERNET) throw new ConfigError(`--pcap ${file}: packet ${index}'s link type is ${String(linktype)}, expected ${LINKTYPE_ETHERNET} (Ethernet)`, 'pcap');
+  const data = pkt.data;
+  if (side === 'tap') return Buffer.from(data);
+  const l3 = ethernet.l3Offset(data, 0);
+  const ihl = (data[l3]! & 0x0f) * 4;
+  if (ethernet.etherType(data, 0) !== ethernet.ETHERTYPE_IPV4 || data[l3 + 9] !== 17) throw new ConfigError(`--pcap ${file}: packet ${index} is not IPv4/UDP (needed for --side net)`, 'pcap');
+  return Buffer.from(data.subarray(l3 + ihl + 8));
 }
 
 /** The explanation as text, in the trace's words. */
