@@ -109,6 +109,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpOpen", Napi::Function::New(env, UdpOpen, "udpOpen"));
   exports.Set("rawUdpOpen", Napi::Function::New(env, RawUdpOpen, "rawUdpOpen"));
   exports.Set("packetOpen", Napi::Function::New(env, PacketOpen, "packetOpen"));
+  exports.Set("packetDrops", Napi::Function::New(env, PacketDrops, "packetDrops"));
   exports.Set("localPort", Napi::Function::New(env, LocalPort, "localPort"));
   exports.Set("udpSend", Napi::Function::New(env, UdpSend, "udpSend"));
   exports.Set("PoolSend", PoolSend::Define(env));

@@ -195,6 +195,15 @@ Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
   if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0) {
     throw ErrnoError(env, errno, "setsockopt", "setsockopt PACKET_AUXDATA");
   }
+  // A deep queue: on a veth with GSO a TCP burst arrives as 64 KB
+  // super-packets, and the default buffer (rmem_default, about 208 KB) holds
+  // three of them; a daemon busy with the data plane then loses frames.
+  // FORCE goes past rmem_max with CAP_NET_ADMIN; without it, what rmem_max
+  // allows. Losses are still counted (PacketDrops).
+  const int want = kPacketRcvBuf;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+  }
   const unsigned idx = if_nametoindex(ifname.c_str());
   if (idx == 0) throw ErrnoError(env, errno, "if_nametoindex", "interface " + ifname);
   sockaddr_ll sll{};
@@ -209,6 +218,18 @@ Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
   while (recv(fd, sink, sizeof sink, MSG_DONTWAIT | MSG_TRUNC) >= 0) {
   }
   return Napi::Number::New(env, guard.release());
+}
+
+Napi::Value PacketDrops(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "packetDrops(fd)");
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  tpacket_stats st{};
+  socklen_t len = sizeof st;
+  if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) {
+    throw ErrnoError(env, errno, "getsockopt", "getsockopt PACKET_STATISTICS");
+  }
+  return Napi::Number::New(env, st.tp_drops);
 }
 
 }  // namespace vxtap

@@ -15,6 +15,14 @@
 //     CAP_NET_RAW, syscall "socket"), ENODEV (no such interface, syscall
 //     "if_nametoindex"), EMFILE, ...
 //
+//     The socket's receive buffer is kPacketRcvBuf (SO_RCVBUFFORCE, else
+//     SO_RCVBUF up to rmem_max).
+//
+//   packetDrops(fd: number): number
+//     Frames the kernel dropped for this socket (a full receive queue) since
+//     the last call (PACKET_STATISTICS: reading resets the count). Throws an
+//     errno error for a bad fd.
+//
 //   new Reader({fd, kind: 'packet', slab, slotSize, headroom >= 16, slots, sizes, ...})
 //     (reader.h) reads it: one recvmmsg(MSG_DONTWAIT | MSG_TRUNC) per batch
 //     straight into the slots. sizes[i] is the bytes captured (at most the
@@ -42,8 +50,10 @@
 namespace vxtap {
 
 constexpr uint32_t kPacketMetaLen = 16;
+constexpr int kPacketRcvBuf = 8 << 20;
 
 Napi::Value PacketOpen(const Napi::CallbackInfo& info);
+Napi::Value PacketDrops(const Napi::CallbackInfo& info);
 
 std::unique_ptr<ReadSource> NewPacketSource(int fd, const ReadBatch& b);
 

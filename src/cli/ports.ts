@@ -162,7 +162,11 @@ export function recordPorts(pcap: string | undefined, tap: FramePort, net: Datag
       rec.close();
       throw err;
     }
-    onClose(() => cap.close());
+    onClose(() => {
+      cap.close();
+      // The file must not pass for the whole wire when it is not.
+      if (cap.dropped > 0) log.warn({ pcap, dropped: cap.dropped }, `--pcap-underlay: the kernel dropped ${cap.dropped} frame(s) before vxtap read them (a full capture queue): ${pcap} is missing them`);
+    });
     log.info({ pcap, underlay: ifname }, `recording the TAP's frames and the real underlay frames on ${ifname} (UDP port ${local.localPort}) to ${pcap}`);
     return { tap: new PcapFramePort(tap, rec), net };
   }

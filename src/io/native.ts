@@ -208,6 +208,8 @@ export interface Addon {
    * each frame's facts sit in the 16 bytes before its slot).
    */
   packetOpen(ifname: string, port: number): number;
+  /** Frames the kernel dropped for an AF_PACKET socket since the last call (native/packet-capture.h). */
+  packetDrops(fd: number): number;
   /** The bound UDP port of fd. */
   localPort(fd: number): number;
   /**

@@ -51,6 +51,8 @@ export class UnderlayCapture {
   frames = 0;
   /** Of those, frames whose checksum the kernel left for the NIC (TP_STATUS_CSUMNOTREADY). */
   partialChecksums = 0;
+  /** Frames the kernel dropped before we read them (a full queue), known at close(): the capture is then not whole. */
+  dropped = 0;
   private reader: NativeReader | null;
   private fd: number;
 
@@ -109,13 +111,18 @@ export class UnderlayCapture {
     });
   }
 
-  /** Stops reading and closes the socket. Idempotent. */
+  /** Stops reading and closes the socket; `dropped` then says what the capture missed. Idempotent. */
   close(): void {
     this.reader?.stop();
     this.reader = null;
     if (this.fd >= 0) {
       const fd = this.fd;
       this.fd = -1;
+      try {
+        this.dropped += this.addon.packetDrops(fd);
+      } catch {
+        // The count is lost, not the close.
+      }
       this.addon.close(fd);
     }
   }

@@ -125,8 +125,12 @@ test('the capture against the wire: --pcap and --pcap-underlay beside tcpdump', 
         ourKeys.set(key(r), n - 1);
         return false;
       });
-      assert.deepEqual(missing.slice(0, 3), [], `each of tcpdump's ${theirs.length} VXLAN packets is in vxtap's capture (${ours.length}), every field the same`);
-      assert.equal(ours.length, theirs.length, 'and nothing else');
+      // A frame the kernel dropped from a full capture queue (the machine busy) is missing, and the
+      // daemon must say so; anything else missing is a real difference.
+      const dropLine = d1.lines.find((l) => /--pcap-underlay: the kernel dropped \d+ frame/.test(l.msg));
+      const dropped = dropLine === undefined ? 0 : Number(/dropped (\d+) frame/.exec(dropLine.msg)![1]);
+      assert.equal(missing.length, dropped, `each of tcpdump's ${theirs.length} VXLAN packets is in vxtap's capture (${ours.length}), every field the same, but for the ${dropped} the daemon said it missed: ${JSON.stringify(missing.slice(0, 3))}`);
+      assert.equal(ours.length, theirs.length - dropped, 'and nothing else');
       for (const r of ours) {
         assert.equal(r.rest[0], 'eth0', 'interface 1 is the underlay interface');
         const sent = outer(r['ip.src']) === H1;
