@@ -47,12 +47,16 @@ export interface UnderlayRoutesOptions {
   unsettledMs?: number;
   /** net.ipv4.ip_default_ttl, or null when it cannot be read (default: /proc/sys of the daemon's namespace). */
   defaultTtl?: () => Promise<number | null>;
+  /** Most addresses kept (cached or being looked up). Default DEFAULT_MAX_ENTRIES. */
+  maxEntries?: number;
   /** Milliseconds since the epoch; for tests. */
   now?: () => number;
 }
 
 export const DEFAULT_MAX_AGE_MS = 10_000;
 export const DEFAULT_UNSETTLED_MS = 500;
+/** VTEPs whose facts are kept: far more than a network has, far fewer than a spoofer can send from. */
+export const DEFAULT_MAX_ENTRIES = 4096;
 
 /** NUD states in which the next hop's MAC will not change by itself soon. */
 const SETTLED = new Set(['REACHABLE', 'PERMANENT', 'NOARP']);
@@ -82,8 +86,10 @@ export class UnderlayRoutes {
   private readonly unsettledMs: number;
   private readonly defaultTtl: () => Promise<number | null>;
   private readonly now: () => number;
+  private readonly maxEntries: number;
 
   constructor(opts: UnderlayRoutesOptions = {}) {
+    this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.open = opts.open ?? (() => Rtnl.open());
     this.maxAgeMs = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.unsettledMs = opts.unsettledMs ?? DEFAULT_UNSETTLED_MS;
@@ -99,9 +105,20 @@ export class UnderlayRoutes {
   facts(vtep: number): UnderlayFacts | null {
     const key = vtep >>> 0;
     const f = this.cache.get(key) ?? null;
+    // A capture asks for every received datagram's sender, before the switch
+    // has checked it is a VTEP: spoofed sources must not grow the cache or
+    // the netlink traffic without bound. Past the limit, new addresses are
+    // not looked up (their MACs stay unknown, and the capture says so).
+    if (f === null && this.cache.size + this.pending.size >= this.maxEntries) {
+      this.refused++;
+      return null;
+    }
     if (this.stale(f)) void this.refresh(key).catch(() => undefined);
     return f;
   }
+
+  /** Addresses not looked up because the cache was full (see facts()). */
+  refused = 0;
 
   /**
    * The outer MACs of a datagram to `remoteIpv4` (host-order u32), from the

@@ -10,7 +10,7 @@
  *   (native/udp.cc AllowFragments), so DF is clear, as kernel vxlan's
  *   default; Node's dgram sockets (--io dgram) keep the kernel's default,
  *   IP_PMTUDISC_WANT, which sets DF on every datagram that fits the path
- *   MTU. The e2e test test/e2e/pcapng.test.ts checks both against tcpdump.
+ *   MTU, unless net.ipv4.ip_no_pmtu_disc is set. The e2e test test/e2e/pcapng.test.ts checks both against tcpdump.
  * The next hop's MAC is not here: it is a neighbour-table lookup
  * (UnderlayFacts.outerMacs), left unknown without one.
  */
@@ -41,6 +41,13 @@ export function defaultTtl(proc = '/proc/sys/net/ipv4/ip_default_ttl'): number {
   return Number.isInteger(n) && n >= 1 && n <= 255 ? n : LINUX_DEFAULT_TTL;
 }
 
+/** net.ipv4.ip_no_pmtu_disc: non-zero turns IP_PMTUDISC_WANT's DF off (0 when it cannot be read, the kernel's default). */
+export function noPmtuDisc(proc = '/proc/sys/net/ipv4/ip_no_pmtu_disc'): number {
+  const n = Number(readText(proc));
+  return Number.isInteger(n) ? n : 0;
+}
+
 export function localUnderlayFacts(ifname: string, io: 'batch' | 'dgram'): UnderlayFacts {
-  return { name: ifname, localMac: interfaceMac(ifname), ttl: defaultTtl(), df: io === 'dgram' };
+  // Node's socket keeps IP_PMTUDISC_WANT, which sets DF unless the sysctl says no path MTU discovery.
+  return { name: ifname, localMac: interfaceMac(ifname), ttl: defaultTtl(), df: io === 'dgram' && noPmtuDisc() === 0 };
 }

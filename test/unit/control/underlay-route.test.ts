@@ -125,3 +125,15 @@ test('after close: no more lookups', async () => {
   assert.equal(u.facts(VTEP), null);
   assert.deepEqual(fake.calls, []);
 });
+
+test('spoofed senders cannot grow it without bound: past maxEntries a new address is not looked up, known ones still are', async () => {
+  const fake = new FakeRtnl();
+  const u = new UnderlayRoutes({ open: () => fake, now: () => 1000, defaultTtl: async () => 64, maxEntries: 3 });
+  for (let i = 0; i < 3; i++) await u.refresh(VTEP + i);
+  const before = fake.calls.length;
+  for (let i = 3; i < 1000; i++) assert.equal(u.facts(VTEP + i), null);
+  assert.equal(fake.calls.length, before, 'no lookup for the 997 new addresses');
+  assert.equal(u.refused, 997);
+  assert.notEqual(u.facts(VTEP + 1), null, 'an address already held is still answered');
+  await u.close();
+});
