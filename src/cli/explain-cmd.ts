@@ -57,6 +57,12 @@ export interface KernelStep {
   reachesVxtap: boolean;
   /** The next hop the kernel resolves on the TAP (the gateway, or the destination itself). */
   nextHop: string | null;
+  /**
+   * The kernel's neighbour entry for the next hop on that interface (`ip
+   * neigh show NEXTHOP dev DEV`), as text: with an entry in a usable state
+   * the kernel sends to that MAC without asking; without one it ARPs first.
+   */
+  neighbour?: string;
   text: string;
   error?: string;
 }
@@ -162,6 +168,22 @@ async function fromTap(spec: TapSpec, stats: StatsData, ask: (side: 'tap' | 'net
   return { kernel, nextHop, explain: await ask('tap', buildFrame(spec, { src: stats.vtepMac, dst: mac })), stop: null };
 }
 
+/** The kernel's neighbour entry for `hop` on interface `oif`, in words; null when it cannot be read. */
+async function neighbourText(rt: Rtnl, oif: number, hop: string, dev: string): Promise<string | null> {
+  let n;
+  try {
+    n = await rt.neighbour(oif, hop);
+  } catch {
+    return null;
+  }
+  const asked = `ip neigh show ${hop} dev ${dev}`;
+  if (n === null) return `${asked}: no entry: the kernel first asks "who has ${hop}?" on ${dev} (the ARP request below), and holds the packet until it has an answer`;
+  const usable = ['REACHABLE', 'PERMANENT', 'NOARP', 'STALE', 'DELAY', 'PROBE'].includes(n.stateName);
+  return usable
+    ? `${asked}: ${hop} lladdr ${n.mac} ${n.stateName}: the kernel sends the packet to that MAC without asking (the ARP request below is how it got it)`
+    : `${asked}: ${hop} ${n.stateName}${n.mac !== null && n.mac !== '' ? ` lladdr ${n.mac}` : ''}: the kernel asks again (the ARP request below) before it sends`;
+}
+
 /** `ip route get DST` in this namespace, and whether it leaves by the TAP (or the bridge the TAP is a port of). */
 export async function kernelStep(dst: string, tap: string): Promise<KernelStep> {
   const asked = `ip route get ${dst}`;
@@ -191,7 +213,8 @@ export async function kernelStep(dst: string, tap: string): Promise<KernelStep> 
         text: `this packet never reaches vxtap: the kernel routes it via ${dev ?? '?'} (${shown})${(match?.dst ?? route.dst) === '0.0.0.0/0' ? ', the default route: no peer has a lease for this subnet, so vxtap installed no route for it' : ''}` };
     }
     const nextHop = route.gateway ?? dst;
-    return { asked, route: shown, dev, reachesVxtap: true, nextHop,
+    const neighbour = route.oif === undefined ? null : await neighbourText(rt, route.oif, nextHop, dev ?? '?');
+    return { asked, route: shown, dev, reachesVxtap: true, nextHop, ...(neighbour !== null ? { neighbour } : {}),
       text: `the kernel routes it to ${dev}${viaBridge ? ` (the bridge ${tap} is a port of)` : ''}: ${shown}; next hop ${nextHop}` };
   } finally {
     await rt.close();
@@ -236,6 +259,7 @@ export function renderExplain(o: ExplainOutput): string {
   if (o.kernel !== null) {
     lines.push(`kernel    ${o.kernel.asked}: ${o.kernel.route ?? o.kernel.error ?? '?'}`);
     if (o.stop !== o.kernel.text) lines.push(`          ${o.kernel.text}`);
+    if (o.kernel.neighbour !== undefined) lines.push(`kernel    ${o.kernel.neighbour}`);
   }
   if (o.nextHop !== null) {
     lines.push('', `next hop  the ARP request for ${o.nextHop.trace.lookups.find((l) => l.table === 'arp' || l.table === 'l2arp')?.key ?? o.kernel?.nextHop ?? '?'}, as vxtap would take it:`);

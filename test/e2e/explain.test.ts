@@ -32,7 +32,7 @@ test.after(() => rmSync(base, { recursive: true, force: true }));
 
 interface LabJson {
   etcd: { ns: string; endpoint: string };
-  hosts: { name: string; ns: string; ip: string; subnet: string | null; containerIp: string | null; containerMac?: string | null; socket?: string | null }[];
+  hosts: { name: string; ns: string; ip: string; subnet: string | null; containerIp: string | null; containerMac?: string | null; vtepMac: string | null; socket?: string | null }[];
 }
 
 /** A lab of its own (prefix, state dir), brought down (and its namespaces removed) whatever happens. */
@@ -95,6 +95,9 @@ test('routed lab: encap to the peer with its etcd key, revisions and lease TTL; 
     assert.equal(out.kernel?.reachesVxtap, true, JSON.stringify(out.kernel));
     assert.match(out.kernel!.route!, new RegExp(`^${h2.subnet!.replace(/\./g, '\\.')} via ${h2.subnet!.split('/')[0]!.replace(/\./g, '\\.')} dev vxtap\\.1 onlink proto 118`));
     assert.equal(out.nextHop?.verdict, 'arp-reply', 'vxtap answers the kernel\'s ARP for the next hop');
+    // The kernel's own neighbour entry for that next hop: none yet, or the VTEP MAC vxtap answered with.
+    const gw = h2.subnet!.split('/')[0]!;
+    assert.match(out.kernel!.neighbour ?? '', new RegExp(`^ip neigh show ${gw.replace(/\./g, '\\.')} dev vxtap\\.1: (no entry|${gw.replace(/\./g, '\\.')} lladdr ${h2.vtepMac} )`), out.kernel!.neighbour);
     const e = out.explain!;
     assert.equal(e.verdict, 'encap');
     assert.equal(e.trace.encap?.vtep, h2.ip);

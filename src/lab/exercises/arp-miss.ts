@@ -8,10 +8,9 @@
 import { buildConfig, subnetSize } from '../../control/etcd/network-config';
 import { formatCidr, formatIpv4, parseCidr } from '../../wire/addr';
 import { LabError } from '../errors';
-import { renderRecord } from '../trace-view';
 import { leasesIn } from '../vxtap';
 import { daemonCmd, needHosts, nsStep, watchStep } from './common';
-import { dropsGrew, sizeOf, statsOf, traceOf, traceSince } from './evidence';
+import { dropEvidence, sizeOf, statsOf, traceOf } from './evidence';
 import type { Exercise } from './types';
 
 const DROP = 'arp-miss';
@@ -60,20 +59,7 @@ export const arpMiss: Exercise = {
         `${a.name}'s trace: "who has ${gw}?" read from the TAP, the ARP table lookup missed, dropped: ${DROP}`,
         `vxtap stats on ${a.name}: ${DROP} goes up, once per ARP request (the kernel asks 3 times a second)`,
       ],
-      async check() {
-        const after = (await statsOf(ctx.sh, a)).counters;
-        const grew = dropsGrew(before, after, DROP);
-        const rec = traceSince(trace, from).find((r) => r.drop === DROP);
-        if (grew < 1 || rec === undefined) return null;
-        return {
-          lines: [
-            `${a.name}: ${DROP} drops ${before.drops[DROP] ?? 0} → ${after.drops[DROP] ?? 0}`,
-            `${a.name}'s trace:`,
-            ...renderRecord(rec, a.name, false).trimEnd().split('\n').map((l) => `  ${l}`),
-          ],
-          data: { host: a.name, drop: DROP, before: before.drops[DROP] ?? 0, after: after.drops[DROP] ?? 0, subnet, asked: gw },
-        };
-      },
+      check: () => dropEvidence(ctx.sh, a, DROP, before, trace, from, () => true, { subnet, asked: gw }),
       explain: () => [
         `flannel routes each remote subnet via its .0 address over the vxlan device and writes one ARP entry per lease:`,
         `.0 → the peer's VtepMAC (1 route, 1 ARP entry, 1 FDB entry per host). vxtap answers the same ARP at its TAP, from`,

@@ -10,7 +10,9 @@ import type { TraceRecord } from '../../switch/trace-record';
 import { LabError } from '../errors';
 import type { Shell } from '../shell';
 import type { HostState } from '../state';
+import { renderRecord } from '../trace-view';
 import { daemonJson } from '../vxtap';
+import type { Evidence } from './types';
 
 /** The part of `vxtap stats --json` the exercises read. */
 export interface StatsJson {
@@ -79,4 +81,24 @@ export function traceOf(h: HostState, flags: string): string {
 /** A counter's growth between two snapshots (drops by name, or a top-level or l2 counter). */
 export function dropsGrew(before: CountersSnapshot, after: CountersSnapshot, name: string): number {
   return (after.drops[name] ?? 0) - (before.drops[name] ?? 0);
+}
+
+/**
+ * The evidence of a drop exercise: `host`'s counter for `drop` grew since
+ * `before`, and its trace has a record of that drop since byte `from` (one
+ * that `match` accepts). Null until both are there.
+ */
+export async function dropEvidence(sh: Shell, host: HostState, drop: string, before: CountersSnapshot, trace: string, from: number,
+  match: (r: TraceRecord) => boolean, data: Readonly<Record<string, unknown>>): Promise<Evidence | null> {
+  const after = (await statsOf(sh, host)).counters;
+  const rec = traceSince(trace, from).find((r) => r.drop === drop && match(r));
+  if (dropsGrew(before, after, drop) < 1 || rec === undefined) return null;
+  return {
+    lines: [
+      `${host.name}: ${drop} drops ${before.drops[drop] ?? 0} → ${after.drops[drop] ?? 0}`,
+      `${host.name}'s trace:`,
+      ...renderRecord(rec, host.name, false).trimEnd().split('\n').map((l) => `  ${l}`),
+    ],
+    data: { host: host.name, drop, before: before.drops[drop] ?? 0, after: after.drops[drop] ?? 0, ...data, ...(data.from === null ? { from: rec.outer?.src ?? null } : {}) },
+  };
 }

@@ -4,9 +4,8 @@
  * lease (no VTEP key in L2 mode), so h1 drops what it sends: `unknown-vtep`.
  */
 import { attachHost } from '../topology';
-import { renderRecord } from '../trace-view';
 import { daemonCmd, needHosts, nsStep, STRAY_NET, underlayAt, watchStep } from './common';
-import { dropsGrew, sizeOf, statsOf, traceOf, traceSince } from './evidence';
+import { dropEvidence, sizeOf, statsOf, traceOf } from './evidence';
 import { addStrayVtep, STRAY_DEV } from './stray';
 import type { Exercise } from './types';
 
@@ -43,20 +42,7 @@ export const unknownVtep: Exercise = {
         `${a.name}'s trace: a datagram from ${spare.ip}, dropped: ${DROP}, before its VXLAN header is even read`,
         `vxtap stats on ${a.name}: ${DROP} goes up by one per datagram`,
       ],
-      async check() {
-        const after = (await statsOf(ctx.sh, a)).counters;
-        const grew = dropsGrew(before, after, DROP);
-        const rec = traceSince(trace, from).find((r) => r.drop === DROP && r.outer?.src === spare.ip);
-        if (grew < 1 || rec === undefined) return null;
-        return {
-          lines: [
-            `${a.name}: ${DROP} drops ${before.drops[DROP] ?? 0} → ${after.drops[DROP] ?? 0}`,
-            `${a.name}'s trace:`,
-            ...renderRecord(rec, a.name, false).trimEnd().split('\n').map((l) => `  ${l}`),
-          ],
-          data: { host: a.name, drop: DROP, before: before.drops[DROP] ?? 0, after: after.drops[DROP] ?? 0, from: spare.ip },
-        };
-      },
+      check: () => dropEvidence(ctx.sh, a, DROP, before, trace, from, (r) => r.outer?.src === spare.ip, { from: spare.ip }),
       explain: () => [
         'VXLAN has no authentication of its own (RFC 7348 §7): any node on the underlay can send a datagram to port',
         `${o.port}. In flannel's scheme the peers are the hosts with a lease in etcd${o.mode === 'l2' ? ' (here: a VTEP key)' : ''}, and the FDB holds only them`,

@@ -3,9 +3,8 @@
  * floods to h1; a ping through it makes h1 receive VXLAN from a known VTEP
  * (h2's address) with a VNI that is not the lab's: `vxlan-unknown-vni`.
  */
-import { renderRecord } from '../trace-view';
 import { needHosts, daemonCmd, nsStep, watchStep, STRAY_NET } from './common';
-import { dropsGrew, sizeOf, statsOf, traceOf, traceSince } from './evidence';
+import { dropEvidence, sizeOf, statsOf, traceOf } from './evidence';
 import { addStrayVtep, STRAY_DEV } from './stray';
 import type { Exercise } from './types';
 
@@ -39,20 +38,7 @@ export const wrongVni: Exercise = {
         `${a.name}'s trace: a frame from ${b.ip}, dropped: ${DROP} (VNI ${vni}, not ${o.vni})`,
         `vxtap stats on ${a.name}: ${DROP} goes up by one per ARP request`,
       ],
-      async check() {
-        const after = (await statsOf(ctx.sh, a)).counters;
-        const grew = dropsGrew(before, after, DROP);
-        const rec = traceSince(trace, from).find((r) => r.drop === DROP);
-        if (grew < 1 || rec === undefined) return null;
-        return {
-          lines: [
-            `${a.name}: ${DROP} drops ${before.drops[DROP] ?? 0} → ${after.drops[DROP] ?? 0}`,
-            `${a.name}'s trace:`,
-            ...renderRecord(rec, a.name, false).trimEnd().split('\n').map((l) => `  ${l}`),
-          ],
-          data: { host: a.name, drop: DROP, before: before.drops[DROP] ?? 0, after: after.drops[DROP] ?? 0, wrongVni: vni, from: rec.outer?.src ?? null },
-        };
-      },
+      check: () => dropEvidence(ctx.sh, a, DROP, before, trace, from, () => true, { wrongVni: vni, from: null }),
       explain: () => [
         `The VNI is VXLAN's 24-bit segment ID (RFC 7348 §5): a VTEP hands a frame only to the segment the VNI names,`,
         `and ${a.name} serves VNI ${o.vni} only, so a frame for VNI ${vni} has nowhere to go and is counted as ${DROP}.`,
