@@ -19,11 +19,12 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, needCommand, needNamespaces, waitFor } from '../helpers/netns';
 import { Daemon } from '../helpers/daemon';
+import { EtcdServer, needEtcd } from '../helpers/etcd';
 import { tcpTransfer } from '../helpers/tcp';
 import { nsFrame } from '../helpers/frames';
 import { macFromIp } from '../../src/control/peers';
@@ -37,6 +38,9 @@ const HOSTS = { h1: '192.168.90.1', h2: '192.168.90.2', k: '192.168.90.3' } as c
 type Host = keyof typeof HOSTS;
 const SUBNET = { h1: '10.46.1.0', h2: '10.46.2.0', k: '10.46.3.0' } as const;
 const SUBNET6 = { h1: 'fd46:0:0:1::', h2: 'fd46:0:0:2::', k: 'fd46:0:0:3::' } as const;
+const ETCD_IP = '192.168.90.100';
+const ENDPOINT = `http://${ETCD_IP}:2379`;
+const PREFIX = '/coreos.com/network';
 
 function ping(lab: Lab, from: Host, to: string): void {
   const out = lab.exec(from, ['ping', '-c', '3', '-i', '0.2', '-W', '2', to]);
@@ -44,12 +48,12 @@ function ping(lab: Lab, from: Host, to: string): void {
 }
 
 /** Every host pings every other host's VTEP address, IPv4 and IPv6. */
-function pingAll(lab: Lab): void {
+function pingAll(lab: Lab, v4: Record<Host, string> = SUBNET, v6: Record<Host, string> = SUBNET6): void {
   for (const from of Object.keys(HOSTS) as Host[]) {
     for (const to of Object.keys(HOSTS) as Host[]) {
       if (from === to) continue;
-      ping(lab, from, SUBNET[to]);
-      ping(lab, from, SUBNET6[to]);
+      ping(lab, from, v4[to]);
+      ping(lab, from, v6[to]);
     }
   }
 }
@@ -163,12 +167,14 @@ async function dualStackChecks(t: TestContext, lab: Lab, dir: string, d1: Daemon
 
 test('IPv6 overlay: two vxtap hosts and a kernel vxlan host, dual-stack, over the IPv4 underlay', { timeout: 600_000 }, async (t) => {
   if (!needNamespaces(t)) return;
-  if (!needCommand(t, 'tcpdump', 'tcpdump') || !needCommand(t, 'tshark', 'tshark')) return;
+  if (!needCommand(t, 'tcpdump', 'tcpdump') || !needCommand(t, 'tshark', 'tshark') || !needEtcd(t)) return;
   const lab = new Lab('vxt-v6o-');
   const dir = mkdtempSync(join(tmpdir(), 'vxtap-v6o-'));
+  let etcd: EtcdServer | null = null;
   try {
-    lab.underlay('u', Object.fromEntries(Object.entries(HOSTS).map(([h, ip]) => [h, `${ip}/24`])));
-    for (const h of Object.keys(HOSTS)) lab.exec(h, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
+    const underlay: Record<string, string> = { ...Object.fromEntries(Object.entries(HOSTS).map(([h, ip]) => [h, `${ip}/24`])), e: `${ETCD_IP}/24` };
+    lab.underlay('u', underlay);
+    for (const h of Object.keys(underlay)) lab.exec(h, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
     const kernelMac = kernelDevice(lab);
     for (const h of ['h1', 'h2'] as const) kernelPeer(lab, HOSTS[h], SUBNET[h], SUBNET6[h], macFromIp(HOSTS[h]));
 
@@ -184,7 +190,61 @@ test('IPv6 overlay: two vxtap hosts and a kernel vxlan host, dual-stack, over th
       }
       assert.equal(lab.exec('h1', ['ip', '-6', 'route', 'show', 'proto', '118']).trim(), '', 'the IPv6 routes went with the daemon');
     });
+
+    await t.test('through a real etcd: the kernel host\'s dual-stack lease written by etcdctl in flannel\'s form, two vxtap hosts leasing dual-stack (--public-ipv6)', async () => {
+      etcd = new EtcdServer({ netns: lab.ns('e'), host: ETCD_IP, clientPort: 2379 });
+      await etcd.start();
+      await etcd.ctl(['put', `${PREFIX}/config`, JSON.stringify({
+        Network: '10.46.0.0/16', SubnetLen: 24, EnableIPv6: true, IPv6Network: 'fd46::/48', IPv6SubnetLen: 64,
+        Backend: { Type: 'vxlan', VNI, Port: PORT },
+      })]);
+      // A fresh kernel device: the static part's per-peer entries go with the old one.
+      lab.exec('k', ['ip', 'link', 'del', 'vx0']);
+      const kmac = kernelDevice(lab);
+      // flannel's dual-stack lease (docs/ipv6-control.md): key `<ip4>-<len>&<ip6>-<len>`, BackendV6Data naming
+      // the MAC of the device that carries IPv6 (here the same device: one VNI and port per address).
+      await etcd.ctl(['put', `${PREFIX}/subnets/${SUBNET.k}-24&${SUBNET6.k}-64`, JSON.stringify({
+        PublicIP: HOSTS.k, PublicIPv6: 'fd90::3', BackendType: 'vxlan',
+        BackendData: { VNI, VtepMAC: kmac }, BackendV6Data: { VNI, VtepMAC: kmac },
+      })]);
+      const d = {
+        h1: new Daemon(lab, 'h1', ['--etcd-endpoints', ENDPOINT, '--subnet-file', join(dir, 'h1.env'), '--public-ipv6', 'fd90::1']),
+        h2: new Daemon(lab, 'h2', ['--etcd-endpoints', ENDPOINT, '--subnet-file', join(dir, 'h2.env'), '--public-ipv6', 'fd90::2']),
+      };
+      try {
+        await Promise.all([d.h1.up(), d.h2.up()]);
+        // The leases as etcd holds them: key and value lines, one after the other.
+        const lines = (await etcd.ctl(['get', '--prefix', `${PREFIX}/subnets/`])).split('\n').filter(Boolean);
+        const v4: Record<string, string> = { k: SUBNET.k };
+        const v6: Record<string, string> = { k: SUBNET6.k };
+        for (let i = 0; i + 1 < lines.length; i += 2) {
+          const m = /subnets\/([\d.]+)-(\d+)&([0-9a-f:]+)-(\d+)$/.exec(lines[i]!);
+          assert.ok(m, `a dual-stack key: ${lines[i]!}`);
+          const value = JSON.parse(lines[i + 1]!) as { PublicIP: string; PublicIPv6: string; BackendData: { VtepMAC: string }; BackendV6Data?: { VtepMAC: string } };
+          const host = (Object.keys(HOSTS) as Host[]).find((h) => HOSTS[h] === value.PublicIP)!;
+          if (host === 'k') continue;
+          assert.equal(value.BackendV6Data?.VtepMAC, value.BackendData.VtepMAC, 'one TAP for both families');
+          v4[host] = m[1]!;
+          v6[host] = m[3]!;
+          // What flannel on k does with a dual-stack lease: both families' neighbour, FDB and route.
+          kernelPeer(lab, value.PublicIP, m[1]!, m[3]!, value.BackendData.VtepMAC);
+        }
+        assert.ok(v6['h1'] !== undefined && v6['h2'] !== undefined, `both vxtap hosts leased dual-stack:\n${lines.join('\n')}`);
+        for (const h of ['h1', 'h2'] as const) {
+          assert.match(lab.exec(h, ['ip', '-6', '-o', 'addr', 'show', 'dev', TAP]), new RegExp(`inet6 ${v6[h]!}/128`));
+          assert.match(readFileSync(join(dir, `${h}.env`), 'utf8'), /FLANNEL_IPV6_SUBNET=/);
+        }
+        await waitFor('every vxtap host routes IPv6 to the two others', () => (['h1', 'h2'] as const).every((h) =>
+          (Object.keys(HOSTS) as Host[]).filter((o) => o !== h).every((o) => lab.exec(h, ['ip', '-6', 'route', 'show', 'dev', TAP, 'proto', '118']).includes(`${v6[o]!}/64 via ${v6[o]!}`))), 10000, 200);
+        pingAll(lab, v4 as Record<Host, string>, v6 as Record<Host, string>);
+        await tcpTransfer(lab, 'k', 'h2', v6['h2']!, 20);
+      } finally {
+        const codes = await Promise.all([d.h1.stop(), d.h2.stop()]);
+        assert.deepEqual(codes, [0, 0], `clean exits:\n${d.h1.dump()}\n${d.h2.dump()}`);
+      }
+    });
   } finally {
+    await (etcd as EtcdServer | null)?.stop();
     await lab.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
