@@ -42,6 +42,7 @@ interface RunFlags extends EtcdFlags {
   ifaceRegex?: string[];
   ifaceCanReach?: string;
   publicIp?: string;
+  publicIpv6?: string;
   tap?: string;
   io: IoMode;
   batchSize: number;
@@ -123,6 +124,7 @@ Examples:
     .addOption(new Option('--iface-regex <regex>', 'the first IPv4 address, then interface name, that matches; repeatable').argParser(collect))
     .option('--iface-can-reach <ip>', 'the interface of the route to this address')
     .option('--public-ip <ip>', 'outer source IPv4 (default: the underlay interface\'s address)')
+    .option('--public-ipv6 <ip>', 'flannel\'s -public-ipv6: with an etcd network that enables IPv6, lease a dual-stack subnet naming this PublicIPv6 (the IPv6 overlay is carried over the IPv4 underlay)')
     .optionsGroup('Data plane:')
     .option('--tap <name>', 'TAP device name (default: vxtap.<VNI>); may be an existing persistent TAP')
     .addOption(new Option('--io <mode>', 'UDP path: batch (addon, recvmmsg/sendmmsg) or dgram (Node dgram)').default('batch').argParser(wrapParse(parseIoMode)))
@@ -169,6 +171,7 @@ Examples:
           ...(o.ifaceCanReach !== undefined ? { canReach: o.ifaceCanReach } : {}),
         },
         ...(o.publicIp !== undefined ? { publicIp: o.publicIp } : {}),
+        ...(o.publicIpv6 !== undefined ? { publicIpv6: o.publicIpv6 } : {}),
         ...(o.tap !== undefined ? { tap: o.tap } : {}),
         ...(o.pcap !== undefined ? { pcap: o.pcap } : {}),
         ...(o.pcapUnderlay === true ? { pcapUnderlay: true } : {}),

@@ -3,7 +3,9 @@
  * plane gave it), the way flannel's vxlan backend brings up flannel.<VNI>:
  *
  *   1. VTEP     open the TAP; MAC = VTEP MAC, MTU = underlay MTU - 50,
- *               address <subnet>.0/32, up (over rtnetlink);
+ *               address <subnet>.0/32, up (over rtnetlink); with an IPv6
+ *               subnet (the IPv6 overlay), also <subnet6>::/128, and the
+ *               switch answers ND;
  *   2. ports    the UDP port (batch: recvmmsg + raw sendmmsg; dgram: Node's
  *               dgram), wrapped by the pcap recorder when asked;
  *   3. switch   the pipeline (with the trace edge when asked), started before any
@@ -15,7 +17,7 @@
  * address, the guard and the subnet file follow it (moveTo).
  */
 import type { Logger } from 'pino';
-import { KernelNet, RTPROT_VXTAP, vtepAddress, vtepMtu, type Underlay } from '../control/kernel';
+import { KernelNet, RTPROT_VXTAP, vtepAddress, vtepAddress6, vtepMtu, type Underlay } from '../control/kernel';
 import { PeerInstaller } from '../control/installer';
 import { readHostView } from '../control/host-view';
 import { GuardedPeerSource } from '../control/lease-guard';
@@ -99,6 +101,12 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
     cleanups.push(() => rawTap.close());
     const stale = await kernel.setupVtep({ tap: rawTap.name, subnet: hostNet.subnet, mac: hostNet.vtepMac, underlayMtu: underlay.mtu });
     if (stale > 0) log.info({ stale }, `removed ${stale} route(s) of an earlier run from ${rawTap.name} (protocol ${RTPROT_VXTAP}); the peers' routes are added again from the control plane`);
+    const subnet6 = hostNet.subnet6;
+    if (subnet6 !== undefined) {
+      const stale6 = await kernel.setupVtep6(rawTap.name, subnet6);
+      if (stale6 > 0) log.info({ stale: stale6 }, `removed ${stale6} IPv6 route(s) of an earlier run from ${rawTap.name} (protocol ${RTPROT_VXTAP})`);
+      log.info({ tap: rawTap.name, subnet6 }, `IPv6 overlay: ${rawTap.name} has ${vtepAddress6(subnet6)}; Neighbor Solicitations for the peers' <subnet6>:: are answered locally`);
+    }
     log.info({ tap: rawTap.name, vtepMac: hostNet.vtepMac, vni: hostNet.vni, port: hostNet.port, io: opts.io },
       `VTEP ${rawTap.name}: VtepMAC ${hostNet.vtepMac}, address ${hostNet.subnet.split('/')[0]}/32, VNI ${hostNet.vni}, UDP port ${hostNet.port}, io ${opts.io}`);
 
@@ -108,7 +116,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
     let installerRef: PeerInstaller | null = null;
     const tracer = nodeTracer(opts.trace, { vni: hostNet.vni, port: hostNet.port, publicIp, net: rawNet },
       (ip) => (installerRef === null ? null : describePeer(installerRef, ip)), log);
-    const sw = new Switch({ vni: hostNet.vni, tap, net, mtu, batchSize: opts.batchSize, tracer, innerSourceCheck: opts.innerSourceCheck !== false });
+    const sw = new Switch({ vni: hostNet.vni, tap, net, mtu, batchSize: opts.batchSize, tracer, innerSourceCheck: opts.innerSourceCheck !== false, ipv6: subnet6 !== undefined });
     // The offload negotiation's "no", once: with offloads asked for, say why super-frames are cut in the TAP reader.
     if (offload && !sw.wholeSuperFrames.whole) {
       log.info({ wholeSuperFrames: sw.wholeSuperFrames }, `TCP super-frames are cut in the TAP reader, not kept whole to the send: ${sw.wholeSuperFrames.reason}`);
@@ -168,6 +176,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
         // The tables too, so that one SIGUSR1 log line holds the whole state (`vxtap stats` serves them too).
         fdb: [...sw.fdb.entries()].map((e) => sw.fdb.describe(e)),
         arp: sw.arp.list(),
+        ...(sw.nd !== null ? { nd: sw.nd.list() } : {}),
         peers: installer.peers,
         leases: { refusals: { ...source.refusals }, refused: source.refused.map((r) => ({ subnet: r.peer.subnet, publicIp: r.peer.publicIp, vtepMac: r.peer.vtepMac, reason: r.reason, detail: r.detail })) },
         subnet,

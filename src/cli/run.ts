@@ -18,6 +18,7 @@ import type { NetworkBackend } from '../control/network';
 import { macFromIp } from '../control/peers';
 import { EtcdNetwork, type EtcdNetworkOptions } from '../control/etcd-network';
 import { StaticNetwork } from '../control/static-network';
+import { isIpv6 as isIpv6Text } from '../control/ip6';
 import { isIpv4 } from '../wire/addr';
 import { checkUnderlayChoice, describeChoice, pickUnderlay, type UnderlayChoice } from '../control/underlay-pick';
 import { startNode, type IoMode, type NodeOptions } from './node';
@@ -90,6 +91,12 @@ export interface RunOptions extends NodeOptions {
   /** --iface, --iface-regex, --iface-can-reach (control/underlay-pick.ts). */
   underlay?: UnderlayChoice;
   publicIp?: string;
+  /**
+   * flannel's --public-ipv6: with an etcd network that enables IPv6, the
+   * lease is dual-stack and names this address as PublicIPv6 (the IPv6
+   * overlay itself travels over the IPv4 underlay, to PublicIP).
+   */
+  publicIpv6?: string;
   /** The control socket (`vxtap fdb|arp|peers|stats`); default: /run/vxtap/<tap>.sock (control/api/paths.ts). */
   controlSocket?: string;
   /** flannel's --healthz-ip/--healthz-port: /healthz, /readyz, /metrics; port 0 (the default) for none. */
@@ -114,6 +121,9 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
   checkUnderlayChoice(opts.underlay ?? {});
   if (opts.publicIp !== undefined && !isIpv4(opts.publicIp)) {
     throw new ConfigError(`--public-ip: not an IPv4 address: ${JSON.stringify(opts.publicIp)}`, 'public-ip');
+  }
+  if (opts.publicIpv6 !== undefined && !isIpv6Text(opts.publicIpv6)) {
+    throw new ConfigError(`--public-ipv6: not an IPv6 address: ${JSON.stringify(opts.publicIpv6)}`, 'public-ipv6');
   }
   const mode = opts.mode ?? 'routed';
   checkModeFlags(mode, opts.explicit ?? new Set());
@@ -205,7 +215,7 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
 
     // The VTEP MAC is derived from the public IP, so it stays the same across
     // restarts: peers' FDB and ARP entries stay right while we restart.
-    const join = { publicIp, vtepMac: macFromIp(publicIp), log, onFatal: failed.fail };
+    const join = { publicIp, vtepMac: macFromIp(publicIp), log, onFatal: failed.fail, ...(opts.publicIpv6 !== undefined ? { publicIpv6: opts.publicIpv6 } : {}) };
     let node: RunningNode;
     let info: DaemonInfo;
     let reloadNet: () => void;

@@ -163,7 +163,7 @@ function logAcquired(log: Logger, lease: OwnLease, publicIp: string): void {
   log.info({ subnet: lease.subnet, leaseId: lease.leaseId, ttl: lease.ttlSeconds }, `create subnet: ${net}, net mask: ${len}`);
   if (lease.subnet6 !== undefined) {
     const [net6, len6] = lease.subnet6.split('/');
-    log.info({ subnet6: lease.subnet6 }, `create ipv6 subnet: ${net6}, net mask: ${len6} (the IPv6 data plane is not there yet: carried in etcd and the subnet file only)`);
+    log.info({ subnet6: lease.subnet6 }, `create ipv6 subnet: ${net6}, net mask: ${len6} (the IPv6 overlay: <subnet6>::/128 on the TAP, carried over the IPv4 underlay)`);
   }
 }
 

@@ -9,6 +9,17 @@
  *   removed: route -> FDB -> ARP, so the kernel stops sending before the
  *            tables forget where to.
  *
+ * A dual-stack peer (`subnet6`, the IPv6 overlay) gets its IPv6 half too,
+ * when the switch answers ND (Switch.nd, `vxtap run` with an IPv6 subnet of
+ * its own): ND entry (<subnet6>:: -> its IPv6 VTEP MAC, `vtepMac6`, the
+ * same as `vtepMac` for a vxtap peer) -> FDB for that MAC when it is a
+ * second one -> route (<subnet6> via <subnet6>:: dev TAP onlink), after the
+ * IPv4 half. The IPv4 half does not share the IPv6 half's fate
+ * (docs/ipv6-control.md): when the IPv6 route fails, only the IPv6 entries
+ * are rolled back, the failure is listed under the IPv6 subnet in `failed`,
+ * and the peer stays installed for IPv4. Its IPv6 traffic goes to the same
+ * public IPv4 address (the IPv6 overlay over the IPv4 underlay).
+ *
  * Batches are applied one after another, in order, by one loop: batches that
  * arrive while another is applied wait their turn, and are then applied as
  * one batch (in their order), so a burst that a source delivers in many small
@@ -29,9 +40,11 @@
 import type { Logger } from 'pino';
 import { RouteConflictError } from '../errors';
 import { macKeyFromString, parseCidr, parseIpv4 } from '../wire/addr';
-import type { PeerTable } from '../switch/peer-table';
+import * as ipv6 from '../wire/ipv6';
+import type { NdTable } from '../switch/nd-table';
+import type { PeerRow6, PeerTable } from '../switch/peer-table';
 import type { Switch } from '../switch/switch';
-import { peerRoute, type RouteSpec } from './kernel';
+import { peerRoute, peerRoute6, type RouteSpec } from './kernel';
 import type { Peer, PeerEvent } from './peers';
 
 /** The part of the kernel side the installer needs (KernelNet has it; tests may pass a double). */
@@ -42,7 +55,7 @@ export interface RouteTable {
 
 export interface InstallerOptions {
   /** `peers` (the inner source check's table) gets a row per peer, set before its FDB entry and removed after it. */
-  sw: Pick<Switch, 'fdb' | 'arp'> & { peers?: Pick<PeerTable, 'set' | 'delete'> };
+  sw: Pick<Switch, 'fdb' | 'arp'> & { peers?: Pick<PeerTable, 'set' | 'delete'>; nd?: Pick<NdTable, 'set' | 'delete'> | null };
   routes: RouteTable;
   /** The TAP's name: the routes' device. */
   dev: string;
@@ -75,6 +88,8 @@ export class PeerInstaller {
   private stopped = false;
   /** Routes refused because their destination had a route vxtap did not install (since start). */
   routeConflicts = 0;
+  /** Peers (by IPv4 subnet) whose IPv6 half is installed, and its IPv6 subnet. */
+  private readonly installed6 = new Map<string, string>();
 
   constructor(opts: InstallerOptions) {
     this.opts = opts;
@@ -127,10 +142,15 @@ export class PeerInstaller {
     if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null; }
     while (this.running !== null) await this.running;
     for (const p of this.installed.values()) {
-      try {
-        await this.opts.routes.deleteRoute(peerRoute(p.subnet, this.opts.dev));
-      } catch (err) {
-        this.opts.log.warn({ err, subnet: p.subnet }, `failed to remove route to ${p.subnet}`);
+      const routes = [peerRoute(p.subnet, this.opts.dev)];
+      const s6 = this.installed6.get(p.subnet);
+      if (s6 !== undefined) routes.push(peerRoute6(s6, this.opts.dev));
+      for (const r of routes) {
+        try {
+          await this.opts.routes.deleteRoute(r);
+        } catch (err) {
+          this.opts.log.warn({ err, subnet: r.dst }, `failed to remove route to ${r.dst}`);
+        }
       }
     }
   }
@@ -175,7 +195,8 @@ export class PeerInstaller {
   /** True when `peer` is installed as it is (same public IP and VTEP MAC). */
   private holds(peer: Peer): boolean {
     const old = this.installed.get(peer.subnet);
-    return old !== undefined && old.publicIp === peer.publicIp && old.vtepMac === peer.vtepMac;
+    return old !== undefined && old.publicIp === peer.publicIp && old.vtepMac === peer.vtepMac &&
+      old.subnet6 === peer.subnet6 && old.vtepMac6 === peer.vtepMac6;
   }
 
   private async add(peer: Peer, quiet = false): Promise<void> {
@@ -191,8 +212,9 @@ export class PeerInstaller {
     const route = peerRoute(peer.subnet, dev);
     log[quiet ? 'debug' : 'info']({ subnet: peer.subnet, publicIp: peer.publicIp, vtepMac: peer.vtepMac },
       `adding subnet: ${peer.subnet} PublicIP: ${peer.publicIp} VtepMAC: ${peer.vtepMac}`);
+    const v6 = this.v6Of(peer);
     sw.arp.set(gw, mac);
-    sw.peers?.set(vtep, mac, gw, parseCidr(peer.subnet).len);
+    sw.peers?.set(vtep, mac, gw, parseCidr(peer.subnet).len, v6);
     sw.fdb.set(mac, vtep, port);
     try {
       await routes.replaceRoute(route);
@@ -204,11 +226,60 @@ export class PeerInstaller {
       this.retry.set(peer.subnet, peer);
       throw err;
     }
+    if (v6 !== null) await this.add6(peer, v6, vtep, mac, quiet);
     if (this.retry.delete(peer.subnet)) log.info({ subnet: peer.subnet }, `subnet ${peer.subnet} installed now (it failed before: ${this.failed.get(peer.subnet) ?? ''})`);
     this.failed.delete(peer.subnet);
     this.installed.set(peer.subnet, peer);
     log.debug({ arp: `${route.gateway} -> ${peer.vtepMac}`, fdb: `${peer.vtepMac} -> ${peer.publicIp}:${port}`, route: `${route.dst} via ${route.gateway} dev ${dev} onlink` },
       `  ARP ${route.gateway} is-at ${peer.vtepMac}; FDB ${peer.vtepMac} -> VTEP ${peer.publicIp}:${port}; route ${route.dst} via ${route.gateway} dev ${dev} onlink`);
+  }
+
+  /** The peer's IPv6 half as the peer table keeps it, or null: none, or this switch answers no ND (IPv6 off). */
+  v6Of(peer: Peer): PeerRow6 | null {
+    if (peer.subnet6 === undefined || this.opts.sw.nd == null) return null;
+    return { mac6: macKeyFromString(peer.vtepMac6 ?? peer.vtepMac), net6: ipv6.parseCidr(peer.subnet6) };
+  }
+
+  /** ND -> FDB (a second MAC) -> IPv6 route; on failure only these are rolled back (the IPv4 half stays). */
+  private async add6(peer: Peer, v6: PeerRow6, vtep: number, mac: number, quiet: boolean): Promise<void> {
+    const { sw, routes, dev, port, log } = this.opts;
+    const nd = sw.nd!;
+    const subnet6 = peer.subnet6!;
+    const route = peerRoute6(subnet6, dev);
+    nd.set(v6.net6.addr, v6.mac6);
+    if (v6.mac6 !== mac) sw.fdb.set(v6.mac6, vtep, port);
+    try {
+      await routes.replaceRoute(route);
+    } catch (err) {
+      if (v6.mac6 !== mac) sw.fdb.delete(v6.mac6);
+      nd.delete(v6.net6.addr);
+      // The row stays for IPv4; its IPv6 half goes, so IPv6 from the peer is checked by MAC only, as an IPv4-only peer's.
+      sw.peers?.set(vtep, mac, parseCidr(peer.subnet).addr, parseCidr(peer.subnet).len);
+      if (err instanceof RouteConflictError) this.routeConflicts++;
+      this.failed.set(subnet6, (err as Error).message);
+      log.error({ err, subnet6 }, `failed to add the IPv6 half of ${peer.subnet}, ${subnet6}: ${(err as Error).message}; IPv4 is installed`);
+      return;
+    }
+    this.failed.delete(subnet6);
+    this.installed6.set(peer.subnet, subnet6);
+    log[quiet ? 'debug' : 'info']({ subnet6, vtepMac6: peer.vtepMac6 ?? peer.vtepMac },
+      `adding IPv6 subnet: ${subnet6} via ${route.gateway!} (ND ${route.gateway!} is-at ${peer.vtepMac6 ?? peer.vtepMac}) PublicIP: ${peer.publicIp}`);
+  }
+
+  /** Undoes add6 for an installed peer: route, FDB (a second MAC), ND. */
+  private async remove6(known: Peer): Promise<void> {
+    const subnet6 = this.installed6.get(known.subnet);
+    if (subnet6 === undefined) return;
+    this.installed6.delete(known.subnet);
+    const { sw, routes, dev } = this.opts;
+    try {
+      await routes.deleteRoute(peerRoute6(subnet6, dev));
+    } finally {
+      const net6 = ipv6.parseCidr(subnet6);
+      const mac6 = macKeyFromString(known.vtepMac6 ?? known.vtepMac);
+      if (mac6 !== macKeyFromString(known.vtepMac) && ![...this.installed.values()].some((p) => (p.vtepMac6 ?? p.vtepMac) === (known.vtepMac6 ?? known.vtepMac) || p.vtepMac === known.vtepMac6)) sw.fdb.delete(mac6);
+      sw.nd?.delete(net6.addr);
+    }
   }
 
   private async remove(peer: Peer, quiet = false): Promise<void> {
@@ -222,6 +293,7 @@ export class PeerInstaller {
       `removing subnet: ${known.subnet} PublicIP: ${known.publicIp} VtepMAC: ${known.vtepMac}`);
     this.installed.delete(known.subnet);
     try {
+      await this.remove6(known);
       await routes.deleteRoute(peerRoute(known.subnet, dev));
     } finally {
       const mac = macKeyFromString(known.vtepMac);

@@ -41,8 +41,9 @@
  */
 import {
   address, cidr, interfaceCidr, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RT_TABLE_MAIN, RTN_UNICAST, RTPROT_NAMES,
-  Rtnl, RtnlError, type RouteAdd, type RouteDelete, type RtnlLink, type RtnlRoute,
+  Rtnl, RtnlError, cidr6, interfaceCidr6, type RouteAdd, type RouteDelete, type RtnlLink, type RtnlRoute,
 } from './rtnl';
+import * as ipv6 from '../wire/ipv6';
 import { ConfigError, NetlinkError, RouteConflictError, VxtapError } from '../errors';
 import { formatIpv4, isMac } from '../wire/addr';
 
@@ -127,6 +128,27 @@ export function vtepMtu(underlayMtu: number): number {
 /** The TAP's own address for a subnet: its network address as a /32 ('10.44.1.0/24' -> '10.44.1.0/32'). */
 export function vtepAddress(subnet: string): string {
   return `${formatIpv4(cidr(subnet, 'vtep address').addr)}/32`;
+}
+
+/**
+ * The TAP's own IPv6 address for an IPv6 subnet: `<subnet6>::/128`
+ * ('fd00:0:0:1::/64' -> 'fd00:0:0:1::/128'), what flannel gives
+ * flannel-v6.<VNI> (its vxlan.go: the lease's IPv6 subnet IP with a /128).
+ */
+export function vtepAddress6(subnet6: string): string {
+  return `${ipv6.formatAddress(cidr6(subnet6, 'vtep address').addr)}/128`;
+}
+
+/** The one IPv6 route per dual-stack peer, flannel-style: `<subnet6> via <subnet6>:: dev <dev> onlink`. */
+export function peerRoute6(subnet6: string, dev: string): RouteSpec {
+  const c = cidr6(subnet6, 'peer route');
+  const gw = ipv6.formatAddress(c.addr);
+  return { dst: `${gw}/${c.len}`, gateway: gw, dev, onlink: true };
+}
+
+/** True for an IPv6 route (its destination has a colon): replaceRoute and deleteRoute take both families. */
+function isRoute6(route: RouteSpec): boolean {
+  return route.dst.includes(':');
 }
 
 /** The one route per peer, flannel-style: `<subnet> via <subnet>.0 dev <dev> onlink`. */
@@ -300,6 +322,7 @@ export class KernelNet {
    * destination and metric.
    */
   async replaceRoute(route: RouteSpec): Promise<void> {
+    if (isRoute6(route)) return this.replaceRoute6(route);
     const what = `adding route ${describeRoute(route)}`;
     const spec = routeAdd(route, await this.indexOf(route.dev, what), what);
     const holder = await this.holderOf(route.dst, what);
@@ -321,6 +344,7 @@ export class KernelNet {
    * A route (or device) that is not there is not an error (ESRCH, ENOENT, ENODEV).
    */
   async deleteRoute(route: RouteSpec): Promise<void> {
+    if (isRoute6(route)) return this.deleteRoute6(route);
     const what = `deleting route ${describeRoute(route)}`;
     const link = await this.link(route.dev);
     if (!link) return;
@@ -425,6 +449,114 @@ export class KernelNet {
     await this.replaceAddress(cfg.tap, vtepAddress(cfg.subnet));
     await this.setLink(cfg.tap, { up: true });
     return stale;
+  }
+
+  // ---- IPv6 (issue #13: the IPv6 overlay in routed mode) ------------------
+
+  /**
+   * Readies the TAP for the IPv6 overlay: our IPv6 routes left on it by an
+   * earlier run go (as setupVtep does for IPv4), then the address
+   * `<subnet6>::/128` (vtepAddress6), without DAD (netlink.ts IFA_F_NODAD
+   * says why). Call it after setupVtep (the TAP is up). Returns how many
+   * stale routes went.
+   *
+   * No IPv6 neighbour entries are installed, as none are for IPv4: flannel
+   * writes a permanent NDP entry per peer because the kernel's vxlan device
+   * would otherwise send the NS into the tunnel; here the switch answers
+   * every NS for a peer's `<subnet6>::` from its ND table
+   * (switch/nd-responder.ts), so the kernel's own neighbour cache fills
+   * itself, and a peer that leaves takes nothing stale with it.
+   */
+  async setupVtep6(tap: string, subnet6: string): Promise<number> {
+    const own = (await this.routes6(tap)).filter((r) => r.protocol === RTPROT_VXTAP);
+    for (const r of own) await this.deleteRoute6(r.gateway === undefined ? { dst: r.dst, dev: r.dev } : { dst: r.dst, gateway: r.gateway, dev: r.dev, onlink: r.onlink });
+    await this.replaceAddress6(tap, vtepAddress6(subnet6));
+    return own.length;
+  }
+
+  /** Adds an IPv6 'addr/len' to a link without DAD, or refreshes it (NLM_F_CREATE|NLM_F_REPLACE). */
+  async replaceAddress6(name: string, cidr: string): Promise<void> {
+    const what = `adding address ${cidr} to ${name}`;
+    interfaceCidr6(cidr, what);
+    const index = await this.indexOf(name, what);
+    await this.call(what, (r) => r.addAddress6(index, cidr, { nodad: true }));
+  }
+
+  /** Removes an IPv6 address from a link; one that is not there is not an error. */
+  async deleteAddress6(name: string, cidr: string): Promise<void> {
+    const what = `deleting address ${cidr} from ${name}`;
+    interfaceCidr6(cidr, what);
+    const link = await this.link(name);
+    if (!link) return;
+    try {
+      await this.call(what, (r) => r.deleteAddress6(link.index, cidr));
+    } catch (err) {
+      if (errnoOf(err) === 'EADDRNOTAVAIL') return;
+      throw err;
+    }
+  }
+
+  /** The IPv6 addresses of a link, 'addr/len' (RFC 5952). */
+  async ipv6Addresses(name: string): Promise<string[]> {
+    const what = `listing IPv6 addresses of ${name}`;
+    const index = await this.indexOf(name, what);
+    return (await this.call(what, (r) => r.addresses6(index))).map((a) => a.cidr);
+  }
+
+  /** IPv6 unicast routes of the main table, optionally only those out of `dev`. */
+  async routes6(dev?: string): Promise<RouteInfo[]> {
+    const what = dev === undefined ? 'listing IPv6 routes' : `listing IPv6 routes of ${dev}`;
+    const [all, links] = await Promise.all([this.call(what, (r) => r.routes6()), this.links()]);
+    const names = new Map(links.map((l) => [l.index, l.name]));
+    const out: RouteInfo[] = [];
+    for (const r of all) {
+      if (r.type !== RTN_UNICAST || r.oif === undefined) continue;
+      const info = describeAny(r, names);
+      if (dev === undefined || info.dev === dev) out.push(info);
+    }
+    return out;
+  }
+
+  /**
+   * replaceRoute for an IPv6 route, with the same ownership rule: where the
+   * destination has a route that is not ours (any metric), a
+   * RouteConflictError. Who holds it is read from one dump of the main
+   * table's IPv6 routes (not a fib lookup as for IPv4: an IPv6 peer route
+   * is installed once per dual-stack peer, and the dump is exact about
+   * metrics), then the route is added with NLM_F_EXCL where there was none.
+   */
+  async replaceRoute6(route: RouteSpec): Promise<void> {
+    const what = `adding route ${describeRoute(route)}`;
+    const dst = cidr6(route.dst, what);
+    const index = await this.indexOf(route.dev, what);
+    const exact = `${ipv6.formatAddress(dst.addr)}/${dst.len}`;
+    const [all, links] = await Promise.all([this.call(`${what}: listing routes`, (r) => r.routes6()), this.links()]);
+    const names = new Map(links.map((l) => [l.index, l.name]));
+    let holder: RouteInfo | null = null;
+    for (const r of all) {
+      if (r.dst !== exact) continue;
+      const info = describeAny(r, names);
+      if (!isOurs(info, route)) throw conflict(route, info);
+      holder = info;
+    }
+    const spec: RouteAdd = { dst: exact, oif: index, onlink: route.onlink === true, protocol: RTPROT_VXTAP, ...(route.gateway !== undefined ? { gateway: route.gateway } : {}) };
+    await this.call(what, (r) => r.addRoute6(spec, NLM_F_CREATE | (holder === null ? NLM_F_EXCL : NLM_F_REPLACE)));
+  }
+
+  /** deleteRoute for an IPv6 route: only ours (the protocol matches); one that is not there is not an error. */
+  async deleteRoute6(route: RouteSpec): Promise<void> {
+    const what = `deleting route ${describeRoute(route)}`;
+    const link = await this.link(route.dev);
+    if (!link) return;
+    cidr6(route.dst, what);
+    const spec: RouteDelete = { dst: route.dst, oif: link.index, onlink: route.onlink === true, protocol: RTPROT_VXTAP, ...(route.gateway !== undefined ? { gateway: route.gateway } : {}) };
+    try {
+      await this.call(what, (r) => r.deleteRoute6(spec));
+    } catch (err) {
+      const e = errnoOf(err);
+      if (e === 'ESRCH' || e === 'ENOENT' || e === 'ENODEV') return;
+      throw err;
+    }
   }
 
   // ---- internals ---------------------------------------------------------

@@ -26,8 +26,10 @@ export interface Peer {
    * A dual-stack lease's IPv6 half (docs/ipv6-control.md): the IPv6 subnet
    * behind the peer ('fc00:0:0:34::/64'), its IPv6 underlay address and the
    * MAC of its IPv6 VTEP. Each absent when the lease has none; the lease
-   * guard removes all three when it refuses the half. Carried for the IPv6
-   * data plane, which is not there yet: the installer does not use them.
+   * guard removes all three when it refuses the half. The installer turns
+   * subnet6 and vtepMac6 into the IPv6 overlay's ND entry and route when
+   * this host has an IPv6 subnet; the IPv6 traffic goes to publicIp (the
+   * IPv6 overlay over the IPv4 underlay).
    */
   readonly subnet6?: string;
   readonly publicIpv6?: string;

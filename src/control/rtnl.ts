@@ -29,6 +29,7 @@ import { ConfigError, NetlinkError } from '../errors';
 import { loadAddon, type Addon } from '../io/native';
 import { formatIpv4, formatMac, isMac, parseCidr, parseIpv4, parseMac } from '../wire/addr';
 import * as nl from '../wire/netlink';
+import * as ipv6 from '../wire/ipv6';
 
 export {
   NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
@@ -457,6 +458,93 @@ export class Rtnl {
     await this.request(`RTM_DELROUTE ${describeRoute(route, route.protocol)}`, (seq) => nl.routeRequest(seq, nl.RTM_DELROUTE, 0, req));
   }
 
+  // ---- IPv6 (issue #13: the IPv6 overlay in routed mode) ------------------
+
+  /**
+   * Adds an IPv6 address 'addr/len' (host bits allowed) to link `index`,
+   * NLM_F_CREATE|NLM_F_REPLACE by default; `nodad` skips duplicate address
+   * detection (netlink.ts IFA_F_NODAD says when that is right).
+   */
+  async addAddress6(index: number, cidr6: string, opts: { flags?: number; nodad?: boolean } = {}): Promise<void> {
+    const { addr, len } = interfaceCidr6(cidr6, `adding address ${cidr6}`);
+    await this.request(`RTM_NEWADDR ${cidr6} index ${index}`,
+      (seq) => nl.addr6Request(seq, nl.RTM_NEWADDR, opts.flags ?? (nl.NLM_F_CREATE | nl.NLM_F_REPLACE), { index, prefixLen: len, addr, nodad: opts.nodad === true }));
+  }
+
+  /** Removes an IPv6 address; one that is not there is EADDRNOTAVAIL. */
+  async deleteAddress6(index: number, cidr6: string): Promise<void> {
+    const { addr, len } = interfaceCidr6(cidr6, `deleting address ${cidr6}`);
+    await this.request(`RTM_DELADDR ${cidr6} index ${index}`, (seq) => nl.addr6Request(seq, nl.RTM_DELADDR, 0, { index, prefixLen: len, addr }));
+  }
+
+  /** IPv6 addresses of one link or of all, RFC 5952 text. */
+  async addresses6(index?: number): Promise<RtnlAddress[]> {
+    const msgs = await this.dump('RTM_GETADDR dump', (seq) => nl.dumpAddrsRequest(seq, nl.AF_INET6));
+    const out: RtnlAddress[] = [];
+    for (const m of msgs) {
+      if (m.type !== nl.RTM_NEWADDR) continue;
+      const a = nl.parseAddr(m);
+      if (a.family !== nl.AF_INET6 || (index !== undefined && a.index !== index)) continue;
+      const ip = a.local ?? a.address;
+      if (!ip || ip.length !== 16) continue;
+      const address = ipv6.formatAddress(ip);
+      out.push({ index: a.index, address, prefixLen: a.prefixLen, cidr: `${address}/${a.prefixLen}`, scope: a.scope });
+    }
+    return out;
+  }
+
+  /** IPv6 routes of one table (main by default), every type and protocol; addresses in RFC 5952 text. */
+  async routes6(opts: { table?: number } = {}): Promise<RtnlRoute[]> {
+    const table = opts.table ?? nl.RT_TABLE_MAIN;
+    const msgs = await this.dump('RTM_GETROUTE dump', (seq) => nl.dumpRoutesRequest(seq, nl.AF_INET6));
+    const out: RtnlRoute[] = [];
+    for (const m of msgs) {
+      if (m.type !== nl.RTM_NEWROUTE) continue;
+      const r = nl.parseRoute(m);
+      if (r.family !== nl.AF_INET6 || r.table !== table) continue;
+      out.push(toRoute6(r));
+    }
+    return out;
+  }
+
+  /** RTM_NEWROUTE of an IPv6 route (addRoute's counterpart; no priority: the kernel's default, 1024, as `ip -6 route` gets). */
+  async addRoute6(route: RouteAdd, flags: number): Promise<void> {
+    const dst = cidr6(route.dst, 'adding route');
+    const req: MutableRouteRequest = {
+      family: nl.AF_INET6,
+      dstLen: dst.len,
+      table: route.table ?? nl.RT_TABLE_MAIN,
+      protocol: route.protocol ?? nl.RTPROT_BOOT,
+      scope: nl.RT_SCOPE_UNIVERSE, // IPv6 routes have no scope of their own; iproute2 sends universe
+      type: nl.RTN_UNICAST,
+      flags: route.onlink ? nl.RTNH_F_ONLINK : 0,
+      dst: dst.addr,
+      oif: route.oif,
+    };
+    if (route.gateway !== undefined) req.gateway = address6(route.gateway, 'adding route');
+    if (route.priority !== undefined) req.priority = route.priority;
+    await this.request(`RTM_NEWROUTE ${describeRoute(route, req.protocol)}`, (seq) => nl.routeRequest(seq, nl.RTM_NEWROUTE, flags, req));
+  }
+
+  /** RTM_DELROUTE of an IPv6 route: everything given must match, as in deleteRoute. */
+  async deleteRoute6(route: RouteDelete): Promise<void> {
+    const dst = cidr6(route.dst, 'deleting route');
+    const req: MutableRouteRequest = {
+      family: nl.AF_INET6,
+      dstLen: dst.len,
+      table: route.table ?? nl.RT_TABLE_MAIN,
+      protocol: route.protocol ?? nl.RTPROT_UNSPEC,
+      scope: nl.RT_SCOPE_NOWHERE,
+      type: 0,
+      flags: route.onlink ? nl.RTNH_F_ONLINK : 0,
+      dst: dst.addr,
+    };
+    if (route.gateway !== undefined) req.gateway = address6(route.gateway, 'deleting route');
+    if (route.oif !== undefined) req.oif = route.oif;
+    if (route.priority !== undefined) req.priority = route.priority;
+    await this.request(`RTM_DELROUTE ${describeRoute(route, route.protocol)}`, (seq) => nl.routeRequest(seq, nl.RTM_DELROUTE, 0, req));
+  }
+
   // ---- internals ---------------------------------------------------------
 
   private nextSeq(): number {
@@ -629,4 +717,55 @@ export function interfaceCidr(text: string, what: string): { addr: number; len: 
 function describeRoute(r: { dst: string; gateway?: string; oif?: number; onlink?: boolean }, protocol: number | undefined): string {
   return `${r.dst}${r.gateway !== undefined ? ` via ${r.gateway}` : ''}${r.oif !== undefined ? ` oif ${r.oif}` : ''}` +
     `${r.onlink ? ' onlink' : ''}${protocol !== undefined ? ` proto ${protocol}` : ''}`;
+}
+
+// ---- IPv6 helpers -----------------------------------------------------------
+
+function ip6(b: Buffer | undefined): string | undefined {
+  return b !== undefined && b.length === 16 ? ipv6.formatAddress(b) : undefined;
+}
+
+function toRoute6(m: nl.RouteMsg): RtnlRoute {
+  const out: { -readonly [K in keyof RtnlRoute]: RtnlRoute[K] } = {
+    dst: `${ip6(m.dst) ?? '::'}/${m.dstLen}`,
+    onlink: (m.flags & nl.RTNH_F_ONLINK) !== 0,
+    protocol: m.protocol,
+    scope: m.scope,
+    type: m.type,
+    priority: m.priority ?? 0,
+    table: m.table,
+    flags: m.flags,
+  };
+  const gateway = ip6(m.gateway);
+  if (gateway !== undefined) out.gateway = gateway;
+  if (m.oif !== undefined) out.oif = m.oif;
+  const prefsrc = ip6(m.prefsrc);
+  if (prefsrc !== undefined) out.prefsrc = prefsrc;
+  return out;
+}
+
+/** An IPv6 network 'addr/len' (no host bits) as 16 bytes and a length, or a ConfigError naming `what`. */
+export function cidr6(text: string, what: string): ipv6.Ipv6Cidr {
+  try {
+    return ipv6.parseCidr(text);
+  } catch (err) {
+    throw new ConfigError(`${what}: ${(err as Error).message}`);
+  }
+}
+
+/** An IPv6 address as 16 bytes, or a ConfigError naming `what`. */
+export function address6(text: string, what: string): Buffer {
+  try {
+    return ipv6.parseAddress(text);
+  } catch (err) {
+    throw new ConfigError(`${what}: ${(err as Error).message}`);
+  }
+}
+
+/** 'addr/len' with host bits allowed (an interface address), or a ConfigError naming `what`. */
+export function interfaceCidr6(text: string, what: string): { addr: Buffer; len: number } {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
+  const len = m ? Number(m[2]) : NaN;
+  if (!m || len > 128) throw new ConfigError(`${what}: not an IPv6 address with prefix length (addr/len): ${JSON.stringify(text)}`);
+  return { addr: address6(m[1]!, what), len };
 }

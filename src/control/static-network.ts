@@ -25,12 +25,12 @@ export class StaticNetwork implements NetworkBackend {
     if (!isMac(vtepMac)) throw new ConfigError(`${this.path}: self.vtepMac: not a MAC address: ${JSON.stringify(vtepMac)}`, 'self.vtepMac');
     const subnet = cfg.self.subnet;
     if (subnet === undefined) {
-      throw new ConfigError(`${this.path}: self.subnet: missing: self.subnet6 alone is an IPv6-only host, which vxtap cannot run yet (its data plane carries IPv4 only)`, 'self.subnet');
+      throw new ConfigError(`${this.path}: self.subnet: missing: self.subnet6 alone is an IPv6-only host, which vxtap cannot run yet (its IPv6 overlay travels over the IPv4 underlay)`, 'self.subnet');
     }
     const subnetLen = subnet.split('/')[1];
     req.log.info({ subnet }, `using subnet: ${subnet.split('/')[0]}, net mask: ${subnetLen} (from ${this.path})`);
     if (cfg.ipv6OnlyPeers !== undefined) {
-      req.log.warn(`${this.path}: ${cfg.ipv6OnlyPeers.length} IPv6-only peer(s) (subnet6 without subnet) are not used: vxtap's data plane carries IPv4 only for now`);
+      req.log.warn(`${this.path}: ${cfg.ipv6OnlyPeers.length} IPv6-only peer(s) (subnet6 without subnet) are not used: vxtap carries IPv6 overlays over the IPv4 underlay only for now`);
     }
     const source = this.source;
     return {

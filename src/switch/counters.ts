@@ -22,8 +22,10 @@ export class Counters {
   tapInFrames = 0;
   /** Datagrams read from the UDP socket (before any check). */
   netInFrames = 0;
-  /** ARP requests answered locally. */
+  /** ARP requests answered locally (IPv6 Neighbor Solicitations answered locally included). */
   arpAnswered = 0;
+  /** IPv6 Neighbor Solicitations answered locally (also counted in arpAnswered). */
+  ndAnswered = 0;
   /** Batches handled in each direction (JS crossings from the ports). */
   tapBatches = 0;
   netBatches = 0;
@@ -65,6 +67,7 @@ export class Counters {
       decapFrames: this.decapFrames,
       decapBytes: this.decapBytes,
       arpAnswered: this.arpAnswered,
+      ndAnswered: this.ndAnswered,
       tapBatches: this.tapBatches,
       netBatches: this.netBatches,
       drops,
@@ -83,6 +86,8 @@ export interface CountersSnapshot {
   decapFrames: number;
   decapBytes: number;
   arpAnswered: number;
+  /** IPv6 Neighbor Solicitations answered locally (also in arpAnswered). */
+  ndAnswered: number;
   tapBatches: number;
   netBatches: number;
   drops: Record<string, number>;

@@ -20,8 +20,9 @@
  * as they were, and the caller counts them (ndDropReason). Any other frame,
  * a valid NA included, is ND_NOT_NS: switched like any other.
  *
- * Not wired into the pipeline yet: that step also needs the installer and
- * the TAP's IPv6 address.
+ * Wired into the routed pipeline next to the ARP responder (pipeline.ts,
+ * with an ND table: a host with an IPv6 subnet); the installer fills the
+ * table with each dual-stack peer's `<subnet6>::`.
  */
 import * as ethernet from '../wire/ethernet';
 import * as icmpv6 from '../wire/icmpv6';

@@ -16,7 +16,16 @@
  *                        `.0` included);
  *   - ARP (Ethernet/IPv4): sender MAC = the VTEP MAC, sender address within
  *                        the subnet;
- *   - IPv6 and anything else: the MAC check only (peers have no IPv6 subnets).
+ *   - IPv6:              with the peer's IPv6 subnet known (a dual-stack
+ *                        peer, the IPv6 overlay), source address within it
+ *                        (`<subnet6>::` included); without one, the MAC
+ *                        check only (an IPv4-only peer, as before);
+ *   - anything else:     the MAC check only.
+ *
+ * A dual-stack peer may name a second VTEP MAC for IPv6 (flannel's
+ * `flannel-v6.<VNI>` device has its own, BackendV6Data.VtepMAC): frames from
+ * either of its two MACs pass the MAC check. The second MAC is compared
+ * only when the first does not match, so an IPv4 frame pays nothing for it.
  *
  * Rows are keyed by the VTEP's IPv4 address as a signed 32-bit int (`| 0`:
  * a small integer to V8, where most u32 addresses would be heap numbers, which
@@ -27,6 +36,15 @@
 import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
 import * as ipv4 from '../wire/ipv4';
+import * as ipv6 from '../wire/ipv6';
+
+/** A dual-stack peer's IPv6 half, as the check compares it. */
+export interface PeerRow6 {
+  /** The MAC its IPv6 frames come from (the same as the row's `mac` when one TAP carries both families). */
+  readonly mac6: number;
+  /** Its IPv6 subnet (network address, no host bits). */
+  readonly net6: ipv6.Ipv6Cidr;
+}
 
 export interface PeerRow {
   /** The VTEP's public IPv4 (host-order u32). */
@@ -39,6 +57,8 @@ export interface PeerRow {
   /** The subnet as the check compares it: (addr & mask) === masked, both as signed 32-bit ints. */
   readonly mask: number;
   readonly masked: number;
+  /** The IPv6 half, or null for an IPv4-only peer. */
+  readonly v6: PeerRow6 | null;
 }
 
 export class PeerTable {
@@ -47,11 +67,11 @@ export class PeerTable {
   private lastKey = 0.5;
   private lastRow: PeerRow | undefined = undefined;
 
-  /** Adds or replaces the row of VTEP `vtep`. */
-  set(vtep: number, mac: number, net: number, prefixLen: number): void {
+  /** Adds or replaces the row of VTEP `vtep`; `v6` is a dual-stack peer's IPv6 half. */
+  set(vtep: number, mac: number, net: number, prefixLen: number, v6: PeerRow6 | null = null): void {
     if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > 32) throw new RangeError(`prefix length ${prefixLen} is outside 0..32`);
     const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) | 0;
-    this.rows.set(vtep | 0, { vtep: vtep >>> 0, mac, net: net >>> 0, prefixLen, mask, masked: net & mask });
+    this.rows.set(vtep | 0, { vtep: vtep >>> 0, mac, net: net >>> 0, prefixLen, mask, masked: net & mask, v6 });
     this.lastKey = 0.5;
   }
 
@@ -102,13 +122,18 @@ export const INNER_BAD_ARP_MAC = 4;
 export const INNER_BAD_ARP_IP = 5;
 /** An IPv4 frame too short to hold the source address: nothing to check it by. */
 export const INNER_SHORT = 6;
+/** The inner IPv6 source is outside the peer's IPv6 subnet. */
+export const INNER_BAD_IP6 = 7;
+/** An IPv6 frame too short to hold the source address. */
+export const INNER_SHORT6 = 8;
 
 /**
  * Checks the inner frame at buf[off..off+len) (at least an Ethernet header)
  * against `row`. Returns INNER_OK or the first rule it breaks.
  */
 export function checkInnerSource(row: PeerRow, buf: Uint8Array, off: number, len: number): number {
-  if (ethernet.srcKey(buf, off) !== row.mac) return INNER_BAD_MAC;
+  const src = ethernet.srcKey(buf, off);
+  if (src !== row.mac && (row.v6 === null || src !== row.v6.mac6)) return INNER_BAD_MAC;
   const type = ethernet.etherType(buf, off);
   const l3 = ethernet.l3Offset(buf, off);
   if (type === ethernet.ETHERTYPE_IPV4) {
@@ -118,6 +143,10 @@ export function checkInnerSource(row: PeerRow, buf: Uint8Array, off: number, len
   if (type === ethernet.ETHERTYPE_ARP && arp.isEthIpv4(buf, off + l3, len - l3)) {
     if (arp.senderMacKey(buf, off + l3) !== row.mac) return INNER_BAD_ARP_MAC;
     return (arp.senderIp(buf, off + l3) & row.mask) === row.masked ? INNER_OK : INNER_BAD_ARP_IP;
+  }
+  if (type === ethernet.ETHERTYPE_IPV6 && row.v6 !== null) {
+    if (len < l3 + ipv6.HEADER_LEN) return INNER_SHORT6;
+    return ipv6.cidrContains(row.v6.net6, buf, off + l3 + ipv6.field.SRC) ? INNER_OK : INNER_BAD_IP6;
   }
   return INNER_OK;
 }

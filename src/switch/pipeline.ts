@@ -5,6 +5,12 @@
  *   1. check     a frame shorter than an Ethernet header is a `runt` drop;
  *   2. ARP       an ARP request for an address in the ARP table is answered
  *                in place and queued back to the TAP (never crosses the network);
+ *      ND        with IPv6 on (an ND table), the same for an IPv6 Neighbor
+ *                Solicitation (nd-responder.ts): answered with a Neighbor
+ *                Advertisement from the ND table; a multicast NS for an
+ *                address not in it is `nd-miss`, a malformed NS or NA
+ *                `nd-malformed` (a unicast NS not in the table is forwarded,
+ *                as a unicast ARP is);
  *   3. flood     other broadcast/multicast is a `flood` drop: the flannel
  *                scheme routes, it does not flood;
  *   4. FDB       the destination MAC names the VTEP, or it is an `fdb-miss` drop;
@@ -16,8 +22,9 @@
  *   2. VXLAN     length, I flag (`vxlan-too-short`, `vxlan-no-i-flag`);
  *   3. VNI       ours, or `vxlan-unknown-vni`;
  *   4. source    with the inner source check on, the inner frame's source
- *                MAC (and IPv4 source, ARP sender) must be the sending
- *                peer's (switch/peer-table.ts), or `inner-spoof`;
+ *                MAC (and IPv4 source, ARP sender, IPv6 source when the
+ *                peer has an IPv6 subnet) must be the sending peer's
+ *                (switch/peer-table.ts), or `inner-spoof`;
  *   5. decap     the inner frame's span is queued for the TAP.
  * The caller (Switch) hands the queues to the ports once per batch.
  *
@@ -69,6 +76,8 @@ import { wordsIpv4, type EndpointTable } from '../io/endpoints';
 import { FLOOD_FIRST, FLOOD_MORE, type FrameBatch, type SendList, type SourcePortRange } from '../io/port';
 import type { ArpTable } from './arp-table';
 import { answerArpInPlace } from './arp-responder';
+import { answerNsInPlace, ND_MALFORMED, ND_MISS, ndDropReason } from './nd-responder';
+import type { NdTable } from './nd-table';
 import { DropReason, type Counters } from './counters';
 import { LEARN_MOVED, LEARN_NEW, LEARN_REFRESHED, LEARN_REFUSED, LEARN_STATIC_CONFLICT, type Fdb } from './fdb';
 import * as arp from '../wire/arp';
@@ -93,6 +102,8 @@ export const Verdict = {
   FLOOD: -4,
   /** L2 mode: an ARP request answered from the suppression table and queued back to the TAP. */
   ARP_SUPPRESSED: -5,
+  /** Routed mode with IPv6: a Neighbor Solicitation answered with an NA in place and queued back to the TAP. */
+  ND_REPLY: -6,
 } as const;
 
 /** `routed`: flannel's scheme (the default). `l2`: a VXLAN switch with learning and flooding. */
@@ -111,6 +122,13 @@ export interface PipelineOptions {
   vni: number;
   fdb: Fdb;
   arp: ArpTable;
+  /**
+   * The IPv6 neighbour table (routed mode's IPv6 overlay): with one,
+   * Neighbor Solicitations from the TAP are answered from it. null (the
+   * default): IPv6 ND is switched like other multicast (a `flood` drop), as
+   * before the IPv6 overlay, so an IPv4-only host counts what it always did.
+   */
+  nd?: NdTable | null;
   counters: Counters;
   /** True when the network port sends through a raw socket and wants the UDP header written here. */
   writesUdpHeader: boolean;
@@ -136,6 +154,7 @@ export class Pipeline {
   // them after the batch (trace-hook.ts PipelineTables); the pipeline only writes them.
   readonly fdb: Fdb;
   readonly arp: ArpTable;
+  readonly nd: NdTable | null;
   /** The endpoint table the FDB and the flood list intern into: what toNet's indices mean. */
   private readonly endpoints: EndpointTable;
   private readonly counters: Counters;
@@ -153,6 +172,8 @@ export class Pipeline {
   readonly l2: PipelineL2 | null;
   /** The clock learning stamps entries with: read once per batch (decapBatch), never per frame. */
   now = 0;
+  /** Bytes a TAP slot holds from its frame's start (set per batch): room for an NA longer than its NS. */
+  private slotCap = 0;
   /** The copies the last Verdict.FLOOD queued (the last `copies` entries of toNet). */
   copies = 0;
   /** What the last L2 decap's learning did (LEARN_*; -1: no learning), for `decisions`. */
@@ -165,6 +186,7 @@ export class Pipeline {
     this.vni = opts.vni;
     this.fdb = opts.fdb;
     this.arp = opts.arp;
+    this.nd = opts.nd ?? null;
     this.counters = opts.counters;
     this.writesUdpHeader = opts.writesUdpHeader;
     this.acceptUnknownVteps = opts.acceptUnknownVteps ?? false;
@@ -191,6 +213,7 @@ export class Pipeline {
     c.tapInFrames += b.count;
     if (b.headroom < this.encapOverhead) throw new RangeError(`batch headroom ${b.headroom} < ${this.encapOverhead}`);
     toNet.endpoints = this.endpoints; // the indices pushed below are this table's
+    this.slotCap = b.slotSize - b.headroom;
     const l2 = this.l2;
     if (l2 !== null) {
       // Every frame of the batch may be flooded to every VTEP: the caller sizes the list (Switch.sizeSendList).
@@ -233,6 +256,10 @@ export class Pipeline {
         this.countFlood(this.copies);
       } else if (v === Verdict.ARP_REPLY) {
         c.arpAnswered++;
+      } else if (v === Verdict.ND_REPLY) {
+        // Counted with the ARP answers (the TAP-side books balance on arpAnswered, Switch.undo), and on its own.
+        c.arpAnswered++;
+        c.ndAnswered++;
       } else if (v === Verdict.ARP_SUPPRESSED) {
         c.arpAnswered++;
         c.l2.arpSuppressed++;
@@ -287,7 +314,8 @@ export class Pipeline {
   /** Stages 1-5 from the TAP for the frame at buf[off..off+len). Returns its verdict. */
   private encapFrame(buf: Buffer, off: number, len: number, toNet: SendList, toTap: SendList): number {
     if (len < ethernet.HEADER_LEN) return DropReason.RUNT;
-    if (ethernet.etherType(buf, off) === ethernet.ETHERTYPE_ARP) {
+    const type = ethernet.etherType(buf, off);
+    if (type === ethernet.ETHERTYPE_ARP) {
       if (answerArpInPlace(buf, off, len, off + ethernet.l3Offset(buf, off), this.arp) >= 0) {
         toTap.push(off, len);
         return Verdict.ARP_REPLY;
@@ -295,6 +323,17 @@ export class Pipeline {
       if (ethernet.isMulticast(buf, off)) return DropReason.ARP_MISS;
       // A unicast ARP we cannot answer (a reply to a remote asker, a probe
       // for an address we do not hold) is forwarded like any unicast.
+    } else if (type === ethernet.ETHERTYPE_IPV6 && this.nd !== null) {
+      // Only IPv6 frames pay for this; the IPv4 path above is one compare more.
+      const r = answerNsInPlace(buf, off, len, off + ethernet.l3Offset(buf, off), this.slotCap, this.nd);
+      if (r >= 0) {
+        toTap.push(off, r); // the NA may be longer than the NS (no source option in a unicast NS)
+        return Verdict.ND_REPLY;
+      }
+      if (r === ND_MALFORMED) return ndDropReason(r);
+      if (ethernet.isMulticast(buf, off)) return r === ND_MISS ? ndDropReason(r) : DropReason.FLOOD;
+      // What is left is unicast: an NS for an address we do not hold (like a
+      // unicast ARP) or any other IPv6 (ND_NOT_NS) goes on to the FDB.
     } else if (ethernet.isMulticast(buf, off)) {
       return DropReason.FLOOD;
     }

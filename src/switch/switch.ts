@@ -46,6 +46,7 @@
 import { EndpointTable } from '../io/endpoints';
 import { FLOOD_FIRST, FLOOD_MORE, FrameBatch, SENT, SendList, notWhole, type DatagramPort, type FramePort, type WholeSuperFrames } from '../io/port';
 import { ArpTable } from './arp-table';
+import { NdTable } from './nd-table';
 import { Counters, DropReason } from './counters';
 import { Fdb } from './fdb';
 import { FloodList } from './flood-list';
@@ -76,6 +77,12 @@ export interface SwitchOptions {
    * default here, where tests fill the FDB by hand; `vxtap run` turns it on.
    */
   innerSourceCheck?: boolean;
+  /**
+   * Routed mode's IPv6 overlay: answer Neighbor Solicitations from the TAP
+   * from an ND table (`nd`) that the installer fills. Off (the default): ND
+   * is multicast like any other, a `flood` drop, as on an IPv4-only host.
+   */
+  ipv6?: boolean;
   /** Explains every frame (switch/trace.ts), as middleware around the batch handlers (trace-edge.ts); fixed at construction. */
   tracer?: Tracer | null;
   /** 'routed' (flannel's scheme, the default) or 'l2' (a VXLAN switch: learning, flooding; needs `l2`). */
@@ -105,6 +112,11 @@ export class Switch {
   readonly endpoints = new EndpointTable();
   readonly fdb: Fdb;
   readonly arp = new ArpTable();
+  /**
+   * The IPv6 neighbour table (routed mode's IPv6 overlay: `<peer subnet6>::`
+   * -> VTEP MAC), or null when the switch does not answer ND (SwitchOptions.ipv6).
+   */
+  readonly nd: NdTable | null;
   readonly counters = new Counters();
   /** The peers' VTEP MACs and subnets (the installer fills it), for the inner source check. */
   readonly peers = new PeerTable();
@@ -145,6 +157,7 @@ export class Switch {
     if (this.mode === 'l2' && l2 === undefined) throw new RangeError('L2 mode needs its options (SwitchOptions.l2)');
     this.fdb = new Fdb({ max: l2?.fdbMax, ageingMs: l2?.ageingMs, endpoints: this.endpoints });
     this.floodList = new FloodList(l2?.port ?? null, 8, this.endpoints);
+    this.nd = opts.ipv6 === true && this.mode === 'routed' ? new NdTable() : null;
     this.l2Arp = l2 !== undefined && l2.arpSuppress !== false ? new L2ArpTable(this.fdb.max, this.fdb.ageingMs) : null;
     const maxFrame = opts.mtu + ethernet.VLAN_HEADER_LEN;
     // A slot holds the largest frame plus our headroom; on the network side
@@ -167,6 +180,7 @@ export class Switch {
       vni: opts.vni,
       fdb: this.fdb,
       arp: this.arp,
+      nd: this.nd,
       counters: this.counters,
       writesUdpHeader: this.net.writesUdpHeader,
       sourcePorts: this.net.sourcePorts,

@@ -69,7 +69,7 @@ export class TraceEdge {
       const v = d.verdict[i]!;
       const ev = frameTrace('tap', this.frames[i]!, 0, 0, actionOf(v), v >= 0 ? v : -1);
       q.copies = v === Verdict.FLOOD ? d.copies[i]! : v === Verdict.ENCAP ? 1 : 0;
-      q.at = v === Verdict.ARP_REPLY || v === Verdict.ARP_SUPPRESSED ? tap++ : net;
+      q.at = v === Verdict.ARP_REPLY || v === Verdict.ARP_SUPPRESSED || v === Verdict.ND_REPLY ? tap++ : net;
       net += q.copies;
       this.tracer.frame(explainEncap(p, ev, b.slab, b.frameStart(i), toNet, q));
     }
@@ -99,6 +99,6 @@ export class TraceEdge {
 /** A verdict as the trace's action. */
 export function actionOf(v: number): Action {
   return v === Verdict.ENCAP || v === Verdict.FLOOD ? 'encap'
-    : v === Verdict.ARP_REPLY || v === Verdict.ARP_SUPPRESSED ? 'arp-reply'
+    : v === Verdict.ARP_REPLY || v === Verdict.ARP_SUPPRESSED || v === Verdict.ND_REPLY ? 'arp-reply'
     : v === Verdict.DECAP ? 'decap' : 'drop';
 }

@@ -19,8 +19,11 @@
 import type { SendList } from '../io/port';
 import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
+import * as icmpv6 from '../wire/icmpv6';
+import * as ipv6 from '../wire/ipv6';
 import * as vxlan from '../wire/vxlan';
 import type { ArpTable } from './arp-table';
+import type { NdTable } from './nd-table';
 import { DropReason } from './drops';
 import { LEARN_MOVED, LEARN_NEW, LEARN_REFRESHED, LEARN_REFUSED, LEARN_STATIC, LEARN_STATIC_CONFLICT, type Fdb, type FdbEntry } from './fdb';
 import type { PipelineL2 } from './pipeline';
@@ -35,6 +38,8 @@ export type Action = 'arp-reply' | 'encap' | 'decap' | 'drop';
 export type Lookup =
   /** The ARP table, for the target of an ARP request. */
   | { table: 'arp'; ip: number; mac: number | null }
+  /** The IPv6 neighbour table, for the target of a Neighbor Solicitation (RFC 5952 text). */
+  | { table: 'nd'; target: string; mac: number | null }
   /** The FDB, for the destination MAC. */
   | { table: 'fdb'; mac: number; entry: FdbEntry | null }
   /** Decap's source check: does some FDB entry point at the sender? (`required` false: unknown VTEPs are accepted.) */
@@ -121,6 +126,8 @@ export interface PipelineTables {
   readonly vni: number;
   readonly fdb: Fdb;
   readonly arp: ArpTable;
+  /** The IPv6 neighbour table, or null when IPv6 ND is not answered. */
+  readonly nd: NdTable | null;
   readonly peers: PeerTable | null;
   readonly acceptUnknownVteps: boolean;
   /** The Pipeline's own inner source check (stage 4): INNER_OK or why not. */
@@ -162,9 +169,18 @@ export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off
       const ip = arp.targetIp(data, l3);
       ev.lookups.push({ table: 'arp', ip, mac: p.arp.lookup(ip) ?? null });
     }
+  } else if (p.nd !== null && ethernet.etherType(data, 0) === ethernet.ETHERTYPE_IPV6) {
+    const l3 = ethernet.l3Offset(data, 0);
+    // The copy is the NS as it came (the NA overwrote the slot): its target is what was looked up.
+    if (len >= l3 + ipv6.HEADER_LEN + icmpv6.ND_MIN_LEN && ipv6.nextHeader(data, l3) === icmpv6.NEXT_HEADER &&
+        data[l3 + ipv6.HEADER_LEN] === icmpv6.TYPE_NEIGHBOR_SOLICITATION && ev.drop !== DropReason.ND_MALFORMED) {
+      const t = icmpv6.targetOffset(l3);
+      ev.lookups.push({ table: 'nd', target: ipv6.formatAddress(data, t), mac: p.nd.lookup(data, t) ?? null });
+    }
   }
   if (ev.action === 'arp-reply') {
-    ev.reply = Buffer.from(buf.subarray(off, off + len));
+    // An NA may be longer than its NS: the reply's own length is on toTap.
+    ev.reply = Buffer.from(buf.subarray(off, off + replyLen(p, ev, len)));
     ev.queued = 'tap';
     ev.index = q.at;
   } else if (ev.action === 'encap' || ev.drop === DropReason.FDB_MISS) {
@@ -178,6 +194,12 @@ export function explainEncap(p: PipelineTables, ev: FrameTrace, buf: Buffer, off
     ev.index = k;
   }
   return ev;
+}
+
+/** The length of the answer written over a frame of `len` bytes: an NA's is its own, an ARP reply's the request's. */
+function replyLen(p: PipelineTables, ev: FrameTrace, len: number): number {
+  if (p.nd === null || !ev.lookups.some((l) => l.table === 'nd')) return len;
+  return ethernet.l3Offset(ev.data, 0) + ipv6.HEADER_LEN + icmpv6.NA_LEN;
 }
 
 /**

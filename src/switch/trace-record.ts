@@ -214,6 +214,15 @@ export class FrameRecorder {
           text: `ARP who-has ${key} → answered locally: is-at ${mac}${peer ? ` (${peer})` : ''}`,
         };
       }
+      case 'nd': {
+        const key = l.target;
+        if (l.mac === null) {
+          const how = ethernet.isMulticast(ev.data, 0) ? '' : ' (a unicast NS: forwarded like any unicast)';
+          return { table: 'nd', key, hit: false, result: null, peer: null, text: `ND who-has ${key} → not in the neighbour table${how}` };
+        }
+        const mac = macStringFromKey(l.mac);
+        return { table: 'nd', key, hit: true, result: mac, peer: null, text: `ND who-has ${key} → answered locally: neighbor advertisement, ${key} is-at ${mac}` };
+      }
       case 'fdb': {
         const key = macStringFromKey(l.mac);
         if (l.entry === null) return { table: 'fdb', key, hit: false, result: null, peer: null, text: `FDB miss ${key}` };
@@ -296,8 +305,9 @@ export class FrameRecorder {
     const len = ev.data.length;
     switch (ev.action) {
       case 'arp-reply': {
-        const arpLayer = rec.reply?.find((l) => l.name === 'ARP');
-        return `answered locally: ${arpLayer ? arpLayer.summary : 'ARP reply'} back to the TAP (never crosses the network)`;
+        const arpLayer = rec.reply?.find((l) => l.name === 'ARP' || l.name === 'ICMPv6');
+        const nd = ev.lookups.some((l) => l.table === 'nd');
+        return `answered locally: ${arpLayer ? arpLayer.summary : nd ? 'neighbor advertisement' : 'ARP reply'} back to the TAP (never crosses the network)`;
       }
       case 'encap': {
         const e = rec.encap!;
@@ -471,6 +481,7 @@ function innerSourceText(data: Buffer, off: number): string {
   const l3 = off + ethernet.l3Offset(data, off);
   if (type === ethernet.ETHERTYPE_IPV4 && data.length >= l3 + ipv4.HEADER_LEN) return `${mac} ${formatIpv4(ipv4.src(data, l3))}`;
   if (type === ethernet.ETHERTYPE_ARP && arp.isEthIpv4(data, l3, data.length - l3)) return `${mac} (ARP sender ${macStringFromKey(arp.senderMacKey(data, l3))} ${formatIpv4(arp.senderIp(data, l3))})`;
+  if (type === ethernet.ETHERTYPE_IPV6 && data.length >= l3 + ipv6.HEADER_LEN) return `${mac} ${ipv6.formatAddress(data, l3 + ipv6.field.SRC)}`;
   return mac;
 }
 
@@ -483,6 +494,8 @@ function innerResultText(result: number): string {
     case peerTable.INNER_BAD_ARP_MAC: return 'the ARP sender MAC is not the VTEP MAC';
     case peerTable.INNER_BAD_ARP_IP: return 'the ARP sender address is outside the peer\'s subnet';
     case peerTable.INNER_SHORT: return 'the IPv4 header is cut short: no source to check';
+    case peerTable.INNER_BAD_IP6: return 'the IPv6 source is outside the peer\'s IPv6 subnet';
+    case peerTable.INNER_SHORT6: return 'the IPv6 header is cut short: no source to check';
     default: return `check result ${result}`;
   }
 }

@@ -801,3 +801,35 @@ export function parseRouteMetrics(msg: NlMsg): RouteMetrics | undefined {
   if (hoplimit !== undefined) out.hoplimit = hoplimit;
   return out;
 }
+
+// ---------------------------------------------------------------------------
+// IPv6 (issue #13, the IPv6 overlay in routed mode): the same messages with
+// AF_INET6 and 16-byte addresses. Kept here so the IPv4 builders above stay
+// as they were; the route builder (routeRequest) and the parsers take any
+// address length already.
+
+export const AF_INET6 = 10;
+
+/**
+ * ifa_flags IFA_F_NODAD (include/uapi/linux/if_addr.h): no duplicate address
+ * detection. The VTEP's `<subnet6>::/128` is the lease's, and the only other
+ * station on the TAP's link is vxtap itself, which answers ND only for the
+ * peers' addresses: DAD could only delay the address by a second (the
+ * kernel keeps it "tentative", unusable as a source, meanwhile) and send an
+ * NS that the switch counts as an nd-miss drop.
+ */
+export const IFA_F_NODAD = 0x02;
+
+/**
+ * RTM_NEWADDR or RTM_DELADDR of an IPv6 address (16 bytes, network order)
+ * with IFA_LOCAL = IFA_ADDRESS, as `ip -6 addr add ADDR/LEN dev DEV
+ * [nodad]` sends it (iproute2 sends both attributes for either family).
+ */
+export function addr6Request(seq: number, type: typeof RTM_NEWADDR | typeof RTM_DELADDR, flags: number,
+  a: { index: number; prefixLen: number; addr: Buffer; nodad?: boolean }): Buffer {
+  if (a.addr.length !== 16) throw new WireError(`an IPv6 address is 16 bytes, got ${a.addr.length}`);
+  if (!Number.isInteger(a.prefixLen) || a.prefixLen < 0 || a.prefixLen > 128) throw new WireError(`IPv6 prefix length ${a.prefixLen} is outside 0..128`);
+  return emitRequest(type, NLM_F_REQUEST | NLM_F_ACK | flags, seq,
+    emitIfaddrmsg({ family: AF_INET6, prefixLen: a.prefixLen, flags: a.nodad === true ? IFA_F_NODAD : 0, index: a.index }),
+    [[IFA_LOCAL, a.addr], [IFA_ADDRESS, a.addr]]);
+}

@@ -98,7 +98,7 @@ export class EtcdPeerSource extends EtcdPrefixSource<Peer, PeerEvent> implements
     }
     if ((lease.subnet !== null && lease.subnet === this.own.subnet) || (lease.publicIp !== null && lease.publicIp === this.own.publicIp)) return null;
     if (lease.subnet === null) {
-      this.report(kv, 'ipv6-only', `${kv.key}: an IPv6-only lease (${lease.subnet6 ?? '?'}); vxtap's data plane carries IPv4 only for now`);
+      this.report(kv, 'ipv6-only', `${kv.key}: an IPv6-only lease (${lease.subnet6 ?? '?'}); vxtap carries IPv6 overlays over the IPv4 underlay only for now`);
       return null;
     }
     let peer = leaseToPeer(lease);
