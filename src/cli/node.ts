@@ -35,6 +35,8 @@ import { cidrContains, parseCidr, parseIpv4 } from '../wire/addr';
 export type { IoMode } from './ports';
 
 export interface NodeOptions {
+  /** --public-ipv6: this host's IPv6 underlay address, which the lease rules must not accept as a peer's. */
+  publicIpv6?: string;
   tap?: string;
   io: IoMode;
   batchSize: number;
@@ -127,7 +129,7 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
 
     let subnet = hostNet.subnet;
     const source = new GuardedPeerSource(hostNet.source, {
-      self: selfOf(subnet, publicIp, hostNet.vtepMac, { subnet6: hostNet.subnet6 ?? null }),
+      self: selfOf(subnet, publicIp, hostNet.vtepMac, { subnet6: hostNet.subnet6 ?? null, publicIpv6: opts.publicIpv6 ?? null }),
       shape: hostNet.shape,
       hostView: () => readHostView(kernel, rawTap.name),
       onRefused: (p, r) => log.warn({ subnet: p.subnet, publicIp: p.publicIp, vtepMac: p.vtepMac, reason: r.reason },
@@ -147,7 +149,8 @@ export async function startNode(hostNet: HostNetwork, underlay: Underlay, public
 
     // The lease moved (its key was taken over): the VTEP's address, the guard and the subnet file follow.
     hostNet.onSubnetMoved = async (move: SubnetMove): Promise<void> => {
-      await source.setSelf(selfOf(move.to, publicIp, hostNet.vtepMac));
+      // The move names the new IPv4 subnet only; the IPv6 half is judged again when the new lease is read.
+      await source.setSelf(selfOf(move.to, publicIp, hostNet.vtepMac, { publicIpv6: opts.publicIpv6 ?? null }));
       await kernel.replaceAddress(rawTap.name, vtepAddress(move.to));
       try {
         await kernel.deleteAddress(rawTap.name, vtepAddress(move.from));
