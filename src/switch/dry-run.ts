@@ -67,7 +67,7 @@ export class DryRun {
     // (last flood's copies, learn result, clock) is never shared with the live one.
     const p = new DryPipeline({
       vni: live.vni, fdb: live.fdb, arp: live.arp, counters: this.counters,
-      writesUdpHeader: live.encapOverhead > vxlan.HEADER_LEN,
+      writesUdpHeader: live.encapOverhead > vxlan.HEADER_LEN, sourcePorts: live.sourcePorts,
       acceptUnknownVteps: live.acceptUnknownVteps, peers: live.peers, mode: live.mode, l2: live.l2,
     });
     const b = new FrameBatch(1, SLOT_HEADROOM + MAX_FRAME + 64, SLOT_HEADROOM);

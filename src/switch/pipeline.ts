@@ -142,6 +142,8 @@ export class Pipeline {
   private readonly writesUdpHeader: boolean;
   readonly acceptUnknownVteps: boolean;
   readonly peers: PeerTable | null;
+  /** The source ports given (PipelineOptions.sourcePorts): a dry run of this pipeline (dry-run.ts) must hash into the same range. */
+  readonly sourcePorts: SourcePortRange | undefined;
   private readonly srcPortMin: number;
   private readonly srcPortSpan: number;
   /** Bytes in front of the inner frame that one encap adds to the span we send. */
@@ -169,6 +171,7 @@ export class Pipeline {
     this.writesUdpHeader = opts.writesUdpHeader;
     this.acceptUnknownVteps = opts.acceptUnknownVteps ?? false;
     this.peers = opts.peers ?? null;
+    this.sourcePorts = opts.sourcePorts;
     this.srcPortMin = opts.sourcePorts?.min ?? SOURCE_PORT_MIN;
     this.srcPortSpan = opts.sourcePorts?.count ?? 65536 - SOURCE_PORT_MIN;
     this.encapOverhead = vxlan.HEADER_LEN + (this.writesUdpHeader ? udp.HEADER_LEN : 0);

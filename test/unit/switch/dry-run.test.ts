@@ -171,3 +171,24 @@ test('explain(): a learned L2 entry names the VTEP it was learned from and its a
   assert.equal(f.verdict, 'flood');
   assert.deepEqual(f.sources.map((s) => s.text), ['flood list 192.168.90.2:4789: from /nonexistent/l2.json line 4 (as read; the entry is not in the file now)']);
 });
+
+test('the dry run hashes the UDP source port into the port\'s own range (a GSO pool\'s block), as the live pipeline does', () => {
+  const tap = new MemoryFramePort('vxtap.7');
+  // A memory port that says what a BatchUdpPort over its GSO pool says: the caller writes the header, from these 64 ports.
+  const net = new (class extends MemoryDatagramPort {
+    get sourcePorts(): { min: number; count: number } { return { min: 40000, count: 64 }; }
+  })({ writesUdpHeader: true });
+  const sw = new Switch({ vni: VNI, tap, net, mtu: 1450 });
+  sw.fdb.set(macKeyFromString(PEER.vtepMac), parseIpv4(PEER.publicIp), PORT);
+  sw.start();
+  const dry = new DryRun(sw.pipeline, { vni: VNI, port: PORT, localIp: parseIpv4(SELF.ip), describePeer: null });
+  for (const sport of [1, 2, 3, 4000, 55555]) {
+    const frame = ipv4Frame(PEER.vtepMac, SELF.mac, '10.44.1.2', '10.44.2.2', 17, sport, 53);
+    const d = dry.run('tap', frame);
+    assert.equal(d.verdict, Verdict.ENCAP);
+    tap.inject([frame]);
+    const live = net.sent.at(-1)!;
+    assert.ok(live.srcPort >= 40000 && live.srcPort < 40064, `live source port ${live.srcPort} is in the pool's block`);
+    assert.equal(d.record.encap?.srcPort, live.srcPort, 'dry run and live pipeline choose the same source port');
+  }
+});
