@@ -29,8 +29,17 @@ const MAX_FRAME = 9216 + vxlan.HEADER_LEN;
 
 /** The Pipeline, but learning asks and ARP snooping is skipped: every stage, and no table changes. */
 export class DryPipeline extends Pipeline {
+  /** What wouldObserve said a move would take the MAC from (the live Fdb.movedFrom is left alone). */
+  private wouldMoveFrom = -1;
+
   protected override learn(src: number, from: number, port: number): number {
-    return this.fdb.wouldObserve(src, from, port);
+    const w = this.fdb.wouldObserve(src, from, port);
+    this.wouldMoveFrom = w.movedFrom;
+    return w.result;
+  }
+
+  protected override movedFrom(): number {
+    return this.wouldMoveFrom;
   }
 
   protected override snoopArp(_table: L2ArpTable, _buf: Buffer, _inner: number, _innerLen: number): void {

@@ -275,7 +275,7 @@ export class Pipeline {
         // Learning changes the FDB: what it did is kept now, for the trace.
         v = this.decapL2(l2, buf, off, len, from, toTap);
         d.learn[i] = this.learnResult;
-        if (this.learnResult === LEARN_MOVED) d.movedFrom[i] = this.fdb.movedFrom;
+        if (this.learnResult === LEARN_MOVED) d.movedFrom[i] = this.movedFrom();
       }
       verdicts[i] = v;
       if (v === Verdict.DECAP) {
@@ -452,6 +452,11 @@ export class Pipeline {
    */
   protected learn(src: number, from: number, port: number): number {
     return this.fdb.observe(src, from, port, this.now);
+  }
+
+  /** The VTEP the last LEARN_MOVED took the MAC from (the dry run keeps its own: it must not write the FDB's). */
+  protected movedFrom(): number {
+    return this.fdb.movedFrom;
   }
 
   /**

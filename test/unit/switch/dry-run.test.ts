@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryDatagramPort, MemoryFramePort } from '../../../src/io/fake';
 import { DryRun } from '../../../src/switch/dry-run';
-import { LEARN_NEW } from '../../../src/switch/fdb';
+import { LEARN_MOVED, LEARN_NEW } from '../../../src/switch/fdb';
 import { Verdict } from '../../../src/switch/pipeline';
 import { DropReason } from '../../../src/switch/drops';
 import { Switch } from '../../../src/switch/switch';
@@ -191,4 +191,25 @@ test('the dry run hashes the UDP source port into the port\'s own range (a GSO p
     assert.ok(live.srcPort >= 40000 && live.srcPort < 40064, `live source port ${live.srcPort} is in the pool's block`);
     assert.equal(d.record.encap?.srcPort, live.srcPort, 'dry run and live pipeline choose the same source port');
   }
+});
+
+test('a dry run of a move names the VTEP before and leaves the live Fdb.movedFrom as the last real move set it', () => {
+  const tap = new MemoryFramePort('vxtap0');
+  const net = new MemoryDatagramPort({ writesUdpHeader: true });
+  const sw = new Switch({ vni: VNI, tap, net, mtu: 1450, mode: 'l2', l2: { port: PORT } });
+  for (const v of ['192.168.90.2', '192.168.90.3']) sw.floodList.add(parseIpv4(v), PORT);
+  const mac = macKeyFromString('02:00:00:00:02:02');
+  sw.fdb.observe(mac, parseIpv4('192.168.90.2'), PORT, 1_000);
+  sw.start();
+  const movedBefore = sw.fdb.movedFrom;
+  const dry = new DryRun(sw.pipeline, { vni: VNI, port: PORT, localIp: parseIpv4(SELF.ip), describePeer: null });
+  // The same MAC now from another VTEP: live, a move from .2 to .3.
+  const d = dry.run('net', vxlanOf(ipv4Frame('02:00:00:00:01:01', '02:00:00:00:02:02', '10.0.0.2', '10.0.0.1', 17, 1, 2)), parseIpv4('192.168.90.3'), 50000);
+  assert.equal(d.verdict, Verdict.DECAP);
+  const learn = d.frame.lookups.find((l) => l.table === 'learn');
+  assert.ok(learn !== undefined && learn.table === 'learn');
+  assert.equal(learn.result, LEARN_MOVED);
+  assert.equal(learn.from, parseIpv4('192.168.90.2'), 'the explanation names the VTEP the MAC would move from');
+  assert.equal(sw.fdb.movedFrom, movedBefore, 'the live Fdb.movedFrom is untouched');
+  assert.equal(sw.fdb.lookup(mac)?.vtep, parseIpv4('192.168.90.2'), 'and the entry has not moved');
 });
