@@ -24,8 +24,8 @@ import { explainDecap, explainEncap, frameTrace, type FrameTrace } from './trace
 import { FrameRecorder, type RecordContext, type TraceRecord } from './trace-record';
 import { SLOT_HEADROOM } from './switch';
 
-/** The largest frame a dry run takes (a jumbo frame and its VXLAN header). */
-const MAX_FRAME = 9216 + vxlan.HEADER_LEN;
+/** The largest frame a dry run takes (a jumbo frame and its VXLAN header): the control API refuses longer ones (api/explain.ts). */
+export const MAX_FRAME = 9216 + vxlan.HEADER_LEN;
 
 /** The Pipeline, but learning asks and ARP snooping is skipped: every stage, and no table changes. */
 export class DryPipeline extends Pipeline {
