@@ -197,7 +197,7 @@ Reader::Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) 
   b.slab = slab.Data();
   b.sizes = sizes.Data();
   batch_ = b;
-  side_ = udp ? StampSide::kUdp : StampSide::kTap;
+  side_ = udp ? StampSide::kUdp : kind == "packet" ? StampSide::kNone : StampSide::kTap;
   pins_.reserve(4);
   pins_.push_back(Napi::Persistent(slab.As<Napi::Object>()));
   pins_.push_back(Napi::Persistent(sizes.As<Napi::Object>()));

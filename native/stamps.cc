@@ -21,6 +21,9 @@ namespace {
 
 constexpr size_t kHeader = 64;
 constexpr uint64_t kDefaultCapacity = 1u << 20;
+// VXTAP_STAMPS_MAX's ceiling: 2^28 records are a 4 GiB file, far more than a
+// latency run takes, and the size below stays far from wrapping.
+constexpr uint64_t kMaxCapacity = 1ull << 28;
 uint64_t* g_count = nullptr;
 uint64_t g_capacity = 0;
 
@@ -46,7 +49,20 @@ void StampsInit() {
   const char* path = std::getenv("VXTAP_STAMPS");
   if (path == nullptr || *path == '\0' || g_stampsRing != nullptr) return;
   uint64_t cap = kDefaultCapacity;
-  if (const char* m = std::getenv("VXTAP_STAMPS_MAX")) cap = std::strtoull(m, nullptr, 10);
+  if (const char* m = std::getenv("VXTAP_STAMPS_MAX")) {
+    // Checked before the size is computed: strtoull takes "-1" as 2^64-1 and
+    // "12abc" as 12, and kHeader + cap * 16 can wrap to a tiny file that
+    // StampTake would then write past.
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(m, &end, 10);
+    if (*m < '0' || *m > '9' || end == m || *end != '\0' || errno == ERANGE || v > kMaxCapacity) {
+      std::fprintf(stderr, "vxtap: VXTAP_STAMPS_MAX=%s: not a number of records in 0 .. %llu: stamps are off\n", m,
+                   static_cast<unsigned long long>(kMaxCapacity));
+      return;
+    }
+    cap = v;
+  }
   if (cap == 0) return;
   const size_t bytes = kHeader + cap * sizeof(StampRecord);
   const int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -71,6 +87,7 @@ void StampsInit() {
 }
 
 void StampTake(StampPoint p, StampSide side, uint32_t frames, const uint8_t* frame, uint32_t len) {
+  if (side == StampSide::kNone) return;
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   if (*g_count >= g_capacity) return;

@@ -31,7 +31,9 @@ enum class StampPoint : uint8_t {
   kSendEnter = 7,  // a send or write call entered the addon (PoolSend, udpSend, tapWrite)
   kSendExit = 8,   // ... and is about to return
 };
-enum class StampSide : uint8_t { kTap = 0, kUdp = 1 };
+// kNone: a reader the budget does not follow (the --pcap-underlay capture,
+// kind 'packet'): it takes no stamps, so it cannot pass for the TAP side.
+enum class StampSide : uint8_t { kTap = 0, kUdp = 1, kNone = 2 };
 
 #pragma pack(push, 1)
 struct StampRecord {

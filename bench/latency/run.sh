@@ -36,11 +36,16 @@ while [ $# -gt 0 ]; do
     *) echo "bench:latency: unknown flag $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+# The flags first (exit 2), before anything needs root or touches a namespace.
+[[ "$P" =~ ^[a-z][a-z0-9-]{1,9}$ ]] || { echo "bench:latency: --prefix takes 2-10 lower-case letters, digits or dashes, got '$P'" >&2; exit 2; }
+[ "$(wc -w <<<"$COUNTS")" = 3 ] || { echo "bench:latency: --counts takes three numbers (10 ms, 1 ms, 0.2 ms), got '$COUNTS'" >&2; exit 2; }
+for n in $COUNTS; do
+  # A positive integer of at most 7 digits: ping -c takes it, and a run ends.
+  [[ "$n" =~ ^[1-9][0-9]{0,6}$ ]] || { echo "bench:latency: --counts takes positive whole numbers of pings, got '$n' in '$COUNTS'" >&2; exit 2; }
+done
 [ "$(id -u)" = 0 ] || { echo "bench:latency: run as root (network namespaces)" >&2; exit 1; }
 for c in ip ping tcpdump node python3; do command -v $c >/dev/null || { echo "bench:latency: $c is missing (sudo ./scripts/setup.sh installs it)" >&2; exit 1; }; done
 [ -f dist/bench/latency/main.js ] && [ -f build/Release/vxtap.node ] || { echo "bench:latency: not built (run npm ci)" >&2; exit 1; }
-[[ "$P" =~ ^[a-z][a-z0-9-]{1,9}$ ]] || { echo "bench:latency: --prefix takes 2-10 lower-case letters, digits or dashes, got '$P'" >&2; exit 2; }
-[ "$(wc -w <<<"$COUNTS")" = 3 ] || { echo "bench:latency: --counts takes three numbers (10 ms, 1 ms, 0.2 ms)" >&2; exit 2; }
 [ "$TINC" = 1 ] && ! command -v tincd >/dev/null && { echo "bench:latency: tinc is not installed (apt-get install tinc): skipped" >&2; TINC=0; }
 
 VNI=1 PORT=4789
@@ -73,7 +78,15 @@ pings() { # path, dst
     i=$((i + 1)); n=$(cut -d' ' -f$i <<<"$COUNTS")
     say "$1: $n pings, $(python3 -c "print('%g' % ($sp * 1000))") ms apart"
     t0=$(date +%s%N)
-    ip netns exec ${P}a ping -c "$n" -i "$sp" "$2" > "$OUTDIR/$1-$sp.ping" 2>&1 || true
+    # ping exits 1 when replies were lost (the budget counts them) and 2 when
+    # it could not run at all (a bad option, no permission): that ends the run.
+    local rc=0
+    ip netns exec ${P}a ping -c "$n" -i "$sp" "$2" > "$OUTDIR/$1-$sp.ping" 2>&1 || rc=$?
+    if [ "$rc" = 1 ]; then
+      say "$1: ping lost replies: $(grep -m1 'packet loss' "$OUTDIR/$1-$sp.ping" || tail -n1 "$OUTDIR/$1-$sp.ping")"
+    elif [ "$rc" != 0 ]; then
+      echo "bench:latency: $1: ping -c $n -i $sp $2 failed (exit $rc): $(tail -n2 "$OUTDIR/$1-$sp.ping")" >&2; exit 1
+    fi
     echo "$sp $t0 $(date +%s%N)" >> "$OUTDIR/$1.windows"
   done
 }

@@ -3,7 +3,8 @@
  * it (Open vSwitch's `ofproto/trace`, for vxtap; issue #12).
  *
  * From the TAP, for an IP packet, the host kernel decides first:
- *   1. route     `ip route get DST` (our rtnetlink, in this namespace): a
+ *   1. route     `ip route get DST` (our rtnetlink, in this namespace, which
+ *                must be the daemon's: checkKernelNamespace): a
  *                route that does not leave by the TAP (or, L2 mode, the
  *                bridge the TAP is a port of) means the packet never
  *                reaches vxtap, and the answer says where it goes instead;
@@ -20,7 +21,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { request } from '../control/api/client';
-import { resolveSocket } from '../control/api/paths';
+import { currentNetns, resolveSocket, socketNetns } from '../control/api/paths';
 import type { PeerRow, StatsData } from '../control/api/protocol';
 import type { ExplainData } from '../control/api/explain';
 import { Rtnl, RtnlError, type RtnlRoute } from '../control/rtnl';
@@ -129,10 +130,26 @@ export async function runExplain(f: ExplainFlags): Promise<ExplainOutput> {
     const inner = buildFrame(netSpec.inner, { src, dst: stats.vtepMac });
     return { kernel: null, nextHop: null, explain: await ask('net', buildDatagram(netSpec.vni ?? stats.vni, netSpec.noIFlag, inner), `${netSpec.from}:${port}`), stop: null };
   }
-  return fromTap(tapSpec!, stats, ask);
+  return fromTap(tapSpec!, stats, ask, () => checkKernelNamespace(path));
 }
 
-async function fromTap(spec: TapSpec, stats: StatsData, ask: (side: 'tap' | 'net', frame: Buffer) => Promise<ExplainData>): Promise<ExplainOutput> {
+/**
+ * The kernel's route must be asked in the daemon's network namespace, and
+ * rtnetlink answers for the one this process is in: when the socket's path
+ * (paths.ts) names another, refuse rather than explain with another
+ * kernel's routes. A socket outside /run/vxtap says nothing: this one is asked.
+ */
+export function checkKernelNamespace(socketPath: string, here: string | null = currentNetns()): void {
+  const there = socketNetns(socketPath);
+  if (there === undefined || there === here) return;
+  const where = (ns: string | null): string => (ns === null ? 'the host\'s (unnamed) network namespace' : `network namespace ${ns}`);
+  const how = there === null
+    ? 'run it in that namespace (from the host: without `ip netns exec`)'
+    : `run it there: ip netns exec ${there} vxtap explain ...`;
+  throw new ConfigError(`the daemon at ${socketPath} runs in ${where(there)}, this command in ${where(here)}: the kernel's route (ip route get) must be asked in the daemon's namespace; ${how}`, 'control-socket');
+}
+
+async function fromTap(spec: TapSpec, stats: StatsData, ask: (side: 'tap' | 'net', frame: Buffer) => Promise<ExplainData>, sameNamespace: () => void): Promise<ExplainOutput> {
   const p = spec.packet;
   if (p.kind === 'arp') {
     // An ARP request is the kernel's own question on the TAP: no route to ask.
@@ -142,6 +159,7 @@ async function fromTap(spec: TapSpec, stats: StatsData, ask: (side: 'tap' | 'net
   const l2 = stats.mode === 'l2';
   // L2 mode: the frame comes from a station on the bridge behind the TAP, not
   // from this namespace's routing; the bridge hands it to the TAP by its FDB.
+  if (!l2) sameNamespace();
   const kernel = l2 ? null : await kernelStep(addressesOf(p).dst, stats.tap);
   if (kernel !== null && !kernel.reachesVxtap) return { kernel, nextHop: null, explain: null, stop: kernel.text };
   if (spec.ether !== null) return { kernel, nextHop: null, explain: await ask('tap', buildFrame(spec, spec.ether)), stop: null };

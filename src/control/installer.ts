@@ -8,6 +8,9 @@
  *            the tables never hold half a peer.
  *   removed: route -> FDB -> ARP, so the kernel stops sending before the
  *            tables forget where to.
+ *   updated: a subnet removed and added back in one batch with the same
+ *            public IP and VTEP MAC (a change of its IPv6 half only) is kept
+ *            installed: no kernel delete, the new record replaces the old.
  *
  * A dual-stack peer (`subnet6`, the IPv6 overlay) gets its IPv6 half too,
  * when the switch answers ND (Switch.nd, `vxtap run` with an IPv6 subnet of
@@ -157,9 +160,10 @@ export class PeerInstaller {
 
   private async applyNow(batch: readonly PeerEvent[]): Promise<void> {
     const { log } = this.opts;
+    const kept = this.updatesInPlace(batch);
     // What the batch changes, as far as the tables tell before it runs: a peer re-put unchanged is no news.
     const adding = batch.filter((ev) => ev.type === 'added' && !this.holds(ev.peer)).map((ev) => ev.peer);
-    const removing = batch.filter((ev) => ev.type === 'removed' && this.installed.has(ev.peer.subnet)).map((ev) => ev.peer);
+    const removing = batch.filter((ev, i) => ev.type === 'removed' && !kept.has(i) && this.installed.has(ev.peer.subnet)).map((ev) => ev.peer);
     const quiet = adding.length + removing.length > SMALL_BATCH;
     if (quiet) {
       const lines: [number, () => void][] = [];
@@ -169,10 +173,10 @@ export class PeerInstaller {
       for (const [, say] of lines.sort((x, y) => x[0] - y[0])) say();
     }
     const failures: { ev: PeerEvent; err: unknown }[] = [];
-    for (const ev of batch) {
+    for (const [i, ev] of batch.entries()) {
       try {
         if (ev.type === 'added') await this.add(ev.peer, quiet);
-        else await this.remove(ev.peer, quiet);
+        else if (!kept.has(i)) await this.remove(ev.peer, quiet);
       } catch (err) {
         // Each peer is independent: one that fails is logged and the batch goes on.
         if (err instanceof RouteConflictError && !(ev as RetryEvent).retry) this.routeConflicts++;
@@ -192,6 +196,29 @@ export class PeerInstaller {
     }
   }
 
+  /**
+   * The batch's 'removed' events that are half of an update in place: the
+   * next event for the same subnet adds it back with the IPv4 half as
+   * installed (public IP, VTEP MAC). A source (diffPeers) sends a change of
+   * the IPv6 half only (subnet6, PublicIPv6) as removed then added, but the
+   * route, FDB and ARP entries are the IPv4 half's: tearing them down and
+   * putting them back would cut the peer off for nothing. The add then keeps
+   * the new record (installed, `peers`).
+   */
+  private updatesInPlace(batch: readonly PeerEvent[]): Set<number> {
+    const kept = new Set<number>();
+    const next = new Map<string, PeerEvent>();
+    for (let i = batch.length - 1; i >= 0; i--) {
+      const ev = batch[i]!;
+      if (ev.type === 'removed') {
+        const then = next.get(ev.peer.subnet);
+        if (then !== undefined && then.type === 'added' && this.holds(then.peer)) kept.add(i);
+      }
+      next.set(ev.peer.subnet, ev);
+    }
+    return kept;
+  }
+
   /** True when `peer` is installed as it is (same public IP and VTEP MAC). */
   private holds(peer: Peer): boolean {
     const old = this.installed.get(peer.subnet);
@@ -201,7 +228,15 @@ export class PeerInstaller {
 
   private async add(peer: Peer, quiet = false): Promise<void> {
     const { sw, routes, dev, port, log } = this.opts;
-    if (this.holds(peer)) return;
+    if (this.holds(peer)) {
+      // Nothing for the tables; the record is the newest (its IPv6 half, its source).
+      const old = this.installed.get(peer.subnet)!;
+      if (old !== peer && (old.subnet6 !== peer.subnet6 || old.publicIpv6 !== peer.publicIpv6 || old.vtepMac6 !== peer.vtepMac6)) {
+        log.debug({ subnet: peer.subnet, subnet6: peer.subnet6, publicIpv6: peer.publicIpv6 }, `subnet ${peer.subnet}: the IPv6 half changed, the IPv4 entries stay`);
+      }
+      this.installed.set(peer.subnet, peer);
+      return;
+    }
     const old = this.installed.get(peer.subnet);
     // A re-leased subnet (new MAC or host): the old entries go first, not left behind.
     if (old) await this.remove(old, quiet);

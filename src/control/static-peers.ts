@@ -89,12 +89,21 @@ export function loadPeersFile(path: string): StaticConfig {
     const e = err as NodeJS.ErrnoException;
     throw new ConfigError(`${path}: cannot read the peers file: ${e.code ?? e.message}`);
   }
-  const c = parsePeersConfig(text, path);
-  return { ...c, peers: withLines(c.peers, text, path) };
+  const { config: c, rawIndex } = parseIndexed(text, path);
+  return { ...c, peers: withLines(c.peers, text, path, rawIndex) };
 }
 
 /** Validates the text of a peers file; `file` names it in errors. */
 export function parsePeersConfig(text: string, file: string): StaticConfig {
+  return parseIndexed(text, file).config;
+}
+
+/**
+ * parsePeersConfig, and for each of `peers` its index in the file's array:
+ * IPv6-only entries are not in `peers`, so its i-th record is not always the
+ * file's i-th (withLines needs the file's).
+ */
+function parseIndexed(text: string, file: string): { config: StaticConfig; rawIndex: number[] } {
   const { top, fail } = readTop(text, file, TOP_KEYS);
 
   const vni = intField(top, 'vni', 'vni', 1, MAX_VNI, DEFAULT_VNI, fail);
@@ -129,6 +138,7 @@ export function parsePeersConfig(text: string, file: string): StaticConfig {
   const macOwner = new Map<string, { ip: string; field: string }>();
   if (selfMac !== undefined && selfIp !== undefined) macOwner.set(selfMac, { ip: selfIp, field: 'self.vtepMac' });
   const peers: Peer[] = [];
+  const rawIndex: number[] = [];
   const ipv6OnlyPeers: Ipv6OnlyPeer[] = [];
 
   list.forEach((raw, i) => {
@@ -180,9 +190,10 @@ export function parsePeersConfig(text: string, file: string): StaticConfig {
     // A dual-stack peer: one TAP, one MAC for both families (vtepMac6 = vtepMac).
     const v6 = cidr6 === undefined ? {} : { subnet6: formatCidr6(cidr6), ...(ip6 !== undefined ? { publicIpv6: ip6 } : {}), vtepMac6: vtepMac };
     peers.push({ subnet: formatCidr(cidr), publicIp, vtepMac, ...v6 });
+    rawIndex.push(i);
   });
 
-  return { vni, port, self, peers, ...(ipv6OnlyPeers.length > 0 ? { ipv6OnlyPeers } : {}) };
+  return { config: { vni, port, self, peers, ...(ipv6OnlyPeers.length > 0 ? { ipv6OnlyPeers } : {}) }, rawIndex };
 }
 
 export type StaticPeerSourceOptions = FileSourceOptions;
@@ -209,10 +220,17 @@ export class StaticPeerSource extends FileSource<StaticConfig, Peer, PeerEvent> 
 
 // ---- helpers ---------------------------------------------------------------
 
-/** Each record of the file's `peers` array with its origin: the file and the line its object starts on (`vxtap explain`). */
-export function withLines<T extends object>(items: readonly T[], text: string, path: string): (T & { source?: FileOrigin })[] {
+/**
+ * Each record with its origin: the file and the line its object starts on in
+ * the file's `peers` array (`vxtap explain`). `rawIndex[i]` is record i's
+ * index in that array when records were left out (default: the same i).
+ */
+export function withLines<T extends object>(items: readonly T[], text: string, path: string, rawIndex?: readonly number[]): (T & { source?: FileOrigin })[] {
   const lines = arrayElementLines(text, 'peers');
-  return items.map((p, i) => (lines[i] === undefined ? p : { ...p, source: { kind: 'file' as const, path, line: lines[i] } }));
+  return items.map((p, i) => {
+    const line = lines[rawIndex === undefined ? i : rawIndex[i]!];
+    return line === undefined ? p : { ...p, source: { kind: 'file' as const, path, line } };
+  });
 }
 
 /**

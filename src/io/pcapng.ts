@@ -325,6 +325,13 @@ export function readPcapng(buf: Buffer): PcapngFile {
     if (total < BLOCK_OVERHEAD || total % 4 !== 0) throw new WireError(`pcapng block at offset ${off}: total length ${total} is not a multiple of 4 of at least ${BLOCK_OVERHEAD}`);
     if (buf.length - off < total) throw new WireError(`pcapng block at offset ${off}: length ${total}, ${buf.length - off} bytes left (${total - (buf.length - off)} short)`);
     if (u32(off + total - 4) !== total) throw new WireError(`pcapng block at offset ${off}: the trailing length ${u32(off + total - 4)} differs from the leading ${total}`);
+    // Each known block's fixed fields must fit in it: a block cut short would
+    // have them read from the next block, or from past the buffer's end.
+    const fixed = type === BLOCK_SHB ? shbField.OPTIONS : type === BLOCK_IDB ? idbField.OPTIONS : type === BLOCK_EPB ? epbField.DATA : blockField.BODY;
+    if (total < fixed + 4) {
+      const name = type === BLOCK_SHB ? 'Section Header' : type === BLOCK_IDB ? 'Interface Description' : 'Enhanced Packet';
+      throw new WireError(`pcapng ${name} Block at offset ${off}: total length ${total} is shorter than its fixed fields (at least ${fixed + 4})`);
+    }
     const end = off + total - 4;
     const options = (from: number): Map<number, Buffer> => {
       const m = new Map<number, Buffer>();

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import type { ExplainFlags } from '../cli/explain-cmd';
+import { ConfigError } from '../errors';
 import { LabError } from './errors';
 import { VXTAP_BIN } from './procs';
 import type { LabState } from './state';
@@ -24,6 +25,9 @@ export function explainArgs(f: ExplainFlags): string[] {
 
 /** Runs `vxtap explain` in HOST's namespace, output to ours; returns its exit status. */
 export function labExplain(st: LabState, host: string, f: ExplainFlags): number {
+  // The lab picks the host's daemon (its socket, in its namespace): a flag that picks another would be ignored.
+  if (f.tap !== undefined) throw new ConfigError('lab explain takes no --tap: it asks the daemon of HOST (drop --tap, or use `vxtap explain --tap` in that namespace)', 'tap');
+  if (f.controlSocket !== undefined) throw new ConfigError('lab explain takes no --control-socket: it asks the daemon of HOST (drop --control-socket, or use `vxtap explain --control-socket`)', 'control-socket');
   const h = st.hosts.find((x) => x.name === host || x.ns === host);
   if (h === undefined) throw new LabError('VXTAP_ERR_LAB_HOST', `no host ${JSON.stringify(host)} in the lab; its hosts: ${st.hosts.map((x) => x.name).join(', ')}`);
   if (h.kind === 'kernel') throw new LabError('VXTAP_ERR_LAB_HOST', `${h.name} runs the kernel's vxlan device, not vxtap: there is no daemon to ask`);

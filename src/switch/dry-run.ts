@@ -24,13 +24,22 @@ import { explainDecap, explainEncap, frameTrace, type FrameTrace } from './trace
 import { FrameRecorder, type RecordContext, type TraceRecord } from './trace-record';
 import { SLOT_HEADROOM } from './switch';
 
-/** The largest frame a dry run takes (a jumbo frame and its VXLAN header). */
-const MAX_FRAME = 9216 + vxlan.HEADER_LEN;
+/** The largest frame a dry run takes (a jumbo frame and its VXLAN header): the control API refuses longer ones (api/explain.ts). */
+export const MAX_FRAME = 9216 + vxlan.HEADER_LEN;
 
 /** The Pipeline, but learning asks and ARP snooping is skipped: every stage, and no table changes. */
 export class DryPipeline extends Pipeline {
+  /** What wouldObserve said a move would take the MAC from (the live Fdb.movedFrom is left alone). */
+  private wouldMoveFrom = -1;
+
   protected override learn(src: number, from: number, port: number): number {
-    return this.fdb.wouldObserve(src, from, port);
+    const w = this.fdb.wouldObserve(src, from, port);
+    this.wouldMoveFrom = w.movedFrom;
+    return w.result;
+  }
+
+  protected override movedFrom(): number {
+    return this.wouldMoveFrom;
   }
 
   protected override snoopArp(_table: L2ArpTable, _buf: Buffer, _inner: number, _innerLen: number): void {
@@ -67,7 +76,7 @@ export class DryRun {
     // (last flood's copies, learn result, clock) is never shared with the live one.
     const p = new DryPipeline({
       vni: live.vni, fdb: live.fdb, arp: live.arp, counters: this.counters,
-      writesUdpHeader: live.encapOverhead > vxlan.HEADER_LEN,
+      writesUdpHeader: live.encapOverhead > vxlan.HEADER_LEN, sourcePorts: live.sourcePorts,
       acceptUnknownVteps: live.acceptUnknownVteps, peers: live.peers, mode: live.mode, l2: live.l2,
     });
     const b = new FrameBatch(1, SLOT_HEADROOM + MAX_FRAME + 64, SLOT_HEADROOM);

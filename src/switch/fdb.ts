@@ -151,19 +151,20 @@ export class Fdb {
   }
 
   /**
-   * What observe() would return, changing nothing (`vxtap explain`'s dry
-   * run: no entry made, refreshed or moved; movedFrom set for a move, as
-   * observe() sets it, so the explanation can name the VTEP before).
+   * What observe() would do, changing nothing (`vxtap explain`'s dry run: no
+   * entry made, refreshed or moved, and not `movedFrom` either: that field
+   * belongs to the live pipeline's last observe()). `result` is the LEARN_*
+   * observe() would return; `movedFrom` the VTEP a move would take the MAC
+   * from (-1 unless LEARN_MOVED), so the explanation can name it.
    */
-  wouldObserve(mac: number, vtep: number, port: number): number {
+  wouldObserve(mac: number, vtep: number, port: number): { result: number; movedFrom: number } {
     const old = this.byMac.get(mac);
     if (old !== undefined) {
-      if (old.kind === 'static') return old.vtep === vtep ? LEARN_STATIC : LEARN_STATIC_CONFLICT;
-      if (old.vtep === vtep && old.port === port) return LEARN_REFRESHED;
-      this.movedFrom = old.vtep;
-      return LEARN_MOVED;
+      if (old.kind === 'static') return { result: old.vtep === vtep ? LEARN_STATIC : LEARN_STATIC_CONFLICT, movedFrom: -1 };
+      if (old.vtep === vtep && old.port === port) return { result: LEARN_REFRESHED, movedFrom: -1 };
+      return { result: LEARN_MOVED, movedFrom: old.vtep };
     }
-    return this.learnedCount >= this.max ? LEARN_REFUSED : LEARN_NEW;
+    return { result: this.learnedCount >= this.max ? LEARN_REFUSED : LEARN_NEW, movedFrom: -1 };
   }
 
   /**

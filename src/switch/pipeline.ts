@@ -161,6 +161,8 @@ export class Pipeline {
   private readonly writesUdpHeader: boolean;
   readonly acceptUnknownVteps: boolean;
   readonly peers: PeerTable | null;
+  /** The source ports given (PipelineOptions.sourcePorts): a dry run of this pipeline (dry-run.ts) must hash into the same range. */
+  readonly sourcePorts: SourcePortRange | undefined;
   private readonly srcPortMin: number;
   private readonly srcPortSpan: number;
   /** Bytes in front of the inner frame that one encap adds to the span we send. */
@@ -191,6 +193,7 @@ export class Pipeline {
     this.writesUdpHeader = opts.writesUdpHeader;
     this.acceptUnknownVteps = opts.acceptUnknownVteps ?? false;
     this.peers = opts.peers ?? null;
+    this.sourcePorts = opts.sourcePorts;
     this.srcPortMin = opts.sourcePorts?.min ?? SOURCE_PORT_MIN;
     this.srcPortSpan = opts.sourcePorts?.count ?? 65536 - SOURCE_PORT_MIN;
     this.encapOverhead = vxlan.HEADER_LEN + (this.writesUdpHeader ? udp.HEADER_LEN : 0);
@@ -299,7 +302,7 @@ export class Pipeline {
         // Learning changes the FDB: what it did is kept now, for the trace.
         v = this.decapL2(l2, buf, off, len, from, toTap);
         d.learn[i] = this.learnResult;
-        if (this.learnResult === LEARN_MOVED) d.movedFrom[i] = this.fdb.movedFrom;
+        if (this.learnResult === LEARN_MOVED) d.movedFrom[i] = this.movedFrom();
       }
       verdicts[i] = v;
       if (v === Verdict.DECAP) {
@@ -488,6 +491,11 @@ export class Pipeline {
    */
   protected learn(src: number, from: number, port: number): number {
     return this.fdb.observe(src, from, port, this.now);
+  }
+
+  /** The VTEP the last LEARN_MOVED took the MAC from (the dry run keeps its own: it must not write the FDB's). */
+  protected movedFrom(): number {
+    return this.fdb.movedFrom;
   }
 
   /**

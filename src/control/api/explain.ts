@@ -12,7 +12,7 @@ import * as ethernet from '../../wire/ethernet';
 import * as ipv4 from '../../wire/ipv4';
 import { cidrContains, formatIpv4, macKeyFromString, macStringFromKey, parseCidr, parseIpv4 } from '../../wire/addr';
 import { DROPS } from '../../switch/drops';
-import { DryRun } from '../../switch/dry-run';
+import { DryRun, MAX_FRAME } from '../../switch/dry-run';
 import type { Pipeline } from '../../switch/pipeline';
 import type { Fdb } from '../../switch/fdb';
 import type { TraceRecord } from '../../switch/trace-record';
@@ -94,6 +94,8 @@ export function explainRequest(fields: Record<string, unknown>): ExplainRequest 
   const hex = fields['frame'];
   if (typeof hex !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(hex)) bad('"frame" must be the frame in hex (an even number of hex digits)');
   const frame = Buffer.from(hex as string, 'hex');
+  // The dry run's one slot holds this much: longer is the caller's mistake, not the daemon's failure.
+  if (frame.length > MAX_FRAME) bad(`"frame" is ${frame.length} bytes: the limit is ${MAX_FRAME} (a 9216-byte jumbo frame and the VXLAN header)`);
   const req: ExplainRequest = { side: side as 'tap' | 'net', frame };
   const from = fields['from'];
   if (side === 'net') {

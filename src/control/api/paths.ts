@@ -23,7 +23,7 @@
  * to pass --control-socket.
  */
 import { mkdirSync, readdirSync, statSync, lstatSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../../errors';
 import { CONTROL_ERR, ControlError } from './protocol';
 
@@ -52,6 +52,19 @@ export function currentNetns(): string | null {
     } catch { /* a namespace being deleted */ }
   }
   return null;
+}
+
+/**
+ * The network namespace of the daemon behind `socketPath`, as the path says
+ * (the layout above): a name for /run/vxtap/netns/<name>/<tap>.sock, null
+ * (an unnamed one, the host's) for /run/vxtap/<tap>.sock, undefined for a
+ * path elsewhere (--control-socket anywhere: the path says nothing).
+ */
+export function socketNetns(socketPath: string): string | null | undefined {
+  const dir = dirname(resolve(socketPath));
+  if (dir === CONTROL_DIR) return null;
+  if (dirname(dir) === join(CONTROL_DIR, 'netns')) return basename(dir);
+  return undefined;
 }
 
 /** The directory of this namespace's control sockets. */

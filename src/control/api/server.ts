@@ -89,7 +89,7 @@ export class ControlServer {
       if (!isCommand(req.cmd)) {
         return encodeError(CONTROL_ERR.UNKNOWN_COMMAND, `unknown command ${JSON.stringify(req.cmd)} (commands: ${COMMANDS.join(', ')})`);
       }
-      if (req.cmd === 'explain') return this.explain(req.fields).then(encodeOk, (err: unknown) => this.failure(err, line));
+      if (req.cmd === 'explain') return this.explain(req.fields).then(encodeOk).catch((err: unknown) => this.failure(err, line));
       return encodeOk(this.data(req.cmd));
     } catch (err) {
       return this.failure(err, line);
@@ -162,7 +162,13 @@ export class ControlServer {
       for (const line of got) {
         if (line.trim() === '') continue; // a bare Enter in `nc -U`
         const a = this.answer(line);
-        queue = queue.then(async () => { const text = await a; if (!sock.destroyed) sock.write(text); });
+        queue = queue.then(async () => { const text = await a; if (!sock.destroyed) sock.write(text); })
+          .catch((err: unknown) => {
+            // answer() never rejects; should it, the chain must not end the daemon
+            // with an unhandled rejection, and the client still gets its line.
+            this.opts.log.error({ err }, `control socket: answering ${line.slice(0, 80)} failed`);
+            if (!sock.destroyed) sock.write(encodeError(CONTROL_ERR.INTERNAL, `the daemon failed to answer: ${(err as Error).message}`));
+          });
       }
     });
   }

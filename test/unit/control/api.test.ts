@@ -20,6 +20,8 @@ import {
 } from '../../../src/control/api/protocol';
 import { ControlServer } from '../../../src/control/api/server';
 import { exchange, request } from '../../../src/control/api/client';
+import { explainRequest, type ExplainData } from '../../../src/control/api/explain';
+import { MAX_FRAME } from '../../../src/switch/dry-run';
 import { defaultSocketDir, listSockets, resolveSocket } from '../../../src/control/api/paths';
 import type { Inspectable } from '../../../src/control/api/views';
 import { VxtapError } from '../../../src/errors';
@@ -263,4 +265,52 @@ test('paths: finding the daemon in a directory: none, one, several, --tap, --con
 test('paths: the default directory is /run/vxtap in the host namespace, per namespace elsewhere', () => {
   assert.equal(defaultSocketDir(null), '/run/vxtap');
   assert.equal(defaultSocketDir('blue'), '/run/vxtap/netns/blue');
+});
+
+test('explain: a frame longer than the dry run\'s slot is BAD_REQUEST naming the limit, not INTERNAL', async () => {
+  const ok = explainRequest({ side: 'tap', frame: 'ab'.repeat(MAX_FRAME) });
+  assert.equal(ok.frame.length, MAX_FRAME, 'the limit itself is taken');
+  assert.throws(() => explainRequest({ side: 'tap', frame: 'ab'.repeat(MAX_FRAME + 1) }),
+    (e: ControlError) => e.code === CONTROL_ERR.BAD_REQUEST && e.message.includes(`${MAX_FRAME + 1} bytes: the limit is ${MAX_FRAME}`), 'named');
+  // Through a server: the answer is the same BAD_REQUEST, and nothing is logged as an error.
+  const lines: { level: number; msg: string }[] = [];
+  const errLog = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as { level: number; msg: string }); } });
+  const node = { ...fakeNode(), explain: async (): Promise<ExplainData> => { throw new RangeError('the dry run was asked'); } };
+  const path = join(dir, `s${n++}`, 'ctl.sock');
+  const srv = await ControlServer.start({ node, info: INFO, path, log: errLog });
+  try {
+    const res = await exchange(path, 'explain', 5000, { side: 'net', from: '192.168.90.2:4789', frame: '00'.repeat(20_000) });
+    assert.ok(!res.ok && res.error.code === CONTROL_ERR.BAD_REQUEST && /20000 bytes: the limit is/.test(res.error.message), JSON.stringify(res));
+    assert.deepEqual(lines.filter((l) => l.level >= 50), []);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('server: an answer that fails after the fact (a rejected promise in the answer queue) is logged and answered INTERNAL; no unhandled rejection, the server goes on', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown): void => { unhandled.push(err); };
+  process.on('unhandledRejection', onUnhandled);
+  const lines: { level: number; msg: string }[] = [];
+  const errLog = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as { level: number; msg: string }); } });
+  // explain's data that JSON cannot encode (a BigInt): encodeOk throws inside the promise.
+  const node = { ...fakeNode(), explain: async (): Promise<ExplainData> => ({ bad: 1n }) as unknown as ExplainData };
+  const path = join(dir, `s${n++}`, 'ctl.sock');
+  const srv = await ControlServer.start({ node, info: INFO, path, log: errLog });
+  try {
+    const res = await exchange(path, 'explain', 5000, { side: 'tap', frame: '00'.repeat(60) });
+    assert.ok(!res.ok && res.error.code === CONTROL_ERR.INTERNAL, JSON.stringify(res));
+    // And should answer() itself reject (it is not meant to), the queue's own handler catches it.
+    const answer = srv.answer.bind(srv);
+    srv.answer = (line: string) => (line.includes('"stats"') ? Promise.reject(new Error('boom')) : answer(line));
+    const [got] = await raw(path, '{"cmd":"stats"}\n', 1);
+    assert.equal((JSON.parse(got!) as { error: { code: string; message: string } }).error.code, CONTROL_ERR.INTERNAL);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(unhandled, []);
+    assert.ok(lines.some((l) => l.level === 50 && /answering \{"cmd":"stats"\} failed/.test(l.msg)), lines.map((l) => l.msg).join('\n'));
+    assert.equal((await request(path, 'fdb')).length, 1, 'the server still answers');
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await srv.close();
+  }
 });

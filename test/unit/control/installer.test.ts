@@ -178,3 +178,56 @@ test('a peer whose route was in the way is tried again and goes in once the rout
   assert.ok(lines.some((l) => l.msg.startsWith(`subnet ${a.subnet} installed now`)));
   await inst.removeAllRoutes();
 });
+
+/** A route table that also records each call, in order. */
+class RecordingRoutes extends FakeRoutes {
+  readonly calls: string[] = [];
+  override async replaceRoute(r: RouteSpec): Promise<void> {
+    this.calls.push(`replace ${r.dst}`);
+    await super.replaceRoute(r);
+  }
+  override async deleteRoute(r: RouteSpec): Promise<void> {
+    this.calls.push(`delete ${r.dst}`);
+    await super.deleteRoute(r);
+  }
+}
+
+test('a change of the IPv6 half only (diffPeers: removed then added) is an update in place; a change of the IPv4 half is a real remove and add', async () => {
+  const lines: Line[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as Line); } });
+  const routes = new RecordingRoutes();
+  const fdb = new Fdb();
+  const arp = new ArpTable();
+  const inst = new PeerInstaller({ sw: { fdb, arp }, routes, dev: 'vxtap.1', port: 4789, log });
+  const v4 = peer(0);
+  const before: Peer = { ...v4, subnet6: 'fd00:44:2::/64', publicIpv6: 'fd00:90::2', vtepMac6: v4.vtepMac };
+  await inst.apply(added([before]));
+  routes.calls.length = 0;
+  lines.length = 0;
+  // Gone from the tables: the FDB entry and ARP entry are deleted by a remove; watch them too.
+  const fdbDeletes: number[] = [];
+  const arpDeletes: number[] = [];
+  const fdbDelete = fdb.delete.bind(fdb);
+  const arpDelete = arp.delete.bind(arp);
+  fdb.delete = (mac: number) => { fdbDeletes.push(mac); return fdbDelete(mac); };
+  arp.delete = (ip: number) => { arpDeletes.push(ip); return arpDelete(ip); };
+
+  const after: Peer = { ...before, publicIpv6: 'fd00:90::22' };
+  await inst.apply([{ type: 'removed', peer: before }, { type: 'added', peer: after }]);
+  assert.deepEqual(routes.calls, [], 'no route deleted or replaced');
+  assert.deepEqual([fdbDeletes, arpDeletes], [[], []], 'no FDB or ARP entry deleted');
+  assert.ok(!lines.some((l) => l.msg.startsWith('removing subnet') || l.msg.startsWith('adding subnet')), lines.map((l) => l.msg).join('\n'));
+  assert.deepEqual(inst.peers, [after], 'the new record, IPv6 half included, is the one kept');
+  assert.equal(fdb.lookup(macKeyFromString(v4.vtepMac))?.vtep, parseIpv4(v4.publicIp));
+  assert.equal(arp.lookup(parseIpv4('10.44.2.0')), macKeyFromString(v4.vtepMac));
+
+  // The host moved (a new public IP, so a new VTEP MAC): the old entries go, the new ones come.
+  const moved: Peer = { ...after, publicIp: '192.168.90.200', vtepMac: macFromIp('192.168.90.200'), vtepMac6: macFromIp('192.168.90.200') };
+  await inst.apply([{ type: 'removed', peer: after }, { type: 'added', peer: moved }]);
+  assert.deepEqual(routes.calls, ['delete 10.44.2.0/24', 'replace 10.44.2.0/24']);
+  assert.deepEqual(fdbDeletes, [macKeyFromString(v4.vtepMac)]);
+  assert.deepEqual(arpDeletes, [parseIpv4('10.44.2.0')]);
+  assert.ok(lines.some((l) => l.msg.startsWith('removing subnet: 10.44.2.0/24 PublicIP: 192.168.90.2')));
+  assert.deepEqual(inst.peers, [moved]);
+  assert.equal(fdb.lookup(macKeyFromString(moved.vtepMac))?.vtep, parseIpv4('192.168.90.200'));
+});

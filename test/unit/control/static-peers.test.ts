@@ -338,3 +338,25 @@ describe('StaticPeerSource', () => {
     assert.throws(() => src.watch(() => {}), /closed/);
   });
 });
+
+test('origins: an IPv6-only peer before the others does not shift their lines (each record keeps its own index in the file)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vxtap-peers-lines-'));
+  try {
+    const path = join(dir, 'peers.json');
+    writeFileSync(path, [
+      '{', //                                                                       1
+      '  "self": {"subnet": "10.44.1.0/24", "subnet6": "fd00:44:1::/64"},', //      2
+      '  "peers": [', //                                                            3
+      '    {"subnet6": "fd00:44:9::/64"},', //                                      4
+      '    {"subnet": "10.44.2.0/24", "publicIp": "192.168.90.2"},', //             5
+      '    {"subnet6": "fd00:44:8::/64"},', //                                      6
+      '    {"subnet": "10.44.3.0/24", "publicIp": "192.168.90.3"}', //              7
+      '  ]', //                                                                     8
+      '}', //                                                                       9
+    ].join('\n'));
+    const c = loadPeersFile(path);
+    assert.deepEqual(c.peers.map((p) => `${p.subnet} ${p.source?.kind === 'file' ? p.source.line : '-'}`), ['10.44.2.0/24 5', '10.44.3.0/24 7']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -120,3 +120,13 @@ test('tshark reads a file of these blocks: interface names, comments and directi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('readPcapng: a block whose total length is smaller than its fixed fields is a WireError (VXTAP_ERR_WIRE), not a RangeError', () => {
+  const bad = (b: Buffer, re: RegExp): void => assert.throws(() => ng.readPcapng(b), (e: unknown) => e instanceof WireError && e.code === 'VXTAP_ERR_WIRE' && re.test(e.message), re.source);
+  // A Section Header of 20 bytes: type, length, byte order, version, trailing length (no section length).
+  bad(hex('0a0d0d0a 14000000 4d3c2b1a 0100 0000 14000000'), /Section Header Block at offset 0: total length 20 is shorter than its fixed fields \(at least 28\)/);
+  // An Enhanced Packet of 16 bytes at the end of the file: its captured length would be read past the buffer.
+  bad(Buffer.concat([SHB, IDB, hex('06000000 10000000 00000000 10000000')]), /Enhanced Packet Block at offset 68: total length 16 is shorter than its fixed fields \(at least 32\)/);
+  // An Interface Description of 12 bytes.
+  bad(Buffer.concat([SHB, hex('01000000 0c000000 0c000000')]), /Interface Description Block at offset 28: total length 12 is shorter than its fixed fields \(at least 20\)/);
+});

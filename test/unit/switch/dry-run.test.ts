@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryDatagramPort, MemoryFramePort } from '../../../src/io/fake';
 import { DryRun } from '../../../src/switch/dry-run';
-import { LEARN_NEW } from '../../../src/switch/fdb';
+import { LEARN_MOVED, LEARN_NEW } from '../../../src/switch/fdb';
 import { Verdict } from '../../../src/switch/pipeline';
 import { DropReason } from '../../../src/switch/drops';
 import { Switch } from '../../../src/switch/switch';
@@ -170,4 +170,46 @@ test('explain(): a learned L2 entry names the VTEP it was learned from and its a
   const f = await run({ side: 'tap', frame: ipv4Frame('02:00:00:00:09:09', '02:00:00:00:01:01', '10.0.0.1', '10.0.0.9', 17, 1, 2) });
   assert.equal(f.verdict, 'flood');
   assert.deepEqual(f.sources.map((s) => s.text), ['flood list 192.168.90.2:4789: from /nonexistent/l2.json line 4 (as read; the entry is not in the file now)']);
+});
+
+test('the dry run hashes the UDP source port into the port\'s own range (a GSO pool\'s block), as the live pipeline does', () => {
+  const tap = new MemoryFramePort('vxtap.7');
+  // A memory port that says what a BatchUdpPort over its GSO pool says: the caller writes the header, from these 64 ports.
+  const net = new (class extends MemoryDatagramPort {
+    get sourcePorts(): { min: number; count: number } { return { min: 40000, count: 64 }; }
+  })({ writesUdpHeader: true });
+  const sw = new Switch({ vni: VNI, tap, net, mtu: 1450 });
+  sw.fdb.set(macKeyFromString(PEER.vtepMac), parseIpv4(PEER.publicIp), PORT);
+  sw.start();
+  const dry = new DryRun(sw.pipeline, { vni: VNI, port: PORT, localIp: parseIpv4(SELF.ip), describePeer: null });
+  for (const sport of [1, 2, 3, 4000, 55555]) {
+    const frame = ipv4Frame(PEER.vtepMac, SELF.mac, '10.44.1.2', '10.44.2.2', 17, sport, 53);
+    const d = dry.run('tap', frame);
+    assert.equal(d.verdict, Verdict.ENCAP);
+    tap.inject([frame]);
+    const live = net.sent.at(-1)!;
+    assert.ok(live.srcPort >= 40000 && live.srcPort < 40064, `live source port ${live.srcPort} is in the pool's block`);
+    assert.equal(d.record.encap?.srcPort, live.srcPort, 'dry run and live pipeline choose the same source port');
+  }
+});
+
+test('a dry run of a move names the VTEP before and leaves the live Fdb.movedFrom as the last real move set it', () => {
+  const tap = new MemoryFramePort('vxtap0');
+  const net = new MemoryDatagramPort({ writesUdpHeader: true });
+  const sw = new Switch({ vni: VNI, tap, net, mtu: 1450, mode: 'l2', l2: { port: PORT } });
+  for (const v of ['192.168.90.2', '192.168.90.3']) sw.floodList.add(parseIpv4(v), PORT);
+  const mac = macKeyFromString('02:00:00:00:02:02');
+  sw.fdb.observe(mac, parseIpv4('192.168.90.2'), PORT, 1_000);
+  sw.start();
+  const movedBefore = sw.fdb.movedFrom;
+  const dry = new DryRun(sw.pipeline, { vni: VNI, port: PORT, localIp: parseIpv4(SELF.ip), describePeer: null });
+  // The same MAC now from another VTEP: live, a move from .2 to .3.
+  const d = dry.run('net', vxlanOf(ipv4Frame('02:00:00:00:01:01', '02:00:00:00:02:02', '10.0.0.2', '10.0.0.1', 17, 1, 2)), parseIpv4('192.168.90.3'), 50000);
+  assert.equal(d.verdict, Verdict.DECAP);
+  const learn = d.frame.lookups.find((l) => l.table === 'learn');
+  assert.ok(learn !== undefined && learn.table === 'learn');
+  assert.equal(learn.result, LEARN_MOVED);
+  assert.equal(learn.from, parseIpv4('192.168.90.2'), 'the explanation names the VTEP the MAC would move from');
+  assert.equal(sw.fdb.movedFrom, movedBefore, 'the live Fdb.movedFrom is untouched');
+  assert.equal(sw.fdb.lookup(mac)?.vtep, parseIpv4('192.168.90.2'), 'and the entry has not moved');
 });
