@@ -10,7 +10,7 @@
  * Nothing here allocates per frame.
  */
 import type { SystemError } from '../errors';
-import { EP_RECORD, EndpointTable, recordIpv4, recordPort, writeIpv4Record } from './endpoints';
+import { EP_RECORD, EndpointTable, recordIpv4, recordPort, wordsVtepKey, writeIpv4Record } from './endpoints';
 import { SuperFrames } from './super-frames';
 
 export class FrameBatch {
@@ -70,6 +70,11 @@ export class FrameBatch {
   /** Slot i's sender's IPv4 address, host-order u32 (an AF_INET record). */
   senderIpv4(i: number): number {
     return recordIpv4(this.names, i * EP_RECORD);
+  }
+
+  /** Slot i's sender's VTEP key (io/vtep-key.ts): its IPv4 u32, or an IPv6 VTEP's key (V6_UNKNOWN when no configuration named it). */
+  senderKey(i: number): number {
+    return wordsVtepKey(this.names32, i);
   }
 
   /** Slot i's sender's UDP port. */
@@ -189,9 +194,9 @@ export class SendList {
     this.push(start, len, this.endpoints.intern(ipv4, port), srcPort);
   }
 
-  /** Entry k's destination IPv4 (host-order u32), for the accounts, the trace and the pcap. */
+  /** Entry k's destination VTEP key (its IPv4 as a host-order u32, or an IPv6 key: io/vtep-key.ts), for the accounts, the trace and the pcap. */
   addr(k: number): number {
-    return this.endpoints.ipv4(this.eps[k]!);
+    return this.endpoints.key(this.eps[k]!);
   }
 
   /** Entry k's destination UDP port. */

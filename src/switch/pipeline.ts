@@ -65,7 +65,7 @@
 import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
 import * as vxlan from '../wire/vxlan';
-import { wordsIpv4, type EndpointTable } from '../io/endpoints';
+import { wordsVtepKey, type EndpointTable } from '../io/endpoints';
 import { FLOOD_FIRST, FLOOD_MORE, type FrameBatch, type SendList, type SourcePortRange } from '../io/port';
 import type { ArpTable } from './arp-table';
 import { answerArpInPlace } from './arp-responder';
@@ -263,8 +263,8 @@ export class Pipeline {
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
-      // The sender's IPv4 as the tables' key, read from its endpoint record (a JS-side key; nothing u32 crosses).
-      const from = wordsIpv4(names32, i);
+      // The sender's VTEP key (its IPv4, or an IPv6 VTEP's key: io/vtep-key.ts), read from its endpoint record.
+      const from = wordsVtepKey(names32, i);
       let v: number;
       if (l2 === null) {
         v = this.decapFrame(buf, off, len, from, toTap);

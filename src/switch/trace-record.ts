@@ -12,6 +12,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { formatIpv4, macStringFromKey } from '../wire/addr';
+import { formatVtep } from '../io/vtep-key';
 import { decodeFrame, type DecodedLayer } from '../wire/decode';
 import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
@@ -107,14 +108,14 @@ export class FrameRecorder {
   record(ev: FrameTrace, ms: number, seq: number): { rec: TraceRecord; buf: Buffer } {
     const isNet = ev.dir === 'net';
     const outer = isNet
-      ? { src: formatIpv4(ev.addr), srcPort: ev.port, dst: formatIpv4(this.ctx.localIp), dstPort: this.ctx.port }
+      ? { src: formatVtep(ev.addr), srcPort: ev.port, dst: formatIpv4(this.ctx.localIp), dstPort: this.ctx.port }
       : null;
     const { layers, buf } = isNet ? this.decodeDatagram(ev) : { layers: decodeFrame(ev.data), buf: ev.data };
     const failure = layers.find((l) => l.name === 'DecodeFailure');
     const lookups = ev.lookups.map((l) => this.lookupRecord(l, ev));
     const encap = ev.encap === null ? null : {
       vni: ev.encap.vni,
-      vtep: formatIpv4(ev.encap.vtep),
+      vtep: formatVtep(ev.encap.vtep),
       dstPort: ev.encap.port,
       srcPort: ev.encap.srcPort === 0 ? this.ctx.port : ev.encap.srcPort,
       overhead: WIRE_OVERHEAD,
@@ -217,7 +218,7 @@ export class FrameRecorder {
       case 'fdb': {
         const key = macStringFromKey(l.mac);
         if (l.entry === null) return { table: 'fdb', key, hit: false, result: null, peer: null, text: `FDB miss ${key}` };
-        const result = `${formatIpv4(l.entry.vtep)}:${l.entry.port}`;
+        const result = `${formatVtep(l.entry.vtep)}:${l.entry.port}`;
         const peer = this.peer(l.entry.vtep);
         return {
           table: 'fdb', key, hit: true, result, peer,
@@ -254,12 +255,12 @@ export class FrameRecorder {
       }
       case 'learn': {
         const key = macStringFromKey(l.mac);
-        const vtep = formatIpv4(l.vtep);
+        const vtep = formatVtep(l.vtep);
         let text: string;
         switch (l.result) {
           case LEARN_NEW: text = `learned ${key} behind ${vtep}`; break;
           case LEARN_REFRESHED: text = `${key} behind ${vtep}: known, refreshed`; break;
-          case LEARN_MOVED: text = `moved ${key} from ${formatIpv4(l.from)} to ${vtep}`; break;
+          case LEARN_MOVED: text = `moved ${key} from ${formatVtep(l.from)} to ${vtep}`; break;
           case LEARN_STATIC: text = `${key} behind ${vtep}: a static entry, not learned`; break;
           case LEARN_STATIC_CONFLICT: text = `${key} is pinned (static) behind ${vtep}: not moved by traffic`; break;
           case LEARN_REFUSED: text = `refused: FDB full (${l.max}); ${key} not learned, the frame is still delivered`; break;
@@ -275,7 +276,7 @@ export class FrameRecorder {
         if (l.entry === null) {
           return { table: 'l2arp', key, hit: false, result: mac, peer: null, text: `ARP who-has ${key} → ${mac} in the suppression table, but no FDB entry places it behind a VTEP: flooded` };
         }
-        const vtep = formatIpv4(l.entry.vtep);
+        const vtep = formatVtep(l.entry.vtep);
         return {
           table: 'l2arp', key, hit: true, result: mac, peer: this.peer(l.entry.vtep),
           text: `ARP suppressed from the table (${key} is-at ${mac}, behind ${vtep})`,
@@ -312,9 +313,9 @@ export class FrameRecorder {
       case 'decap': {
         const vni = len >= vxlan.HEADER_LEN ? vxlan.vni(ev.data, 0) : this.ctx.vni;
         if (ev.lookups.some((l) => l.table === 'split-horizon')) {
-          return `decap from ${formatIpv4(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP only (split horizon: not flooded back to the network), -${WIRE_OVERHEAD} bytes of the wire packet`;
+          return `decap from ${formatVtep(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP only (split horizon: not flooded back to the network), -${WIRE_OVERHEAD} bytes of the wire packet`;
         }
-        return `decap from ${formatIpv4(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP, -${WIRE_OVERHEAD} bytes of the wire packet`;
+        return `decap from ${formatVtep(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP, -${WIRE_OVERHEAD} bytes of the wire packet`;
       }
       case 'drop':
         return `drop: ${rec.drop} (${this.dropDetail(ev, rec)})`;
@@ -353,8 +354,8 @@ export class FrameRecorder {
       }
       case DropReason.UNKNOWN_VTEP: {
         const v = ev.lookups.find((l) => l.table === 'vtep');
-        if (v && v.table === 'vtep' && v.l2 === true) return `${formatIpv4(ev.addr)}: not on the flood list, and no static FDB entry points at this VTEP`;
-        return `${formatIpv4(ev.addr)}: no FDB entry points at this VTEP`;
+        if (v && v.table === 'vtep' && v.l2 === true) return `${formatVtep(ev.addr)}: not on the flood list, and no static FDB entry points at this VTEP`;
+        return `${formatVtep(ev.addr)}: no FDB entry points at this VTEP`;
       }
       case DropReason.UDP_SEND:
         if (rec.flood !== null) return `flooded to ${rec.flood.vteps.join(', ')}, but the socket took no copy: ${refusal(ev.refusedErrno, 'its send buffer is full')}`;
@@ -379,7 +380,7 @@ export class FrameRecorder {
       case DropReason.L2_STATIC_MAC: {
         const l = ev.lookups.find((x) => x.table === 'learn');
         return l && l.table === 'learn'
-          ? `${macStringFromKey(l.mac)} is pinned (static) behind ${formatIpv4(l.vtep)}, but came from ${formatIpv4(ev.addr)}: a static entry is never moved by traffic`
+          ? `${macStringFromKey(l.mac)} is pinned (static) behind ${formatVtep(l.vtep)}, but came from ${formatVtep(ev.addr)}: a static entry is never moved by traffic`
           : 'the inner source MAC is pinned (static) behind another VTEP';
       }
       case DropReason.ND_MISS: {
