@@ -20,7 +20,9 @@ import { vtepMtu } from '../control/kernel';
 import type { L2Network } from '../control/l2-network';
 import { VtepInstaller } from '../control/vtep-installer';
 import { Switch } from '../switch/switch';
-import { formatIpv4, parseIpv4 } from '../wire/addr';
+import { formatVtep, vtepKey } from '../io/vtep-key';
+import { isIpv6 } from '../control/ip6';
+import { ConfigError } from '../errors';
 import type { NodeOptions, RunningNode } from './node';
 import { Cleanups, nodeTracer, openNodePorts, openTap, portStats } from './ports';
 
@@ -42,11 +44,16 @@ export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: s
   const undo = (): Promise<void> => cleanups.undo();
   cleanups.push(() => l2.close());
   try {
-    const mtu = vtepMtu(underlay.mtu);
+    // An IPv6 underlay (issue #13): 70 bytes of overhead, not 50.
+    const ipv6 = isIpv6(publicIp);
+    if (ipv6 && opts.io === 'dgram') throw new ConfigError(`--io dgram: Node's sockets are not wired for an IPv6 underlay yet; use --io batch`, 'io');
+    if (ipv6 && opts.pcap !== undefined) throw new ConfigError(`--pcap: recording over an IPv6 underlay is not implemented yet`, 'pcap');
+    if (ipv6 && opts.trace !== undefined) throw new ConfigError(`--trace: tracing over an IPv6 underlay is not implemented yet (its outer headers are IPv4 only)`, 'trace');
+    const mtu = vtepMtu(underlay.mtu, ipv6);
     const offload = opts.offload !== false;
     const rawTap = openTap(opts.tap ?? `vxtap.${l2.vni}`, offload, log);
     cleanups.push(() => rawTap.close());
-    await kernel.setupL2Port({ tap: rawTap.name, mac: l2.vtepMac, underlayMtu: underlay.mtu, bridge: opts.bridge });
+    await kernel.setupL2Port({ tap: rawTap.name, mac: l2.vtepMac, underlayMtu: underlay.mtu, bridge: opts.bridge, ipv6Underlay: ipv6 });
     log.info({ tap: rawTap.name, vtepMac: l2.vtepMac, vni: l2.vni, port: l2.port, io: opts.io, bridge: opts.bridge ?? null, mtu },
       `L2 port ${rawTap.name}: MAC ${l2.vtepMac}, MTU ${mtu}, no address${opts.bridge !== undefined ? `, a port of bridge ${opts.bridge}` : ''}; VNI ${l2.vni}, UDP port ${l2.port}, io ${opts.io}`);
 
@@ -54,7 +61,7 @@ export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: s
 
     let installerRef: VtepInstaller | null = null;
     const tracer = nodeTracer(opts.trace, { vni: l2.vni, port: l2.port, publicIp, net: rawNet },
-      (ip) => (installerRef?.vteps.some((v) => parseIpv4(v.publicIp) === ip) === true ? `VTEP ${formatIpv4(ip)} (flood list)` : null), log);
+      (ip) => (installerRef?.vteps.some((v) => vtepKey(v.publicIp) === ip) === true ? `VTEP ${formatVtep(ip)} (flood list)` : null), log);
     const sw = new Switch({
       vni: l2.vni, tap, net, mtu, batchSize: opts.batchSize, tracer,
       mode: 'l2',

@@ -36,12 +36,13 @@ export function openTap(name: string, offload: boolean, log: Logger): TapPort {
 export async function openNet(o: { io: IoMode; port: number; publicIp: string; sockBuf: number; offload: boolean }, log: Logger): Promise<{ port: DatagramPort; io: IoMode }> {
   if (o.io === 'batch') {
     try {
-      const port = BatchUdpPort.open({ bindIp: '0.0.0.0', port: o.port, srcIp: o.publicIp, rcvbuf: o.sockBuf, sndbuf: o.sockBuf, offload: o.offload });
+      // An IPv6 public IP binds the receive socket to '::' (AF_INET6, IPV6_V6ONLY): the underlay is one family.
+      const port = BatchUdpPort.open({ bindIp: o.publicIp.includes(':') ? '::' : '0.0.0.0', port: o.port, srcIp: o.publicIp, rcvbuf: o.sockBuf, sndbuf: o.sockBuf, offload: o.offload });
       if (o.offload) logUdpOffloads(port, log);
       return { port, io: 'batch' };
     } catch (err) {
       // Without UDP GSO, batch sends through a raw socket, which needs CAP_NET_RAW: the portable path still works.
-      if (!(err instanceof SystemError) || err.errno !== 'EPERM') throw err;
+      if (!(err instanceof SystemError) || err.errno !== 'EPERM' || o.publicIp.includes(':')) throw err;
       log.warn({ err }, `--io batch: ${err.message}; falling back to --io dgram (Node's sockets)`);
     }
   }
