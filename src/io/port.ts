@@ -10,7 +10,8 @@
  * Nothing here allocates per frame.
  */
 import type { SystemError } from '../errors';
-import { EP_RECORD, EndpointTable, recordIpv4, recordPort, wordsVtepKey, writeIpv4Record } from './endpoints';
+import { EP_RECORD, EndpointTable, recordIpv4, recordPort, wordsVtepKey, writeIpv4Record, writeIpv6Record } from './endpoints';
+import { isV6Key } from './vtep-key';
 import { SuperFrames } from './super-frames';
 
 export class FrameBatch {
@@ -84,7 +85,9 @@ export class FrameBatch {
 
   /** Writes slot i's sender (the dgram port, memory ports, tests). */
   setSender(i: number, ipv4: number, port: number): void {
-    writeIpv4Record(this.names, i * EP_RECORD, ipv4, port);
+    // A VTEP key: an IPv4 u32 (d.addr >>> 0 as before), or an IPv6 key, which gets an AF_INET6 record.
+    if (isV6Key(ipv4)) writeIpv6Record(this.names, i * EP_RECORD, ipv4, port);
+    else writeIpv4Record(this.names, i * EP_RECORD, ipv4 >>> 0, port);
   }
 
   /** Makes room for `superFrames` super-frames of up to 64 KB per batch (see `aux`). */

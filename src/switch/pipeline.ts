@@ -66,6 +66,7 @@ import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
 import * as vxlan from '../wire/vxlan';
 import { wordsVtepKey, type EndpointTable } from '../io/endpoints';
+import { V6_UNKNOWN } from '../io/vtep-key';
 import { FLOOD_FIRST, FLOOD_MORE, type FrameBatch, type SendList, type SourcePortRange } from '../io/port';
 import type { ArpTable } from './arp-table';
 import { answerArpInPlace } from './arp-responder';
@@ -416,6 +417,8 @@ export class Pipeline {
   private decapL2(l2: PipelineL2, buf: Buffer, off: number, len: number, from: number, toTap: SendList): number {
     this.learnResult = -1;
     if (!this.acceptUnknownVteps && !l2.floodList.has(from) && !this.fdb.knowsStaticVtep(from)) return DropReason.UNKNOWN_VTEP;
+    // An IPv6 sender no configuration named has no key to learn behind (io/vtep-key.ts): unknown even when unknown VTEPs are accepted.
+    if (from === V6_UNKNOWN) return DropReason.UNKNOWN_VTEP;
     const fault = vxlan.check(buf, off, len);
     if (fault !== vxlan.CHECK_OK) {
       return fault === vxlan.CHECK_NO_I_FLAG ? DropReason.VXLAN_NO_I_FLAG : DropReason.VXLAN_TOO_SHORT;
