@@ -12,14 +12,14 @@
  */
 import { constants as osConstants } from 'node:os';
 import { formatIpv4, macStringFromKey } from '../wire/addr';
-import { formatVtep } from '../io/vtep-key';
+import { formatVtep, isV6Key, writeKey6 } from '../io/vtep-key';
 import { decodeFrame, type DecodedLayer } from '../wire/decode';
 import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
 import * as icmpv6 from '../wire/icmpv6';
 import * as ipv4 from '../wire/ipv4';
 import * as ipv6 from '../wire/ipv6';
-import { WIRE_OVERHEAD, wrapPayload } from '../wire/underlay';
+import { WIRE_OVERHEAD, WIRE_OVERHEAD6, wrapPayload, wrapPayload6 } from '../wire/underlay';
 import * as vxlan from '../wire/vxlan';
 import { DROP_NAMES, DropReason } from './drops';
 import { wireRecord, type OuterContext, type UnderlayFacts, type WireRecord } from './trace-outer';
@@ -89,7 +89,7 @@ export interface RecordContext {
   vni: number;
   /** Our UDP port: the destination of received datagrams, and the source port of sends that cannot choose one. */
   port: number;
-  /** Our underlay IPv4 (host-order u32), shown as the receiver of datagrams. */
+  /** Our underlay address as a VTEP key (io/vtep-key.ts: an IPv4 u32, or an IPv6 key), shown as the receiver of datagrams. */
   localIp: number;
   /** The peer behind an IP (an overlay address from the ARP table or a VTEP address), or null. */
   describePeer: ((ip: number) => string | null) | null;
@@ -108,7 +108,7 @@ export class FrameRecorder {
   record(ev: FrameTrace, ms: number, seq: number): { rec: TraceRecord; buf: Buffer } {
     const isNet = ev.dir === 'net';
     const outer = isNet
-      ? { src: formatVtep(ev.addr), srcPort: ev.port, dst: formatIpv4(this.ctx.localIp), dstPort: this.ctx.port }
+      ? { src: formatVtep(ev.addr), srcPort: ev.port, dst: formatVtep(this.ctx.localIp), dstPort: this.ctx.port }
       : null;
     const { layers, buf } = isNet ? this.decodeDatagram(ev) : { layers: decodeFrame(ev.data), buf: ev.data };
     const failure = layers.find((l) => l.name === 'DecodeFailure');
@@ -118,8 +118,8 @@ export class FrameRecorder {
       vtep: formatVtep(ev.encap.vtep),
       dstPort: ev.encap.port,
       srcPort: ev.encap.srcPort === 0 ? this.ctx.port : ev.encap.srcPort,
-      overhead: WIRE_OVERHEAD,
-      wireLen: ev.data.length + WIRE_OVERHEAD,
+      overhead: isV6Key(ev.encap.vtep) ? WIRE_OVERHEAD6 : WIRE_OVERHEAD,
+      wireLen: ev.data.length + (isV6Key(ev.encap.vtep) ? WIRE_OVERHEAD6 : WIRE_OVERHEAD),
     };
     const rec: TraceRecord = {
       seq,
@@ -150,7 +150,7 @@ export class FrameRecorder {
    * rebuilt layers keep only what the socket told us (addresses, ports, lengths).
    */
   private decodeDatagram(ev: FrameTrace): { layers: DecodedLayer[]; buf: Buffer } {
-    const wire = wrapPayload(ev.data, { srcIp: ev.addr, srcPort: ev.port, dstIp: this.ctx.localIp, dstPort: this.ctx.port });
+    const wire = isV6Key(ev.addr) ? this.wrap6(ev) : wrapPayload(ev.data, { srcIp: ev.addr, srcPort: ev.port, dstIp: this.ctx.localIp, dstPort: this.ctx.port });
     const layers = decodeFrame(wire, { vxlanPorts: [this.ctx.port] }).slice(1);
     const shift = ethernet.HEADER_LEN;
     for (const l of layers) l.offset -= shift;
@@ -161,6 +161,11 @@ export class FrameRecorder {
       ip.fields = { src: src!, dst: dst!, protocol: 'UDP', length: length!, rebuilt: 'from the socket: addresses only', ttl: NOT_SEEN, df: NOT_SEEN, id: NOT_SEEN, tos: NOT_SEEN };
       ip.summary = `IPv4 ${src} > ${dst} proto UDP len ${length} (outer, rebuilt; ttl, DF, id, tos ${NOT_SEEN})`;
     }
+    if (ip?.name === 'IPv6') {
+      const { src, dst } = ip.fields;
+      ip.fields = { src: src!, dst: dst!, nextHeader: 'UDP', rebuilt: 'from the socket: addresses only', hopLimit: NOT_SEEN, flowLabel: NOT_SEEN, trafficClass: NOT_SEEN };
+      ip.summary = `IPv6 ${src} > ${dst} next UDP (outer, rebuilt; hop limit, flow label, traffic class ${NOT_SEEN})`;
+    }
     const u = layers[1];
     if (u?.name === 'UDP') {
       const { srcPort, dstPort, length } = u.fields;
@@ -168,6 +173,15 @@ export class FrameRecorder {
       u.summary = `UDP ${srcPort} > ${dstPort} len ${length} (outer, rebuilt)`;
     }
     return { layers, buf: wire.subarray(shift) };
+  }
+
+  /** Outer IPv6 + UDP rebuilt around a datagram from an IPv6 VTEP (the checksum computed, as the kernel checked it). An unknown sender ('?') shows as ::. */
+  private wrap6(ev: FrameTrace): Buffer {
+    const src = Buffer.alloc(16);
+    const dst = Buffer.alloc(16);
+    try { writeKey6(ev.addr, src, 0); } catch { /* V6_UNKNOWN: left :: */ }
+    if (isV6Key(this.ctx.localIp)) writeKey6(this.ctx.localIp, dst, 0);
+    return wrapPayload6(ev.data, { src, srcPort: ev.port, dst, dstPort: this.ctx.port });
   }
 
   /** The outer headers of an encapsulated frame, when the context says how the port sends. */
