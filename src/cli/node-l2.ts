@@ -47,7 +47,7 @@ export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: s
     // An IPv6 underlay (issue #13): 70 bytes of overhead, not 50.
     const ipv6 = isIpv6(publicIp);
     if (ipv6 && opts.io === 'dgram') throw new ConfigError(`--io dgram: Node's sockets are not wired for an IPv6 underlay yet; use --io batch`, 'io');
-    if (ipv6 && opts.pcap !== undefined) throw new ConfigError(`--pcap: recording over an IPv6 underlay is not implemented yet`, 'pcap');
+    if (ipv6 && opts.pcapUnderlay === true) throw new ConfigError(`--pcap-underlay: the AF_PACKET capture filters IPv4 UDP; over an IPv6 underlay use --pcap alone (rebuilt packets)`, 'pcap-underlay');
     const mtu = vtepMtu(underlay.mtu, ipv6);
     const offload = opts.offload !== false;
     const rawTap = openTap(opts.tap ?? `vxtap.${l2.vni}`, offload, log);

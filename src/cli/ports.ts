@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { UnderlayCapture } from '../io/packet-capture';
 import { PcapDatagramPort, PcapFramePort, PcapRecorder, socketDescription } from '../io/pcap-port';
 import { localUnderlayFacts } from '../io/underlay-facts';
-import { parseIpv4 } from '../wire/addr';
+import { vtepKey } from '../io/vtep-key';
 import { TapPort } from '../io/tap';
 import { SystemError } from '../errors';
 import { BatchUdpPort } from '../io/udp-batch';
@@ -142,10 +142,11 @@ export function recordPorts(pcap: string | undefined, tap: FramePort, net: Datag
   const facts = localUnderlayFacts(ifname, underlay.io ?? 'batch');
   const description = underlay.real === true
     ? `AF_PACKET capture on ${ifname} of UDP port ${local.localPort}, both directions: the real frames`
-    : socketDescription(parseIpv4(local.localIp), local.localPort);
+    : socketDescription(vtepKey(local.localIp), local.localPort);
   // Rebuilt packets get the real outer MACs once the route and neighbour
   // lookups (off the frame path) know them; until then the comment says unknown.
-  const routes = underlay.real === true ? null : new UnderlayRoutes();
+  // Over IPv6 (issue #13) those lookups are IPv4 only: placeholder MACs.
+  const routes = underlay.real === true || local.localIp.includes(':') ? null : new UnderlayRoutes();
   const rec = PcapRecorder.open(pcap, {
     tapName: tap.name,
     underlay: { ...facts, description, ...(routes !== null ? { outerMacs: outerMacLookup(routes) } : {}) },
