@@ -121,7 +121,7 @@ Examples:
     .addOption(new Option('--iface <name-or-ip>', 'underlay interface, by name or address; repeatable (or comma-separated): the first that exists wins (default: the interface of the default route)').argParser(collect))
     .addOption(new Option('--iface-regex <regex>', 'the first IPv4 address, then interface name, that matches; repeatable').argParser(collect))
     .option('--iface-can-reach <ip>', 'the interface of the route to this address')
-    .option('--public-ip <ip>', 'outer source IPv4 (default: the underlay interface\'s address)')
+    .option('--public-ip <ip>', 'outer source IPv4, or IPv6 in --mode l2 with --iface (default: the underlay interface\'s IPv4 address)')
     .optionsGroup('Data plane:')
     .option('--tap <name>', 'TAP device name (default: vxtap.<VNI>); may be an existing persistent TAP')
     .addOption(new Option('--io <mode>', 'UDP path: batch (addon, recvmmsg/sendmmsg) or dgram (Node dgram)').default('batch').argParser(wrapParse(parseIoMode)))
