@@ -31,12 +31,6 @@ class FdGuard {
   int fd_;
 };
 
-std::string AddrText(uint32_t netAddr, uint32_t port) {
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &netAddr, buf, sizeof buf);
-  return std::string(buf) + ":" + std::to_string(port);
-}
-
 // Sets a buffer size: the *FORCE option first (root / CAP_NET_ADMIN may pass
 // net.core.[rw]mem_max), the plain one if that is not permitted.
 void SetBuf(Napi::Env env, int fd, int forceOpt, int opt, const char* name, Napi::Value v) {
@@ -70,11 +64,48 @@ void AttachDropAll(Napi::Env env, int fd) {
 // unset): an underlay MTU smaller than planned fragments them instead of
 // failing the send with EMSGSIZE. (A UDP GSO send whose segments exceed the
 // MTU is still refused, EINVAL: udp-pool.cc then sends them one by one.)
-void AllowFragments(Napi::Env env, int fd) {
+// IPv6 has no DF bit (routers never fragment): IPV6_PMTUDISC_DONT lets this
+// host fragment at the interface MTU instead of refusing, the closest match.
+void AllowFragments(Napi::Env env, int fd, int family = AF_INET) {
+  if (family == AF_INET6) {
+    int mode = IPV6_PMTUDISC_DONT;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &mode, sizeof mode) != 0) {
+      throw ErrnoError(env, errno, "setsockopt", "setsockopt IPV6_MTU_DISCOVER");
+    }
+    return;
+  }
   int mode = IP_PMTUDISC_DONT;
   if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof mode) != 0) {
     throw ErrnoError(env, errno, "setsockopt", "setsockopt IP_MTU_DISCOVER");
   }
+}
+
+// An address to bind: IPv4 or IPv6 text (IPv6 without a zone), as the
+// sockaddr of its family. Throws TypeError for anything else.
+struct BindAddr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family = AF_INET;
+};
+BindAddr ParseBindAddr(Napi::Env env, const std::string& text, uint32_t port, const char* name) {
+  BindAddr b;
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&b.ss);
+  if (text.find(':') != std::string::npos) {
+    if (inet_pton(AF_INET6, text.c_str(), &in6->sin6_addr) != 1) {
+      throw Napi::TypeError::New(env, std::string(name) + " is not an IPv4 or IPv6 address: \"" + text + "\"");
+    }
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<uint16_t>(port));
+    b.len = sizeof(sockaddr_in6);
+    b.family = AF_INET6;
+    return b;
+  }
+  auto* in4 = reinterpret_cast<sockaddr_in*>(&b.ss);
+  in4->sin_family = AF_INET;
+  in4->sin_addr.s_addr = ParseIpv4(env, text, name);
+  in4->sin_port = htons(static_cast<uint16_t>(port));
+  b.len = sizeof(sockaddr_in);
+  return b;
 }
 
 Napi::Object ArgOpts(const Napi::CallbackInfo& info, size_t i) {
@@ -102,7 +133,9 @@ constexpr unsigned kMaxPerCall = 1024;
 }  // namespace
 
 // udpOpen(ip: string, port: number, opts?: {rcvbuf?: number, sndbuf?: number, sendOnly?: boolean}): number
-//   A UDP socket (AF_INET, SOCK_DGRAM, nonblocking, cloexec) with the given
+//   A UDP socket (AF_INET, SOCK_DGRAM, nonblocking, cloexec; AF_INET6 with
+//   IPV6_V6ONLY when ip is IPv6, '::' = any: a VTEP's underlay is one family,
+//   so no IPv4-mapped senders reach it) with the given
 //   buffer sizes (SO_RCVBUFFORCE/SO_SNDBUFFORCE first, SO_RCVBUF/SO_SNDBUF if
 //   EPERM; the kernel doubles the value), bound to ip:port ('0.0.0.0' = any
 //   address, port 0 = ephemeral: read it with localPort). Returns the fd.
@@ -117,24 +150,27 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   uint32_t port = ArgU32(info, 1, "port");
   if (port > 65535) throw Napi::RangeError::New(env, "port must be in 0 .. 65535");
   Napi::Object opts = ArgOpts(info, 2);
-  uint32_t addr = ParseIpv4(env, ip, "ip");
+  const BindAddr at = ParseBindAddr(env, ip, port, "ip");
 
-  int raw = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (raw < 0) throw ErrnoError(env, errno, "socket", "socket(AF_INET, SOCK_DGRAM)");
+  int raw = socket(at.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (raw < 0) throw ErrnoError(env, errno, "socket", at.family == AF_INET6 ? "socket(AF_INET6, SOCK_DGRAM)" : "socket(AF_INET, SOCK_DGRAM)");
   FdGuard guard(raw);
+  if (at.family == AF_INET6) {
+    int one = 1;
+    if (setsockopt(raw, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
+      throw ErrnoError(env, errno, "setsockopt", "setsockopt IPV6_V6ONLY");
+    }
+  }
   SetBuf(env, raw, SO_RCVBUFFORCE, SO_RCVBUF, "SO_RCVBUF", opts.Get("rcvbuf"));
   SetBuf(env, raw, SO_SNDBUFFORCE, SO_SNDBUF, "SO_SNDBUF", opts.Get("sndbuf"));
   Napi::Value sendOnly = opts.Get("sendOnly");
   if (sendOnly.IsBoolean() && sendOnly.As<Napi::Boolean>().Value()) {
     AttachDropAll(env, raw);
-    AllowFragments(env, raw);
+    AllowFragments(env, raw, at.family);
   }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = addr;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  if (bind(raw, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    throw ErrnoError(env, errno, "bind", "bind " + AddrText(addr, port));
+  if (bind(raw, reinterpret_cast<const sockaddr*>(&at.ss), at.len) != 0) {
+    const std::string where = at.family == AF_INET6 ? "[" + ip + "]:" + std::to_string(port) : ip + ":" + std::to_string(port);
+    throw ErrnoError(env, errno, "bind", "bind " + where);
   }
   return Napi::Number::New(env, guard.release());
 }
@@ -145,7 +181,11 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
 //   valid over IPv4, and what the kernel's vxlan sends by default), so the
 //   source port can differ per inner flow (RFC 7348 section 5); the kernel
 //   writes the IPv4 header. Bound to srcIp (the IPv4 source) unless it is
-//   '0.0.0.0' (then the route picks it). A drop-all filter (AttachDropAll)
+//   '0.0.0.0' (then the route picks it). IPv4 only: an IPv6 srcIp is a
+//   TypeError (a raw IPv6 socket takes msg_name's port as the protocol
+//   number, so the endpoint records could not be sent to as they are, and
+//   a zero UDP checksum is not valid over IPv6): an IPv6 underlay sends
+//   through the send pool (udp-pool.cc). A drop-all filter (AttachDropAll)
 //   keeps received UDP from ever being copied onto this socket; datagrams
 //   leave without DF (AllowFragments). Needs
 //   CAP_NET_RAW: EPERM otherwise (syscall "socket").
@@ -172,16 +212,17 @@ Napi::Value RawUdpOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, guard.release());
 }
 
-// localPort(fd): number — the bound UDP port (getsockname), e.g. after port 0.
+// localPort(fd): number — the bound UDP port (getsockname), e.g. after port 0;
+//   either family (sin_port and sin6_port sit at the same offset).
 Napi::Value LocalPort(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0);
-  sockaddr_in sa{};
+  sockaddr_in6 sa{};
   socklen_t len = sizeof sa;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
     throw ErrnoError(env, errno, "getsockname", "getsockname fd " + std::to_string(fd));
   }
-  return Napi::Number::New(env, ntohs(sa.sin_port));
+  return Napi::Number::New(env, ntohs(sa.sin6_port));
 }
 
 // udpSend(fd, slab: Buffer, starts: Uint32Array, lens: Uint32Array,

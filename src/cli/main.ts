@@ -123,7 +123,7 @@ Examples:
     .addOption(new Option('--iface <name-or-ip>', 'underlay interface, by name or address; repeatable (or comma-separated): the first that exists wins (default: the interface of the default route)').argParser(collect))
     .addOption(new Option('--iface-regex <regex>', 'the first IPv4 address, then interface name, that matches; repeatable').argParser(collect))
     .option('--iface-can-reach <ip>', 'the interface of the route to this address')
-    .option('--public-ip <ip>', 'outer source IPv4 (default: the underlay interface\'s address)')
+    .option('--public-ip <ip>', 'outer source IPv4, or IPv6 in --mode l2 with --iface (default: the underlay interface\'s IPv4 address)')
     .option('--public-ipv6 <ip>', 'flannel\'s -public-ipv6: with an etcd network that enables IPv6, lease a dual-stack subnet naming this PublicIPv6 (the IPv6 overlay is carried over the IPv4 underlay)')
     .optionsGroup('Data plane:')
     .option('--tap <name>', 'TAP device name (default: vxtap.<VNI>); may be an existing persistent TAP')

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { UnderlayCapture } from '../io/packet-capture';
 import { PcapDatagramPort, PcapFramePort, PcapRecorder, socketDescription } from '../io/pcap-port';
 import { localUnderlayFacts } from '../io/underlay-facts';
-import { parseIpv4 } from '../wire/addr';
+import { vtepKey } from '../io/vtep-key';
 import { TapPort } from '../io/tap';
 import { SystemError } from '../errors';
 import { BatchUdpPort } from '../io/udp-batch';
@@ -36,12 +36,13 @@ export function openTap(name: string, offload: boolean, log: Logger): TapPort {
 export async function openNet(o: { io: IoMode; port: number; publicIp: string; sockBuf: number; offload: boolean }, log: Logger): Promise<{ port: DatagramPort; io: IoMode }> {
   if (o.io === 'batch') {
     try {
-      const port = BatchUdpPort.open({ bindIp: '0.0.0.0', port: o.port, srcIp: o.publicIp, rcvbuf: o.sockBuf, sndbuf: o.sockBuf, offload: o.offload });
+      // An IPv6 public IP binds the receive socket to '::' (AF_INET6, IPV6_V6ONLY): the underlay is one family.
+      const port = BatchUdpPort.open({ bindIp: o.publicIp.includes(':') ? '::' : '0.0.0.0', port: o.port, srcIp: o.publicIp, rcvbuf: o.sockBuf, sndbuf: o.sockBuf, offload: o.offload });
       if (o.offload) logUdpOffloads(port, log);
       return { port, io: 'batch' };
     } catch (err) {
       // Without UDP GSO, batch sends through a raw socket, which needs CAP_NET_RAW: the portable path still works.
-      if (!(err instanceof SystemError) || err.errno !== 'EPERM') throw err;
+      if (!(err instanceof SystemError) || err.errno !== 'EPERM' || o.publicIp.includes(':')) throw err;
       log.warn({ err }, `--io batch: ${err.message}; falling back to --io dgram (Node's sockets)`);
     }
   }
@@ -141,10 +142,11 @@ export function recordPorts(pcap: string | undefined, tap: FramePort, net: Datag
   const facts = localUnderlayFacts(ifname, underlay.io ?? 'batch');
   const description = underlay.real === true
     ? `AF_PACKET capture on ${ifname} of UDP port ${local.localPort}, both directions: the real frames`
-    : socketDescription(parseIpv4(local.localIp), local.localPort);
+    : socketDescription(vtepKey(local.localIp), local.localPort);
   // Rebuilt packets get the real outer MACs once the route and neighbour
   // lookups (off the frame path) know them; until then the comment says unknown.
-  const routes = underlay.real === true ? null : new UnderlayRoutes();
+  // Over IPv6 (issue #13) those lookups are IPv4 only: placeholder MACs.
+  const routes = underlay.real === true || local.localIp.includes(':') ? null : new UnderlayRoutes();
   const rec = PcapRecorder.open(pcap, {
     tapName: tap.name,
     underlay: { ...facts, description, ...(routes !== null ? { outerMacs: outerMacLookup(routes) } : {}) },

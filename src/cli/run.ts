@@ -20,7 +20,8 @@ import { EtcdNetwork, type EtcdNetworkOptions } from '../control/etcd-network';
 import { StaticNetwork } from '../control/static-network';
 import { isIpv6 as isIpv6Text } from '../control/ip6';
 import { isIpv4 } from '../wire/addr';
-import { checkUnderlayChoice, describeChoice, pickUnderlay, type UnderlayChoice } from '../control/underlay-pick';
+import { checkUnderlayChoice, describeChoice, pickUnderlay, pickUnderlay6, type UnderlayChoice } from '../control/underlay-pick';
+import { formatIpv6, isIpv6, parseIpv6 } from '../control/ip6';
 import { startNode, type IoMode, type NodeOptions } from './node';
 import { startL2Node } from './node-l2';
 import type { L2Backend } from '../control/l2-network';
@@ -119,13 +120,18 @@ export function parseHealthzIp(v: string): string {
 /** Runs until SIGTERM/SIGINT (resolves) or a fatal failure (throws). */
 export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
   checkUnderlayChoice(opts.underlay ?? {});
-  if (opts.publicIp !== undefined && !isIpv4(opts.publicIp)) {
-    throw new ConfigError(`--public-ip: not an IPv4 address: ${JSON.stringify(opts.publicIp)}`, 'public-ip');
+  if (opts.publicIp !== undefined && !isIpv4(opts.publicIp) && !isIpv6(opts.publicIp)) {
+    throw new ConfigError(`--public-ip: not an IPv4 or IPv6 address: ${JSON.stringify(opts.publicIp)}`, 'public-ip');
   }
   if (opts.publicIpv6 !== undefined && !isIpv6Text(opts.publicIpv6)) {
     throw new ConfigError(`--public-ipv6: not an IPv6 address: ${JSON.stringify(opts.publicIpv6)}`, 'public-ipv6');
   }
   const mode = opts.mode ?? 'routed';
+  // An IPv6 underlay (issue #13): L2 mode only for now; its address is named, not picked (underlay-pick.ts, pickUnderlay6).
+  const publicIp6 = opts.publicIp !== undefined && isIpv6(opts.publicIp) ? formatIpv6(parseIpv6(opts.publicIp)) : null;
+  if (publicIp6 !== null && mode !== 'l2') {
+    throw new ConfigError(`--public-ip ${publicIp6}: an IPv6 underlay is supported in --mode l2 only (routed mode's VTEPs are IPv4)`, 'public-ip');
+  }
   checkModeFlags(mode, opts.explicit ?? new Set());
   if (mode === 'l2' && opts.peers !== undefined && (opts.l2?.vni !== undefined || opts.l2?.port !== undefined)) {
     throw new ConfigError(`--vni, --port: the L2 peers file ${opts.peers} names the segment's VNI and port; these flags are for etcd`, 'mode');
@@ -207,9 +213,9 @@ export async function runCommand(opts: RunOptions, log: Logger): Promise<void> {
     const choice = opts.underlay ?? {};
     if (describeChoice(choice) === 'the default route') log.info('Determining IP address of default interface');
     else log.info(`Searching for the underlay interface: ${describeChoice(choice)}`);
-    const underlay = await pickUnderlay(kernel, choice);
+    const underlay = publicIp6 !== null ? await pickUnderlay6(kernel, choice, publicIp6) : await pickUnderlay(kernel, choice);
     log.info({ iface: underlay.name, ip: underlay.ip }, `Using interface with name ${underlay.name} and address ${underlay.ip}`);
-    const publicIp = opts.publicIp ?? (backend.b instanceof StaticNetwork ? backend.b.publicIp : undefined) ?? underlay.ip;
+    const publicIp = publicIp6 ?? opts.publicIp ?? (backend.b instanceof StaticNetwork ? backend.b.publicIp : undefined) ?? underlay.ip;
     if (publicIp !== underlay.ip) log.info({ publicIp }, `Using ${publicIp} as external address`);
     log.info({ from: backend.b.describe }, `network configuration from ${backend.b.describe}`);
 

@@ -64,6 +64,8 @@ const DEFAULT_TIMEOUT_MS = 5000;
  * (the outer Ethernet header is not counted in the underlay's MTU).
  */
 export const VXLAN_OVERHEAD = 50;
+/** The same over an IPv6 underlay: the outer IPv6 header is 40 bytes, so 70 (issue #13). */
+export const VXLAN6_OVERHEAD = 70;
 
 export interface LinkInfo {
   readonly index: number;
@@ -121,8 +123,8 @@ export interface VtepConfig {
 }
 
 /** The TAP MTU for an underlay MTU. */
-export function vtepMtu(underlayMtu: number): number {
-  return underlayMtu - VXLAN_OVERHEAD;
+export function vtepMtu(underlayMtu: number, ipv6 = false): number {
+  return underlayMtu - (ipv6 ? VXLAN6_OVERHEAD : VXLAN_OVERHEAD);
 }
 
 /** The TAP's own address for a subnet: its network address as a /32 ('10.44.1.0/24' -> '10.44.1.0/32'). */
@@ -251,12 +253,12 @@ export class KernelNet {
 
   /**
    * The TAP of L2 mode (a plain switch port, as a kernel vxlan device in a
-   * bridge is): MAC, MTU = underlay MTU - 50, no address, up; a port of
+   * bridge is): MAC, MTU = underlay MTU - 50 (- 70 over IPv6), no address, up; a port of
    * `bridge` when one is named. Whatever addresses the user gave a persistent
    * TAP stay: in L2 mode the TAP's addresses are the user's business.
    */
-  async setupL2Port(cfg: { tap: string; mac: string; underlayMtu: number; bridge?: string | undefined }): Promise<void> {
-    await this.setLink(cfg.tap, { mac: cfg.mac, mtu: vtepMtu(cfg.underlayMtu) });
+  async setupL2Port(cfg: { tap: string; mac: string; underlayMtu: number; bridge?: string | undefined; ipv6Underlay?: boolean }): Promise<void> {
+    await this.setLink(cfg.tap, { mac: cfg.mac, mtu: vtepMtu(cfg.underlayMtu, cfg.ipv6Underlay === true) });
     if (cfg.bridge !== undefined) await this.enslave(cfg.tap, cfg.bridge);
     await this.setLink(cfg.tap, { up: true });
   }

@@ -5,6 +5,7 @@
  * loop) turns each event into its route, ARP entry and FDB entry; it never
  * asks where peers come from (a static file, etcd, a test double).
  */
+import { isIpv6, parseIpv6 } from './ip6';
 import { formatMac, parseIpv4 } from '../wire/addr';
 import type { Origin } from './origin';
 
@@ -53,10 +54,12 @@ export interface PeerSource {
  * administered unicast MAC, 02:76 ('v' = 0x76) + the 4 octets of its IPv4
  * address, e.g. 192.168.90.2 -> 02:76:c0:a8:5a:02. First octet 0x02: bit 1
  * (locally administered) set, bit 0 (multicast) clear. Unique as long as the
- * public IPs are.
+ * public IPs are. An IPv6 public IP (issue #13) gives 02:76 + its low 32
+ * bits (fd00::c0a8:5a02 -> 02:76:c0:a8:5a:02): unique as long as the VTEPs
+ * of one segment differ there, as addresses on one underlay prefix do.
  */
 export function macFromIp(ip: string): string {
-  const a = parseIpv4(ip);
+  const a = isIpv6(ip) ? Number(parseIpv6(ip) & 0xffff_ffffn) : parseIpv4(ip);
   const b = Buffer.from([0x02, 0x76, a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff]);
   return formatMac(b);
 }

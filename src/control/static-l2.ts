@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { FileSource, type FileSourceOptions } from './file-source';
 import { ConfigError } from '../errors';
 import { isIpv4, isMac, parseIpv4 } from '../wire/addr';
+import { formatIpv6, isIpv6, parseIpv6, publicIpv6Fault } from './ip6';
 import { diffVteps, type L2Backend, type L2JoinRequest, type L2Network, type Vtep, type VtepEvent, type VtepSource } from './l2-network';
 import { asObject, checkKeys, readTop, typeName, withLines, type Fail } from './static-peers';
 
@@ -77,12 +78,20 @@ export function parseL2PeersConfig(text: string, file: string): L2PeersConfig {
     if (!owner.field.endsWith('.vtepMac')) fail(field, `${mac} is listed twice (also ${owner.field})`);
   };
 
+  let firstFamily: { family: 4 | 6; at: string } | null = null;
   const peers: Vtep[] = (top.peers as unknown[]).map((raw, i) => {
     const at = `peers[${i}]`;
     const o = asObject(raw, at, at, fail);
     checkKeys(o, PEER_KEYS, at, fail);
-    if (o.publicIp === undefined) fail(`${at}.publicIp`, 'missing: the VTEP\'s underlay IPv4 address');
+    if (o.publicIp === undefined) fail(`${at}.publicIp`, 'missing: the VTEP\'s underlay IPv4 or IPv6 address');
     const publicIp = unicastIpField(o.publicIp, `${at}.publicIp`, fail);
+    // One underlay family per segment (issue #13): a VTEP's socket is AF_INET or AF_INET6, never both.
+    const family = isIpv6(publicIp) ? 6 : 4;
+    const first = i === 0 ? null : firstFamily;
+    if (first !== null && first.family !== family) {
+      fail(`${at}.publicIp`, `${publicIp} is IPv${family}, but ${first.at}.publicIp is IPv${first.family}: all VTEPs of one segment use one underlay family`);
+    }
+    if (i === 0) firstFamily = { family, at };
     const dup = ipOwner.get(publicIp);
     if (dup !== undefined) fail(`${at}.publicIp`, `${publicIp} is also ${dup}`);
     ipOwner.set(publicIp, at);
@@ -138,8 +147,14 @@ export class StaticL2Network implements L2Backend {
   }
 
   async join(req: L2JoinRequest): Promise<L2Network> {
+    const self = canonicalIp(req.publicIp);
+    const other = this.config.peers.find((v) => isIpv6(v.publicIp) !== isIpv6(self));
+    if (other !== undefined) {
+      const i = this.config.peers.indexOf(other);
+      throw new ConfigError(`${this.path}: peers[${i}].publicIp ${other.publicIp} is IPv${isIpv6(other.publicIp) ? 6 : 4}, but this host's public IP ${self} is IPv${isIpv6(self) ? 6 : 4}: the segment's underlay is one family`, 'peers');
+    }
     const source = new StaticL2Source(this.path, {
-      selfIp: req.publicIp,
+      selfIp: self,
       onError: (err) => req.log.error({ err: { code: err.code, message: err.message } }, `${err.message}; keeping the previous flood list`),
       ...this.opts,
     });
@@ -179,9 +194,10 @@ function portField(v: unknown, field: string, dflt: number, fail: Fail): number 
   return v;
 }
 
-/** The outer destination of VXLAN copies: a unicast host address. */
+/** The outer destination of VXLAN copies: a unicast host address (IPv4, or IPv6 as publicIpv6Fault allows). */
 export function unicastIpProblem(ip: string): string | null {
-  if (!isIpv4(ip)) return 'not an IPv4 address';
+  if (isIpv6(ip)) return publicIpv6Fault(parseIpv6(ip));
+  if (!isIpv4(ip)) return 'not an IPv4 or IPv6 address';
   const a = parseIpv4(ip);
   const first = a >>> 24;
   if (first === 0) return 'in 0.0.0.0/8 ("this network"), not a host address';
@@ -192,10 +208,16 @@ export function unicastIpProblem(ip: string): string | null {
 }
 
 function unicastIpField(v: unknown, field: string, fail: Fail): string {
-  if (typeof v !== 'string') return fail(field, `not an IPv4 address: ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') return fail(field, `not an IPv4 or IPv6 address: ${JSON.stringify(v)}`);
   const why = unicastIpProblem(v);
   if (why) fail(field, `${JSON.stringify(v)} is ${why}`);
-  return v;
+  // IPv6 in its one text form (RFC 5952), so that the same VTEP compares equal however it was written.
+  return isIpv6(v) ? formatIpv6(parseIpv6(v)) : v;
+}
+
+/** 'fd00:0::2' -> 'fd00::2'; IPv4 as given. */
+export function canonicalIp(ip: string): string {
+  return isIpv6(ip) ? formatIpv6(parseIpv6(ip)) : ip;
 }
 
 /** A MAC that may sit behind a VTEP: unicast and not all-zero. Null when it may. */

@@ -87,3 +87,24 @@ export async function pickUnderlay(kernel: UnderlayKernel, c: UnderlayChoice): P
   if (best === null) throw new ConfigError(`--iface-can-reach: no route to ${c.canReach}`, 'iface-can-reach');
   return kernel.underlay(best.dev);
 }
+
+/**
+ * The underlay for an IPv6 public IP (issue #13): the interface that --iface
+ * names, and the public IP itself as its address. Chosen this way, and not
+ * from the interface's IPv6 addresses, because an interface holds several
+ * (link-local, temporary, a ULA and a global one) and which a peer reaches
+ * is the operator's decision: so an IPv6 underlay is asked for explicitly,
+ * with --public-ip <IPv6> --iface <name>. The kernel checks the address is
+ * this host's when the sockets bind to it (EADDRNOTAVAIL otherwise).
+ */
+export async function pickUnderlay6(kernel: Pick<KernelNet, 'link'>, c: UnderlayChoice, publicIp: string): Promise<Underlay> {
+  const names = (c.ifaces ?? []).filter((n) => !n.includes('.') && !n.includes(':'));
+  if (names.length === 0 || (c.regexes ?? []).length > 0 || c.canReach !== undefined) {
+    throw new ConfigError(`--public-ip ${publicIp} is IPv6: name the underlay interface with --iface <name> (--iface-regex and --iface-can-reach pick by IPv4)`, 'iface');
+  }
+  for (const name of names) {
+    const link = await kernel.link(name);
+    if (link) return { name, ip: publicIp, mtu: link.mtu };
+  }
+  throw new ConfigError(`--iface: none of ${names.join(', ')} is an interface of this host`, 'iface');
+}

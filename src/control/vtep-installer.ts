@@ -15,7 +15,9 @@
  * is the last line) is logged, kept in `failed`, and skipped: never a crash.
  */
 import type { Logger } from 'pino';
-import { isIpv4, isMac, macKeyFromString, parseIpv4 } from '../wire/addr';
+import { isIpv4, isMac, macKeyFromString } from '../wire/addr';
+import { vtepKey } from '../io/vtep-key';
+import { isIpv6 } from './ip6';
 import type { Vtep, VtepEvent } from './l2-network';
 
 /** What of the switch the installer changes (switch/switch.ts in L2 mode; tests pass a fake). */
@@ -70,7 +72,7 @@ export class VtepInstaller {
     }
     const old = this.byIp.get(v.publicIp);
     if (old !== undefined) this.remove(old, true);
-    const ip = parseIpv4(v.publicIp);
+    const ip = vtepKey(v.publicIp);
     try {
       this.sw.floodList.add(ip, v.port);
     } catch (err) {
@@ -92,7 +94,7 @@ export class VtepInstaller {
     const had = this.byIp.get(v.publicIp);
     if (had === undefined) return false;
     this.byIp.delete(v.publicIp);
-    const ip = parseIpv4(had.publicIp);
+    const ip = vtepKey(had.publicIp);
     this.sw.floodList.remove(ip);
     // A pinned MAC another VTEP has pinned (or learned) since is no longer ours to remove.
     for (const m of had.macs) {
@@ -108,7 +110,7 @@ export class VtepInstaller {
 
 /** Why a VTEP cannot be installed, or null. */
 function check(v: Vtep): string | null {
-  if (!isIpv4(v.publicIp)) return `not an IPv4 address: ${JSON.stringify(v.publicIp)}`;
+  if (!isIpv4(v.publicIp) && !isIpv6(v.publicIp)) return `not an IPv4 or IPv6 address: ${JSON.stringify(v.publicIp)}`;
   if (!Number.isInteger(v.port) || v.port < 1 || v.port > 65535) return `bad UDP port ${v.port}`;
   for (const m of v.macs) if (!isMac(m)) return `not a MAC address: ${JSON.stringify(m)}`;
   return null;

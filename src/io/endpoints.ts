@@ -34,6 +34,7 @@
  * intern and release (between batches, or once per new MAC): never per frame.
  */
 import { formatIpv4 } from '../wire/addr';
+import { isV6Key, wordsKey6, writeKey6 } from './vtep-key';
 
 /** Bytes per record: sizeof(struct sockaddr_in6). */
 export const EP_RECORD = 28;
@@ -69,6 +70,17 @@ export function wordsIpv4(words: Uint32Array, i: number): number {
   return ((x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
 }
 
+/**
+ * The sender's VTEP key (io/vtep-key.ts) of record i, for the decap loop:
+ * wordsIpv4 for an AF_INET record (one more word load and compare than
+ * before IPv6), the IPv6 key looked up without allocation for an AF_INET6 one.
+ */
+export function wordsVtepKey(words: Uint32Array, i: number): number {
+  const at = i * EP_WORDS;
+  if ((words[at]! & 0xffff) !== AF_INET6) return wordsIpv4(words, i);
+  return wordsKey6(words, at + EP_ADDR6_WORD);
+}
+
 /** The UDP port in the record at buf[off..). */
 export function recordPort(buf: Buffer, off: number): number {
   return (buf[off + EP_PORT]! << 8) | buf[off + EP_PORT + 1]!;
@@ -92,6 +104,21 @@ export function writeIpv4Record(buf: Buffer, off: number, ipv4: number, port: nu
   buf[off + EP_ADDR4 + 3] = ipv4 & 0xff;
 }
 
+/** Writes an AF_INET6 record for the IPv6 VTEP key `key6` (io/vtep-key.ts) : port at buf[off..), the rest (flowinfo, scope id) zero. */
+export function writeIpv6Record(buf: Buffer, off: number, key6: number, port: number): void {
+  buf.fill(0, off, off + EP_RECORD);
+  buf[off + EP_FAMILY] = AF_INET6 & 0xff;
+  buf[off + EP_FAMILY + 1] = AF_INET6 >>> 8;
+  buf[off + EP_PORT] = port >>> 8;
+  buf[off + EP_PORT + 1] = port & 0xff;
+  writeKey6(key6, buf, off + EP_ADDR6);
+}
+
+/** The 32-bit word of a record's family field (family in its low 16 bits, the port above): names32[i * EP_WORDS]. */
+export const EP_FAMILY_WORD = 0;
+/** The first of the four address words of an AF_INET6 record. */
+export const EP_ADDR6_WORD = EP_ADDR6 / 4;
+
 /** "192.168.90.2:4789" for the record at buf[off..); "-" for an empty one. */
 export function describeRecord(buf: Buffer, off: number): string {
   const family = recordFamily(buf, off);
@@ -109,7 +136,9 @@ export class EndpointTable {
   buf: Buffer;
   /** References per index; 0: free. */
   private refs: Int32Array;
-  /** Index per AF_INET address:port (key ipv4 * 65536 + port). */
+  /** The VTEP key (io/vtep-key.ts) per index. */
+  private keys: Float64Array;
+  /** Index per VTEP key:port (key * 65536 + port; exact below 2^53). */
   private readonly byKey = new Map<number, number>();
   /** Free indices below `used`, reused first. */
   private readonly free: number[] = [];
@@ -121,6 +150,7 @@ export class EndpointTable {
     // allocUnsafeSlow: a Buffer of our own (byteOffset 0), never a view into Node's shared pool.
     this.buf = Buffer.allocUnsafeSlow(capacity * EP_RECORD).fill(0);
     this.refs = new Int32Array(capacity);
+    this.keys = new Float64Array(capacity);
   }
 
   /** Entries held (with at least one reference). */
@@ -133,9 +163,13 @@ export class EndpointTable {
     return this.refs.length;
   }
 
-  /** The index of ipv4 (host-order u32) : port, interned with one more reference. */
+  /**
+   * The index of VTEP key : port, interned with one more reference. A key
+   * is an IPv4 address (host-order u32) or an IPv6 VTEP key (io/vtep-key.ts),
+   * which gets an AF_INET6 record.
+   */
   intern(ipv4: number, port: number): number {
-    if (!Number.isInteger(ipv4) || ipv4 < 0 || ipv4 > 0xffffffff) throw new RangeError(`endpoint: bad IPv4 ${ipv4}`);
+    if (!Number.isInteger(ipv4) || ipv4 < 0 || (ipv4 > 0xffffffff && !isV6Key(ipv4))) throw new RangeError(`endpoint: bad VTEP key ${ipv4}`);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`endpoint: bad UDP port ${port}`);
     const key = ipv4 * 65536 + port;
     const at = this.byKey.get(key);
@@ -145,8 +179,10 @@ export class EndpointTable {
     }
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
     if (i >= this.refs.length) this.grow();
-    writeIpv4Record(this.buf, i * EP_RECORD, ipv4, port);
+    if (isV6Key(ipv4)) writeIpv6Record(this.buf, i * EP_RECORD, ipv4, port);
+    else writeIpv4Record(this.buf, i * EP_RECORD, ipv4, port);
     this.refs[i] = 1;
+    this.keys[i] = ipv4;
     this.byKey.set(key, i);
     return i;
   }
@@ -156,7 +192,7 @@ export class EndpointTable {
     if (!this.held(index)) throw new RangeError(`endpoint ${index} is not held`);
     if (--this.refs[index]! > 0) return;
     const off = index * EP_RECORD;
-    this.byKey.delete(recordIpv4(this.buf, off) * 65536 + recordPort(this.buf, off));
+    this.byKey.delete(this.keys[index]! * 65536 + recordPort(this.buf, off));
     this.buf.fill(0, off, off + EP_RECORD);
     this.free.push(index);
   }
@@ -181,6 +217,11 @@ export class EndpointTable {
     return recordIpv4(this.buf, index * EP_RECORD);
   }
 
+  /** The VTEP key of a held entry (its IPv4 u32, or its IPv6 key). */
+  key(index: number): number {
+    return this.keys[index]!;
+  }
+
   port(index: number): number {
     return recordPort(this.buf, index * EP_RECORD);
   }
@@ -201,6 +242,9 @@ export class EndpointTable {
     this.buf.copy(buf);
     const refs = new Int32Array(n);
     refs.set(this.refs);
+    const keys = new Float64Array(n);
+    keys.set(this.keys);
+    this.keys = keys;
     this.buf = buf;
     this.refs = refs;
   }

@@ -11,14 +11,17 @@
  * a datagram it cannot route; either way list.status says which.
  */
 import { constants } from 'node:os';
-import { parseIpv4 } from '../wire/addr';
+import { vtepKey } from './vtep-key';
+import { EP_RECORD } from './endpoints';
 import { CallCounts, SENT, WHOLE, notWhole, type WholeSuperFrames, type BatchHandler, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList } from './port';
 
-/** A datagram to inject: payload (from the VXLAN header on), sender address (dotted quad or host-order u32) and port. */
+/** A datagram to inject: payload (from the VXLAN header on), sender address (IPv4 or IPv6 text, or a VTEP key: io/vtep-key.ts) and port. */
 export interface InjectedDatagram {
   data: Buffer;
   addr: number | string;
   port: number;
+  /** The sender's record as the kernel would write it (EP_RECORD bytes), instead of addr/port: e.g. an IPv6 address no configuration named. */
+  record?: Buffer;
 }
 
 /** A datagram a MemoryDatagramPort was asked to send. */
@@ -223,7 +226,8 @@ export class MemoryDatagramPort extends MemoryPort implements DatagramPort {
   /** Delivers datagrams (payload at the headroom, sender in names), one onBatch per batch.slots. Returns how many were delivered. */
   inject(datagrams: readonly InjectedDatagram[]): number {
     return this.injectItems(datagrams, (d) => d.data, (batch, d, i) => {
-      batch.setSender(i, typeof d.addr === 'string' ? parseIpv4(d.addr) : d.addr >>> 0, d.port);
+      if (d.record !== undefined) d.record.copy(batch.names, i * EP_RECORD, 0, EP_RECORD);
+      else batch.setSender(i, typeof d.addr === 'string' ? vtepKey(d.addr) : d.addr, d.port);
     });
   }
 

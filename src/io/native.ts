@@ -192,7 +192,7 @@ export interface Addon {
    * that or needs more than slots - first slots (nothing written).
    */
   vxlanSplitSuper(msg: Buffer, slab: Buffer, slotSize: number, headroom: number, first: number, slots: number, sizes: Uint32Array, mtu: number): number;
-  /** A UDP socket bound to ip:port ('0.0.0.0' any, port 0 ephemeral), buffers set. Returns the fd. */
+  /** A UDP socket bound to ip:port ('0.0.0.0' any, port 0 ephemeral; an IPv6 ip ('::' any) gives an AF_INET6 socket with IPV6_V6ONLY), buffers set. Returns the fd. */
   udpOpen(ip: string, port: number, opts?: SocketBufferOptions): number;
   /**
    * A raw IPPROTO_UDP send socket (needs CAP_NET_RAW, EPERM otherwise): the

@@ -52,9 +52,10 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ConfigError } from '../errors';
-import { formatIpv4, parseIpv4 } from '../wire/addr';
 import { HEADER_LEN as UDP_HEADER_LEN, srcPort as udpSrcPort } from '../wire/udp';
 import { OUTER_IP_LEN, OUTER_UDP_LEN, emitIp, emitUdp, type OuterFacts } from '../wire/underlay-rebuild';
+import { OUTER6_LEN, emitOuter6 } from '../wire/underlay';
+import { formatVtep, isV6Key, vtepKey, writeKey6 } from './vtep-key';
 import { DEFAULT_SNAPLEN, LINKTYPE_ETHERNET } from './pcap';
 import { DIR_INBOUND, DIR_OUTBOUND, epbField, epbLen, interfaceDescription, sectionHeader, writeEpbHead, writeEpbTail } from './pcapng';
 import { SENT, notWhole, type WholeSuperFrames, type BatchHandler, type CallCounts, type DatagramPort, type FrameBatch, type FramePort, type PortErrorHandler, type PortStats, type SendList, type SourcePortRange } from './port';
@@ -182,6 +183,10 @@ export class PcapRecorder {
    * gso: sent through the UDP GSO pool (the comment says so).
    */
   udpPayload(buf: Uint8Array, off: number, len: number, srcIp: number, srcPort: number, dstIp: number, dstPort: number, dir: number, gso = false): void {
+    if (isV6Key(srcIp) || isV6Key(dstIp)) {
+      this.udpPayload6(buf, off, len, srcIp, srcPort, dstIp, dstPort, dir, gso);
+      return;
+    }
     const total = OUTER_UDP_LEN + len;
     const kind = dir !== DIR_OUTBOUND ? RECEIVED : gso ? SENT_GSO : SENT_PAYLOAD;
     const comment = this.comments[kind * 2 + (this.setMacs(dir === DIR_OUTBOUND ? dstIp : srcIp, dir) ? 1 : 0)]!;
@@ -195,8 +200,39 @@ export class PcapRecorder {
     this.commit(IFACE_UNDERLAY, Math.min(total, this.snaplen), total, dir, comment, -1);
   }
 
+  /** The two 16-byte addresses of an IPv6 rebuild (reused: no allocation per packet). */
+  private readonly src6 = Buffer.alloc(16);
+  private readonly dst6 = Buffer.alloc(16);
+
+  /**
+   * udpPayload over an IPv6 underlay (issue #13; addresses are IPv6 VTEP
+   * keys, io/vtep-key.ts): outer Ethernet (placeholder MACs: the next hop's
+   * is not looked up over IPv6 yet) + IPv6 (hop limit the underlay's TTL,
+   * flow label 0) + UDP with its checksum, as wire/underlay.ts emitOuter6
+   * writes them. An IPv6 sender no configuration named shows as ::.
+   */
+  private udpPayload6(buf: Uint8Array, off: number, len: number, srcIp: number, srcPort: number, dstIp: number, dstPort: number, dir: number, gso: boolean): void {
+    const total = OUTER6_LEN + len;
+    const kind = dir !== DIR_OUTBOUND ? RECEIVED : gso ? SENT_GSO : SENT_PAYLOAD;
+    const comment = this.comments[kind * 2]!;
+    const at = this.reserve(total, comment);
+    if (at < 0) return;
+    this.stage.set(buf.subarray(off, off + len), at + OUTER6_LEN);
+    this.src6.fill(0);
+    this.dst6.fill(0);
+    if (isV6Key(srcIp)) { try { writeKey6(srcIp, this.src6, 0); } catch { /* unknown sender: :: */ } }
+    if (isV6Key(dstIp)) { try { writeKey6(dstIp, this.dst6, 0); } catch { /* unknown: :: */ } }
+    emitOuter6(this.stage, at, this.src6, 0, srcPort, this.dst6, 0, dstPort, len, 0, this.underlay.ttl);
+    this.commit(IFACE_UNDERLAY, Math.min(total, this.snaplen), total, dir, comment, -1);
+  }
+
   /** A whole UDP datagram buf[off..off+len) (its header included, as sent) with rebuilt outer Ethernet + IPv4 headers. */
   udpDatagram(buf: Uint8Array, off: number, len: number, srcIp: number, dstIp: number): void {
+    if ((isV6Key(srcIp) || isV6Key(dstIp)) && len >= 8) {
+      // No raw socket sends over IPv6 (io/udp-batch.ts); a port that hands over whole datagrams is rebuilt around their payload, checksum computed.
+      this.udpPayload6(buf, off + 8, len - 8, srcIp, (buf[off]! << 8) | buf[off + 1]!, dstIp, (buf[off + 2]! << 8) | buf[off + 3]!, DIR_OUTBOUND, false);
+      return;
+    }
     const total = OUTER_IP_LEN + len;
     const comment = this.comments[SENT_DATAGRAM * 2 + (this.setMacs(dstIp, DIR_OUTBOUND) ? 1 : 0)]!;
     this.facts.df = this.underlay.df;
@@ -338,7 +374,7 @@ export function rebuiltComment(kind: number, macsKnown: boolean, u: Pick<Underla
 
 /** The underlay interface's default description for rebuilt packets. */
 export function socketDescription(localIp: number, localPort: number): string {
-  return `vxtap's UDP socket on ${formatIpv4(localIp)}:${localPort} (outer headers rebuilt; see each packet's comment)`;
+  return `vxtap's UDP socket on ${isV6Key(localIp) ? `[${formatVtep(localIp)}]` : formatVtep(localIp)}:${localPort} (outer headers rebuilt; see each packet's comment)`;
 }
 
 /**
@@ -400,7 +436,7 @@ export class PcapFramePort extends Recording<FramePort> implements FramePort {
 }
 
 export interface PcapDatagramPortOptions {
-  /** Our underlay IPv4 (dotted quad or host-order u32): the source of sends, the destination of receives. */
+  /** Our underlay address (IPv4 or IPv6 text, or a VTEP key: io/vtep-key.ts): the source of sends, the destination of receives. */
   localIp: string | number;
   /** Our UDP port: the destination of receives, and the source of sends when the port cannot choose one. */
   localPort: number;
@@ -416,7 +452,7 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
 
   constructor(inner: DatagramPort, recorder: PcapRecorder, opts: PcapDatagramPortOptions) {
     super(inner, recorder);
-    this.localIp = typeof opts.localIp === 'string' ? parseIpv4(opts.localIp) : opts.localIp >>> 0;
+    this.localIp = typeof opts.localIp === 'string' ? vtepKey(opts.localIp) : isV6Key(opts.localIp) ? opts.localIp : opts.localIp >>> 0;
     this.localPort = opts.localPort;
   }
 
@@ -428,7 +464,7 @@ export class PcapDatagramPort extends Recording<DatagramPort> implements Datagra
     const rec = this.recorder;
     this.inner.start(batch, (b) => {
       for (let i = 0; i < b.count; i++) {
-        rec.udpPayload(b.slab, b.frameStart(i), b.sizes[i]!, b.senderIpv4(i), b.senderPort(i), this.localIp, this.localPort, DIR_INBOUND);
+        rec.udpPayload(b.slab, b.frameStart(i), b.sizes[i]!, b.senderKey(i), b.senderPort(i), this.localIp, this.localPort, DIR_INBOUND);
       }
       rec.flush();
       onBatch(b);

@@ -10,7 +10,8 @@
  * Nothing here allocates per frame.
  */
 import type { SystemError } from '../errors';
-import { EP_RECORD, EndpointTable, recordIpv4, recordPort, writeIpv4Record } from './endpoints';
+import { EP_RECORD, EndpointTable, recordIpv4, recordPort, wordsVtepKey, writeIpv4Record, writeIpv6Record } from './endpoints';
+import { isV6Key } from './vtep-key';
 import { SuperFrames } from './super-frames';
 
 export class FrameBatch {
@@ -72,6 +73,11 @@ export class FrameBatch {
     return recordIpv4(this.names, i * EP_RECORD);
   }
 
+  /** Slot i's sender's VTEP key (io/vtep-key.ts): its IPv4 u32, or an IPv6 VTEP's key (V6_UNKNOWN when no configuration named it). */
+  senderKey(i: number): number {
+    return wordsVtepKey(this.names32, i);
+  }
+
   /** Slot i's sender's UDP port. */
   senderPort(i: number): number {
     return recordPort(this.names, i * EP_RECORD);
@@ -79,7 +85,9 @@ export class FrameBatch {
 
   /** Writes slot i's sender (the dgram port, memory ports, tests). */
   setSender(i: number, ipv4: number, port: number): void {
-    writeIpv4Record(this.names, i * EP_RECORD, ipv4, port);
+    // A VTEP key: an IPv4 u32 (d.addr >>> 0 as before), or an IPv6 key, which gets an AF_INET6 record.
+    if (isV6Key(ipv4)) writeIpv6Record(this.names, i * EP_RECORD, ipv4, port);
+    else writeIpv4Record(this.names, i * EP_RECORD, ipv4 >>> 0, port);
   }
 
   /** Makes room for `superFrames` super-frames of up to 64 KB per batch (see `aux`). */
@@ -189,9 +197,9 @@ export class SendList {
     this.push(start, len, this.endpoints.intern(ipv4, port), srcPort);
   }
 
-  /** Entry k's destination IPv4 (host-order u32), for the accounts, the trace and the pcap. */
+  /** Entry k's destination VTEP key (its IPv4 as a host-order u32, or an IPv6 key: io/vtep-key.ts), for the accounts, the trace and the pcap. */
   addr(k: number): number {
-    return this.endpoints.ipv4(this.eps[k]!);
+    return this.endpoints.key(this.eps[k]!);
   }
 
   /** Entry k's destination UDP port. */

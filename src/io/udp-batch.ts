@@ -22,6 +22,15 @@
  * vxlan peer's TSO, which a veth passes whole) is cut into segments that fit
  * the batch's MTU (FrameBatch.mtu; native/read-udp.cc).
  *
+ * An IPv6 underlay (bindIp and srcIp IPv6: AF_INET6 sockets, IPV6_V6ONLY)
+ * always sends through the pool, with or without GSO: a raw IPv6 socket
+ * reads msg_name's port as a protocol number, so it cannot send to the
+ * endpoint records, and a zero UDP checksum is not valid over IPv6 (RFC
+ * 6935/6936) while the pool's UDP sockets have the kernel compute it. The
+ * receive socket keeps the kernel's default UDP_NO_CHECK6_RX off: a
+ * datagram with a zero checksum is dropped by the kernel before it is read
+ * (counted in /proc/net/snmp6 Udp6InErrors/Udp6InCsumErrors, not here).
+ *
  * `writesUdpHeader` is true either way: the pipeline writes the header (the
  * GSO path skips it, but tracing and pcap read the source port from it).
  * Opening needs root: CAP_NET_RAW for the raw socket, and the *FORCE buffer
@@ -38,7 +47,7 @@ export interface BatchUdpOptions {
   bindIp: string;
   /** UDP port to receive on (4789 for VXLAN; 0 = ephemeral, see localPort). */
   port: number;
-  /** IPv4 source of sent datagrams. Default: bindIp, or the route's choice when bindIp is '0.0.0.0'. */
+  /** Source of sent datagrams (the family of bindIp). Default: bindIp, or the route's choice when bindIp is '0.0.0.0' or '::'. */
   srcIp?: string;
   /** Receive buffer in bytes (SO_RCVBUFFORCE as root). */
   rcvbuf?: number;
@@ -99,10 +108,16 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
     const bufs = { rcvbuf: opts.rcvbuf, sndbuf: opts.sndbuf };
     const srcIp = opts.srcIp ?? opts.bindIp;
     const off = { gso: { enabled: false, reason: 'not requested' }, gro: { enabled: false, reason: 'not requested' } };
+    const v6 = opts.bindIp.includes(':');
+    if (v6 !== srcIp.includes(':')) throw new RangeError(`bindIp ${opts.bindIp} and srcIp ${srcIp} are not one family`);
     let fd = -1;
     let pool: SendPool | null = null;
     try {
       fd = addon.udpOpen(opts.bindIp, opts.port, bufs);
+      if (v6 && opts.offload !== true) {
+        // No raw socket over IPv6 (see the file header): the pool, GSO off.
+        pool = openSendPool(addon, srcIp, { sndbuf: opts.sndbuf });
+      }
       if (opts.offload === true) {
         const gro = addon.udpOffload(fd, 'gro');
         off.gro = gro === null ? { enabled: true, reason: 'on' } : { enabled: false, reason: `UDP_GRO: ${gro}` };
@@ -114,9 +129,11 @@ export class BatchUdpPort extends NativePort implements DatagramPort {
             pool = openSendPool(addon, srcIp, { sndbuf: opts.sndbuf });
             off.gso = { enabled: true, reason: 'on' };
           } catch (err) {
+            if (v6) throw err; // no raw socket to fall back on over IPv6
             off.gso.reason = `send pool: ${(err as Error).message}`;
           }
         }
+        if (v6 && pool === null) pool = openSendPool(addon, srcIp, { sndbuf: opts.sndbuf });
       }
       const rawFd = pool === null ? addon.rawUdpOpen(srcIp, { sndbuf: opts.sndbuf }) : -1;
       return new BatchUdpPort(addon, fd, rawFd, pool, addon.localPort(fd), off);

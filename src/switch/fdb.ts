@@ -28,7 +28,8 @@
  * encap pushes the index and nothing is looked up or formatted per frame.
  */
 import { EndpointTable } from '../io/endpoints';
-import { formatIpv4, macStringFromKey } from '../wire/addr';
+import { macStringFromKey } from '../wire/addr';
+import { formatVtep } from '../io/vtep-key';
 
 export type FdbKind = 'static' | 'learned';
 
@@ -225,7 +226,7 @@ export class Fdb {
 
   /** For logs, traces and `vxtap fdb`: strings, not keys. */
   describe(e: FdbEntry): { mac: string; vtep: string; port: number; kind: FdbKind; updatedAt: number } {
-    return { mac: macStringFromKey(e.mac), vtep: formatIpv4(e.vtep), port: e.port, kind: e.kind, updatedAt: e.updatedAt };
+    return { mac: macStringFromKey(e.mac), vtep: formatVtep(e.vtep), port: e.port, kind: e.kind, updatedAt: e.updatedAt };
   }
 
   private forget(): void {

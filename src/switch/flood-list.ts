@@ -15,7 +15,7 @@
  */
 import { ConfigError } from '../errors';
 import { EndpointTable } from '../io/endpoints';
-import { formatIpv4 } from '../wire/addr';
+import { formatVtep, isV6Key } from '../io/vtep-key';
 
 export class FloodList {
   /** VTEP underlay IPv4s, host-order u32: [0, size). */
@@ -54,10 +54,10 @@ export class FloodList {
 
   /** Adds a VTEP, or updates its port. Returns true when it was not on the list. */
   add(ip: number, port: number): boolean {
-    if (!Number.isInteger(ip) || ip < 0 || ip > 0xffffffff) throw new RangeError(`flood list: bad IPv4 ${ip}`);
+    if (!Number.isInteger(ip) || ip < 0 || (ip > 0xffffffff && !isV6Key(ip))) throw new RangeError(`flood list: bad VTEP key ${ip}`);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`flood list: bad UDP port ${port}`);
     if (this.segmentPort !== null && port !== this.segmentPort) {
-      throw new ConfigError(`flood list: VTEP ${formatIpv4(ip)} uses UDP port ${port}, but the segment uses ${this.segmentPort}`, 'port');
+      throw new ConfigError(`flood list: VTEP ${formatVtep(ip)} uses UDP port ${port}, but the segment uses ${this.segmentPort}`, 'port');
     }
     const at = this.index.get(ip);
     if (at !== undefined) {

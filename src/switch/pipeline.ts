@@ -72,7 +72,8 @@
 import * as ethernet from '../wire/ethernet';
 import * as udp from '../wire/udp';
 import * as vxlan from '../wire/vxlan';
-import { wordsIpv4, type EndpointTable } from '../io/endpoints';
+import { wordsVtepKey, type EndpointTable } from '../io/endpoints';
+import { V6_UNKNOWN } from '../io/vtep-key';
 import { FLOOD_FIRST, FLOOD_MORE, type FrameBatch, type SendList, type SourcePortRange } from '../io/port';
 import type { ArpTable } from './arp-table';
 import { answerArpInPlace } from './arp-responder';
@@ -293,8 +294,8 @@ export class Pipeline {
     for (let i = 0; i < b.count; i++) {
       const off = b.frameStart(i);
       const len = b.sizes[i]!;
-      // The sender's IPv4 as the tables' key, read from its endpoint record (a JS-side key; nothing u32 crosses).
-      const from = wordsIpv4(names32, i);
+      // The sender's VTEP key (its IPv4, or an IPv6 VTEP's key: io/vtep-key.ts), read from its endpoint record.
+      const from = wordsVtepKey(names32, i);
       let v: number;
       if (l2 === null) {
         v = this.decapFrame(buf, off, len, from, toTap);
@@ -458,6 +459,8 @@ export class Pipeline {
   private decapL2(l2: PipelineL2, buf: Buffer, off: number, len: number, from: number, toTap: SendList): number {
     this.learnResult = -1;
     if (!this.acceptUnknownVteps && !l2.floodList.has(from) && !this.fdb.knowsStaticVtep(from)) return DropReason.UNKNOWN_VTEP;
+    // An IPv6 sender no configuration named has no key to learn behind (io/vtep-key.ts): unknown even when unknown VTEPs are accepted.
+    if (from === V6_UNKNOWN) return DropReason.UNKNOWN_VTEP;
     const fault = vxlan.check(buf, off, len);
     if (fault !== vxlan.CHECK_OK) {
       return fault === vxlan.CHECK_NO_I_FLAG ? DropReason.VXLAN_NO_I_FLAG : DropReason.VXLAN_TOO_SHORT;

@@ -29,7 +29,7 @@
  * kept whole would break that one-frame-one-entry walk; with a tracer the
  * Switch never keeps them whole (switch.ts negotiate()).
  */
-import { EP_RECORD, recordPort, wordsIpv4 } from '../io/endpoints';
+import { EP_RECORD, recordPort, wordsVtepKey } from '../io/endpoints';
 import type { FrameBatch, SendList } from '../io/port';
 import type { Decisions } from './decisions';
 import { Verdict } from './pipeline';
@@ -86,7 +86,7 @@ export class TraceEdge {
     let tap = d.tapStart;
     for (let i = 0; i < d.count; i++) {
       const v = d.verdict[i]!;
-      const ev = frameTrace('net', this.frames[i]!, wordsIpv4(b.names32, i), recordPort(b.names, i * EP_RECORD), actionOf(v), v >= 0 ? v : -1);
+      const ev = frameTrace('net', this.frames[i]!, wordsVtepKey(b.names32, i), recordPort(b.names, i * EP_RECORD), actionOf(v), v >= 0 ? v : -1);
       learn.result = l2 ? d.learn[i]! : -1;
       learn.movedFrom = d.movedFrom[i]!;
       this.tracer.frame(explainDecap(p, ev, v === Verdict.DECAP ? tap++ : -1, learn));

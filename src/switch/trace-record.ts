@@ -12,13 +12,14 @@
  */
 import { constants as osConstants } from 'node:os';
 import { formatIpv4, macStringFromKey } from '../wire/addr';
+import { formatVtep, isV6Key, writeKey6 } from '../io/vtep-key';
 import { decodeFrame, type DecodedLayer } from '../wire/decode';
 import * as arp from '../wire/arp';
 import * as ethernet from '../wire/ethernet';
 import * as icmpv6 from '../wire/icmpv6';
 import * as ipv4 from '../wire/ipv4';
 import * as ipv6 from '../wire/ipv6';
-import { WIRE_OVERHEAD, wrapPayload } from '../wire/underlay';
+import { WIRE_OVERHEAD, WIRE_OVERHEAD6, wrapPayload, wrapPayload6 } from '../wire/underlay';
 import * as vxlan from '../wire/vxlan';
 import { DROP_NAMES, DropReason } from './drops';
 import { wireRecord, type OuterContext, type UnderlayFacts, type WireRecord } from './trace-outer';
@@ -88,7 +89,7 @@ export interface RecordContext {
   vni: number;
   /** Our UDP port: the destination of received datagrams, and the source port of sends that cannot choose one. */
   port: number;
-  /** Our underlay IPv4 (host-order u32), shown as the receiver of datagrams. */
+  /** Our underlay address as a VTEP key (io/vtep-key.ts: an IPv4 u32, or an IPv6 key), shown as the receiver of datagrams. */
   localIp: number;
   /** The peer behind an IP (an overlay address from the ARP table or a VTEP address), or null. */
   describePeer: ((ip: number) => string | null) | null;
@@ -107,18 +108,18 @@ export class FrameRecorder {
   record(ev: FrameTrace, ms: number, seq: number): { rec: TraceRecord; buf: Buffer } {
     const isNet = ev.dir === 'net';
     const outer = isNet
-      ? { src: formatIpv4(ev.addr), srcPort: ev.port, dst: formatIpv4(this.ctx.localIp), dstPort: this.ctx.port }
+      ? { src: formatVtep(ev.addr), srcPort: ev.port, dst: formatVtep(this.ctx.localIp), dstPort: this.ctx.port }
       : null;
     const { layers, buf } = isNet ? this.decodeDatagram(ev) : { layers: decodeFrame(ev.data), buf: ev.data };
     const failure = layers.find((l) => l.name === 'DecodeFailure');
     const lookups = ev.lookups.map((l) => this.lookupRecord(l, ev));
     const encap = ev.encap === null ? null : {
       vni: ev.encap.vni,
-      vtep: formatIpv4(ev.encap.vtep),
+      vtep: formatVtep(ev.encap.vtep),
       dstPort: ev.encap.port,
       srcPort: ev.encap.srcPort === 0 ? this.ctx.port : ev.encap.srcPort,
-      overhead: WIRE_OVERHEAD,
-      wireLen: ev.data.length + WIRE_OVERHEAD,
+      overhead: isV6Key(ev.encap.vtep) ? WIRE_OVERHEAD6 : WIRE_OVERHEAD,
+      wireLen: ev.data.length + (isV6Key(ev.encap.vtep) ? WIRE_OVERHEAD6 : WIRE_OVERHEAD),
     };
     const rec: TraceRecord = {
       seq,
@@ -149,7 +150,7 @@ export class FrameRecorder {
    * rebuilt layers keep only what the socket told us (addresses, ports, lengths).
    */
   private decodeDatagram(ev: FrameTrace): { layers: DecodedLayer[]; buf: Buffer } {
-    const wire = wrapPayload(ev.data, { srcIp: ev.addr, srcPort: ev.port, dstIp: this.ctx.localIp, dstPort: this.ctx.port });
+    const wire = isV6Key(ev.addr) ? this.wrap6(ev) : wrapPayload(ev.data, { srcIp: ev.addr, srcPort: ev.port, dstIp: this.ctx.localIp, dstPort: this.ctx.port });
     const layers = decodeFrame(wire, { vxlanPorts: [this.ctx.port] }).slice(1);
     const shift = ethernet.HEADER_LEN;
     for (const l of layers) l.offset -= shift;
@@ -160,6 +161,11 @@ export class FrameRecorder {
       ip.fields = { src: src!, dst: dst!, protocol: 'UDP', length: length!, rebuilt: 'from the socket: addresses only', ttl: NOT_SEEN, df: NOT_SEEN, id: NOT_SEEN, tos: NOT_SEEN };
       ip.summary = `IPv4 ${src} > ${dst} proto UDP len ${length} (outer, rebuilt; ttl, DF, id, tos ${NOT_SEEN})`;
     }
+    if (ip?.name === 'IPv6') {
+      const { src, dst } = ip.fields;
+      ip.fields = { src: src!, dst: dst!, nextHeader: 'UDP', rebuilt: 'from the socket: addresses only', hopLimit: NOT_SEEN, flowLabel: NOT_SEEN, trafficClass: NOT_SEEN };
+      ip.summary = `IPv6 ${src} > ${dst} next UDP (outer, rebuilt; hop limit, flow label, traffic class ${NOT_SEEN})`;
+    }
     const u = layers[1];
     if (u?.name === 'UDP') {
       const { srcPort, dstPort, length } = u.fields;
@@ -167,6 +173,15 @@ export class FrameRecorder {
       u.summary = `UDP ${srcPort} > ${dstPort} len ${length} (outer, rebuilt)`;
     }
     return { layers, buf: wire.subarray(shift) };
+  }
+
+  /** Outer IPv6 + UDP rebuilt around a datagram from an IPv6 VTEP (the checksum computed, as the kernel checked it). An unknown sender ('?') shows as ::. */
+  private wrap6(ev: FrameTrace): Buffer {
+    const src = Buffer.alloc(16);
+    const dst = Buffer.alloc(16);
+    try { writeKey6(ev.addr, src, 0); } catch { /* V6_UNKNOWN: left :: */ }
+    if (isV6Key(this.ctx.localIp)) writeKey6(this.ctx.localIp, dst, 0);
+    return wrapPayload6(ev.data, { src, srcPort: ev.port, dst, dstPort: this.ctx.port });
   }
 
   /** The outer headers of an encapsulated frame, when the context says how the port sends. */
@@ -226,7 +241,7 @@ export class FrameRecorder {
       case 'fdb': {
         const key = macStringFromKey(l.mac);
         if (l.entry === null) return { table: 'fdb', key, hit: false, result: null, peer: null, text: `FDB miss ${key}` };
-        const result = `${formatIpv4(l.entry.vtep)}:${l.entry.port}`;
+        const result = `${formatVtep(l.entry.vtep)}:${l.entry.port}`;
         const peer = this.peer(l.entry.vtep);
         return {
           table: 'fdb', key, hit: true, result, peer,
@@ -263,12 +278,12 @@ export class FrameRecorder {
       }
       case 'learn': {
         const key = macStringFromKey(l.mac);
-        const vtep = formatIpv4(l.vtep);
+        const vtep = formatVtep(l.vtep);
         let text: string;
         switch (l.result) {
           case LEARN_NEW: text = `learned ${key} behind ${vtep}`; break;
           case LEARN_REFRESHED: text = `${key} behind ${vtep}: known, refreshed`; break;
-          case LEARN_MOVED: text = `moved ${key} from ${formatIpv4(l.from)} to ${vtep}`; break;
+          case LEARN_MOVED: text = `moved ${key} from ${formatVtep(l.from)} to ${vtep}`; break;
           case LEARN_STATIC: text = `${key} behind ${vtep}: a static entry, not learned`; break;
           case LEARN_STATIC_CONFLICT: text = `${key} is pinned (static) behind ${vtep}: not moved by traffic`; break;
           case LEARN_REFUSED: text = `refused: FDB full (${l.max}); ${key} not learned, the frame is still delivered`; break;
@@ -284,7 +299,7 @@ export class FrameRecorder {
         if (l.entry === null) {
           return { table: 'l2arp', key, hit: false, result: mac, peer: null, text: `ARP who-has ${key} → ${mac} in the suppression table, but no FDB entry places it behind a VTEP: flooded` };
         }
-        const vtep = formatIpv4(l.entry.vtep);
+        const vtep = formatVtep(l.entry.vtep);
         return {
           table: 'l2arp', key, hit: true, result: mac, peer: this.peer(l.entry.vtep),
           text: `ARP suppressed from the table (${key} is-at ${mac}, behind ${vtep})`,
@@ -322,9 +337,9 @@ export class FrameRecorder {
       case 'decap': {
         const vni = len >= vxlan.HEADER_LEN ? vxlan.vni(ev.data, 0) : this.ctx.vni;
         if (ev.lookups.some((l) => l.table === 'split-horizon')) {
-          return `decap from ${formatIpv4(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP only (split horizon: not flooded back to the network), -${WIRE_OVERHEAD} bytes of the wire packet`;
+          return `decap from ${formatVtep(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP only (split horizon: not flooded back to the network), -${WIRE_OVERHEAD} bytes of the wire packet`;
         }
-        return `decap from ${formatIpv4(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP, -${WIRE_OVERHEAD} bytes of the wire packet`;
+        return `decap from ${formatVtep(ev.addr)} (VNI ${vni}): ${len - vxlan.HEADER_LEN}-byte inner frame to the TAP, -${WIRE_OVERHEAD} bytes of the wire packet`;
       }
       case 'drop':
         return `drop: ${rec.drop} (${this.dropDetail(ev, rec)})`;
@@ -363,8 +378,8 @@ export class FrameRecorder {
       }
       case DropReason.UNKNOWN_VTEP: {
         const v = ev.lookups.find((l) => l.table === 'vtep');
-        if (v && v.table === 'vtep' && v.l2 === true) return `${formatIpv4(ev.addr)}: not on the flood list, and no static FDB entry points at this VTEP`;
-        return `${formatIpv4(ev.addr)}: no FDB entry points at this VTEP`;
+        if (v && v.table === 'vtep' && v.l2 === true) return `${formatVtep(ev.addr)}: not on the flood list, and no static FDB entry points at this VTEP`;
+        return `${formatVtep(ev.addr)}: no FDB entry points at this VTEP`;
       }
       case DropReason.UDP_SEND:
         if (rec.flood !== null) return `flooded to ${rec.flood.vteps.join(', ')}, but the socket took no copy: ${refusal(ev.refusedErrno, 'its send buffer is full')}`;
@@ -389,7 +404,7 @@ export class FrameRecorder {
       case DropReason.L2_STATIC_MAC: {
         const l = ev.lookups.find((x) => x.table === 'learn');
         return l && l.table === 'learn'
-          ? `${macStringFromKey(l.mac)} is pinned (static) behind ${formatIpv4(l.vtep)}, but came from ${formatIpv4(ev.addr)}: a static entry is never moved by traffic`
+          ? `${macStringFromKey(l.mac)} is pinned (static) behind ${formatVtep(l.vtep)}, but came from ${formatVtep(ev.addr)}: a static entry is never moved by traffic`
           : 'the inner source MAC is pinned (static) behind another VTEP';
       }
       case DropReason.ND_MISS: {

@@ -29,9 +29,9 @@
  *
  * The names importers used before the split are exported from here too.
  */
+import { vtepKey } from '../io/vtep-key';
 import { performance } from 'node:perf_hooks';
 import { SENT, type SendList } from '../io/port';
-import { parseIpv4 } from '../wire/addr';
 import { DropReason } from './drops';
 import type { FrameTrace, Tracer } from './trace-hook';
 import { parseTraceFilter, type TraceFilter } from './trace-filter';
@@ -108,7 +108,8 @@ export class FrameTracer implements Tracer {
     this.recorder = new FrameRecorder({
       vni: opts.vni,
       port: opts.port,
-      localIp: typeof opts.localIp === 'string' ? parseIpv4(opts.localIp) : (opts.localIp ?? 0) >>> 0,
+      // A VTEP key (io/vtep-key.ts): an IPv4 u32, or an IPv6 underlay's key.
+      localIp: typeof opts.localIp === 'string' ? vtepKey(opts.localIp) : (opts.localIp ?? 0) >>> 0,
       describePeer: opts.describePeer ?? null,
       outer: opts.outer ?? null,
     });

@@ -82,6 +82,31 @@ export class L2Fabric {
     for (const [h, spec] of Object.entries(hosts)) for (const c of spec.containers) this.hostOf.set(c.name, h);
   }
 
+  /** An IPv6 underlay (issue #13): the hosts' addresses are IPv6, and the underlay has no IPv4 at all. */
+  get ipv6(): boolean {
+    return Object.values(this.hosts).some((h) => h.ip.includes(':'));
+  }
+
+  /** The containers' and VTEPs' MTU: the underlay's less 50 (70 over IPv6). */
+  get overlayMtu(): number {
+    return this.ipv6 ? UNDERLAY_MTU - 70 : OVERLAY_MTU;
+  }
+
+  /** The IPv6 underlay: a bridge in `u`, a veth per host whose eth0 has IPv6 on (nodad: usable at once) and no IPv4 address. */
+  private buildUnderlay6(under: Record<string, string>): void {
+    const { lab } = this;
+    run('ip', ['-n', lab.ns('u'), 'link', 'add', 'br0', 'type', 'bridge']);
+    run('ip', ['-n', lab.ns('u'), 'link', 'set', 'br0', 'up']);
+    for (const [h, cidr] of Object.entries(under)) {
+      const peer = `p-${h}`.slice(0, 15);
+      run('ip', ['-n', lab.ns('u'), 'link', 'add', peer, 'mtu', String(UNDERLAY_MTU), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lab.ns(h)]);
+      run('ip', ['-n', lab.ns('u'), 'link', 'set', peer, 'master', 'br0', 'up']);
+      lab.exec(h, ['sysctl', '-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=0']);
+      lab.exec(h, ['ip', 'link', 'set', 'eth0', 'mtu', String(UNDERLAY_MTU), 'up']);
+      lab.exec(h, ['ip', 'addr', 'add', cidr, 'dev', 'eth0', 'nodad']);
+    }
+  }
+
   get containers(): ContainerSpec[] {
     return Object.values(this.hosts).flatMap((h) => h.containers);
   }
@@ -104,19 +129,23 @@ export class L2Fabric {
   build(extraUnderlay: Record<string, string> = {}): void {
     const { lab } = this;
     const under: Record<string, string> = { ...extraUnderlay };
-    for (const [h, spec] of Object.entries(this.hosts)) under[h] = `${spec.ip}/${this.underlayCidrLen}`;
+    for (const [h, spec] of Object.entries(this.hosts)) under[h] = `${spec.ip}/${this.ipv6 ? 64 : this.underlayCidrLen}`;
     for (const h of ['u', ...Object.keys(under)]) { lab.addNs(h); noIpv6(lab, h); }
-    lab.underlay('u', under, UNDERLAY_MTU);
-    for (const h of Object.keys(under)) lab.exec(h, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
+    if (this.ipv6) {
+      this.buildUnderlay6(under);
+    } else {
+      lab.underlay('u', under, UNDERLAY_MTU);
+      for (const h of Object.keys(under)) lab.exec(h, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
+    }
     for (const [h, spec] of Object.entries(this.hosts)) {
       lab.exec(h, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
       lab.exec(h, ['ip', 'link', 'set', 'br0', 'up']);
       for (const c of spec.containers) {
         lab.addNs(c.name);
         noIpv6(lab, c.name);
-        run('ip', ['-n', lab.ns(h), 'link', 'add', vethName(c.name), 'mtu', String(OVERLAY_MTU), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lab.ns(c.name)]);
+        run('ip', ['-n', lab.ns(h), 'link', 'add', vethName(c.name), 'mtu', String(this.overlayMtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lab.ns(c.name)]);
         run('ip', ['-n', lab.ns(h), 'link', 'set', vethName(c.name), 'master', 'br0', 'up']);
-        lab.exec(c.name, ['ip', 'link', 'set', 'eth0', 'address', c.mac, 'mtu', String(OVERLAY_MTU), 'up']);
+        lab.exec(c.name, ['ip', 'link', 'set', 'eth0', 'address', c.mac, 'mtu', String(this.overlayMtu), 'up']);
         lab.exec(c.name, ['ip', 'addr', 'add', `${c.ip}/24`, 'brd', '+', 'dev', 'eth0']);
       }
     }
@@ -149,7 +178,7 @@ export class L2Fabric {
       if (opts.ageingSeconds !== undefined) args.push('ageing', String(opts.ageingSeconds));
       if (opts.fdbMax !== undefined) args.push('maxaddress', String(opts.fdbMax));
       this.lab.exec(host, args);
-      this.lab.exec(host, ['ip', 'link', 'set', DEV, 'mtu', String(OVERLAY_MTU), 'master', 'br0', 'up']);
+      this.lab.exec(host, ['ip', 'link', 'set', DEV, 'mtu', String(this.overlayMtu), 'master', 'br0', 'up']);
       for (const [other, o] of Object.entries(this.hosts)) {
         if (other !== host) this.lab.exec(host, ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', DEV, 'dst', o.ip]);
       }
@@ -317,7 +346,7 @@ export class L2Fabric {
   moveContainer(name: string, to: string): void {
     const from = this.hostOf.get(name)!;
     run('ip', ['-n', this.lab.ns(from), 'link', 'set', vethName(name), 'netns', this.lab.ns(to)]);
-    run('ip', ['-n', this.lab.ns(to), 'link', 'set', vethName(name), 'mtu', String(OVERLAY_MTU), 'master', 'br0', 'up']);
+    run('ip', ['-n', this.lab.ns(to), 'link', 'set', vethName(name), 'mtu', String(this.overlayMtu), 'master', 'br0', 'up']);
     this.hostOf.set(name, to);
   }
 }

@@ -40,7 +40,7 @@ test('bad flag values exit 2 and name the flag', () => {
     [['--io', 'turbo'], /--io.*batch, dgram.*"turbo"/],
     [['--batch-size', '0'], /--batch-size must be an integer in 1\.\.1024/],
     [['--log-format', 'xml'], /--log-format.*"xml"/],
-    [['--public-ip', '300.1.1.1'], /--public-ip: not an IPv4 address: "300\.1\.1\.1"/],
+    [['--public-ip', '300.1.1.1'], /--public-ip: not an IPv4 or IPv6 address: "300\.1\.1\.1"/],
   ];
   for (const [flags, re] of cases) {
     const r = vxtap('run', '--peers', good, ...flags);

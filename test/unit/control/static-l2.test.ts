@@ -78,13 +78,23 @@ describe('L2 peers file: each error names the file and the field', () => {
   });
 
   test('publicIp: missing, not IPv4, 0/8, 127/8, multicast, broadcast', () => {
-    rejects(() => parse({ peers: [{}] }), 'peers[0].publicIp', 'l2.json: peers[0].publicIp: missing: the VTEP\'s underlay IPv4 address');
-    rejects(() => parse({ peers: [{ publicIp: '1.2.3' }] }), 'peers[0].publicIp', 'l2.json: peers[0].publicIp: "1.2.3" is not an IPv4 address');
-    rejects(() => parse({ peers: [{ publicIp: 17 }] }), 'peers[0].publicIp', 'l2.json: peers[0].publicIp: not an IPv4 address: 17');
+    rejects(() => parse({ peers: [{}] }), 'peers[0].publicIp', 'l2.json: peers[0].publicIp: missing: the VTEP\'s underlay IPv4 or IPv6 address');
+    rejects(() => parse({ peers: [{ publicIp: '1.2.3' }] }), 'peers[0].publicIp', 'l2.json: peers[0].publicIp: "1.2.3" is not an IPv4 or IPv6 address');
+    rejects(() => parse({ peers: [{ publicIp: 17 }] }), 'peers[0].publicIp', 'l2.json: peers[0].publicIp: not an IPv4 or IPv6 address: 17');
     rejects(() => parse({ peers: [{ publicIp: '0.1.2.3' }] }), 'peers[0].publicIp', /"0\.1\.2\.3" is in 0\.0\.0\.0\/8/);
     rejects(() => parse({ peers: [{ publicIp: '127.0.0.2' }] }), 'peers[0].publicIp', /"127\.0\.0\.2" is a loopback address/);
     rejects(() => parse({ peers: [{ publicIp: '239.1.1.1' }] }), 'peers[0].publicIp', /"239\.1\.1\.1" is a multicast address/);
     rejects(() => parse({ peers: [{ publicIp: '255.255.255.255' }] }), 'peers[0].publicIp', /is the broadcast address$/);
+  });
+
+  test('publicIp over IPv6 (issue #13): accepted in RFC 5952 form; loopback and link-local refused; a file that mixes families names the entry', () => {
+    const c = parse({ peers: [{ publicIp: 'FD00:0:0::2' }, { publicIp: 'fd00::3' }] });
+    assert.deepEqual(c.peers.map((p) => p.publicIp), ['fd00::2', 'fd00::3']);
+    rejects(() => parse({ peers: [{ publicIp: '::1' }] }), 'peers[0].publicIp', /"::1" is the loopback address/);
+    rejects(() => parse({ peers: [{ publicIp: 'fe80::2' }] }), 'peers[0].publicIp', /link-local/);
+    rejects(() => parse({ peers: [{ publicIp: 'fd00::2' }, { publicIp: '10.0.0.3' }] }), 'peers[1].publicIp',
+      'l2.json: peers[1].publicIp: 10.0.0.3 is IPv4, but peers[0].publicIp is IPv6: all VTEPs of one segment use one underlay family');
+    rejects(() => parse({ peers: [{ publicIp: 'fd00::2' }, { publicIp: 'fd00:0::2' }] }), 'peers[1].publicIp', /fd00::2 is also peers\[0\]/);
   });
 
   test('a public IP listed twice', () => {

@@ -57,7 +57,7 @@ test('a VTEP on another UDP port than the segment, or with a bad address, is ref
   inst.apply([{ type: 'added', vtep: { ...A, port: 4790 } }, { type: 'added', vtep: { ...A, publicIp: '192.168.90.300' } }]);
   assert.equal(sw.floodList.size, 0);
   assert.match(inst.failed.get('192.168.90.2') ?? '', /port 4790.*segment uses 4789/);
-  assert.match(inst.failed.get('192.168.90.300') ?? '', /not an IPv4 address/);
+  assert.match(inst.failed.get('192.168.90.300') ?? '', /not an IPv4 or IPv6 address/);
   assert.equal(inst.vteps.length, 0);
   // Fixed, it is taken and no longer failed.
   inst.apply([{ type: 'added', vtep: A }]);
