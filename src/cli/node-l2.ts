@@ -91,7 +91,7 @@ export async function startL2Node(l2: L2Network, underlay: Underlay, publicIp: s
         mode: 'l2', vni: l2.vni, port: l2.port, publicIp, vtepMac: l2.vtepMac,
         subnet: () => null, peers: () => [], vteps: () => installer.vteps, etcd: l2.etcd,
         ...(sw.l2Arp !== null ? { l2Arp: () => sw.l2Arp!.list() } : {}),
-      }, (ip) => (installer.vteps.some((v) => parseIpv4(v.publicIp) === ip) ? `VTEP ${formatIpv4(ip)} (flood list)` : null)),
+      }, (ip) => (installer.vteps.some((v) => vtepKey(v.publicIp) === ip) ? `VTEP ${formatVtep(ip)} (flood list)` : null)),
       tapName: rawTap.name,
       io,
       failed: failed.promise,
