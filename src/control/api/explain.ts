@@ -11,6 +11,7 @@ import * as arp from '../../wire/arp';
 import * as ethernet from '../../wire/ethernet';
 import * as ipv4 from '../../wire/ipv4';
 import { cidrContains, formatIpv4, macKeyFromString, macStringFromKey, parseCidr, parseIpv4 } from '../../wire/addr';
+import { vtepKey } from '../../io/vtep-key';
 import { DROPS } from '../../switch/drops';
 import { DryRun, MAX_FRAME } from '../../switch/dry-run';
 import type { Pipeline } from '../../switch/pipeline';
@@ -164,11 +165,11 @@ function fromOrigin(lookup: number, entry: string, origin: Origin | undefined, i
 }
 
 function peerByVtep(ctx: ExplainContext, vtep: number): Peer | undefined {
-  return ctx.peers().find((p) => parseIpv4(p.publicIp) === vtep);
+  return ctx.peers().find((p) => vtepKey(p.publicIp) === vtep);
 }
 
 function vtepByIp(ctx: ExplainContext, vtep: number): Vtep | undefined {
-  return ctx.vteps?.().find((x) => parseIpv4(x.publicIp) === vtep);
+  return ctx.vteps?.().find((x) => vtepKey(x.publicIp) === vtep);
 }
 
 /** The source of an FDB entry (static: the peer or VTEP that made it; learned: the frame's VTEP and age). */
@@ -288,7 +289,7 @@ export function peerChecks(ctx: ExplainContext, frame: Buffer): string[] {
 
 /** A running node's `explain` (cli/node.ts, node-l2.ts): a dry run over its switch's pipeline and tables. */
 export function nodeExplainer(pipeline: Pipeline, o: Omit<ExplainContext, 'dry' | 'fdb'>, describePeer: ((ip: number) => string | null) | null): (req: ExplainRequest) => Promise<ExplainData> {
-  const dry = new DryRun(pipeline, { vni: o.vni, port: o.port, localIp: parseIpv4(o.publicIp), describePeer });
+  const dry = new DryRun(pipeline, { vni: o.vni, port: o.port, localIp: vtepKey(o.publicIp), describePeer });
   const ctx: ExplainContext = { ...o, dry, fdb: pipeline.fdb };
   return (req) => explain(ctx, req);
 }
