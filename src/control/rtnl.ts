@@ -502,7 +502,7 @@ export class Rtnl {
       if (m.type !== nl.RTM_NEWROUTE) continue;
       const r = nl.parseRoute(m);
       if (r.family !== nl.AF_INET6 || r.table !== table) continue;
-      out.push(toRoute6(r));
+      out.push(toRoute(r, ip6, '::'));
     }
     return out;
   }
@@ -660,9 +660,10 @@ function ip4(b: Buffer | undefined): string | undefined {
   return b !== undefined && b.length === 4 ? formatIpv4(b.readUInt32BE(0)) : undefined;
 }
 
-function toRoute(m: nl.RouteMsg): RtnlRoute {
+/** A route message as a record; `ip` formats the family's addresses (ip4 or ip6), `any` is its unspecified address. */
+function toRoute(m: nl.RouteMsg, ip: (b: Buffer | undefined) => string | undefined = ip4, any = '0.0.0.0'): RtnlRoute {
   const out: { -readonly [K in keyof RtnlRoute]: RtnlRoute[K] } = {
-    dst: `${ip4(m.dst) ?? '0.0.0.0'}/${m.dstLen}`,
+    dst: `${ip(m.dst) ?? any}/${m.dstLen}`,
     onlink: (m.flags & nl.RTNH_F_ONLINK) !== 0,
     protocol: m.protocol,
     scope: m.scope,
@@ -671,10 +672,10 @@ function toRoute(m: nl.RouteMsg): RtnlRoute {
     table: m.table,
     flags: m.flags,
   };
-  const gateway = ip4(m.gateway);
+  const gateway = ip(m.gateway);
   if (gateway !== undefined) out.gateway = gateway;
   if (m.oif !== undefined) out.oif = m.oif;
-  const prefsrc = ip4(m.prefsrc);
+  const prefsrc = ip(m.prefsrc);
   if (prefsrc !== undefined) out.prefsrc = prefsrc;
   return out;
 }
@@ -723,25 +724,6 @@ function describeRoute(r: { dst: string; gateway?: string; oif?: number; onlink?
 
 function ip6(b: Buffer | undefined): string | undefined {
   return b !== undefined && b.length === 16 ? ipv6.formatAddress(b) : undefined;
-}
-
-function toRoute6(m: nl.RouteMsg): RtnlRoute {
-  const out: { -readonly [K in keyof RtnlRoute]: RtnlRoute[K] } = {
-    dst: `${ip6(m.dst) ?? '::'}/${m.dstLen}`,
-    onlink: (m.flags & nl.RTNH_F_ONLINK) !== 0,
-    protocol: m.protocol,
-    scope: m.scope,
-    type: m.type,
-    priority: m.priority ?? 0,
-    table: m.table,
-    flags: m.flags,
-  };
-  const gateway = ip6(m.gateway);
-  if (gateway !== undefined) out.gateway = gateway;
-  if (m.oif !== undefined) out.oif = m.oif;
-  const prefsrc = ip6(m.prefsrc);
-  if (prefsrc !== undefined) out.prefsrc = prefsrc;
-  return out;
 }
 
 /** An IPv6 network 'addr/len' (no host bits) as 16 bytes and a length, or a ConfigError naming `what`. */
