@@ -281,10 +281,15 @@ export class KernelNet {
   async deleteAddress(name: string, cidr: string): Promise<void> {
     const what = `deleting address ${cidr} from ${name}`;
     interfaceCidr(cidr, what);
+    await this.removeAddress(name, what, (r, index) => r.deleteAddress(index, cidr));
+  }
+
+  /** One address removal of either family: a missing link or address is not an error. */
+  private async removeAddress(name: string, what: string, del: (r: Rtnl, index: number) => Promise<unknown>): Promise<void> {
     const link = await this.link(name);
     if (!link) return;
     try {
-      await this.call(what, (r) => r.deleteAddress(link.index, cidr));
+      await this.call(what, (r) => del(r, link.index));
     } catch (err) {
       if (errnoOf(err) === 'EADDRNOTAVAIL') return;
       throw err;
@@ -488,14 +493,7 @@ export class KernelNet {
   async deleteAddress6(name: string, cidr: string): Promise<void> {
     const what = `deleting address ${cidr} from ${name}`;
     interfaceCidr6(cidr, what);
-    const link = await this.link(name);
-    if (!link) return;
-    try {
-      await this.call(what, (r) => r.deleteAddress6(link.index, cidr));
-    } catch (err) {
-      if (errnoOf(err) === 'EADDRNOTAVAIL') return;
-      throw err;
-    }
+    await this.removeAddress(name, what, (r, index) => r.deleteAddress6(index, cidr));
   }
 
   /** The IPv6 addresses of a link, 'addr/len' (RFC 5952). */
